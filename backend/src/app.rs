@@ -1,0 +1,152 @@
+//! [`AppState`] and [`app()`]: the single place where routes and layers are
+//! assembled, and [`AppState::build`], which turns a [`Config`] into live parts.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{FromRef, Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::config::{Config, Cors, Upstream};
+use crate::dev_auth_server::DevAuthServer;
+use crate::error::{ApiError, ErrorContext};
+use crate::exchange::{self, Exchange, ExchangeError};
+use crate::provider::{DiscoveryError, Provider};
+use crate::telemetry::Metrics;
+use crate::token_cache::{TokenCache, TokenCaches, TokenSource};
+
+/// Upper bound on any request; keeps a stuck request from holding shutdown open.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Shared state; handlers ask for the part they use through [`FromRef`].
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub caches: TokenCaches,
+    pub metrics: Metrics,
+}
+
+impl FromRef<AppState> for TokenCaches {
+    fn from_ref(state: &AppState) -> Self {
+        state.caches.clone()
+    }
+}
+
+impl FromRef<AppState> for Metrics {
+    fn from_ref(state: &AppState) -> Self {
+        state.metrics.clone()
+    }
+}
+
+/// Why the server could not start (after configuration was valid).
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Discovery(#[from] DiscoveryError),
+    #[error("cannot start the development authorization server: {0}")]
+    DevServer(std::io::Error),
+}
+
+/// What [`AppState::build`] produces: the state, and the dev server when `--dev`
+/// (it stops when dropped, so the caller keeps it alive).
+#[derive(Debug)]
+pub struct Built {
+    pub state: AppState,
+    pub dev_server: Option<DevAuthServer>,
+}
+
+impl AppState {
+    /// Resolves the provider (discovery, or starting the dev server) and creates
+    /// one token cache per profile.
+    pub async fn build(config: Config) -> Result<Built, StartupError> {
+        let http = exchange::http_client(&config.http);
+        let (provider, client, dev_server) = match &config.upstream {
+            Upstream::Dev { token_ttl } => {
+                let server = DevAuthServer::start(*token_ttl).await.map_err(StartupError::DevServer)?;
+                (Provider::with_token_url(server.token_url()), server.client().clone(), Some(server))
+            }
+            Upstream::Remote { provider, client } => {
+                (Provider::resolve(provider, &http, config.http.max_body_bytes).await?, client.clone(), None)
+            }
+        };
+        let exchange = Exchange::new(&provider, &client, http, config.http, config.cache.default_ttl);
+        let state = Self::with_source(config, Arc::new(exchange));
+        Ok(Built { state, dev_server })
+    }
+
+    /// State whose caches all draw from `source`.
+    pub fn with_source(config: Config, source: Arc<dyn TokenSource>) -> Self {
+        let metrics = Metrics::new();
+        let caches = config
+            .profiles
+            .values()
+            .map(|p| {
+                let cache = TokenCache::new(p.scopes.clone(), Arc::clone(&source), config.cache.clone(), metrics.profile(&p.name));
+                (p.name.clone(), cache)
+            })
+            .collect::<BTreeMap<_, _>>();
+        Self { config: Arc::new(config), caches: TokenCaches::new(caches), metrics }
+    }
+}
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> Router {
+    let token_routes = crate::routes::token::router();
+    let token_routes = match cors_layer(&state.config.cors) {
+        Some(cors) => token_routes.layer(cors),
+        None => token_routes,
+    };
+    Router::new()
+        .merge(token_routes)
+        .merge(crate::routes::ops::router())
+        .fallback_service(ServeDir::new(&state.config.public_dir))
+        .layer(middleware::from_fn_with_state(state.clone(), record_errors))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(TraceLayer::new_for_http())
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .with_state(state)
+}
+
+/// `None` for same-origin only: without CORS headers, browsers keep other
+/// origins from reading token responses.
+fn cors_layer(cors: &Cors) -> Option<CorsLayer> {
+    let base = CorsLayer::new()
+        .allow_methods([Method::GET])
+        .allow_headers([header::AUTHORIZATION, HeaderName::from_static("x-requested-with")])
+        .max_age(Duration::from_secs(600));
+    match cors {
+        Cors::SameOrigin => None,
+        Cors::AnyOrigin => Some(base.allow_origin(AllowOrigin::any())),
+        Cors::Origins { origins, allow_credentials } => {
+            let values = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect::<Vec<_>>();
+            Some(base.allow_origin(AllowOrigin::list(values)).allow_credentials(*allow_credentials))
+        }
+    }
+}
+
+/// Logs each error response once, with the full error, and counts it by code.
+async fn record_errors(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    if let Some(ErrorContext(error)) = response.extensions().get::<ErrorContext>() {
+        metrics.record_error(error.code());
+        match error.as_ref() {
+            ApiError::Exchange(ExchangeError::Rejected { .. } | ExchangeError::InvalidResponse(_)) => {
+                tracing::error!(code = error.code(), error = %error, "token request failed");
+            }
+            _ => tracing::debug!(code = error.code(), error = %error, "request failed"),
+        }
+    }
+    response
+}

@@ -1,0 +1,670 @@
+//! Typed configuration: command line, environment and an optional TOML file,
+//! merged and validated once at start-up. Nothing after `main` reads the environment.
+//!
+//! Precedence, highest first: command-line flag, environment variable, TOML file,
+//! built-in default. Every problem found is reported at once, each on its own line
+//! naming the variable, so a misconfigured deployment is fixed in one round trip.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Parser;
+use oauth2::{ClientId, ClientSecret};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use url::Url;
+
+use crate::provider::{ClientAuth, ProviderSpec};
+use crate::token_cache::CachePolicy;
+
+/// The name of the profile served at `/api/token`.
+pub const DEFAULT_PROFILE: &str = "default";
+
+/// Command line; every option can also come from the environment variable it names.
+#[derive(Debug, Parser)]
+#[command(name = "token-backend", version, about)]
+pub struct Cli {
+    /// TOML configuration file; environment variables override its values.
+    #[arg(long, value_name = "FILE", env = "TOKEN_BACKEND_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Run against the embedded development authorization server (no credentials,
+    /// no network). Never use in production.
+    #[arg(long)]
+    pub dev: bool,
+
+    #[arg(long, env = "BIND_ADDR", hide = true)]
+    bind_addr: Option<String>,
+    #[arg(long, env = "PUBLIC_DIR", hide = true)]
+    public_dir: Option<String>,
+    #[arg(long, env = "OAUTH_PROVIDER", hide = true)]
+    provider: Option<String>,
+    #[arg(long, env = "OAUTH_ISSUER", hide = true)]
+    issuer: Option<String>,
+    #[arg(long, env = "OAUTH_TOKEN_URL", hide = true)]
+    token_url: Option<String>,
+    #[arg(long, env = "OAUTH_CLIENT_ID", hide = true)]
+    client_id: Option<String>,
+    #[arg(long, env = "OAUTH_CLIENT_SECRET", hide = true, hide_env_values = true, value_parser = parse_secret)]
+    client_secret: Option<SecretString>,
+    #[arg(long, env = "OAUTH_CLIENT_SECRET_FILE", hide = true)]
+    client_secret_file: Option<PathBuf>,
+    #[arg(long, env = "OAUTH_CLIENT_AUTH", hide = true)]
+    client_auth: Option<String>,
+    #[arg(long, env = "OAUTH_SCOPE", hide = true)]
+    scope: Option<String>,
+    #[arg(long, env = "ALLOWED_ORIGINS", hide = true)]
+    allowed_origins: Option<String>,
+    #[arg(long, env = "CORS_ALLOW_CREDENTIALS", hide = true)]
+    cors_allow_credentials: Option<String>,
+    #[arg(long, env = "TOKEN_MIN_TTL_SECS", hide = true)]
+    token_min_ttl_secs: Option<String>,
+    #[arg(long, env = "TOKEN_DEFAULT_TTL_SECS", hide = true)]
+    token_default_ttl_secs: Option<String>,
+    #[arg(long, env = "TOKEN_REFRESH_WINDOW_PERCENT", hide = true)]
+    token_refresh_window_percent: Option<String>,
+    #[arg(long, env = "TOKEN_REFRESH_WINDOW_MIN_SECS", hide = true)]
+    token_refresh_window_min_secs: Option<String>,
+    #[arg(long, env = "UPSTREAM_TIMEOUT_SECS", hide = true)]
+    upstream_timeout_secs: Option<String>,
+    #[arg(long, env = "UPSTREAM_CONNECT_TIMEOUT_SECS", hide = true)]
+    upstream_connect_timeout_secs: Option<String>,
+    #[arg(long, env = "DEV_TOKEN_TTL_SECS", hide = true)]
+    dev_token_ttl_secs: Option<String>,
+    #[arg(long, env = "LOG_FORMAT", hide = true)]
+    log_format: Option<String>,
+}
+
+fn parse_secret(raw: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(raw.to_owned()))
+}
+
+/// The TOML file. Unknown keys are an error, so a typo never silently falls back
+/// to a default.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    bind_addr: Option<String>,
+    public_dir: Option<String>,
+    allowed_origins: Option<Vec<String>>,
+    cors_allow_credentials: Option<bool>,
+    log_format: Option<String>,
+    #[serde(default)]
+    oauth: FileOAuth,
+    #[serde(default)]
+    cache: FileCache,
+    #[serde(default)]
+    upstream: FileUpstream,
+    #[serde(default)]
+    dev: FileDev,
+    #[serde(default)]
+    profiles: BTreeMap<String, FileProfile>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileOAuth {
+    provider: Option<String>,
+    issuer: Option<String>,
+    token_url: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<SecretString>,
+    client_secret_file: Option<PathBuf>,
+    client_auth: Option<String>,
+    scope: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileCache {
+    min_ttl_secs: Option<u64>,
+    default_ttl_secs: Option<u64>,
+    refresh_window_percent: Option<u64>,
+    refresh_window_min_secs: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileUpstream {
+    timeout_secs: Option<u64>,
+    connect_timeout_secs: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileDev {
+    token_ttl_secs: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileProfile {
+    scope: String,
+}
+
+/// Validated configuration, built once by [`Config::load`].
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind_addr: SocketAddr,
+    pub public_dir: PathBuf,
+    pub upstream: Upstream,
+    /// Token profiles by name; always contains [`DEFAULT_PROFILE`].
+    pub profiles: BTreeMap<String, Profile>,
+    pub cors: Cors,
+    pub cache: CachePolicy,
+    pub http: UpstreamHttp,
+    pub log_format: LogFormat,
+}
+
+/// Where tokens come from.
+#[derive(Debug, Clone)]
+pub enum Upstream {
+    /// The embedded development authorization server (`--dev`).
+    Dev { token_ttl: Duration },
+    /// A real authorization server.
+    Remote { provider: ProviderSpec, client: ClientCredentials },
+}
+
+/// Our identity at the authorization server. `Debug` shows the secret as
+/// `ClientSecret([redacted])`.
+#[derive(Debug, Clone)]
+pub struct ClientCredentials {
+    pub id: ClientId,
+    pub secret: ClientSecret,
+    pub auth: ClientAuth,
+}
+
+/// A named kind of browser token; the scope is everything that distinguishes one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    pub name: String,
+    /// Scope tokens, in the configured order; empty means "the server's default".
+    pub scopes: Vec<String>,
+}
+
+/// CORS for the token routes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cors {
+    /// No CORS headers: only pages served by this origin can read tokens.
+    SameOrigin,
+    /// Any origin may read tokens (no credentials).
+    AnyOrigin,
+    /// These exact origins (`scheme://host[:port]`).
+    Origins { origins: Vec<String>, allow_credentials: bool },
+}
+
+/// Limits on every request to the upstream.
+#[derive(Debug, Clone, Copy)]
+pub struct UpstreamHttp {
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    /// Larger token responses are refused: a real one is well under 16 KiB.
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// One or more configuration problems; start-up stops and prints them all.
+#[derive(Debug, thiserror::Error)]
+pub struct ConfigError {
+    pub problems: Vec<Problem>,
+}
+
+/// One bad or missing setting, named by its environment variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub var: &'static str,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.problems.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "configuration error: {}: {}", p.var, p.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// Parses the command line and environment, reads the TOML file if one is
+    /// named, and validates the result.
+    pub fn load() -> Result<Self, ConfigError> {
+        Self::from_cli(Cli::parse())
+    }
+
+    /// Builds the configuration from already-parsed command-line and environment values.
+    pub fn from_cli(cli: Cli) -> Result<Self, ConfigError> {
+        let mut v = Validator::default();
+        let file = match &cli.config {
+            Some(path) => read_file(path).unwrap_or_else(|message| {
+                v.problem("TOKEN_BACKEND_CONFIG", message);
+                FileConfig::default()
+            }),
+            None => FileConfig::default(),
+        };
+        let config = build(&cli, file, &mut v);
+        match (config, v.problems.is_empty()) {
+            (Some(config), true) => Ok(config),
+            _ => Err(ConfigError { problems: v.problems }),
+        }
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), e.message()))
+}
+
+#[derive(Default)]
+struct Validator {
+    problems: Vec<Problem>,
+}
+
+impl Validator {
+    fn problem(&mut self, var: &'static str, message: impl Into<String>) {
+        self.problems.push(Problem { var, message: message.into() });
+    }
+
+    /// Records the error and yields `None`, so validation carries on to the next value.
+    fn check<T>(&mut self, var: &'static str, result: Result<T, String>) -> Option<T> {
+        result.map_err(|message| self.problem(var, message)).ok()
+    }
+
+    fn seconds(&mut self, var: &'static str, env: Option<&str>, file: Option<u64>, default: u64, range: (u64, u64)) -> Duration {
+        let value = match env {
+            Some(raw) => match raw.trim().parse::<u64>() {
+                Ok(n) => n,
+                Err(_) => {
+                    self.problem(var, format!("`{raw}` is not a whole number of seconds"));
+                    default
+                }
+            },
+            None => file.unwrap_or(default),
+        };
+        if value < range.0 || value > range.1 {
+            self.problem(var, format!("{value} is out of range ({}..={})", range.0, range.1));
+        }
+        Duration::from_secs(value)
+    }
+}
+
+fn build(cli: &Cli, file: FileConfig, v: &mut Validator) -> Option<Config> {
+    let bind_addr = v.check("BIND_ADDR", parse_bind_addr(pick(&cli.bind_addr, &file.bind_addr).unwrap_or("127.0.0.1:3000")));
+    let public_dir = v.check("PUBLIC_DIR", parse_public_dir(pick(&cli.public_dir, &file.public_dir).unwrap_or("www")));
+    let log_format = v.check("LOG_FORMAT", parse_log_format(pick(&cli.log_format, &file.log_format).unwrap_or("text")));
+    let cors = parse_cors(cli, &file, v);
+
+    let upstream_provider = pick(&cli.provider, &file.oauth.provider);
+    let preset = match upstream_provider {
+        Some(name) => v.check("OAUTH_PROVIDER", ProviderSpec::preset_name(name)),
+        None => None,
+    };
+    let profiles = parse_profiles(cli, &file, preset.unwrap_or(crate::provider::Preset::Generic), cli.dev, v);
+
+    let cache = CachePolicy {
+        min_ttl: v.seconds("TOKEN_MIN_TTL_SECS", cli.token_min_ttl_secs.as_deref(), file.cache.min_ttl_secs, 30, (0, 3600)),
+        default_ttl: v.seconds("TOKEN_DEFAULT_TTL_SECS", cli.token_default_ttl_secs.as_deref(), file.cache.default_ttl_secs, 3600, (1, 86_400)),
+        refresh_window_percent: v
+            .seconds("TOKEN_REFRESH_WINDOW_PERCENT", cli.token_refresh_window_percent.as_deref(), file.cache.refresh_window_percent, 20, (1, 50))
+            .as_secs() as u32,
+        refresh_window_min: v.seconds("TOKEN_REFRESH_WINDOW_MIN_SECS", cli.token_refresh_window_min_secs.as_deref(), file.cache.refresh_window_min_secs, 60, (0, 86_400)),
+        ..CachePolicy::default()
+    };
+    let http = UpstreamHttp {
+        timeout: v.seconds("UPSTREAM_TIMEOUT_SECS", cli.upstream_timeout_secs.as_deref(), file.upstream.timeout_secs, 10, (1, 300)),
+        connect_timeout: v.seconds("UPSTREAM_CONNECT_TIMEOUT_SECS", cli.upstream_connect_timeout_secs.as_deref(), file.upstream.connect_timeout_secs, 5, (1, 60)),
+        max_body_bytes: 64 * 1024,
+    };
+
+    let upstream = if cli.dev {
+        let token_ttl = v.seconds("DEV_TOKEN_TTL_SECS", cli.dev_token_ttl_secs.as_deref(), file.dev.token_ttl_secs, 120, (2, 86_400));
+        Some(Upstream::Dev { token_ttl })
+    } else {
+        parse_remote(cli, &file, preset, v)
+    };
+
+    Some(Config {
+        bind_addr: bind_addr?,
+        public_dir: public_dir?,
+        upstream: upstream?,
+        profiles: profiles?,
+        cors: cors?,
+        cache,
+        http,
+        log_format: log_format?,
+    })
+}
+
+/// The command line / environment value if set, else the file's.
+fn pick<'a>(cli: &'a Option<String>, file: &'a Option<String>) -> Option<&'a str> {
+    cli.as_deref().or(file.as_deref())
+}
+
+fn parse_bind_addr(raw: &str) -> Result<SocketAddr, String> {
+    raw.trim()
+        .parse()
+        .map_err(|_| format!("`{raw}` is not an IP:PORT address such as 127.0.0.1:3000"))
+}
+
+fn parse_public_dir(raw: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(raw);
+    if path.is_dir() {
+        Ok(path)
+    } else {
+        Err(format!("`{raw}` is not a directory"))
+    }
+}
+
+fn parse_log_format(raw: &str) -> Result<LogFormat, String> {
+    match raw.trim() {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        other => Err(format!("`{other}` is not one of: text, json")),
+    }
+}
+
+fn parse_bool(raw: &str) -> Result<bool, String> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" | "" => Ok(false),
+        other => Err(format!("`{other}` is not a boolean (true or false)")),
+    }
+}
+
+fn parse_cors(cli: &Cli, file: &FileConfig, v: &mut Validator) -> Option<Cors> {
+    let credentials = match &cli.cors_allow_credentials {
+        Some(raw) => v.check("CORS_ALLOW_CREDENTIALS", parse_bool(raw))?,
+        None => file.cors_allow_credentials.unwrap_or(false),
+    };
+    let entries: Vec<String> = match (&cli.allowed_origins, &file.allowed_origins) {
+        (Some(raw), _) => raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+        (None, Some(list)) => list.iter().map(|s| s.trim().to_owned()).collect(),
+        (None, None) => Vec::new(),
+    };
+    if entries.is_empty() {
+        return Some(Cors::SameOrigin);
+    }
+    if entries.iter().any(|e| e == "*") {
+        if entries.len() > 1 {
+            v.problem("ALLOWED_ORIGINS", "`*` cannot be combined with other origins");
+            return None;
+        }
+        if credentials {
+            v.problem(
+                "ALLOWED_ORIGINS",
+                "`*` cannot be used with CORS_ALLOW_CREDENTIALS=true; list the origins instead",
+            );
+            return None;
+        }
+        return Some(Cors::AnyOrigin);
+    }
+    let origins: Result<Vec<String>, String> = entries.iter().map(|e| parse_origin(e)).collect();
+    let origins = v.check("ALLOWED_ORIGINS", origins)?;
+    Some(Cors::Origins { origins, allow_credentials: credentials })
+}
+
+/// Normalises `https://Example.com:443/` to `https://example.com`, the form browsers send.
+fn parse_origin(raw: &str) -> Result<String, String> {
+    let url = Url::parse(raw).map_err(|e| format!("`{raw}` is not an origin: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(format!("`{raw}` is not an http(s) origin"));
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return Err(format!("`{raw}` must be an origin only (scheme://host[:port]), without a path"));
+    }
+    Ok(url.origin().ascii_serialization())
+}
+
+fn parse_profiles(
+    cli: &Cli,
+    file: &FileConfig,
+    preset: crate::provider::Preset,
+    dev: bool,
+    v: &mut Validator,
+) -> Option<BTreeMap<String, Profile>> {
+    let default_scope = pick(&cli.scope, &file.oauth.scope)
+        .map(str::to_owned)
+        .unwrap_or_else(|| if dev { "viewables:read".to_owned() } else { preset.default_scope().to_owned() });
+    let mut profiles = BTreeMap::new();
+    let scopes = v.check("OAUTH_SCOPE", parse_scope(&default_scope))?;
+    profiles.insert(DEFAULT_PROFILE.to_owned(), Profile { name: DEFAULT_PROFILE.to_owned(), scopes });
+    let mut ok = true;
+    for (name, profile) in &file.profiles {
+        if name == DEFAULT_PROFILE {
+            v.problem("TOKEN_BACKEND_CONFIG", "[profiles.default] is reserved; set OAUTH_SCOPE or [oauth].scope instead");
+            ok = false;
+            continue;
+        }
+        if name.is_empty() || name.len() > 64 || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            v.problem("TOKEN_BACKEND_CONFIG", format!("profile name `{name}` must be 1-64 of [A-Za-z0-9_-]"));
+            ok = false;
+            continue;
+        }
+        match parse_scope(&profile.scope) {
+            Ok(scopes) => {
+                profiles.insert(name.clone(), Profile { name: name.clone(), scopes });
+            }
+            Err(message) => {
+                v.problem("TOKEN_BACKEND_CONFIG", format!("[profiles.{name}].scope: {message}"));
+                ok = false;
+            }
+        }
+    }
+    ok.then_some(profiles)
+}
+
+/// Splits a space-separated scope, checking each token against RFC 6749 §3.3.
+fn parse_scope(raw: &str) -> Result<Vec<String>, String> {
+    let mut scopes: Vec<String> = Vec::new();
+    for token in raw.split_whitespace() {
+        if !token.bytes().all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b)) {
+            return Err(format!("`{token}` has characters a scope cannot contain"));
+        }
+        if !scopes.iter().any(|s| s == token) {
+            scopes.push(token.to_owned());
+        }
+    }
+    Ok(scopes)
+}
+
+fn parse_remote(cli: &Cli, file: &FileConfig, preset: Option<crate::provider::Preset>, v: &mut Validator) -> Option<Upstream> {
+    let token_url = pick(&cli.token_url, &file.oauth.token_url)
+        .and_then(|raw| v.check("OAUTH_TOKEN_URL", parse_endpoint_url(raw)));
+    let issuer = pick(&cli.issuer, &file.oauth.issuer).and_then(|raw| v.check("OAUTH_ISSUER", parse_endpoint_url(raw)));
+    let provider = match preset {
+        None => {
+            v.problem("OAUTH_PROVIDER", "missing: set one of aps, oidc, glimesh, generic (or run with --dev)");
+            None
+        }
+        Some(preset) => v.check("OAUTH_PROVIDER", ProviderSpec::new(preset, issuer, token_url)),
+    };
+    let auth = match pick(&cli.client_auth, &file.oauth.client_auth) {
+        Some(raw) => v.check("OAUTH_CLIENT_AUTH", ClientAuth::parse(raw)),
+        None => Some(ClientAuth::Basic),
+    };
+    let id = match pick(&cli.client_id, &file.oauth.client_id).map(str::trim) {
+        Some(id) if !id.is_empty() => Some(ClientId::new(id.to_owned())),
+        _ => {
+            v.problem("OAUTH_CLIENT_ID", "missing (required unless --dev)");
+            None
+        }
+    };
+    let secret = client_secret(cli, file, v);
+    Some(Upstream::Remote {
+        provider: provider?,
+        client: ClientCredentials { id: id?, secret: secret?, auth: auth? },
+    })
+}
+
+fn client_secret(cli: &Cli, file: &FileConfig, v: &mut Validator) -> Option<ClientSecret> {
+    let inline = cli.client_secret.as_ref().or(file.oauth.client_secret.as_ref());
+    let path = cli.client_secret_file.as_ref().or(file.oauth.client_secret_file.as_ref());
+    let secret = match (inline, path) {
+        (Some(_), Some(_)) => {
+            v.problem("OAUTH_CLIENT_SECRET", "set either OAUTH_CLIENT_SECRET or OAUTH_CLIENT_SECRET_FILE, not both");
+            return None;
+        }
+        (Some(secret), None) => secret.expose_secret().trim().to_owned(),
+        (None, Some(path)) => match std::fs::read_to_string(path) {
+            Ok(text) => text.trim().to_owned(),
+            Err(e) => {
+                v.problem("OAUTH_CLIENT_SECRET_FILE", format!("cannot read {}: {}", path.display(), e.kind()));
+                return None;
+            }
+        },
+        (None, None) => {
+            v.problem("OAUTH_CLIENT_SECRET", "missing: set OAUTH_CLIENT_SECRET or OAUTH_CLIENT_SECRET_FILE (or run with --dev)");
+            return None;
+        }
+    };
+    if secret.is_empty() {
+        v.problem("OAUTH_CLIENT_SECRET", "is empty");
+        return None;
+    }
+    Some(ClientSecret::new(secret))
+}
+
+/// Upstream endpoints must be https, except on loopback where tests and local
+/// servers run: the client secret travels to them.
+pub(crate) fn parse_endpoint_url(raw: &str) -> Result<Url, String> {
+    let url = Url::parse(raw.trim()).map_err(|e| format!("`{raw}` is not a URL: {e}"))?;
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if is_loopback(&url) => Ok(url),
+        "http" => Err(format!("`{raw}` must use https (plain http is allowed only on loopback)")),
+        other => Err(format!("`{raw}` has unsupported scheme `{other}`")),
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cli(args: &[&str]) -> Cli {
+        let mut full = vec!["token-backend"];
+        full.extend_from_slice(args);
+        Cli::parse_from(full)
+    }
+
+    fn problems(result: Result<Config, ConfigError>) -> Vec<Problem> {
+        match result {
+            Ok(_) => Vec::new(),
+            Err(e) => e.problems,
+        }
+    }
+
+    /// Every missing setting is reported in one go, each naming its variable.
+    #[test]
+    fn reports_all_missing_settings_at_once() {
+        let vars: Vec<&str> = problems(Config::from_cli(cli(&["--public-dir", "."])))
+            .iter()
+            .map(|p| p.var)
+            .collect();
+        assert_eq!(vars, ["OAUTH_PROVIDER", "OAUTH_CLIENT_ID", "OAUTH_CLIENT_SECRET"]);
+    }
+
+    /// The aps preset needs only credentials and picks the browser scope `viewables:read`.
+    #[test]
+    fn aps_preset_fills_urls_and_scope() {
+        let config = Config::from_cli(cli(&[
+            "--public-dir", ".", "--provider", "aps", "--client-id", "id", "--client-secret", "s3cr3t-value",
+        ]))
+        .expect("valid config");
+        assert_eq!(config.profiles[DEFAULT_PROFILE].scopes, ["viewables:read"]);
+        let Upstream::Remote { provider, client } = &config.upstream else { panic!("remote expected") };
+        assert_eq!(client.auth, ClientAuth::Basic);
+        assert!(matches!(provider, ProviderSpec::Static { token_url, .. }
+            if token_url.as_str() == "https://developer.api.autodesk.com/authentication/v2/token"));
+    }
+
+    /// `Debug` of the whole configuration never shows the client secret.
+    #[test]
+    fn debug_output_redacts_the_secret() {
+        let config = Config::from_cli(cli(&[
+            "--public-dir", ".", "--provider", "aps", "--client-id", "id", "--client-secret", "s3cr3t-value",
+        ]))
+        .expect("valid config");
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("s3cr3t-value"), "{printed}");
+        assert!(printed.contains("redacted"));
+    }
+
+    /// A wildcard with credentials would make tower-http panic; it is a start-up error instead.
+    #[test]
+    fn wildcard_origin_with_credentials_is_rejected() {
+        let p = problems(Config::from_cli(cli(&[
+            "--dev", "--public-dir", ".", "--allowed-origins", "*", "--cors-allow-credentials", "true",
+        ])));
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].var, "ALLOWED_ORIGINS");
+    }
+
+    /// Origins are normalised to what browsers send, and paths are refused.
+    #[test]
+    fn origins_are_normalised_and_checked() {
+        assert_eq!(parse_origin("https://App.Example.com:443/").as_deref(), Ok("https://app.example.com"));
+        assert_eq!(parse_origin("http://localhost:5173").as_deref(), Ok("http://localhost:5173"));
+        assert!(parse_origin("https://example.com/app").is_err());
+        assert!(parse_origin("example.com").is_err());
+    }
+
+    /// The secret must not travel in clear text to a remote host.
+    #[test]
+    fn plain_http_upstream_only_on_loopback() {
+        assert!(parse_endpoint_url("http://127.0.0.1:9000/token").is_ok());
+        assert!(parse_endpoint_url("http://localhost/token").is_ok());
+        assert!(parse_endpoint_url("http://auth.example.com/token").is_err());
+        assert!(parse_endpoint_url("ftp://auth.example.com/token").is_err());
+    }
+
+    /// Bad values name their variable and say what is wrong.
+    #[test]
+    fn bad_values_name_their_variable() {
+        let p = problems(Config::from_cli(cli(&[
+            "--dev", "--public-dir", "/definitely/not/here", "--bind-addr", "nope", "--token-min-ttl-secs", "abc",
+            "--client-auth", "digest",
+        ])));
+        let vars: Vec<&str> = p.iter().map(|p| p.var).collect();
+        assert_eq!(vars, ["BIND_ADDR", "PUBLIC_DIR", "TOKEN_MIN_TTL_SECS"], "{p:?}");
+        assert!(p[0].message.contains("nope"));
+    }
+
+    /// Scope tokens are validated and de-duplicated.
+    #[test]
+    fn scope_parsing() {
+        assert_eq!(parse_scope(" data:read  data:read viewables:read "), Ok(vec!["data:read".into(), "viewables:read".into()]));
+        assert!(parse_scope("bad\"scope").is_err());
+        assert_eq!(parse_scope(""), Ok(vec![]));
+    }
+
+    /// TOML profiles add named token kinds; unknown keys are refused.
+    #[test]
+    fn toml_profiles_and_unknown_keys() {
+        let file: FileConfig = toml::from_str("[profiles.data]\nscope = \"data:read\"\n").expect("valid toml");
+        let mut v = Validator::default();
+        let profiles = parse_profiles(&cli(&["--dev"]), &file, crate::provider::Preset::Aps, true, &mut v).expect("profiles");
+        assert_eq!(profiles["data"].scopes, ["data:read"]);
+        assert!(toml::from_str::<FileConfig>("bind_adr = \"x\"").is_err());
+    }
+}

@@ -1,0 +1,101 @@
+//! [`DevAuthServer`]: an embedded OAuth 2.0 authorization server for `--dev`.
+//!
+//! It listens on a loopback port of its own and the broker reaches it over real
+//! HTTP, exactly as it would a remote server, so dev mode runs the production
+//! code path. It issues random opaque tokens with a short lifetime. Grants live
+//! one per module (`token_endpoint` dispatches), so further grants slot in beside
+//! `client_credentials`.
+
+mod token_endpoint;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post};
+use base64::Engine;
+use oauth2::{ClientId, ClientSecret};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use url::Url;
+
+use crate::config::ClientCredentials;
+use crate::provider::ClientAuth;
+
+/// The dev server's fixed client id; the secret is random per process.
+pub const DEV_CLIENT_ID: &str = "token-backend-dev";
+
+/// What the endpoints share.
+#[derive(Debug)]
+struct DevState {
+    client_id: String,
+    client_secret: ClientSecret,
+    token_ttl: Duration,
+    issuer: String,
+}
+
+/// A running dev authorization server; stops when dropped.
+#[derive(Debug)]
+pub struct DevAuthServer {
+    addr: SocketAddr,
+    client: ClientCredentials,
+    task: JoinHandle<()>,
+}
+
+impl DevAuthServer {
+    /// Starts the server on a free loopback port.
+    pub async fn start(token_ttl: Duration) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let secret = ClientSecret::new(random_token(32));
+        let state = Arc::new(DevState {
+            client_id: DEV_CLIENT_ID.to_owned(),
+            client_secret: secret.clone(),
+            token_ttl,
+            issuer: format!("http://{addr}"),
+        });
+        let router = Router::new()
+            .route("/token", post(token_endpoint::token))
+            .route("/.well-known/oauth-authorization-server", get(token_endpoint::metadata))
+            .with_state(state);
+        let task = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, router).await {
+                tracing::error!("development authorization server stopped: {e}");
+            }
+        });
+        tracing::info!(issuer = %format!("http://{addr}"), "development authorization server started");
+        let client = ClientCredentials { id: ClientId::new(DEV_CLIENT_ID.to_owned()), secret, auth: ClientAuth::Basic };
+        Ok(Self { addr, client, task })
+    }
+
+    pub fn issuer(&self) -> Url {
+        // A socket address always makes a valid URL.
+        Url::parse(&format!("http://{}", self.addr)).unwrap_or_else(|_| unreachable_url())
+    }
+
+    pub fn token_url(&self) -> Url {
+        self.issuer().join("/token").unwrap_or_else(|_| unreachable_url())
+    }
+
+    /// The credentials the broker uses against this server.
+    pub fn client(&self) -> &ClientCredentials {
+        &self.client
+    }
+}
+
+impl Drop for DevAuthServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn unreachable_url() -> Url {
+    Url::parse("http://127.0.0.1/").unwrap_or_else(|_| unreachable!("constant URL parses"))
+}
+
+/// `bytes` random bytes as unpadded base64url: unguessable tokens and secrets.
+fn random_token(bytes: usize) -> String {
+    let buf: Vec<u8> = (0..bytes).map(|_| rand::random::<u8>()).collect();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
+}

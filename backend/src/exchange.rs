@@ -1,0 +1,429 @@
+//! The OAuth 2.0 grants we perform against the upstream authorization server,
+//! through the `oauth2` crate, and validation of what the upstream answers.
+//!
+//! `oauth2` speaks the protocol; this module supplies the HTTP transport (reqwest
+//! with timeouts, no redirects and a body cap) and turns everything the upstream
+//! can do wrong into an [`ExchangeError`] that never carries a secret.
+
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::Duration;
+
+use oauth2::basic::{BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType};
+use oauth2::{
+    AccessToken, AuthType, ClientSecret, EndpointNotSet, EndpointSet, HttpRequest, HttpResponse, RefreshToken,
+    RequestTokenError, Scope, StandardRevocableToken, TokenResponse,
+};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::config::{ClientCredentials, UpstreamHttp};
+use crate::provider::{ClientAuth, Provider};
+
+/// Longest token lifetime we believe; anything longer is a broken upstream.
+const MAX_LIFETIME: Duration = Duration::from_secs(366 * 24 * 3600);
+
+/// A token the upstream issued, validated.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    pub access_token: AccessToken,
+    /// Lifetime as stated by the upstream (or the configured default), counted from receipt.
+    pub expires_in: Duration,
+    pub refresh_token: Option<RefreshToken>,
+}
+
+/// Why a grant failed. Cloneable so one failure can be shared with every waiter;
+/// no variant holds a secret or a raw upstream body.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExchangeError {
+    /// No answer within the configured timeout.
+    #[error("the authorization server did not answer within {0:?}")]
+    Timeout(Duration),
+    /// Connection refused, DNS failure, TLS failure, reset.
+    #[error("cannot reach the authorization server: {0}")]
+    Unreachable(String),
+    /// The upstream answered 5xx or 429, or said `temporarily_unavailable`.
+    #[error("the authorization server is unavailable (HTTP {status})")]
+    Unavailable { status: u16, retry_after: Option<Duration> },
+    /// The upstream refused the grant (`invalid_client`, `invalid_scope`, a 401, ...).
+    #[error("the authorization server rejected the request (HTTP {status}, {error}{})", description.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
+    Rejected { status: u16, error: String, description: Option<String> },
+    /// A success response we cannot use: not JSON, missing fields, absurd lifetime, too large.
+    #[error("the authorization server sent an invalid token response: {0}")]
+    InvalidResponse(String),
+}
+
+impl ExchangeError {
+    /// A short, stable name for metrics and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Timeout(_) => "timeout",
+            Self::Unreachable(_) => "unreachable",
+            Self::Unavailable { .. } => "unavailable",
+            Self::Rejected { .. } => "rejected",
+            Self::InvalidResponse(_) => "invalid_response",
+        }
+    }
+}
+
+type OAuthClient = oauth2::Client<
+    BasicErrorResponse,
+    UpstreamTokenResponse,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointSet,
+>;
+
+/// Performs grants against one upstream with one client identity.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    client: OAuthClient,
+    http: reqwest::Client,
+    limits: UpstreamHttp,
+    /// Lifetime assumed when the upstream omits `expires_in`.
+    default_ttl: Duration,
+    /// Kept only to scrub it from anything the upstream echoes back.
+    secret: SecretString,
+}
+
+impl Exchange {
+    pub fn new(provider: &Provider, client: &ClientCredentials, http: reqwest::Client, limits: UpstreamHttp, default_ttl: Duration) -> Self {
+        let auth_type = match client.auth {
+            ClientAuth::Basic => AuthType::BasicAuth,
+            ClientAuth::Post => AuthType::RequestBody,
+        };
+        let oauth = oauth2::Client::new(client.id.clone())
+            .set_client_secret(ClientSecret::new(client.secret.secret().clone()))
+            .set_auth_type(auth_type)
+            .set_token_uri(provider.token_url.clone());
+        Self {
+            client: oauth,
+            http,
+            limits,
+            default_ttl,
+            secret: SecretString::from(client.secret.secret().clone()),
+        }
+    }
+
+    /// The client-credentials grant (RFC 6749 §4.4) for the given scopes.
+    pub async fn client_credentials(&self, scopes: &[String]) -> Result<IssuedToken, ExchangeError> {
+        let status = AtomicU16::new(0);
+        let transport = Transport { exchange: self, status: &status };
+        let response = self
+            .client
+            .exchange_client_credentials()
+            .add_scopes(scopes.iter().cloned().map(Scope::new))
+            .request_async(&transport)
+            .await
+            .map_err(|e| self.classify(e, status.load(Ordering::Relaxed)))?;
+        validate(response, self.default_ttl)
+    }
+
+    /// Sends one request upstream. `oauth2` only accepts status 200, but some
+    /// providers answer a token request with 201; any 2xx is normalised to 200 here,
+    /// and the real status is kept in `status` for error classification.
+    async fn send(&self, request: HttpRequest, status: &AtomicU16) -> Result<HttpResponse, TransportError> {
+        let (parts, body) = request.into_parts();
+        let url = reqwest::Url::parse(&parts.uri.to_string()).map_err(|e| TransportError::Other(e.to_string()))?;
+        let response = self
+            .http
+            .request(parts.method, url)
+            .headers(parts.headers)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| TransportError::from_reqwest(&e, self.limits.timeout))?;
+        let real_status = response.status();
+        status.store(real_status.as_u16(), Ordering::Relaxed);
+        let headers = response.headers().clone();
+        let body = read_capped(response, self.limits.max_body_bytes).await?;
+        let normalised = if real_status.is_success() { http::StatusCode::OK } else { real_status };
+        let mut out = http::Response::new(body);
+        *out.status_mut() = normalised;
+        *out.headers_mut() = headers;
+        Ok(out)
+    }
+
+    fn classify(&self, error: RequestTokenError<TransportError, BasicErrorResponse>, status: u16) -> ExchangeError {
+        let scrub = |text: &str| scrub_secret(text, self.secret.expose_secret());
+        match error {
+            RequestTokenError::Request(TransportError::Timeout(t)) => ExchangeError::Timeout(t),
+            RequestTokenError::Request(TransportError::TooLarge(limit)) => {
+                ExchangeError::InvalidResponse(format!("response body is larger than {limit} bytes"))
+            }
+            RequestTokenError::Request(TransportError::Connect(reason) | TransportError::Other(reason)) => {
+                ExchangeError::Unreachable(scrub(&reason))
+            }
+            RequestTokenError::ServerResponse(response) => {
+                let error = response.error().to_string();
+                if status >= 500 || status == 429 || error == "temporarily_unavailable" || error == "server_error" {
+                    return ExchangeError::Unavailable { status, retry_after: None };
+                }
+                ExchangeError::Rejected {
+                    status,
+                    error: scrub(&error),
+                    description: response.error_description().map(|d| scrub(d)),
+                }
+            }
+            // The raw body stays out of the error: it may contain a token.
+            RequestTokenError::Parse(e, body) => match status {
+                500..=599 | 429 => ExchangeError::Unavailable { status, retry_after: None },
+                400..=499 => ExchangeError::Rejected { status, error: "unparseable_error_response".into(), description: None },
+                _ => ExchangeError::InvalidResponse(format!(
+                    "{} at `{}` ({} byte body)",
+                    parse_reason(e.inner()),
+                    e.path(),
+                    body.len()
+                )),
+            },
+            RequestTokenError::Other(reason) => match status {
+                500..=599 | 429 => ExchangeError::Unavailable { status, retry_after: None },
+                400..=499 => ExchangeError::Rejected { status, error: "empty_error_response".into(), description: None },
+                _ => ExchangeError::InvalidResponse(scrub(&reason)),
+            },
+        }
+    }
+}
+
+/// The `oauth2` HTTP client for one grant. A struct rather than a closure because
+/// the returned future must be `Send` for every borrow, which closures can't express.
+struct Transport<'a> {
+    exchange: &'a Exchange,
+    status: &'a AtomicU16,
+}
+
+impl<'c> oauth2::AsyncHttpClient<'c> for Transport<'_> {
+    type Error = TransportError;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<HttpResponse, TransportError>> + Send + 'c>>;
+
+    fn call(&'c self, request: HttpRequest) -> Self::Future {
+        Box::pin(self.exchange.send(request, self.status))
+    }
+}
+
+/// serde_json's message without the offending input (which could be a token).
+fn parse_reason(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Syntax | Category::Eof => "not valid JSON".to_owned(),
+        Category::Data => {
+            let text = e.to_string();
+            // "missing field `access_token` at line 1 column 2" → keep the part before " at line".
+            text.split(" at line").next().unwrap_or("unexpected data").to_owned()
+        }
+        Category::Io => "read error".to_owned(),
+    }
+}
+
+fn scrub_secret(text: &str, secret: &str) -> String {
+    if secret.is_empty() { text.to_owned() } else { text.replace(secret, "[redacted]") }
+}
+
+/// Checks a parsed token response and turns it into an [`IssuedToken`].
+fn validate(response: UpstreamTokenResponse, default_ttl: Duration) -> Result<IssuedToken, ExchangeError> {
+    if response.access_token.secret().trim().is_empty() {
+        return Err(ExchangeError::InvalidResponse("`access_token` is empty".into()));
+    }
+    if !matches!(response.token_type, BasicTokenType::Bearer) {
+        return Err(ExchangeError::InvalidResponse(format!(
+            "`token_type` is `{}`; only Bearer tokens can be handed to a browser",
+            response.token_type.as_ref()
+        )));
+    }
+    let expires_in = match response.expires_in {
+        None => {
+            tracing::warn!(default_ttl = default_ttl.as_secs(), "upstream token response has no `expires_in`; assuming the configured default lifetime");
+            default_ttl
+        }
+        Some(Seconds(n)) if n <= 0 => {
+            return Err(ExchangeError::InvalidResponse(format!("`expires_in` is {n}; it must be positive")));
+        }
+        Some(Seconds(n)) => {
+            let lifetime = Duration::from_secs(n.unsigned_abs());
+            if lifetime > MAX_LIFETIME {
+                return Err(ExchangeError::InvalidResponse(format!("`expires_in` is {n} seconds, longer than a year")));
+            }
+            lifetime
+        }
+    };
+    Ok(IssuedToken { access_token: response.access_token, expires_in, refresh_token: response.refresh_token })
+}
+
+/// RFC 6749 §5.1 token response, read leniently where real providers deviate
+/// harmlessly: `token_type` missing or in any case, `expires_in` as a numeric string.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+struct UpstreamTokenResponse {
+    access_token: AccessToken,
+    #[serde(default = "bearer", deserialize_with = "lenient_token_type")]
+    token_type: BasicTokenType,
+    #[serde(default, deserialize_with = "lenient_seconds")]
+    expires_in: Option<Seconds>,
+    #[serde(default)]
+    refresh_token: Option<RefreshToken>,
+}
+
+/// `expires_in` as the upstream sent it; validated in [`validate`].
+#[derive(Debug, Clone, Copy, Serialize)]
+struct Seconds(i64);
+
+fn bearer() -> BasicTokenType {
+    BasicTokenType::Bearer
+}
+
+fn lenient_token_type<'de, D: Deserializer<'de>>(d: D) -> Result<BasicTokenType, D::Error> {
+    let raw = Option::<String>::deserialize(d)?;
+    Ok(match raw.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("bearer") => BasicTokenType::Bearer,
+        Some("mac") => BasicTokenType::Mac,
+        Some(other) => BasicTokenType::Extension(other.to_owned()),
+    })
+}
+
+fn lenient_seconds<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Seconds>, D::Error> {
+    use serde::de::Error;
+    let value = Option::<serde_json::Value>::deserialize(d)?;
+    let seconds = match value {
+        None | Some(serde_json::Value::Null) => return Ok(None),
+        Some(serde_json::Value::Number(n)) => n
+            .as_i64()
+            .or_else(|| n.as_f64().filter(|f| f.is_finite() && f.abs() < 1e15).map(|f| f as i64)),
+        Some(serde_json::Value::String(s)) => s.trim().parse::<i64>().ok(),
+        Some(_) => None,
+    };
+    seconds.map(|s| Some(Seconds(s))).ok_or_else(|| D::Error::custom("`expires_in` is not a number of seconds"))
+}
+
+impl TokenResponse for UpstreamTokenResponse {
+    type TokenType = BasicTokenType;
+
+    fn access_token(&self) -> &AccessToken {
+        &self.access_token
+    }
+    fn token_type(&self) -> &BasicTokenType {
+        &self.token_type
+    }
+    fn expires_in(&self) -> Option<Duration> {
+        self.expires_in.filter(|s| s.0 > 0).map(|s| Duration::from_secs(s.0.unsigned_abs()))
+    }
+    fn refresh_token(&self) -> Option<&RefreshToken> {
+        self.refresh_token.as_ref()
+    }
+    fn scopes(&self) -> Option<&Vec<Scope>> {
+        None
+    }
+}
+
+/// Why a request did not produce a response.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum TransportError {
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+    #[error("response body is larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("{0}")]
+    Connect(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl TransportError {
+    fn from_reqwest(e: &reqwest::Error, timeout: Duration) -> Self {
+        if e.is_timeout() {
+            return Self::Timeout(timeout);
+        }
+        // The innermost cause says what happened ("Connection refused"); the outer
+        // layers only repeat the URL.
+        let mut cause: &dyn std::error::Error = e;
+        while let Some(next) = cause.source() {
+            cause = next;
+        }
+        if e.is_connect() { Self::Connect(cause.to_string()) } else { Self::Other(cause.to_string()) }
+    }
+}
+
+/// Reads a response body, refusing to buffer more than `limit` bytes.
+pub(crate) async fn read_capped(mut response: reqwest::Response, limit: usize) -> Result<Vec<u8>, TransportError> {
+    if response.content_length().is_some_and(|len| len > limit as u64) {
+        return Err(TransportError::TooLarge(limit));
+    }
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > limit {
+                    return Err(TransportError::TooLarge(limit));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(body),
+            Err(e) => return Err(TransportError::from_reqwest(&e, Duration::ZERO)),
+        }
+    }
+}
+
+/// The HTTP client for all upstream traffic. Redirects are off: a token endpoint
+/// that redirects is misconfigured, and following it could leak the secret (SSRF).
+pub fn http_client(limits: &UpstreamHttp) -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(limits.timeout)
+        .connect_timeout(limits.connect_timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("token-backend/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .unwrap_or_else(|_| reqwest::Client::new())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> Result<IssuedToken, ExchangeError> {
+        let response: UpstreamTokenResponse = serde_json::from_str(json).map_err(|e| ExchangeError::InvalidResponse(parse_reason(&e)))?;
+        validate(response, Duration::from_secs(600))
+    }
+
+    /// Harmless deviations real providers send are accepted.
+    #[test]
+    fn accepts_harmless_deviations() {
+        let t = parse(r#"{"access_token":"abc","expires_in":"3599"}"#).expect("numeric string");
+        assert_eq!(t.expires_in, Duration::from_secs(3599));
+        let t = parse(r#"{"access_token":"abc","token_type":"bearer","expires_in":60}"#).expect("lower-case type");
+        assert_eq!(t.expires_in, Duration::from_secs(60));
+        let t = parse(r#"{"access_token":"abc","token_type":"Bearer"}"#).expect("missing expires_in");
+        assert_eq!(t.expires_in, Duration::from_secs(600), "falls back to the default lifetime");
+    }
+
+    /// Broken responses are errors, never tokens.
+    #[test]
+    fn rejects_broken_responses() {
+        for body in [
+            r#"{"access_token":"","expires_in":60}"#,
+            r#"{"access_token":"abc","expires_in":0}"#,
+            r#"{"access_token":"abc","expires_in":-5}"#,
+            r#"{"access_token":"abc","expires_in":"soon"}"#,
+            r#"{"access_token":"abc","expires_in":99999999999}"#,
+            r#"{"access_token":"abc","token_type":"DPoP","expires_in":60}"#,
+            r#"{"expires_in":60}"#,
+            r#"not json"#,
+        ] {
+            assert!(matches!(parse(body), Err(ExchangeError::InvalidResponse(_))), "{body}");
+        }
+    }
+
+    /// A parse error names the problem but never echoes the body.
+    #[test]
+    fn parse_errors_do_not_echo_the_body() {
+        let err = serde_json::from_str::<UpstreamTokenResponse>(r#"{"access_token":"tok-SECRET","expires_in":"x"}"#)
+            .expect_err("bad expires_in");
+        assert!(!parse_reason(&err).contains("tok-SECRET"));
+    }
+
+    #[test]
+    fn secrets_are_scrubbed_from_upstream_text() {
+        assert_eq!(scrub_secret("bad secret hunter2!", "hunter2"), "bad secret [redacted]!");
+    }
+}

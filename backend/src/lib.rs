@@ -1,0 +1,35 @@
+//! Token broker for browser viewers: keeps the OAuth client secret on the
+//! server and hands browsers short-lived, scope-limited access tokens.
+//!
+//! # Layout
+//!
+//! - [`config`]: typed configuration from the environment and an optional TOML
+//!   file, validated once at start-up ([`Config`], [`ConfigError`]).
+//! - [`provider`]: the upstream authorization server's endpoints and client
+//!   authentication, from a preset (`aps`, `glimesh`, `generic`) or OIDC discovery.
+//! - [`exchange`]: the OAuth 2.0 grants against the upstream, through the `oauth2`
+//!   crate, and validation of what the upstream answers ([`ExchangeError`]).
+//! - [`token_cache`]: per-profile token cache with single-flight and
+//!   refresh-ahead; the reason this project exists.
+//! - [`app`]: [`AppState`] and [`app()`], the one place routes and layers meet;
+//!   the route families live in `routes/`.
+//! - [`error`]: [`ApiError`], the only place errors become HTTP responses.
+//! - [`telemetry`]: tracing subscriber and the Prometheus registry.
+//! - [`server`]: serving with graceful shutdown.
+//! - [`dev_auth_server`]: the embedded authorization server behind `--dev`.
+
+pub mod app;
+pub mod config;
+pub mod dev_auth_server;
+pub mod error;
+pub mod exchange;
+pub mod provider;
+mod routes;
+pub mod server;
+pub mod telemetry;
+pub mod token_cache;
+
+pub use app::{AppState, app};
+pub use config::{Config, ConfigError};
+pub use error::ApiError;
+pub use exchange::{Exchange, ExchangeError};

@@ -1,0 +1,62 @@
+//! `token-backend`: parse the configuration, start telemetry, build the state, serve.
+
+use std::process::ExitCode;
+
+use token_backend::config::{Config, Upstream};
+use token_backend::{AppState, app, server, telemetry};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config = match Config::load() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init_tracing(config.log_format);
+    let bind_addr = config.bind_addr;
+    if let Upstream::Dev { token_ttl } = &config.upstream {
+        print_dev_banner(bind_addr, token_ttl.as_secs());
+    }
+    let built = match AppState::build(config).await {
+        Ok(built) => built,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(bind_addr).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            eprintln!("error: cannot listen on BIND_ADDR {bind_addr}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let local = listener.local_addr().unwrap_or(bind_addr);
+    tracing::info!(address = %local, "token-backend listening on http://{local}");
+    let result = server::run(listener, app(built.state), server::shutdown_signal()).await;
+    drop(built.dev_server);
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("server error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Dev mode must be impossible to miss: a banner on stderr and a warning in the log.
+fn print_dev_banner(bind_addr: std::net::SocketAddr, ttl: u64) {
+    eprintln!(
+        "\n\
+         ************************************************************************\n\
+         *  DEVELOPMENT MODE (--dev): tokens come from an embedded, insecure    *\n\
+         *  authorization server with throw-away credentials. Never use this   *\n\
+         *  in production. Token lifetime: {ttl:>5} s                             *\n\
+         *  Demo: http://{bind_addr:<54}*\n\
+         ************************************************************************\n"
+    );
+    tracing::warn!(token_ttl_secs = ttl, "running in development mode with the embedded authorization server");
+}

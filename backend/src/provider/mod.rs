@@ -1,0 +1,108 @@
+//! The upstream authorization server: its endpoints and how we authenticate to it.
+//!
+//! Configuration yields a [`ProviderSpec`] (a preset's URLs, or an issuer to
+//! discover); start-up resolves it to a [`Provider`] with concrete endpoints.
+
+mod discovery;
+mod presets;
+
+pub use discovery::DiscoveryError;
+pub use presets::Preset;
+
+use oauth2::{AuthUrl, RevocationUrl, TokenUrl};
+use url::Url;
+
+/// How the client proves its identity at the token endpoint (RFC 6749 §2.3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// HTTP Basic (`client_secret_basic`); what APS authentication v2 requires.
+    Basic,
+    /// `client_id` and `client_secret` in the form body (`client_secret_post`).
+    Post,
+}
+
+impl ClientAuth {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw.trim() {
+            "basic" => Ok(Self::Basic),
+            "post" => Ok(Self::Post),
+            other => Err(format!("`{other}` is not one of: basic, post")),
+        }
+    }
+}
+
+/// The provider as configured, before any network access.
+#[derive(Debug, Clone)]
+pub enum ProviderSpec {
+    /// Endpoints known from a preset or set explicitly.
+    Static {
+        preset: Preset,
+        token_url: Url,
+        authorize_url: Option<Url>,
+        revocation_url: Option<Url>,
+        userinfo_url: Option<Url>,
+    },
+    /// Endpoints read from the issuer's metadata at start-up; an explicit token URL wins.
+    Discover { issuer: Url, token_url: Option<Url> },
+}
+
+impl ProviderSpec {
+    /// Resolves `OAUTH_PROVIDER` to a preset name.
+    pub fn preset_name(raw: &str) -> Result<Preset, String> {
+        Preset::parse(raw)
+    }
+
+    /// Combines a preset with the explicit overrides from configuration.
+    pub fn new(preset: Preset, issuer: Option<Url>, token_url: Option<Url>) -> Result<Self, String> {
+        if preset == Preset::Oidc {
+            let issuer = issuer.ok_or("`oidc` needs OAUTH_ISSUER (the issuer URL to discover)")?;
+            return Ok(Self::Discover { issuer, token_url });
+        }
+        let defaults = preset.endpoints();
+        let token_url = token_url
+            .or(defaults.token_url)
+            .ok_or("`generic` needs OAUTH_TOKEN_URL")?;
+        Ok(Self::Static {
+            preset,
+            token_url,
+            authorize_url: defaults.authorize_url,
+            revocation_url: defaults.revocation_url,
+            userinfo_url: defaults.userinfo_url,
+        })
+    }
+}
+
+/// Concrete endpoints of the upstream authorization server.
+#[derive(Debug, Clone)]
+pub struct Provider {
+    pub token_url: TokenUrl,
+    pub authorize_url: Option<AuthUrl>,
+    pub revocation_url: Option<RevocationUrl>,
+    pub userinfo_url: Option<Url>,
+}
+
+impl Provider {
+    /// Resolves the configured provider, running discovery when asked to.
+    pub async fn resolve(spec: &ProviderSpec, http: &reqwest::Client, max_body_bytes: usize) -> Result<Self, DiscoveryError> {
+        match spec {
+            ProviderSpec::Static { token_url, authorize_url, revocation_url, userinfo_url, .. } => Ok(Self {
+                token_url: TokenUrl::from_url(token_url.clone()),
+                authorize_url: authorize_url.clone().map(AuthUrl::from_url),
+                revocation_url: revocation_url.clone().map(RevocationUrl::from_url),
+                userinfo_url: userinfo_url.clone(),
+            }),
+            ProviderSpec::Discover { issuer, token_url } => {
+                let mut provider = discovery::discover(issuer, http, max_body_bytes).await?;
+                if let Some(url) = token_url {
+                    provider.token_url = TokenUrl::from_url(url.clone());
+                }
+                Ok(provider)
+            }
+        }
+    }
+
+    /// A provider whose only endpoint is a token URL (the dev server, tests).
+    pub fn with_token_url(token_url: Url) -> Self {
+        Self { token_url: TokenUrl::from_url(token_url), authorize_url: None, revocation_url: None, userinfo_url: None }
+    }
+}

@@ -1,0 +1,81 @@
+//! Built-in providers, so users configure a name and credentials rather than URLs.
+
+use url::Url;
+
+/// A provider preset, chosen with `OAUTH_PROVIDER`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Preset {
+    /// Autodesk Platform Services, authentication v2.
+    Aps,
+    /// Glimesh-style authorization-code servers.
+    Glimesh,
+    /// Any OpenID Connect / RFC 8414 server, found by discovery from `OAUTH_ISSUER`.
+    Oidc,
+    /// Any RFC 6749 server; every URL comes from configuration.
+    Generic,
+}
+
+/// The endpoints a preset knows in advance.
+#[derive(Debug, Default)]
+pub struct PresetEndpoints {
+    pub token_url: Option<Url>,
+    pub authorize_url: Option<Url>,
+    pub revocation_url: Option<Url>,
+    pub userinfo_url: Option<Url>,
+}
+
+impl Preset {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw.trim() {
+            "aps" => Ok(Self::Aps),
+            "glimesh" => Ok(Self::Glimesh),
+            "oidc" => Ok(Self::Oidc),
+            "generic" => Ok(Self::Generic),
+            other => Err(format!("`{other}` is not one of: aps, oidc, glimesh, generic")),
+        }
+    }
+
+    /// The scope of the default browser token when `OAUTH_SCOPE` is not set: the
+    /// least privilege a viewer needs.
+    pub fn default_scope(self) -> &'static str {
+        match self {
+            Self::Aps => "viewables:read",
+            Self::Glimesh => "public",
+            Self::Oidc | Self::Generic => "",
+        }
+    }
+
+    pub fn endpoints(self) -> PresetEndpoints {
+        let url = |s: &str| Url::parse(s).ok();
+        match self {
+            Self::Aps => PresetEndpoints {
+                token_url: url("https://developer.api.autodesk.com/authentication/v2/token"),
+                authorize_url: url("https://developer.api.autodesk.com/authentication/v2/authorize"),
+                revocation_url: url("https://developer.api.autodesk.com/authentication/v2/revoke"),
+                userinfo_url: url("https://api.userprofile.autodesk.com/userinfo"),
+            },
+            Self::Glimesh => PresetEndpoints {
+                token_url: url("https://glimesh.tv/api/oauth/token"),
+                authorize_url: url("https://glimesh.tv/oauth/authorize"),
+                revocation_url: None,
+                userinfo_url: None,
+            },
+            Self::Oidc | Self::Generic => PresetEndpoints::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Preset URLs are constants; a typo would only show against the real service.
+    #[test]
+    fn preset_urls_parse() {
+        for preset in [Preset::Aps, Preset::Glimesh] {
+            let e = preset.endpoints();
+            assert!(e.token_url.is_some() && e.authorize_url.is_some(), "{preset:?}");
+        }
+        assert!(Preset::Aps.endpoints().revocation_url.is_some());
+    }
+}

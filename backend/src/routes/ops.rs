@@ -1,0 +1,46 @@
+//! Operations: `/healthz` (the process is up), `/readyz` (it can hand out a
+//! token), `/metrics` (Prometheus text).
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+
+use crate::app::AppState;
+use crate::config::DEFAULT_PROFILE;
+use crate::error::ApiError;
+use crate::telemetry::Metrics;
+use crate::token_cache::TokenCaches;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+}
+
+async fn healthz() -> impl IntoResponse {
+    Json(json!({ "status": "ok" }))
+}
+
+/// Ready when the default profile has, or can get, a token. A cached token answers
+/// at once, so probes do not load the upstream.
+async fn readyz(State(caches): State<TokenCaches>) -> impl IntoResponse {
+    let result = match caches.get(DEFAULT_PROFILE) {
+        Some(cache) => cache.token().await.map(|_| ()).map_err(ApiError::from),
+        None => Err(ApiError::UnknownProfile(DEFAULT_PROFILE.to_owned())),
+    };
+    match result {
+        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ready" }))),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "not_ready", "error": e.code() }))),
+    }
+}
+
+async fn metrics(State(metrics): State<Metrics>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        metrics.render(),
+    )
+}

@@ -1,0 +1,125 @@
+//! Logs (tracing) and metrics (Prometheus text at `/metrics`).
+//!
+//! Hot-path counters are resolved once per profile ([`ProfileMetrics`]) so a cache
+//! hit costs one atomic increment, not a label lookup.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::LogFormat;
+use crate::exchange::ExchangeError;
+
+/// Installs the global subscriber. `RUST_LOG` filters (default `info`).
+pub fn init_tracing(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProfileLabel {
+    profile: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct UpstreamLabels {
+    profile: String,
+    /// `ok` or an [`ExchangeError::kind`].
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ErrorLabels {
+    /// The `error` code of the response.
+    kind: String,
+}
+
+type HistogramFamily = Family<ProfileLabel, Histogram, fn() -> Histogram>;
+
+/// The process's metrics; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Metrics {
+    registry: Arc<Registry>,
+    upstream_requests: Family<UpstreamLabels, Counter>,
+    upstream_seconds: HistogramFamily,
+    cache_hits: Family<ProfileLabel, Counter>,
+    cache_misses: Family<ProfileLabel, Counter>,
+    errors: Family<ErrorLabels, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("token_broker");
+        let upstream_requests = Family::<UpstreamLabels, Counter>::default();
+        let upstream_seconds: HistogramFamily =
+            Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.005, 2.0, 12)));
+        let cache_hits = Family::<ProfileLabel, Counter>::default();
+        let cache_misses = Family::<ProfileLabel, Counter>::default();
+        let errors = Family::<ErrorLabels, Counter>::default();
+        registry.register("upstream_requests", "Token requests sent to the authorization server, by outcome", upstream_requests.clone());
+        registry.register("upstream_request_duration_seconds", "Latency of token requests to the authorization server", upstream_seconds.clone());
+        registry.register("token_cache_hits", "Token route requests answered from the cache", cache_hits.clone());
+        registry.register("token_cache_misses", "Token route requests that waited for the authorization server", cache_misses.clone());
+        registry.register("errors", "Error responses, by error code", errors.clone());
+        Self { registry: Arc::new(registry), upstream_requests, upstream_seconds, cache_hits, cache_misses, errors }
+    }
+
+    /// Handles for one profile's cache.
+    pub fn profile(&self, name: &str) -> ProfileMetrics {
+        let label = ProfileLabel { profile: name.to_owned() };
+        ProfileMetrics {
+            profile: name.to_owned(),
+            cache_hits: self.cache_hits.get_or_create(&label).clone(),
+            cache_misses: self.cache_misses.get_or_create(&label).clone(),
+            upstream_seconds: self.upstream_seconds.get_or_create(&label).clone(),
+            upstream_requests: self.upstream_requests.clone(),
+        }
+    }
+
+    /// Counts an error response by its `error` code.
+    pub fn record_error(&self, kind: &str) {
+        self.errors.get_or_create(&ErrorLabels { kind: kind.to_owned() }).inc();
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+/// One profile's metric handles.
+#[derive(Clone, Debug)]
+pub struct ProfileMetrics {
+    profile: String,
+    pub(crate) cache_hits: Counter,
+    pub(crate) cache_misses: Counter,
+    upstream_seconds: Histogram,
+    upstream_requests: Family<UpstreamLabels, Counter>,
+}
+
+impl ProfileMetrics {
+    pub(crate) fn record_upstream(&self, elapsed: Duration, error: Option<&ExchangeError>) {
+        self.upstream_seconds.observe(elapsed.as_secs_f64());
+        let outcome = error.map_or("ok", ExchangeError::kind).to_owned();
+        self.upstream_requests.get_or_create(&UpstreamLabels { profile: self.profile.clone(), outcome }).inc();
+    }
+}
