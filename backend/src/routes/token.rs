@@ -41,3 +41,95 @@ async fn serve(caches: &TokenCaches, profile: &str) -> Result<Response, ApiError
     let body = TokenBody { access_token: token.secret(), token_type: "Bearer", expires_in: token.expires_in(Instant::now()) };
     Ok((no_store_headers(), Json(body)).into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode, header};
+    use clap::Parser;
+    use futures_util::future::BoxFuture;
+    use http_body_util::BodyExt;
+    use oauth2::AccessToken;
+    use tower::ServiceExt;
+
+    use crate::config::{Cli, Config};
+    use crate::exchange::{ExchangeError, IssuedToken};
+    use crate::token_cache::TokenSource;
+    use crate::{AppState, app};
+
+    /// Answers every fetch with the same result.
+    #[derive(Debug)]
+    struct Fixed(Result<u64, ExchangeError>);
+
+    impl TokenSource for Fixed {
+        fn fetch<'a>(&'a self, scopes: &'a [String]) -> BoxFuture<'a, Result<IssuedToken, ExchangeError>> {
+            let result = self.0.clone().map(|secs| IssuedToken {
+                access_token: AccessToken::new(format!("tok-{}", scopes.join("+"))),
+                expires_in: Duration::from_secs(secs),
+                refresh_token: None,
+            });
+            Box::pin(async move { result })
+        }
+    }
+
+    fn state(result: Result<u64, ExchangeError>) -> AppState {
+        let config = Config::from_cli(Cli::parse_from(["token-backend", "--dev", "--public-dir", "."])).expect("config");
+        AppState::with_source(config, Arc::new(Fixed(result)))
+    }
+
+    async fn get(state: AppState, uri: &str) -> (StatusCode, axum::http::HeaderMap, serde_json::Value) {
+        let response = app(state).oneshot(Request::get(uri).body(Body::empty()).expect("request")).await.expect("response");
+        let (parts, body) = response.into_parts();
+        let bytes = body.collect().await.expect("body").to_bytes();
+        (parts.status, parts.headers, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+    }
+
+    /// The token route answers RFC 6749 §5.1 JSON that no cache may store.
+    #[tokio::test]
+    async fn token_response_shape_and_headers() {
+        let (status, headers, body) = get(state(Ok(3600)), "/api/token").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+        assert_eq!(headers[header::PRAGMA], "no-cache");
+        assert_eq!(body["access_token"], "tok-viewables:read");
+        assert_eq!(body["token_type"], "Bearer");
+        assert!(matches!(body["expires_in"].as_u64(), Some(3599 | 3600)), "{body}");
+    }
+
+    /// Unknown profiles are a JSON 404, not the static-file fallback.
+    #[tokio::test]
+    async fn unknown_profile_is_a_json_404() {
+        let (status, headers, body) = get(state(Ok(3600)), "/api/token/nope").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+        assert_eq!(body["error"], "unknown_profile");
+    }
+
+    /// Upstream down with nothing cached → 503 with Retry-After; readiness follows.
+    #[tokio::test]
+    async fn upstream_down_is_503_with_retry_after() {
+        let down = Err(ExchangeError::Unreachable("connection refused".into()));
+        let (status, headers, body) = get(state(down.clone()), "/api/token").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(headers.contains_key(header::RETRY_AFTER));
+        assert_eq!(body["error"], "upstream_unavailable");
+        assert!(!body["error_description"].as_str().unwrap_or_default().contains("refused"), "upstream detail stays in the log");
+        let (status, _, body) = get(state(down), "/readyz").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body["status"], "not_ready");
+    }
+
+    /// Rejected credentials are a 502 `upstream_rejected`, counted in the metrics.
+    #[tokio::test]
+    async fn rejected_credentials_are_502_and_counted() {
+        let rejected = Err(ExchangeError::Rejected { status: 401, error: "invalid_client".into(), description: None });
+        let state = state(rejected);
+        let (status, _, body) = get(state.clone(), "/api/token").await;
+        assert_eq!(status, StatusCode::BAD_GATEWAY);
+        assert_eq!(body["error"], "upstream_rejected");
+        assert!(state.metrics.render().contains(r#"token_broker_errors_total{kind="upstream_rejected"} 1"#));
+    }
+}
