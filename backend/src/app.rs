@@ -71,12 +71,20 @@ impl AppState {
         let http = exchange::http_client(&config.http);
         let (provider, client, dev_server) = match &config.upstream {
             Upstream::Dev { token_ttl } => {
-                let server = DevAuthServer::start(*token_ttl).await.map_err(StartupError::DevServer)?;
-                (Provider::with_token_url(server.token_url()), server.client().clone(), Some(server))
+                let server = DevAuthServer::start(*token_ttl)
+                    .await
+                    .map_err(StartupError::DevServer)?;
+                (
+                    Provider::with_token_url(server.token_url()),
+                    server.client().clone(),
+                    Some(server),
+                )
             }
-            Upstream::Remote { provider, client } => {
-                (Provider::resolve(provider, &http, config.http.max_body_bytes).await?, client.clone(), None)
-            }
+            Upstream::Remote { provider, client } => (
+                Provider::resolve(provider, &http, config.http.max_body_bytes).await?,
+                client.clone(),
+                None,
+            ),
         };
         let exchange = Exchange::new(&provider, &client, http, config.http, config.cache.default_ttl);
         let state = Self::with_source(config, Arc::new(exchange));
@@ -90,11 +98,20 @@ impl AppState {
             .profiles
             .values()
             .map(|p| {
-                let cache = TokenCache::new(p.scopes.clone(), Arc::clone(&source), config.cache.clone(), metrics.profile(&p.name));
+                let cache = TokenCache::new(
+                    p.scopes.clone(),
+                    Arc::clone(&source),
+                    config.cache.clone(),
+                    metrics.profile(&p.name),
+                );
                 (p.name.clone(), cache)
             })
             .collect::<BTreeMap<_, _>>();
-        Self { config: Arc::new(config), caches: TokenCaches::new(caches), metrics }
+        Self {
+            config: Arc::new(config),
+            caches: TokenCaches::new(caches),
+            metrics,
+        }
     }
 }
 
@@ -115,7 +132,10 @@ pub fn app(state: AppState) -> Router {
             HeaderValue::from_static("nosniff"),
         ))
         .layer(TraceLayer::new_for_http())
-        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
         .with_state(state)
 }
 
@@ -129,9 +149,18 @@ fn cors_layer(cors: &Cors) -> Option<CorsLayer> {
     match cors {
         Cors::SameOrigin => None,
         Cors::AnyOrigin => Some(base.allow_origin(AllowOrigin::any())),
-        Cors::Origins { origins, allow_credentials } => {
-            let values = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect::<Vec<_>>();
-            Some(base.allow_origin(AllowOrigin::list(values)).allow_credentials(*allow_credentials))
+        Cors::Origins {
+            origins,
+            allow_credentials,
+        } => {
+            let values = origins
+                .iter()
+                .filter_map(|o| HeaderValue::from_str(o).ok())
+                .collect::<Vec<_>>();
+            Some(
+                base.allow_origin(AllowOrigin::list(values))
+                    .allow_credentials(*allow_credentials),
+            )
         }
     }
 }

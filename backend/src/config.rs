@@ -165,7 +165,10 @@ pub enum Upstream {
     /// The embedded development authorization server (`--dev`).
     Dev { token_ttl: Duration },
     /// A real authorization server.
-    Remote { provider: ProviderSpec, client: ClientCredentials },
+    Remote {
+        provider: ProviderSpec,
+        client: ClientCredentials,
+    },
 }
 
 /// Our identity at the authorization server. `Debug` shows the secret as
@@ -193,7 +196,10 @@ pub enum Cors {
     /// Any origin may read tokens (no credentials).
     AnyOrigin,
     /// These exact origins (`scheme://host[:port]`).
-    Origins { origins: Vec<String>, allow_credentials: bool },
+    Origins {
+        origins: Vec<String>,
+        allow_credentials: bool,
+    },
 }
 
 /// Limits on every request to the upstream.
@@ -262,8 +268,7 @@ impl Config {
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), e.message()))
 }
 
@@ -274,7 +279,10 @@ struct Validator {
 
 impl Validator {
     fn problem(&mut self, var: &'static str, message: impl Into<String>) {
-        self.problems.push(Problem { var, message: message.into() });
+        self.problems.push(Problem {
+            var,
+            message: message.into(),
+        });
     }
 
     /// Records the error and yields `None`, so validation carries on to the next value.
@@ -282,7 +290,14 @@ impl Validator {
         result.map_err(|message| self.problem(var, message)).ok()
     }
 
-    fn seconds(&mut self, var: &'static str, env: Option<&str>, file: Option<u64>, default: u64, range: (u64, u64)) -> Duration {
+    fn seconds(
+        &mut self,
+        var: &'static str,
+        env: Option<&str>,
+        file: Option<u64>,
+        default: u64,
+        range: (u64, u64),
+    ) -> Duration {
         let value = match env {
             Some(raw) => match raw.trim().parse::<u64>() {
                 Ok(n) => n,
@@ -301,9 +316,18 @@ impl Validator {
 }
 
 fn build(cli: &Cli, file: FileConfig, v: &mut Validator) -> Option<Config> {
-    let bind_addr = v.check("BIND_ADDR", parse_bind_addr(pick(&cli.bind_addr, &file.bind_addr).unwrap_or("127.0.0.1:3000")));
-    let public_dir = v.check("PUBLIC_DIR", parse_public_dir(pick(&cli.public_dir, &file.public_dir).unwrap_or("www")));
-    let log_format = v.check("LOG_FORMAT", parse_log_format(pick(&cli.log_format, &file.log_format).unwrap_or("text")));
+    let bind_addr = v.check(
+        "BIND_ADDR",
+        parse_bind_addr(pick(&cli.bind_addr, &file.bind_addr).unwrap_or("127.0.0.1:3000")),
+    );
+    let public_dir = v.check(
+        "PUBLIC_DIR",
+        parse_public_dir(pick(&cli.public_dir, &file.public_dir).unwrap_or("www")),
+    );
+    let log_format = v.check(
+        "LOG_FORMAT",
+        parse_log_format(pick(&cli.log_format, &file.log_format).unwrap_or("text")),
+    );
     let cors = parse_cors(cli, &file, v);
 
     let upstream_provider = pick(&cli.provider, &file.oauth.provider);
@@ -311,25 +335,73 @@ fn build(cli: &Cli, file: FileConfig, v: &mut Validator) -> Option<Config> {
         Some(name) => v.check("OAUTH_PROVIDER", ProviderSpec::preset_name(name)),
         None => None,
     };
-    let profiles = parse_profiles(cli, &file, preset.unwrap_or(crate::provider::Preset::Generic), cli.dev, v);
+    let profiles = parse_profiles(
+        cli,
+        &file,
+        preset.unwrap_or(crate::provider::Preset::Generic),
+        cli.dev,
+        v,
+    );
 
     let cache = CachePolicy {
-        min_ttl: v.seconds("TOKEN_MIN_TTL_SECS", cli.token_min_ttl_secs.as_deref(), file.cache.min_ttl_secs, 30, (0, 3600)),
-        default_ttl: v.seconds("TOKEN_DEFAULT_TTL_SECS", cli.token_default_ttl_secs.as_deref(), file.cache.default_ttl_secs, 3600, (1, 86_400)),
+        min_ttl: v.seconds(
+            "TOKEN_MIN_TTL_SECS",
+            cli.token_min_ttl_secs.as_deref(),
+            file.cache.min_ttl_secs,
+            30,
+            (0, 3600),
+        ),
+        default_ttl: v.seconds(
+            "TOKEN_DEFAULT_TTL_SECS",
+            cli.token_default_ttl_secs.as_deref(),
+            file.cache.default_ttl_secs,
+            3600,
+            (1, 86_400),
+        ),
         refresh_window_percent: v
-            .seconds("TOKEN_REFRESH_WINDOW_PERCENT", cli.token_refresh_window_percent.as_deref(), file.cache.refresh_window_percent, 20, (1, 50))
+            .seconds(
+                "TOKEN_REFRESH_WINDOW_PERCENT",
+                cli.token_refresh_window_percent.as_deref(),
+                file.cache.refresh_window_percent,
+                20,
+                (1, 50),
+            )
             .as_secs() as u32,
-        refresh_window_min: v.seconds("TOKEN_REFRESH_WINDOW_MIN_SECS", cli.token_refresh_window_min_secs.as_deref(), file.cache.refresh_window_min_secs, 60, (0, 86_400)),
+        refresh_window_min: v.seconds(
+            "TOKEN_REFRESH_WINDOW_MIN_SECS",
+            cli.token_refresh_window_min_secs.as_deref(),
+            file.cache.refresh_window_min_secs,
+            60,
+            (0, 86_400),
+        ),
         ..CachePolicy::default()
     };
     let http = UpstreamHttp {
-        timeout: v.seconds("UPSTREAM_TIMEOUT_SECS", cli.upstream_timeout_secs.as_deref(), file.upstream.timeout_secs, 10, (1, 300)),
-        connect_timeout: v.seconds("UPSTREAM_CONNECT_TIMEOUT_SECS", cli.upstream_connect_timeout_secs.as_deref(), file.upstream.connect_timeout_secs, 5, (1, 60)),
+        timeout: v.seconds(
+            "UPSTREAM_TIMEOUT_SECS",
+            cli.upstream_timeout_secs.as_deref(),
+            file.upstream.timeout_secs,
+            10,
+            (1, 300),
+        ),
+        connect_timeout: v.seconds(
+            "UPSTREAM_CONNECT_TIMEOUT_SECS",
+            cli.upstream_connect_timeout_secs.as_deref(),
+            file.upstream.connect_timeout_secs,
+            5,
+            (1, 60),
+        ),
         max_body_bytes: 64 * 1024,
     };
 
     let upstream = if cli.dev {
-        let token_ttl = v.seconds("DEV_TOKEN_TTL_SECS", cli.dev_token_ttl_secs.as_deref(), file.dev.token_ttl_secs, 120, (2, 86_400));
+        let token_ttl = v.seconds(
+            "DEV_TOKEN_TTL_SECS",
+            cli.dev_token_ttl_secs.as_deref(),
+            file.dev.token_ttl_secs,
+            120,
+            (2, 86_400),
+        );
         Some(Upstream::Dev { token_ttl })
     } else {
         parse_remote(cli, &file, preset, v)
@@ -389,7 +461,12 @@ fn parse_cors(cli: &Cli, file: &FileConfig, v: &mut Validator) -> Option<Cors> {
         None => file.cors_allow_credentials.unwrap_or(false),
     };
     let entries: Vec<String> = match (&cli.allowed_origins, &file.allowed_origins) {
-        (Some(raw), _) => raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+        (Some(raw), _) => raw
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
         (None, Some(list)) => list.iter().map(|s| s.trim().to_owned()).collect(),
         (None, None) => Vec::new(),
     };
@@ -412,7 +489,10 @@ fn parse_cors(cli: &Cli, file: &FileConfig, v: &mut Validator) -> Option<Cors> {
     }
     let origins: Result<Vec<String>, String> = entries.iter().map(|e| parse_origin(e)).collect();
     let origins = v.check("ALLOWED_ORIGINS", origins)?;
-    Some(Cors::Origins { origins, allow_credentials: credentials })
+    Some(Cors::Origins {
+        origins,
+        allow_credentials: credentials,
+    })
 }
 
 /// Normalises `https://Example.com:443/` to `https://example.com`, the form browsers send.
@@ -422,7 +502,9 @@ fn parse_origin(raw: &str) -> Result<String, String> {
         return Err(format!("`{raw}` is not an http(s) origin"));
     }
     if url.path() != "/" || url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
-        return Err(format!("`{raw}` must be an origin only (scheme://host[:port]), without a path"));
+        return Err(format!(
+            "`{raw}` must be an origin only (scheme://host[:port]), without a path"
+        ));
     }
     Ok(url.origin().ascii_serialization())
 }
@@ -436,25 +518,54 @@ fn parse_profiles(
 ) -> Option<BTreeMap<String, Profile>> {
     let default_scope = pick(&cli.scope, &file.oauth.scope)
         .map(str::to_owned)
-        .unwrap_or_else(|| if dev { "viewables:read".to_owned() } else { preset.default_scope().to_owned() });
+        .unwrap_or_else(|| {
+            if dev {
+                "viewables:read".to_owned()
+            } else {
+                preset.default_scope().to_owned()
+            }
+        });
     let mut profiles = BTreeMap::new();
     let scopes = v.check("OAUTH_SCOPE", parse_scope(&default_scope))?;
-    profiles.insert(DEFAULT_PROFILE.to_owned(), Profile { name: DEFAULT_PROFILE.to_owned(), scopes });
+    profiles.insert(
+        DEFAULT_PROFILE.to_owned(),
+        Profile {
+            name: DEFAULT_PROFILE.to_owned(),
+            scopes,
+        },
+    );
     let mut ok = true;
     for (name, profile) in &file.profiles {
         if name == DEFAULT_PROFILE {
-            v.problem("TOKEN_BACKEND_CONFIG", "[profiles.default] is reserved; set OAUTH_SCOPE or [oauth].scope instead");
+            v.problem(
+                "TOKEN_BACKEND_CONFIG",
+                "[profiles.default] is reserved; set OAUTH_SCOPE or [oauth].scope instead",
+            );
             ok = false;
             continue;
         }
-        if name.is_empty() || name.len() > 64 || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-            v.problem("TOKEN_BACKEND_CONFIG", format!("profile name `{name}` must be 1-64 of [A-Za-z0-9_-]"));
+        if name.is_empty()
+            || name.len() > 64
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            v.problem(
+                "TOKEN_BACKEND_CONFIG",
+                format!("profile name `{name}` must be 1-64 of [A-Za-z0-9_-]"),
+            );
             ok = false;
             continue;
         }
         match parse_scope(&profile.scope) {
             Ok(scopes) => {
-                profiles.insert(name.clone(), Profile { name: name.clone(), scopes });
+                profiles.insert(
+                    name.clone(),
+                    Profile {
+                        name: name.clone(),
+                        scopes,
+                    },
+                );
             }
             Err(message) => {
                 v.problem("TOKEN_BACKEND_CONFIG", format!("[profiles.{name}].scope: {message}"));
@@ -469,7 +580,10 @@ fn parse_profiles(
 fn parse_scope(raw: &str) -> Result<Vec<String>, String> {
     let mut scopes: Vec<String> = Vec::new();
     for token in raw.split_whitespace() {
-        if !token.bytes().all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b)) {
+        if !token
+            .bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+        {
             return Err(format!("`{token}` has characters a scope cannot contain"));
         }
         if !scopes.iter().any(|s| s == token) {
@@ -479,13 +593,21 @@ fn parse_scope(raw: &str) -> Result<Vec<String>, String> {
     Ok(scopes)
 }
 
-fn parse_remote(cli: &Cli, file: &FileConfig, preset: Option<crate::provider::Preset>, v: &mut Validator) -> Option<Upstream> {
-    let token_url = pick(&cli.token_url, &file.oauth.token_url)
-        .and_then(|raw| v.check("OAUTH_TOKEN_URL", parse_endpoint_url(raw)));
+fn parse_remote(
+    cli: &Cli,
+    file: &FileConfig,
+    preset: Option<crate::provider::Preset>,
+    v: &mut Validator,
+) -> Option<Upstream> {
+    let token_url =
+        pick(&cli.token_url, &file.oauth.token_url).and_then(|raw| v.check("OAUTH_TOKEN_URL", parse_endpoint_url(raw)));
     let issuer = pick(&cli.issuer, &file.oauth.issuer).and_then(|raw| v.check("OAUTH_ISSUER", parse_endpoint_url(raw)));
     let provider = match preset {
         None => {
-            v.problem("OAUTH_PROVIDER", "missing: set one of aps, oidc, glimesh, generic (or run with --dev)");
+            v.problem(
+                "OAUTH_PROVIDER",
+                "missing: set one of aps, oidc, glimesh, generic (or run with --dev)",
+            );
             None
         }
         Some(preset) => v.check("OAUTH_PROVIDER", ProviderSpec::new(preset, issuer, token_url)),
@@ -504,28 +626,44 @@ fn parse_remote(cli: &Cli, file: &FileConfig, preset: Option<crate::provider::Pr
     let secret = client_secret(cli, file, v);
     Some(Upstream::Remote {
         provider: provider?,
-        client: ClientCredentials { id: id?, secret: secret?, auth: auth? },
+        client: ClientCredentials {
+            id: id?,
+            secret: secret?,
+            auth: auth?,
+        },
     })
 }
 
 fn client_secret(cli: &Cli, file: &FileConfig, v: &mut Validator) -> Option<ClientSecret> {
     let inline = cli.client_secret.as_ref().or(file.oauth.client_secret.as_ref());
-    let path = cli.client_secret_file.as_ref().or(file.oauth.client_secret_file.as_ref());
+    let path = cli
+        .client_secret_file
+        .as_ref()
+        .or(file.oauth.client_secret_file.as_ref());
     let secret = match (inline, path) {
         (Some(_), Some(_)) => {
-            v.problem("OAUTH_CLIENT_SECRET", "set either OAUTH_CLIENT_SECRET or OAUTH_CLIENT_SECRET_FILE, not both");
+            v.problem(
+                "OAUTH_CLIENT_SECRET",
+                "set either OAUTH_CLIENT_SECRET or OAUTH_CLIENT_SECRET_FILE, not both",
+            );
             return None;
         }
         (Some(secret), None) => secret.expose_secret().trim().to_owned(),
         (None, Some(path)) => match std::fs::read_to_string(path) {
             Ok(text) => text.trim().to_owned(),
             Err(e) => {
-                v.problem("OAUTH_CLIENT_SECRET_FILE", format!("cannot read {}: {}", path.display(), e.kind()));
+                v.problem(
+                    "OAUTH_CLIENT_SECRET_FILE",
+                    format!("cannot read {}: {}", path.display(), e.kind()),
+                );
                 return None;
             }
         },
         (None, None) => {
-            v.problem("OAUTH_CLIENT_SECRET", "missing: set OAUTH_CLIENT_SECRET or OAUTH_CLIENT_SECRET_FILE (or run with --dev)");
+            v.problem(
+                "OAUTH_CLIENT_SECRET",
+                "missing: set OAUTH_CLIENT_SECRET or OAUTH_CLIENT_SECRET_FILE (or run with --dev)",
+            );
             return None;
         }
     };
@@ -543,7 +681,9 @@ pub(crate) fn parse_endpoint_url(raw: &str) -> Result<Url, String> {
     match url.scheme() {
         "https" => Ok(url),
         "http" if is_loopback(&url) => Ok(url),
-        "http" => Err(format!("`{raw}` must use https (plain http is allowed only on loopback)")),
+        "http" => Err(format!(
+            "`{raw}` must use https (plain http is allowed only on loopback)"
+        )),
         other => Err(format!("`{raw}` has unsupported scheme `{other}`")),
     }
 }
@@ -588,11 +728,20 @@ mod tests {
     #[test]
     fn aps_preset_fills_urls_and_scope() {
         let config = Config::from_cli(cli(&[
-            "--public-dir", ".", "--provider", "aps", "--client-id", "id", "--client-secret", "s3cr3t-value",
+            "--public-dir",
+            ".",
+            "--provider",
+            "aps",
+            "--client-id",
+            "id",
+            "--client-secret",
+            "s3cr3t-value",
         ]))
         .expect("valid config");
         assert_eq!(config.profiles[DEFAULT_PROFILE].scopes, ["viewables:read"]);
-        let Upstream::Remote { provider, client } = &config.upstream else { panic!("remote expected") };
+        let Upstream::Remote { provider, client } = &config.upstream else {
+            panic!("remote expected")
+        };
         assert_eq!(client.auth, ClientAuth::Basic);
         assert!(matches!(provider, ProviderSpec::Static { token_url, .. }
             if token_url.as_str() == "https://developer.api.autodesk.com/authentication/v2/token"));
@@ -602,7 +751,14 @@ mod tests {
     #[test]
     fn debug_output_redacts_the_secret() {
         let config = Config::from_cli(cli(&[
-            "--public-dir", ".", "--provider", "aps", "--client-id", "id", "--client-secret", "s3cr3t-value",
+            "--public-dir",
+            ".",
+            "--provider",
+            "aps",
+            "--client-id",
+            "id",
+            "--client-secret",
+            "s3cr3t-value",
         ]))
         .expect("valid config");
         let printed = format!("{config:?}");
@@ -614,7 +770,13 @@ mod tests {
     #[test]
     fn wildcard_origin_with_credentials_is_rejected() {
         let p = problems(Config::from_cli(cli(&[
-            "--dev", "--public-dir", ".", "--allowed-origins", "*", "--cors-allow-credentials", "true",
+            "--dev",
+            "--public-dir",
+            ".",
+            "--allowed-origins",
+            "*",
+            "--cors-allow-credentials",
+            "true",
         ])));
         assert_eq!(p.len(), 1);
         assert_eq!(p[0].var, "ALLOWED_ORIGINS");
@@ -623,8 +785,14 @@ mod tests {
     /// Origins are normalised to what browsers send, and paths are refused.
     #[test]
     fn origins_are_normalised_and_checked() {
-        assert_eq!(parse_origin("https://App.Example.com:443/").as_deref(), Ok("https://app.example.com"));
-        assert_eq!(parse_origin("http://localhost:5173").as_deref(), Ok("http://localhost:5173"));
+        assert_eq!(
+            parse_origin("https://App.Example.com:443/").as_deref(),
+            Ok("https://app.example.com")
+        );
+        assert_eq!(
+            parse_origin("http://localhost:5173").as_deref(),
+            Ok("http://localhost:5173")
+        );
         assert!(parse_origin("https://example.com/app").is_err());
         assert!(parse_origin("example.com").is_err());
     }
@@ -642,8 +810,15 @@ mod tests {
     #[test]
     fn bad_values_name_their_variable() {
         let p = problems(Config::from_cli(cli(&[
-            "--dev", "--public-dir", "/definitely/not/here", "--bind-addr", "nope", "--token-min-ttl-secs", "abc",
-            "--client-auth", "digest",
+            "--dev",
+            "--public-dir",
+            "/definitely/not/here",
+            "--bind-addr",
+            "nope",
+            "--token-min-ttl-secs",
+            "abc",
+            "--client-auth",
+            "digest",
         ])));
         let vars: Vec<&str> = p.iter().map(|p| p.var).collect();
         assert_eq!(vars, ["BIND_ADDR", "PUBLIC_DIR", "TOKEN_MIN_TTL_SECS"], "{p:?}");
@@ -653,7 +828,10 @@ mod tests {
     /// Scope tokens are validated and de-duplicated.
     #[test]
     fn scope_parsing() {
-        assert_eq!(parse_scope(" data:read  data:read viewables:read "), Ok(vec!["data:read".into(), "viewables:read".into()]));
+        assert_eq!(
+            parse_scope(" data:read  data:read viewables:read "),
+            Ok(vec!["data:read".into(), "viewables:read".into()])
+        );
         assert!(parse_scope("bad\"scope").is_err());
         assert_eq!(parse_scope(""), Ok(vec![]));
     }
@@ -663,7 +841,8 @@ mod tests {
     fn toml_profiles_and_unknown_keys() {
         let file: FileConfig = toml::from_str("[profiles.data]\nscope = \"data:read\"\n").expect("valid toml");
         let mut v = Validator::default();
-        let profiles = parse_profiles(&cli(&["--dev"]), &file, crate::provider::Preset::Aps, true, &mut v).expect("profiles");
+        let profiles =
+            parse_profiles(&cli(&["--dev"]), &file, crate::provider::Preset::Aps, true, &mut v).expect("profiles");
         assert_eq!(profiles["data"].scopes, ["data:read"]);
         assert!(toml::from_str::<FileConfig>("bind_adr = \"x\"").is_err());
     }

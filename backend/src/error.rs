@@ -39,9 +39,9 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::UnknownProfile(_) => "unknown_profile",
-            Self::Exchange(ExchangeError::Timeout(_) | ExchangeError::Unreachable(_) | ExchangeError::Unavailable { .. }) => {
-                "upstream_unavailable"
-            }
+            Self::Exchange(
+                ExchangeError::Timeout(_) | ExchangeError::Unreachable(_) | ExchangeError::Unavailable { .. },
+            ) => "upstream_unavailable",
             Self::Exchange(ExchangeError::Rejected { .. }) => "upstream_rejected",
             Self::Exchange(ExchangeError::InvalidResponse(_)) => "upstream_invalid_response",
         }
@@ -62,8 +62,12 @@ impl ApiError {
                 ExchangeError::Timeout(_) | ExchangeError::Unreachable(_) | ExchangeError::Unavailable { .. } => {
                     "the authorization server is unavailable and no valid token is cached; try again shortly".into()
                 }
-                ExchangeError::Rejected { .. } => "the authorization server rejected the broker's request; see the server log".into(),
-                ExchangeError::InvalidResponse(_) => "the authorization server sent a response the broker cannot use; see the server log".into(),
+                ExchangeError::Rejected { .. } => {
+                    "the authorization server rejected the broker's request; see the server log".into()
+                }
+                ExchangeError::InvalidResponse(_) => {
+                    "the authorization server sent a response the broker cannot use; see the server log".into()
+                }
             },
         }
     }
@@ -76,14 +80,21 @@ pub struct ErrorContext(pub Arc<ApiError>);
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let body = ErrorBody { error: self.code(), error_description: self.description() };
+        let body = ErrorBody {
+            error: self.code(),
+            error_description: self.description(),
+        };
         let mut response = (status, no_store_headers(), Json(body)).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
             let retry_after = match &self {
-                Self::Exchange(ExchangeError::Unavailable { retry_after: Some(d), .. }) => *d,
+                Self::Exchange(ExchangeError::Unavailable {
+                    retry_after: Some(d), ..
+                }) => *d,
                 _ => DEFAULT_RETRY_AFTER,
             };
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after.as_secs().max(1)));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after.as_secs().max(1)));
         }
         response.extensions_mut().insert(ErrorContext(Arc::new(self)));
         response

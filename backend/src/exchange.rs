@@ -8,7 +8,9 @@
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
 
-use oauth2::basic::{BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType};
+use oauth2::basic::{
+    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType,
+};
 use oauth2::{
     AccessToken, AuthType, ClientSecret, EndpointNotSet, EndpointSet, HttpRequest, HttpResponse, RefreshToken,
     RequestTokenError, Scope, StandardRevocableToken, TokenResponse,
@@ -46,7 +48,11 @@ pub enum ExchangeError {
     Unavailable { status: u16, retry_after: Option<Duration> },
     /// The upstream refused the grant (`invalid_client`, `invalid_scope`, a 401, ...).
     #[error("the authorization server rejected the request (HTTP {status}, {error}{})", description.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
-    Rejected { status: u16, error: String, description: Option<String> },
+    Rejected {
+        status: u16,
+        error: String,
+        description: Option<String>,
+    },
     /// A success response we cannot use: not JSON, missing fields, absurd lifetime, too large.
     #[error("the authorization server sent an invalid token response: {0}")]
     InvalidResponse(String),
@@ -91,7 +97,13 @@ pub struct Exchange {
 }
 
 impl Exchange {
-    pub fn new(provider: &Provider, client: &ClientCredentials, http: reqwest::Client, limits: UpstreamHttp, default_ttl: Duration) -> Self {
+    pub fn new(
+        provider: &Provider,
+        client: &ClientCredentials,
+        http: reqwest::Client,
+        limits: UpstreamHttp,
+        default_ttl: Duration,
+    ) -> Self {
         let auth_type = match client.auth {
             ClientAuth::Basic => AuthType::BasicAuth,
             ClientAuth::Post => AuthType::RequestBody,
@@ -112,7 +124,10 @@ impl Exchange {
     /// The client-credentials grant (RFC 6749 §4.4) for the given scopes.
     pub async fn client_credentials(&self, scopes: &[String]) -> Result<IssuedToken, ExchangeError> {
         let status = AtomicU16::new(0);
-        let transport = Transport { exchange: self, status: &status };
+        let transport = Transport {
+            exchange: self,
+            status: &status,
+        };
         let response = self
             .client
             .exchange_client_credentials()
@@ -141,7 +156,11 @@ impl Exchange {
         status.store(real_status.as_u16(), Ordering::Relaxed);
         let headers = response.headers().clone();
         let body = read_capped(response, self.limits.max_body_bytes).await?;
-        let normalised = if real_status.is_success() { http::StatusCode::OK } else { real_status };
+        let normalised = if real_status.is_success() {
+            http::StatusCode::OK
+        } else {
+            real_status
+        };
         let mut out = http::Response::new(body);
         *out.status_mut() = normalised;
         *out.headers_mut() = headers;
@@ -161,7 +180,10 @@ impl Exchange {
             RequestTokenError::ServerResponse(response) => {
                 let error = response.error().to_string();
                 if status >= 500 || status == 429 || error == "temporarily_unavailable" || error == "server_error" {
-                    return ExchangeError::Unavailable { status, retry_after: None };
+                    return ExchangeError::Unavailable {
+                        status,
+                        retry_after: None,
+                    };
                 }
                 ExchangeError::Rejected {
                     status,
@@ -171,8 +193,15 @@ impl Exchange {
             }
             // The raw body stays out of the error: it may contain a token.
             RequestTokenError::Parse(e, body) => match status {
-                500..=599 | 429 => ExchangeError::Unavailable { status, retry_after: None },
-                400..=499 => ExchangeError::Rejected { status, error: "unparseable_error_response".into(), description: None },
+                500..=599 | 429 => ExchangeError::Unavailable {
+                    status,
+                    retry_after: None,
+                },
+                400..=499 => ExchangeError::Rejected {
+                    status,
+                    error: "unparseable_error_response".into(),
+                    description: None,
+                },
                 _ => ExchangeError::InvalidResponse(format!(
                     "{} at `{}` ({} byte body)",
                     parse_reason(e.inner()),
@@ -181,8 +210,15 @@ impl Exchange {
                 )),
             },
             RequestTokenError::Other(reason) => match status {
-                500..=599 | 429 => ExchangeError::Unavailable { status, retry_after: None },
-                400..=499 => ExchangeError::Rejected { status, error: "empty_error_response".into(), description: None },
+                500..=599 | 429 => ExchangeError::Unavailable {
+                    status,
+                    retry_after: None,
+                },
+                400..=499 => ExchangeError::Rejected {
+                    status,
+                    error: "empty_error_response".into(),
+                    description: None,
+                },
                 _ => ExchangeError::InvalidResponse(scrub(&reason)),
             },
         }
@@ -198,7 +234,8 @@ struct Transport<'a> {
 
 impl<'c> oauth2::AsyncHttpClient<'c> for Transport<'_> {
     type Error = TransportError;
-    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<HttpResponse, TransportError>> + Send + 'c>>;
+    type Future =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<HttpResponse, TransportError>> + Send + 'c>>;
 
     fn call(&'c self, request: HttpRequest) -> Self::Future {
         Box::pin(self.exchange.send(request, self.status))
@@ -220,7 +257,11 @@ fn parse_reason(e: &serde_json::Error) -> String {
 }
 
 fn scrub_secret(text: &str, secret: &str) -> String {
-    if secret.is_empty() { text.to_owned() } else { text.replace(secret, "[redacted]") }
+    if secret.is_empty() {
+        text.to_owned()
+    } else {
+        text.replace(secret, "[redacted]")
+    }
 }
 
 /// Checks a parsed token response and turns it into an [`IssuedToken`].
@@ -236,21 +277,32 @@ fn validate(response: UpstreamTokenResponse, default_ttl: Duration) -> Result<Is
     }
     let expires_in = match response.expires_in {
         None => {
-            tracing::warn!(default_ttl = default_ttl.as_secs(), "upstream token response has no `expires_in`; assuming the configured default lifetime");
+            tracing::warn!(
+                default_ttl = default_ttl.as_secs(),
+                "upstream token response has no `expires_in`; assuming the configured default lifetime"
+            );
             default_ttl
         }
         Some(Seconds(n)) if n <= 0 => {
-            return Err(ExchangeError::InvalidResponse(format!("`expires_in` is {n}; it must be positive")));
+            return Err(ExchangeError::InvalidResponse(format!(
+                "`expires_in` is {n}; it must be positive"
+            )));
         }
         Some(Seconds(n)) => {
             let lifetime = Duration::from_secs(n.unsigned_abs());
             if lifetime > MAX_LIFETIME {
-                return Err(ExchangeError::InvalidResponse(format!("`expires_in` is {n} seconds, longer than a year")));
+                return Err(ExchangeError::InvalidResponse(format!(
+                    "`expires_in` is {n} seconds, longer than a year"
+                )));
             }
             lifetime
         }
     };
-    Ok(IssuedToken { access_token: response.access_token, expires_in, refresh_token: response.refresh_token })
+    Ok(IssuedToken {
+        access_token: response.access_token,
+        expires_in,
+        refresh_token: response.refresh_token,
+    })
 }
 
 /// RFC 6749 §5.1 token response, read leniently where real providers deviate
@@ -294,7 +346,9 @@ fn lenient_seconds<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Seconds>, D
         Some(serde_json::Value::String(s)) => s.trim().parse::<i64>().ok(),
         Some(_) => None,
     };
-    seconds.map(|s| Some(Seconds(s))).ok_or_else(|| D::Error::custom("`expires_in` is not a number of seconds"))
+    seconds
+        .map(|s| Some(Seconds(s)))
+        .ok_or_else(|| D::Error::custom("`expires_in` is not a number of seconds"))
 }
 
 impl TokenResponse for UpstreamTokenResponse {
@@ -307,7 +361,9 @@ impl TokenResponse for UpstreamTokenResponse {
         &self.token_type
     }
     fn expires_in(&self) -> Option<Duration> {
-        self.expires_in.filter(|s| s.0 > 0).map(|s| Duration::from_secs(s.0.unsigned_abs()))
+        self.expires_in
+            .filter(|s| s.0 > 0)
+            .map(|s| Duration::from_secs(s.0.unsigned_abs()))
     }
     fn refresh_token(&self) -> Option<&RefreshToken> {
         self.refresh_token.as_ref()
@@ -341,7 +397,11 @@ impl TransportError {
         while let Some(next) = cause.source() {
             cause = next;
         }
-        if e.is_connect() { Self::Connect(cause.to_string()) } else { Self::Other(cause.to_string()) }
+        if e.is_connect() {
+            Self::Connect(cause.to_string())
+        } else {
+            Self::Other(cause.to_string())
+        }
     }
 }
 
@@ -382,7 +442,8 @@ mod tests {
     use super::*;
 
     fn parse(json: &str) -> Result<IssuedToken, ExchangeError> {
-        let response: UpstreamTokenResponse = serde_json::from_str(json).map_err(|e| ExchangeError::InvalidResponse(parse_reason(&e)))?;
+        let response: UpstreamTokenResponse =
+            serde_json::from_str(json).map_err(|e| ExchangeError::InvalidResponse(parse_reason(&e)))?;
         validate(response, Duration::from_secs(600))
     }
 
@@ -394,7 +455,11 @@ mod tests {
         let t = parse(r#"{"access_token":"abc","token_type":"bearer","expires_in":60}"#).expect("lower-case type");
         assert_eq!(t.expires_in, Duration::from_secs(60));
         let t = parse(r#"{"access_token":"abc","token_type":"Bearer"}"#).expect("missing expires_in");
-        assert_eq!(t.expires_in, Duration::from_secs(600), "falls back to the default lifetime");
+        assert_eq!(
+            t.expires_in,
+            Duration::from_secs(600),
+            "falls back to the default lifetime"
+        );
     }
 
     /// Broken responses are errors, never tokens.

@@ -58,5 +58,8 @@ fn print_dev_banner(bind_addr: std::net::SocketAddr, ttl: u64) {
          *  Demo: http://{bind_addr:<54}*\n\
          ************************************************************************\n"
     );
-    tracing::warn!(token_ttl_secs = ttl, "running in development mode with the embedded authorization server");
+    tracing::warn!(
+        token_ttl_secs = ttl,
+        "running in development mode with the embedded authorization server"
+    );
 }

@@ -7,7 +7,11 @@ use tokio::net::TcpListener;
 
 /// Serves `app` on `listener` until `shutdown` completes, then lets in-flight
 /// requests finish (bounded by the app's request timeout).
-pub async fn run(listener: TcpListener, app: Router, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn run(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }
 

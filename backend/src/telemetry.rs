@@ -19,7 +19,9 @@ use crate::exchange::ExchangeError;
 /// Installs the global subscriber. `RUST_LOG` filters (default `info`).
 pub fn init_tracing(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
@@ -72,17 +74,42 @@ impl Metrics {
         let cache_hits = Family::<ProfileLabel, Counter>::default();
         let cache_misses = Family::<ProfileLabel, Counter>::default();
         let errors = Family::<ErrorLabels, Counter>::default();
-        registry.register("upstream_requests", "Token requests sent to the authorization server, by outcome", upstream_requests.clone());
-        registry.register("upstream_request_duration_seconds", "Latency of token requests to the authorization server", upstream_seconds.clone());
-        registry.register("token_cache_hits", "Token route requests answered from the cache", cache_hits.clone());
-        registry.register("token_cache_misses", "Token route requests that waited for the authorization server", cache_misses.clone());
+        registry.register(
+            "upstream_requests",
+            "Token requests sent to the authorization server, by outcome",
+            upstream_requests.clone(),
+        );
+        registry.register(
+            "upstream_request_duration_seconds",
+            "Latency of token requests to the authorization server",
+            upstream_seconds.clone(),
+        );
+        registry.register(
+            "token_cache_hits",
+            "Token route requests answered from the cache",
+            cache_hits.clone(),
+        );
+        registry.register(
+            "token_cache_misses",
+            "Token route requests that waited for the authorization server",
+            cache_misses.clone(),
+        );
         registry.register("errors", "Error responses, by error code", errors.clone());
-        Self { registry: Arc::new(registry), upstream_requests, upstream_seconds, cache_hits, cache_misses, errors }
+        Self {
+            registry: Arc::new(registry),
+            upstream_requests,
+            upstream_seconds,
+            cache_hits,
+            cache_misses,
+            errors,
+        }
     }
 
     /// Handles for one profile's cache.
     pub fn profile(&self, name: &str) -> ProfileMetrics {
-        let label = ProfileLabel { profile: name.to_owned() };
+        let label = ProfileLabel {
+            profile: name.to_owned(),
+        };
         ProfileMetrics {
             profile: name.to_owned(),
             cache_hits: self.cache_hits.get_or_create(&label).clone(),
@@ -120,6 +147,11 @@ impl ProfileMetrics {
     pub(crate) fn record_upstream(&self, elapsed: Duration, error: Option<&ExchangeError>) {
         self.upstream_seconds.observe(elapsed.as_secs_f64());
         let outcome = error.map_or("ok", ExchangeError::kind).to_owned();
-        self.upstream_requests.get_or_create(&UpstreamLabels { profile: self.profile.clone(), outcome }).inc();
+        self.upstream_requests
+            .get_or_create(&UpstreamLabels {
+                profile: self.profile.clone(),
+                outcome,
+            })
+            .inc();
     }
 }

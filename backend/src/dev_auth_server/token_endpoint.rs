@@ -15,15 +15,30 @@ use super::{DevState, random_token};
 use crate::error::no_store_headers;
 
 /// `POST /token`: authenticates the client, then dispatches on `grant_type`.
-pub(super) async fn token(State(state): State<Arc<DevState>>, headers: HeaderMap, Form(form): Form<HashMap<String, String>>) -> Response {
+pub(super) async fn token(
+    State(state): State<Arc<DevState>>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
     if !is_client_authenticated(&state, &headers, &form) {
-        let mut response = oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication failed");
-        response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"dev\""));
+        let mut response = oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "client authentication failed",
+        );
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"dev\""),
+        );
         return response;
     }
     match form.get("grant_type").map(String::as_str) {
         Some("client_credentials") => client_credentials(&state, &form),
-        Some(other) => oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", &format!("grant_type `{other}` is not supported")),
+        Some(other) => oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            &format!("grant_type `{other}` is not supported"),
+        ),
         None => oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "grant_type is missing"),
     }
 }
@@ -70,10 +85,19 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
     let decoded = String::from_utf8(decoded).ok()?;
     let (id, secret) = decoded.split_once(':')?;
-    let unescape = |s: &str| url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
+    let unescape = |s: &str| {
+        url::form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+    };
     Some((unescape(id)?, unescape(secret)?))
 }
 
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
-    (status, no_store_headers(), Json(json!({ "error": error, "error_description": description }))).into_response()
+    (
+        status,
+        no_store_headers(),
+        Json(json!({ "error": error, "error_description": description })),
+    )
+        .into_response()
 }

@@ -34,13 +34,19 @@ async fn readyz(State(caches): State<TokenCaches>) -> impl IntoResponse {
     };
     match result {
         Ok(()) => (StatusCode::OK, Json(json!({ "status": "ready" }))),
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "not_ready", "error": e.code() }))),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "not_ready", "error": e.code() })),
+        ),
     }
 }
 
 async fn metrics(State(metrics): State<Metrics>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         metrics.render(),
     )
 }

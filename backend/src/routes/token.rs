@@ -36,9 +36,15 @@ async fn profile_token(State(caches): State<TokenCaches>, Path(profile): Path<St
 }
 
 async fn serve(caches: &TokenCaches, profile: &str) -> Result<Response, ApiError> {
-    let cache = caches.get(profile).ok_or_else(|| ApiError::UnknownProfile(profile.to_owned()))?;
+    let cache = caches
+        .get(profile)
+        .ok_or_else(|| ApiError::UnknownProfile(profile.to_owned()))?;
     let token = cache.token().await?;
-    let body = TokenBody { access_token: token.secret(), token_type: "Bearer", expires_in: token.expires_in(Instant::now()) };
+    let body = TokenBody {
+        access_token: token.secret(),
+        token_type: "Bearer",
+        expires_in: token.expires_in(Instant::now()),
+    };
     Ok((no_store_headers(), Json(body)).into_response())
 }
 
@@ -76,15 +82,23 @@ mod tests {
     }
 
     fn state(result: Result<u64, ExchangeError>) -> AppState {
-        let config = Config::from_cli(Cli::parse_from(["token-backend", "--dev", "--public-dir", "."])).expect("config");
+        let config =
+            Config::from_cli(Cli::parse_from(["token-backend", "--dev", "--public-dir", "."])).expect("config");
         AppState::with_source(config, Arc::new(Fixed(result)))
     }
 
     async fn get(state: AppState, uri: &str) -> (StatusCode, axum::http::HeaderMap, serde_json::Value) {
-        let response = app(state).oneshot(Request::get(uri).body(Body::empty()).expect("request")).await.expect("response");
+        let response = app(state)
+            .oneshot(Request::get(uri).body(Body::empty()).expect("request"))
+            .await
+            .expect("response");
         let (parts, body) = response.into_parts();
         let bytes = body.collect().await.expect("body").to_bytes();
-        (parts.status, parts.headers, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+        (
+            parts.status,
+            parts.headers,
+            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        )
     }
 
     /// The token route answers RFC 6749 §5.1 JSON that no cache may store.
@@ -116,7 +130,13 @@ mod tests {
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         assert!(headers.contains_key(header::RETRY_AFTER));
         assert_eq!(body["error"], "upstream_unavailable");
-        assert!(!body["error_description"].as_str().unwrap_or_default().contains("refused"), "upstream detail stays in the log");
+        assert!(
+            !body["error_description"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("refused"),
+            "upstream detail stays in the log"
+        );
         let (status, _, body) = get(state(down), "/readyz").await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(body["status"], "not_ready");
@@ -125,11 +145,20 @@ mod tests {
     /// Rejected credentials are a 502 `upstream_rejected`, counted in the metrics.
     #[tokio::test]
     async fn rejected_credentials_are_502_and_counted() {
-        let rejected = Err(ExchangeError::Rejected { status: 401, error: "invalid_client".into(), description: None });
+        let rejected = Err(ExchangeError::Rejected {
+            status: 401,
+            error: "invalid_client".into(),
+            description: None,
+        });
         let state = state(rejected);
         let (status, _, body) = get(state.clone(), "/api/token").await;
         assert_eq!(status, StatusCode::BAD_GATEWAY);
         assert_eq!(body["error"], "upstream_rejected");
-        assert!(state.metrics.render().contains(r#"token_broker_errors_total{kind="upstream_rejected"} 1"#));
+        assert!(
+            state
+                .metrics
+                .render()
+                .contains(r#"token_broker_errors_total{kind="upstream_rejected"} 1"#)
+        );
     }
 }

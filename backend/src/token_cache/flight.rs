@@ -40,13 +40,28 @@ pub(super) struct Inner {
 
 impl std::fmt::Debug for Inner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenCache").field("scopes", &self.scopes).field("source", &self.source).finish_non_exhaustive()
+        f.debug_struct("TokenCache")
+            .field("scopes", &self.scopes)
+            .field("source", &self.source)
+            .finish_non_exhaustive()
     }
 }
 
 impl Inner {
-    pub(super) fn new(scopes: Vec<String>, source: Arc<dyn TokenSource>, policy: CachePolicy, metrics: ProfileMetrics) -> Self {
-        Self { scopes, source, policy, metrics, current: ArcSwapOption::empty(), flight: Mutex::new(None) }
+    pub(super) fn new(
+        scopes: Vec<String>,
+        source: Arc<dyn TokenSource>,
+        policy: CachePolicy,
+        metrics: ProfileMetrics,
+    ) -> Self {
+        Self {
+            scopes,
+            source,
+            policy,
+            metrics,
+            current: ArcSwapOption::empty(),
+            flight: Mutex::new(None),
+        }
     }
 
     /// Waits for the flight in progress, starting one if there is none.
@@ -90,7 +105,8 @@ impl Inner {
             result
         });
         async move {
-            task.await.unwrap_or_else(|_| Err(ExchangeError::Unreachable("the token request task was stopped".into())))
+            task.await
+                .unwrap_or_else(|_| Err(ExchangeError::Unreachable("the token request task was stopped".into())))
         }
         .boxed()
         .shared()
