@@ -1,0 +1,94 @@
+#!/usr/bin/env node
+// Builds token-wasm into the npm package token-wasm/pkg/ and copies it to
+// www/vendor/token-wasm/ for the demo page. Steps: cargo (wasm-release
+// profile) → wasm-bindgen --target web (CLI pinned to Cargo.lock) → wasm-opt -Oz
+// (binaryen from node_modules) → esbuild --minify of the JS → package files. Honours CARGO_TARGET_DIR.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join, resolve, delimiter } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const crate = join(root, 'token-wasm');
+const pkg = join(crate, 'pkg');
+const vendor = join(root, 'www', 'vendor', 'token-wasm');
+const targetDir = resolve(root, process.env.CARGO_TARGET_DIR || 'target');
+const env = { ...process.env, PATH: [join(homedir(), '.cargo', 'bin'), process.env.PATH].join(delimiter) };
+
+/** wasm-opt features the module uses (rustc's default wasm32 features). */
+export const WASM_FEATURES = [
+  '--enable-bulk-memory',
+  '--enable-nontrapping-float-to-int',
+  '--enable-reference-types',
+  '--enable-sign-ext',
+  '--enable-multivalue',
+  '--enable-mutable-globals',
+];
+
+function run(cmd, args, options = {}) {
+  console.error(`$ ${cmd} ${args.join(' ')}`);
+  execFileSync(cmd, args, { cwd: root, env, stdio: 'inherit', ...options });
+}
+
+function lockedVersion(name) {
+  const lock = readFileSync(join(root, 'Cargo.lock'), 'utf8');
+  const m = lock.match(new RegExp(`\\[\\[package\\]\\]\\nname = "${name}"\\nversion = "([^"]+)"`));
+  if (!m) throw new Error(`${name} not found in Cargo.lock`);
+  return m[1];
+}
+
+function ensureWasmBindgen(version) {
+  const probe = spawnSync('wasm-bindgen', ['--version'], { env, encoding: 'utf8' });
+  const have = probe.status === 0 ? probe.stdout.trim().split(/\s+/)[1] : null;
+  if (have === version) return;
+  console.error(`wasm-bindgen CLI ${have ?? 'missing'}, need ${version}: installing`);
+  run('cargo', ['install', 'wasm-bindgen-cli', '--version', `=${version}`]);
+}
+
+if (!existsSync(join(root, 'Cargo.lock'))) run('cargo', ['generate-lockfile']);
+const version = lockedVersion('wasm-bindgen');
+ensureWasmBindgen(version);
+
+run('cargo', ['build', '-p', 'token-wasm', '--target', 'wasm32-unknown-unknown', '--profile', 'wasm-release'], {
+  env: { ...env, CARGO_TARGET_DIR: targetDir },
+});
+const built = join(targetDir, 'wasm32-unknown-unknown', 'wasm-release', 'token_wasm.wasm');
+
+rmSync(pkg, { recursive: true, force: true });
+mkdirSync(pkg, { recursive: true });
+run('wasm-bindgen', ['--target', 'web', '--no-typescript', '--out-dir', pkg, '--out-name', 'token_wasm', built]);
+
+const wasm = join(pkg, 'token_wasm_bg.wasm');
+run(join(root, 'node_modules', '.bin', 'wasm-opt'), ['-Oz', ...WASM_FEATURES, wasm, '-o', wasm]);
+
+cpSync(join(crate, 'js', 'index.d.ts'), join(pkg, 'index.d.ts'));
+// Minify the JS (the wasm-bindgen glue is ~25 KB unminified). esbuild keeps
+// `new URL('./token_wasm_bg.wasm', import.meta.url)` intact for bundlers.
+for (const [from, to] of [[join(crate, 'js', 'index.js'), 'index.js'], [join(pkg, 'token_wasm.js'), 'token_wasm.js']]) {
+  run(join(root, 'node_modules', '.bin', 'esbuild'), [from, '--minify', '--format=esm', '--target=es2022', '--log-level=warning', `--outfile=${join(pkg, to)}`, '--allow-overwrite']);
+}
+cpSync(join(crate, 'README.md'), join(pkg, 'README.md'));
+const cargoToml = readFileSync(join(crate, 'Cargo.toml'), 'utf8');
+const crateVersion = cargoToml.match(/^version = "([^"]+)"/m)?.[1] ?? '0.0.0';
+const manifest = {
+  name: 'token-wasm',
+  version: crateVersion,
+  description: 'Access tokens for browser apps and the Autodesk Viewer: cached, single-flight, retried (Rust → WebAssembly).',
+  license: 'MIT OR Apache-2.0',
+  type: 'module',
+  main: './index.js',
+  types: './index.d.ts',
+  exports: {
+    '.': { types: './index.d.ts', default: './index.js' },
+    './package.json': './package.json',
+  },
+  files: ['index.js', 'index.d.ts', 'token_wasm.js', 'token_wasm_bg.wasm', 'README.md'],
+  sideEffects: false,
+};
+writeFileSync(join(pkg, 'package.json'), JSON.stringify(manifest, null, 2) + '\n');
+
+rmSync(vendor, { recursive: true, force: true });
+mkdirSync(dirname(vendor), { recursive: true });
+cpSync(pkg, vendor, { recursive: true });
+console.error(`built ${pkg} and ${vendor}`);

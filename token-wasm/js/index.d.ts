@@ -1,0 +1,112 @@
+/**
+ * token-wasm: access tokens for browser apps and the Autodesk Viewer, cached in
+ * memory, fetched once for any number of concurrent callers, retried with
+ * backoff, refreshed before expiry. Importing the module loads the wasm
+ * (top-level await); no init call is needed.
+ */
+
+/** Stable error codes of {@link TokenError}. */
+export type TokenErrorCode =
+  /** No response at all (offline, DNS, CORS, connection reset). */
+  | 'network'
+  /** No complete response within `timeoutMs`. */
+  | 'timeout'
+  /** An error status other than 401 (`status`, `error`, `error_description` tell more). */
+  | 'http'
+  /** A 2xx answer without a usable `access_token` / `expires_in`. */
+  | 'invalid_response'
+  /** HTTP 401: the user must sign in (user-token routes). */
+  | 'login_required'
+  /** Bad options for `configure` / `new TokenClient`, or a non-function listener. */
+  | 'invalid_options';
+
+/** Why a token could not be obtained. A real `Error`: `err instanceof Error` is true. */
+export class TokenError extends Error {
+  constructor(
+    message: string,
+    code: TokenErrorCode,
+    details?: { status?: number; error?: string; error_description?: string; cause?: unknown },
+  );
+  readonly name: 'TokenError';
+  readonly code: TokenErrorCode;
+  /** HTTP status, where there was a response; otherwise `null`. */
+  readonly status: number | null;
+  /** The server's `error` field (e.g. `upstream_rejected`, `login_required`), or `null`. */
+  readonly error: string | null;
+  /** The server's `error_description`, or `null`. */
+  readonly error_description: string | null;
+  /** The underlying exception (e.g. fetch's `TypeError`), if any. */
+  readonly cause?: unknown;
+}
+
+export interface TokenClientOptions {
+  /** Token route. Default `/api/token`. */
+  endpoint?: string;
+  /** Stop handing out a token this many seconds before it expires. Default 60. */
+  leewaySeconds?: number;
+  /** `fetch` credentials mode. Default `'same-origin'` (sends the session cookie to your own origin). */
+  credentials?: 'omit' | 'same-origin' | 'include';
+  /** Extra request headers. `X-Requested-With: token-wasm` is always sent. */
+  headers?: Record<string, string> | [string, string][] | Headers;
+  /** Abort one attempt after this many ms. Default 10000. */
+  timeoutMs?: number;
+  /** Extra attempts after a network error, timeout or 5xx (not 4xx). Integer 0–10, default 2. */
+  retries?: number;
+  /** Base of the jittered exponential backoff between attempts, in ms. Default 300. */
+  retryDelayMs?: number;
+  /** Fetch a new token shortly before the cached one stops being handed out. Default false. */
+  refreshAhead?: boolean;
+}
+
+/** What a UI may show. Never contains the token. */
+export interface TokenState {
+  status: 'empty' | 'fresh' | 'refreshing' | 'error';
+  /** Epoch ms at which the cached token expires, or `null`. */
+  expiresAt: number | null;
+  /** Token requests started (one per shared request; retries inside it not counted). */
+  fetches: number;
+  /** Calls answered from the cache. */
+  cacheHits: number;
+  /** The last failure, kept after later successes; `null` if none. */
+  lastError: { code: TokenErrorCode; message: string; status: number | null } | null;
+}
+
+/** The Autodesk Viewer's `getAccessToken` callback. */
+export type OnTokenReady = (token: string, expiresInSeconds: number) => void;
+
+export class TokenClient {
+  /** @throws {TokenError} with code `invalid_options`. */
+  constructor(options?: TokenClientOptions);
+  /** A usable token: cached, shared with a request in flight, or freshly fetched. */
+  getAccessToken(): Promise<string>;
+  /**
+   * Viewer form: calls `onReady(token, expiresInSeconds)` (lifetime minus leeway,
+   * floored, never negative). Never gives up: retries with backoff (≤ 30 s) and
+   * reports each failure to `onError` listeners. Resolves after `onReady` ran.
+   */
+  getAccessToken(onReady: OnTokenReady): Promise<void>;
+  /** `fetch` with `Authorization: Bearer <token>`; after a 401, retried once with a fresh token. */
+  authorizedFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
+  /** Called when the cached token changes (`null` when dropped). Returns an unsubscribe function. */
+  onTokenChange(listener: (token: string | null, state: TokenState) => void): () => void;
+  /** Called with every failed token request. Returns an unsubscribe function. */
+  onError(listener: (error: TokenError) => void): () => void;
+  /** Forget the cached token (e.g. on sign-out). */
+  clear(): void;
+  /** A fresh snapshot on every read. */
+  readonly state: TokenState;
+  getState(): TokenState;
+}
+
+/** The default client (endpoint `/api/token`), created on first use. */
+export function getDefaultClient(): TokenClient;
+/** Replace the default client with one using these options. @throws {TokenError} `invalid_options`. */
+export function configure(options: TokenClientOptions): void;
+/** Default client's token; pass it as the Viewer's `getAccessToken` option as is. */
+export function getAccessToken(): Promise<string>;
+export function getAccessToken(onReady: OnTokenReady): Promise<void>;
+export function authorizedFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
+export function onTokenChange(listener: (token: string | null, state: TokenState) => void): () => void;
+export function onError(listener: (error: TokenError) => void): () => void;
+export function clear(): void;
+export function getState(): TokenState;
