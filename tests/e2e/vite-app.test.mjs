@@ -1,0 +1,78 @@
+//! Journey: a customer bundles token-wasm with Vite. The fixture app imports
+//! the package by its npm name; it is built with the root's Vite, served by the
+//! backend, and gets a token in the browser (promise and viewer callback forms).
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, symlinkSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { promisify } from 'node:util';
+import { after, before, test } from 'node:test';
+
+import { ROOT, requireBuilt, startBackend } from '../support/backend.mjs';
+import { collectPageErrors, launchChromium } from '../support/chromium.mjs';
+import { maskToken, recordTokenTraffic } from '../support/token-traffic.mjs';
+
+const APP = join(ROOT, 'tests', 'fixtures', 'vite-app');
+const DIST = join(APP, 'dist');
+const PACKAGE = join(ROOT, 'token-wasm', 'pkg');
+const VITE = join(ROOT, 'node_modules', '.bin', 'vite');
+
+let backend, browser;
+
+/**
+ * Installs the fixture's `file:` dependency the way `npm install` does (a
+ * symlink into node_modules), without touching the network or a lockfile.
+ */
+function linkPackage() {
+  if (!existsSync(join(PACKAGE, 'package.json'))) {
+    throw new Error(`${PACKAGE} is missing: run \`npm run build\` first`);
+  }
+  const link = join(APP, 'node_modules', 'token-wasm');
+  if (existsSync(join(link, 'package.json'))) return;
+  mkdirSync(join(APP, 'node_modules'), { recursive: true });
+  symlinkSync(relative(join(APP, 'node_modules'), PACKAGE), link, 'dir');
+}
+
+before(async () => {
+  requireBuilt();
+  linkPackage();
+  browser = await launchChromium();
+});
+
+after(async () => {
+  await browser?.close();
+  await backend?.stop();
+});
+
+/** `vite build` bundles the package and emits its wasm as an asset. */
+test('vite_builds_an_app_that_imports_token_wasm', { timeout: 60_000 }, async () => {
+  const { stdout, stderr } = await promisify(execFile)(VITE, ['build', '--emptyOutDir', '--logLevel', 'warn'], {
+    cwd: APP,
+    env: { ...process.env, NO_COLOR: '1' },
+  }).catch((error) => { throw new Error(`vite build failed:\n${error.stdout}\n${error.stderr}`); });
+  assert.equal(stderr.trim(), '', `vite build warned:\n${stdout}\n${stderr}`);
+  const assets = readdirSync(join(DIST, 'assets'));
+  assert.ok(assets.some((f) => f.endsWith('.wasm')), `no .wasm among the built assets: ${assets.join(', ')}`);
+  assert.ok(existsSync(join(DIST, 'index.html')), 'no dist/index.html');
+});
+
+/** The built app, served by the backend, gets a token from it in Chromium. */
+test('built_vite_app_gets_a_token_in_the_browser', { timeout: 30_000 }, async () => {
+  assert.ok(existsSync(join(DIST, 'index.html')), 'the build step did not produce dist/');
+  backend = await startBackend({ publicDir: DIST });
+  await backend.check(async () => {
+    const page = await browser.newPage();
+    const errors = collectPageErrors(page);
+    const traffic = recordTokenTraffic(page);
+    await page.goto(backend.url);
+    await page.waitForFunction(() => ['token', 'viewer'].every((id) => document.getElementById(id).dataset.state !== 'loading'));
+    await traffic.settle();
+
+    const token = await page.locator('#token').textContent();
+    assert.equal(await page.locator('#token').getAttribute('data-state'), 'ok', `getAccessToken() failed: ${token}`);
+    assert.equal(traffic.served.length, 1, `expected one token request, saw ${traffic.requests.length}`);
+    assert.equal(token, maskToken(traffic.served[0].token));
+    assert.match(await page.locator('#viewer').textContent(), new RegExp(`^${token.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} for \\d+ s \\(1 request\\)$`));
+    assert.deepEqual(errors, [], 'console errors or uncaught exceptions in the Vite app');
+  });
+});
