@@ -16,7 +16,11 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::config::{Config, Cors, Upstream};
+use crate::config::{Config, Cors, SignIn, Upstream};
+use crate::routes::user::SignInState;
+use crate::session::{self, MemoryStore, SessionBackend};
+use crate::sign_in::{SignInError, SignInService, UserTokenError};
+use tower_sessions::session_store::ExpiredDeletion;
 use crate::dev_auth_server::DevAuthServer;
 use crate::error::{ApiError, ErrorContext};
 use crate::exchange::{self, Exchange, ExchangeError};
@@ -26,6 +30,8 @@ use crate::token_cache::{TokenCache, TokenCaches, TokenSource};
 
 /// Upper bound on any request; keeps a stuck request from holding shutdown open.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often expired sessions are deleted from the in-memory store.
+const SESSION_SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Shared state; handlers ask for the part they use through [`FromRef`].
 #[derive(Debug, Clone)]
@@ -33,6 +39,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub caches: TokenCaches,
     pub metrics: Metrics,
+    /// The three-legged flow, when sign-in is configured.
+    pub sign_in: Option<Arc<SignInService>>,
 }
 
 impl FromRef<AppState> for TokenCaches {
@@ -54,6 +62,8 @@ pub enum StartupError {
     Discovery(#[from] DiscoveryError),
     #[error("cannot start the development authorization server: {0}")]
     DevServer(std::io::Error),
+    #[error("OAUTH_REDIRECT_URL is set but the provider has no authorization endpoint; set OAUTH_AUTHORIZE_URL")]
+    NoAuthorizeUrl,
 }
 
 /// What [`AppState::build`] produces: the state, and the dev server when `--dev`
@@ -66,77 +76,100 @@ pub struct Built {
 
 impl AppState {
     /// Resolves the provider (discovery, or starting the dev server) and creates
-    /// one token cache per profile.
+    /// one token cache per profile, and the sign-in service when configured.
     pub async fn build(config: Config) -> Result<Built, StartupError> {
         let http = exchange::http_client(&config.http);
-        let (provider, client, dev_server) = match &config.upstream {
+        let redirect_url = config.sign_in.as_ref().map(|s| s.redirect_url.clone());
+        let (provider, client, is_oidc, dev_server) = match &config.upstream {
             Upstream::Dev { token_ttl } => {
-                let server = DevAuthServer::start(*token_ttl)
-                    .await
-                    .map_err(StartupError::DevServer)?;
-                (
-                    Provider::with_token_url(server.token_url()),
-                    server.client().clone(),
-                    Some(server),
-                )
+                let server = DevAuthServer::start(*token_ttl, redirect_url).await.map_err(StartupError::DevServer)?;
+                (server.provider(), server.client().clone(), false, Some(server))
             }
-            Upstream::Remote { provider, client } => (
-                Provider::resolve(provider, &http, config.http.max_body_bytes).await?,
-                client.clone(),
-                None,
-            ),
+            Upstream::Remote { provider: spec, client } => {
+                let provider = Provider::resolve(spec, &http, config.http.max_body_bytes).await?;
+                (provider, client.clone(), spec.is_oidc(), None)
+            }
         };
         let exchange = Exchange::new(&provider, &client, http, config.http, config.cache.default_ttl);
-        let state = Self::with_source(config, Arc::new(exchange));
+        let sign_in = match &config.sign_in {
+            Some(settings) => {
+                if !exchange.has_authorize_url() {
+                    return Err(StartupError::NoAuthorizeUrl);
+                }
+                let store = MemoryStore::default();
+                tokio::spawn(store.clone().continuously_delete_expired(SESSION_SWEEP_INTERVAL));
+                Some(Arc::new(SignInService::new(
+                    settings.clone(),
+                    exchange.clone().with_redirect_url(&settings.redirect_url),
+                    SessionBackend::new(store),
+                    config.cache.clone(),
+                    is_oidc,
+                    client.id.as_str().to_owned(),
+                )))
+            }
+            None => None,
+        };
+        let mut state = Self::with_source(config, Arc::new(exchange));
+        state.sign_in = sign_in;
         Ok(Built { state, dev_server })
     }
 
-    /// State whose caches all draw from `source`.
+    /// State whose caches all draw from `source`; no sign-in.
     pub fn with_source(config: Config, source: Arc<dyn TokenSource>) -> Self {
         let metrics = Metrics::new();
         let caches = config
             .profiles
             .values()
             .map(|p| {
-                let cache = TokenCache::new(
-                    p.scopes.clone(),
-                    Arc::clone(&source),
-                    config.cache.clone(),
-                    metrics.profile(&p.name),
-                );
+                let cache =
+                    TokenCache::new(p.scopes.clone(), Arc::clone(&source), config.cache.clone(), metrics.profile(&p.name));
                 (p.name.clone(), cache)
             })
             .collect::<BTreeMap<_, _>>();
-        Self {
-            config: Arc::new(config),
-            caches: TokenCaches::new(caches),
-            metrics,
-        }
+        Self { config: Arc::new(config), caches: TokenCaches::new(caches), metrics, sign_in: None }
     }
 }
 
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
+    let cors = cors_layer(&state.config.cors);
     let token_routes = crate::routes::token::router();
-    let token_routes = match cors_layer(&state.config.cors) {
-        Some(cors) => token_routes.layer(cors),
+    let token_routes = match &cors {
+        Some(cors) => token_routes.layer(cors.clone()),
         None => token_routes,
     };
-    Router::new()
+    let mut router: Router = Router::new()
         .merge(token_routes)
         .merge(crate::routes::ops::router())
         .fallback_service(ServeDir::new(&state.config.public_dir))
-        .layer(middleware::from_fn_with_state(state.clone(), record_errors))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
+        .with_state(state.clone());
+    if let (Some(service), Some(settings)) = (&state.sign_in, &state.config.sign_in) {
+        router = router.merge(sign_in_routes(&state, Arc::clone(service), settings, cors));
+    }
+    router
+        .layer(middleware::from_fn_with_state(state.metrics.clone(), record_errors))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(TraceLayer::new_for_http())
-        .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
-        ))
-        .with_state(state)
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+}
+
+/// `/auth/*` and `/api/user/*`, behind the session layer.
+fn sign_in_routes(state: &AppState, service: Arc<SignInService>, settings: &SignIn, cors: Option<CorsLayer>) -> Router {
+    let mut trusted_origins = vec![settings.origin()];
+    if let Cors::Origins { origins, allow_credentials: true } = &state.config.cors {
+        trusted_origins.extend(origins.iter().cloned());
+    }
+    let sign_in_state = SignInState { service: Arc::clone(&service), trusted_origins: Arc::new(trusted_origins) };
+    let user_routes = crate::routes::user::router();
+    let user_routes = match cors {
+        Some(cors) => user_routes.layer(cors),
+        None => user_routes,
+    };
+    Router::new()
+        .merge(crate::routes::auth::router())
+        .merge(user_routes)
+        .layer(session::layer(settings, service.sessions()))
+        .with_state(sign_in_state)
 }
 
 /// `None` for same-origin only: without CORS headers, browsers keep other
@@ -171,8 +204,17 @@ async fn record_errors(State(metrics): State<Metrics>, request: Request, next: N
     if let Some(ErrorContext(error)) = response.extensions().get::<ErrorContext>() {
         metrics.record_error(error.code());
         match error.as_ref() {
-            ApiError::Exchange(ExchangeError::Rejected { .. } | ExchangeError::InvalidResponse(_)) => {
-                tracing::error!(code = error.code(), error = %error, "token request failed");
+            ApiError::Exchange(e @ (ExchangeError::Rejected { .. } | ExchangeError::InvalidResponse(_)))
+            | ApiError::UserToken(UserTokenError::Exchange(
+                e @ (ExchangeError::Rejected { .. } | ExchangeError::InvalidResponse(_)),
+            ))
+            | ApiError::SignIn(SignInError::Exchange(
+                e @ (ExchangeError::Rejected { .. } | ExchangeError::InvalidResponse(_)),
+            )) => {
+                tracing::error!(code = error.code(), error = %e, "request to the authorization server failed");
+            }
+            ApiError::Session(_) | ApiError::UserToken(UserTokenError::Session(_)) | ApiError::SignIn(SignInError::Session(_)) => {
+                tracing::error!(code = error.code(), error = %error, "session store failed");
             }
             _ => tracing::debug!(code = error.code(), error = %error, "request failed"),
         }

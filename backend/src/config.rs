@@ -17,7 +17,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
 
-use crate::provider::{ClientAuth, ProviderSpec};
+use crate::provider::{ClientAuth, EndpointOverrides, ProviderSpec};
 use crate::token_cache::CachePolicy;
 
 /// The name of the profile served at `/api/token`.
@@ -76,10 +76,37 @@ pub struct Cli {
     dev_token_ttl_secs: Option<String>,
     #[arg(long, env = "LOG_FORMAT", hide = true)]
     log_format: Option<String>,
+    #[arg(long, env = "OAUTH_AUTHORIZE_URL", hide = true)]
+    authorize_url: Option<String>,
+    #[arg(long, env = "OAUTH_REDIRECT_URL", hide = true)]
+    redirect_url: Option<String>,
+    #[arg(long, env = "OAUTH_USER_SCOPE", hide = true)]
+    user_scope: Option<String>,
+    #[arg(long, env = "OAUTH_USER_BROWSER_SCOPE", hide = true)]
+    user_browser_scope: Option<String>,
+    #[arg(long, env = "OAUTH_REVOKE_URL", hide = true)]
+    revoke_url: Option<String>,
+    #[arg(long, env = "OAUTH_USERINFO_URL", hide = true)]
+    userinfo_url: Option<String>,
+    #[arg(long, env = "SESSION_SECRET", hide = true, hide_env_values = true, value_parser = parse_secret)]
+    session_secret: Option<SecretString>,
+    #[arg(long, env = "COOKIE_SECURE", hide = true)]
+    cookie_secure: Option<String>,
+    #[arg(long, env = "SESSION_MAX_LIFETIME_SECS", hide = true)]
+    session_max_lifetime_secs: Option<String>,
 }
 
 fn parse_secret(raw: &str) -> Result<SecretString, std::convert::Infallible> {
     Ok(SecretString::from(raw.to_owned()))
+}
+
+/// `[oauth].client_secret` from the file. A value of another type (an unquoted
+/// number, say) is refused without echoing it: serde's message would quote the secret.
+fn file_secret<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SecretString>, D::Error> {
+    match toml::Value::deserialize(d)? {
+        toml::Value::String(s) => Ok(Some(SecretString::from(s))),
+        _ => Err(serde::de::Error::custom("`client_secret` must be a quoted string")),
+    }
 }
 
 /// The TOML file. Unknown keys are an error, so a typo never silently falls back
@@ -101,6 +128,8 @@ struct FileConfig {
     #[serde(default)]
     dev: FileDev,
     #[serde(default)]
+    session: FileSession,
+    #[serde(default)]
     profiles: BTreeMap<String, FileProfile>,
 }
 
@@ -111,10 +140,25 @@ struct FileOAuth {
     issuer: Option<String>,
     token_url: Option<String>,
     client_id: Option<String>,
+    #[serde(default, deserialize_with = "file_secret")]
     client_secret: Option<SecretString>,
     client_secret_file: Option<PathBuf>,
     client_auth: Option<String>,
     scope: Option<String>,
+    authorize_url: Option<String>,
+    redirect_url: Option<String>,
+    user_scope: Option<String>,
+    user_browser_scope: Option<String>,
+    revoke_url: Option<String>,
+    userinfo_url: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSession {
+    secret: Option<SecretString>,
+    cookie_secure: Option<bool>,
+    max_lifetime_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -157,6 +201,58 @@ pub struct Config {
     pub cache: CachePolicy,
     pub http: UpstreamHttp,
     pub log_format: LogFormat,
+    /// User sign-in (authorization code + PKCE); `None` when not configured.
+    pub sign_in: Option<SignIn>,
+    /// Things that work but deserve a warning once logging is up.
+    pub warnings: Vec<&'static str>,
+}
+
+/// Settings of the three-legged flow.
+#[derive(Debug, Clone)]
+pub struct SignIn {
+    /// The exact redirect URI registered with the provider; its origin is ours.
+    pub redirect_url: Url,
+    /// Scopes requested at sign-in; the backend holds this (wide) grant.
+    pub user_scopes: Vec<String>,
+    /// Narrower scopes for the token handed to the browser, obtained through the
+    /// refresh grant; `None` hands out the sign-in token itself.
+    pub browser_scopes: Option<Vec<String>>,
+    /// Signs the session cookie.
+    pub session_key: SessionKey,
+    pub cookie_secure: bool,
+    /// A session never outlives this (the refresh token's maximum lifetime).
+    pub session_max_lifetime: Duration,
+}
+
+impl SignIn {
+    /// Our own origin, from the redirect URL: the only origin (with any CORS
+    /// allowlist) that may call cookie-authenticated routes.
+    pub fn origin(&self) -> String {
+        self.redirect_url.origin().ascii_serialization()
+    }
+}
+
+/// 64 bytes derived from `SESSION_SECRET`; never printed.
+#[derive(Clone)]
+pub struct SessionKey(pub(crate) [u8; 64]);
+
+impl fmt::Debug for SessionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SessionKey([redacted])")
+    }
+}
+
+impl SessionKey {
+    fn derive(secret: &str) -> Self {
+        use sha2::Digest;
+        Self(sha2::Sha512::digest(secret.as_bytes()).into())
+    }
+
+    fn random() -> Self {
+        let mut key = [0u8; 64];
+        key.iter_mut().for_each(|b| *b = rand::random());
+        Self(key)
+    }
 }
 
 /// Where tokens come from.
@@ -275,6 +371,7 @@ fn read_file(path: &Path) -> Result<FileConfig, String> {
 #[derive(Default)]
 struct Validator {
     problems: Vec<Problem>,
+    warnings: Vec<&'static str>,
 }
 
 impl Validator {
@@ -406,6 +503,10 @@ fn build(cli: &Cli, file: FileConfig, v: &mut Validator) -> Option<Config> {
     } else {
         parse_remote(cli, &file, preset, v)
     };
+    let sign_in = match (&upstream, bind_addr) {
+        (Some(upstream), Some(bind_addr)) => parse_sign_in(cli, &file, upstream, bind_addr, preset, v),
+        _ => None,
+    };
 
     Some(Config {
         bind_addr: bind_addr?,
@@ -416,7 +517,90 @@ fn build(cli: &Cli, file: FileConfig, v: &mut Validator) -> Option<Config> {
         cache,
         http,
         log_format: log_format?,
+        sign_in,
+        warnings: std::mem::take(&mut v.warnings),
     })
+}
+
+/// Sign-in is on in dev mode, and elsewhere when `OAUTH_REDIRECT_URL` is set.
+fn parse_sign_in(
+    cli: &Cli,
+    file: &FileConfig,
+    upstream: &Upstream,
+    bind_addr: SocketAddr,
+    preset: Option<crate::provider::Preset>,
+    v: &mut Validator,
+) -> Option<SignIn> {
+    let dev = matches!(upstream, Upstream::Dev { .. });
+    let redirect_url = match pick(&cli.redirect_url, &file.oauth.redirect_url) {
+        Some(raw) => v.check("OAUTH_REDIRECT_URL", parse_redirect_url(raw))?,
+        None if dev => {
+            // Browsers reach a wildcard listener through loopback.
+            let host = if bind_addr.ip().is_unspecified() { "127.0.0.1".to_owned() } else { bind_addr.ip().to_string() };
+            let host = if bind_addr.is_ipv6() && !bind_addr.ip().is_unspecified() { format!("[{host}]") } else { host };
+            Url::parse(&format!("http://{host}:{}/auth/callback", bind_addr.port())).ok()?
+        }
+        None => return None,
+    };
+    let default_scope = if dev { "openid profile data:read" } else { preset.map_or("", |p| p.default_user_scope()) };
+    let user_scopes =
+        v.check("OAUTH_USER_SCOPE", parse_scope(pick(&cli.user_scope, &file.oauth.user_scope).unwrap_or(default_scope)))?;
+    let browser_scopes = match pick(&cli.user_browser_scope, &file.oauth.user_browser_scope) {
+        Some(raw) => {
+            let scopes = v.check("OAUTH_USER_BROWSER_SCOPE", parse_scope(raw))?;
+            if let Some(extra) = scopes.iter().find(|s| !user_scopes.contains(s)) {
+                v.problem("OAUTH_USER_BROWSER_SCOPE", format!("`{extra}` is not in OAUTH_USER_SCOPE; the browser scope must be narrower"));
+                return None;
+            }
+            Some(scopes).filter(|s| !s.is_empty())
+        }
+        None => None,
+    };
+    let loopback = is_loopback(&redirect_url);
+    let cookie_secure = match &cli.cookie_secure {
+        Some(raw) => v.check("COOKIE_SECURE", parse_bool(raw))?,
+        None => file.session.cookie_secure.unwrap_or(!dev),
+    };
+    if !cookie_secure && !loopback {
+        v.problem("COOKIE_SECURE", "may be false only when OAUTH_REDIRECT_URL is on localhost/loopback");
+        return None;
+    }
+    if redirect_url.scheme() == "http" && !loopback {
+        v.problem("OAUTH_REDIRECT_URL", "must use https (plain http is allowed only on loopback)");
+        return None;
+    }
+    let session_key = match cli.session_secret.as_ref().or(file.session.secret.as_ref()) {
+        Some(secret) if secret.expose_secret().len() >= 32 => SessionKey::derive(secret.expose_secret()),
+        Some(_) => {
+            v.problem("SESSION_SECRET", "must be at least 32 characters (e.g. `openssl rand -base64 48`)");
+            return None;
+        }
+        None if dev => {
+            v.warnings.push("SESSION_SECRET is not set; using a random one, so sessions end when the process restarts");
+            SessionKey::random()
+        }
+        None => {
+            v.problem("SESSION_SECRET", "missing: sign-in (OAUTH_REDIRECT_URL) needs a secret of at least 32 characters");
+            return None;
+        }
+    };
+    let session_max_lifetime = v.seconds(
+        "SESSION_MAX_LIFETIME_SECS",
+        cli.session_max_lifetime_secs.as_deref(),
+        file.session.max_lifetime_secs,
+        14 * 24 * 3600,
+        (60, 400 * 24 * 3600),
+    );
+    Some(SignIn { redirect_url, user_scopes, browser_scopes, session_key, cookie_secure, session_max_lifetime })
+}
+
+/// The redirect URI must be absolute, without a fragment (RFC 6749 §3.1.2).
+fn parse_redirect_url(raw: &str) -> Result<Url, String> {
+    let url = Url::parse(raw.trim()).map_err(|e| format!("`{raw}` is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.fragment().is_some() {
+        return Err(format!("`{raw}` must be an http(s) URL without a fragment"));
+    }
+    Ok(url)
 }
 
 /// The command line / environment value if set, else the file's.
@@ -610,7 +794,18 @@ fn parse_remote(
             );
             None
         }
-        Some(preset) => v.check("OAUTH_PROVIDER", ProviderSpec::new(preset, issuer, token_url)),
+        Some(preset) => {
+            let mut url = |var: &'static str, cli_value: &Option<String>, file_value: &Option<String>| {
+                pick(cli_value, file_value).and_then(|raw| v.check(var, parse_endpoint_url(raw)))
+            };
+            let overrides = EndpointOverrides {
+                token_url,
+                authorize_url: url("OAUTH_AUTHORIZE_URL", &cli.authorize_url, &file.oauth.authorize_url),
+                revocation_url: url("OAUTH_REVOKE_URL", &cli.revoke_url, &file.oauth.revoke_url),
+                userinfo_url: url("OAUTH_USERINFO_URL", &cli.userinfo_url, &file.oauth.userinfo_url),
+            };
+            v.check("OAUTH_PROVIDER", ProviderSpec::new(preset, issuer, overrides))
+        }
     };
     let auth = match pick(&cli.client_auth, &file.oauth.client_auth) {
         Some(raw) => v.check("OAUTH_CLIENT_AUTH", ClientAuth::parse(raw)),

@@ -12,8 +12,9 @@ use oauth2::basic::{
     BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType,
 };
 use oauth2::{
-    AccessToken, AuthType, ClientSecret, EndpointNotSet, EndpointSet, HttpRequest, HttpResponse, RefreshToken,
-    RequestTokenError, Scope, StandardRevocableToken, TokenResponse,
+    AccessToken, AuthType, AuthorizationCode, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet,
+    ErrorResponseType, HttpRequest, HttpResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken,
+    RequestTokenError, Scope, StandardErrorResponse, StandardRevocableToken, TokenResponse,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -31,6 +32,25 @@ pub struct IssuedToken {
     /// Lifetime as stated by the upstream (or the configured default), counted from receipt.
     pub expires_in: Duration,
     pub refresh_token: Option<RefreshToken>,
+    /// The OpenID Connect ID token, when the upstream sent one.
+    pub id_token: Option<IdToken>,
+}
+
+/// A compact-serialised JWT; `Debug` hides it (it identifies the user).
+#[derive(Clone, Deserialize, Serialize)]
+#[serde(transparent)]
+pub struct IdToken(String);
+
+impl std::fmt::Debug for IdToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IdToken([redacted])")
+    }
+}
+
+impl IdToken {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// Why a grant failed. Cloneable so one failure can be shared with every waiter;
@@ -77,10 +97,10 @@ type OAuthClient = oauth2::Client<
     BasicTokenIntrospectionResponse,
     StandardRevocableToken,
     BasicRevocationErrorResponse,
+    EndpointMaybeSet,
     EndpointNotSet,
     EndpointNotSet,
-    EndpointNotSet,
-    EndpointNotSet,
+    EndpointMaybeSet,
     EndpointSet,
 >;
 
@@ -94,6 +114,7 @@ pub struct Exchange {
     default_ttl: Duration,
     /// Kept only to scrub it from anything the upstream echoes back.
     secret: SecretString,
+    userinfo_url: Option<url::Url>,
 }
 
 impl Exchange {
@@ -111,13 +132,115 @@ impl Exchange {
         let oauth = oauth2::Client::new(client.id.clone())
             .set_client_secret(ClientSecret::new(client.secret.secret().clone()))
             .set_auth_type(auth_type)
-            .set_token_uri(provider.token_url.clone());
+            .set_token_uri(provider.token_url.clone())
+            .set_auth_uri_option(provider.authorize_url.clone())
+            .set_revocation_url_option(provider.revocation_url.clone());
         Self {
             client: oauth,
             http,
             limits,
             default_ttl,
             secret: SecretString::from(client.secret.secret().clone()),
+            userinfo_url: provider.userinfo_url.clone(),
+        }
+    }
+
+    /// Sets the exact redirect URI sent in authorization and code requests.
+    pub fn with_redirect_url(mut self, url: &url::Url) -> Self {
+        self.client = self.client.set_redirect_uri(RedirectUrl::from_url(url.clone()));
+        self
+    }
+
+    pub fn has_authorize_url(&self) -> bool {
+        self.client.auth_uri().is_some()
+    }
+
+    pub fn has_revocation_url(&self) -> bool {
+        self.client.revocation_url().is_some()
+    }
+
+    pub fn has_userinfo_url(&self) -> bool {
+        self.userinfo_url.is_some()
+    }
+
+    /// The authorization request URL (RFC 6749 §4.1.1) with PKCE S256 (RFC 7636)
+    /// and, for OpenID Connect, a nonce. Returns the URL and its fresh `state`.
+    pub fn authorize_url(
+        &self,
+        scopes: &[String],
+        challenge: PkceCodeChallenge,
+        nonce: Option<&str>,
+    ) -> Result<(url::Url, CsrfToken), ExchangeError> {
+        let mut request = self
+            .client
+            .authorize_url(CsrfToken::new_random)
+            .map_err(|_| ExchangeError::InvalidResponse("the provider has no authorization endpoint".into()))?
+            .add_scopes(scopes.iter().cloned().map(Scope::new))
+            .set_pkce_challenge(challenge);
+        if let Some(nonce) = nonce {
+            request = request.add_extra_param("nonce", nonce.to_owned());
+        }
+        Ok(request.url())
+    }
+
+    /// The authorization code grant (RFC 6749 §4.1.3) with the PKCE verifier.
+    pub async fn exchange_code(&self, code: String, verifier: PkceCodeVerifier) -> Result<IssuedToken, ExchangeError> {
+        let status = AtomicU16::new(0);
+        let transport = Transport { exchange: self, status: &status };
+        let response = self
+            .client
+            .exchange_code(AuthorizationCode::new(code))
+            .set_pkce_verifier(verifier)
+            .request_async(&transport)
+            .await
+            .map_err(|e| self.classify(e, status.load(Ordering::Relaxed)))?;
+        validate(response, self.default_ttl)
+    }
+
+    /// The refresh grant (RFC 6749 §6); `scopes` narrows the new access token.
+    pub async fn refresh(&self, refresh_token: &RefreshToken, scopes: &[String]) -> Result<IssuedToken, ExchangeError> {
+        let status = AtomicU16::new(0);
+        let transport = Transport { exchange: self, status: &status };
+        let response = self
+            .client
+            .exchange_refresh_token(refresh_token)
+            .add_scopes(scopes.iter().cloned().map(Scope::new))
+            .request_async(&transport)
+            .await
+            .map_err(|e| self.classify(e, status.load(Ordering::Relaxed)))?;
+        validate(response, self.default_ttl)
+    }
+
+    /// Revokes a refresh token (RFC 7009). Without a revocation endpoint this is a no-op.
+    pub async fn revoke(&self, refresh_token: RefreshToken) -> Result<(), ExchangeError> {
+        let Ok(request) = self.client.revoke_token(StandardRevocableToken::RefreshToken(refresh_token)) else {
+            return Ok(());
+        };
+        let status = AtomicU16::new(0);
+        let transport = Transport { exchange: self, status: &status };
+        request.request_async(&transport).await.map_err(|e| self.classify(e, status.load(Ordering::Relaxed)))
+    }
+
+    /// The user's profile from the userinfo endpoint, as JSON.
+    pub async fn userinfo(&self, access_token: &AccessToken) -> Result<serde_json::Value, ExchangeError> {
+        let Some(url) = &self.userinfo_url else {
+            return Err(ExchangeError::InvalidResponse("the provider has no userinfo endpoint".into()));
+        };
+        let response = self
+            .http
+            .get(url.clone())
+            .bearer_auth(access_token.secret())
+            .header(http::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|e| transport_error(TransportError::from_reqwest(&e, self.limits.timeout)))?;
+        let status = response.status().as_u16();
+        let body = read_capped(response, self.limits.max_body_bytes).await.map_err(transport_error)?;
+        match status {
+            200..=299 => serde_json::from_slice(&body)
+                .map_err(|e| ExchangeError::InvalidResponse(format!("userinfo: {}", parse_reason(&e)))),
+            429 | 500..=599 => Err(ExchangeError::Unavailable { status, retry_after: None }),
+            _ => Err(ExchangeError::Rejected { status, error: "userinfo_rejected".into(), description: None }),
         }
     }
 
@@ -167,16 +290,17 @@ impl Exchange {
         Ok(out)
     }
 
-    fn classify(&self, error: RequestTokenError<TransportError, BasicErrorResponse>, status: u16) -> ExchangeError {
+    fn classify<T: ErrorResponseType + std::fmt::Display>(
+        &self,
+        error: RequestTokenError<TransportError, StandardErrorResponse<T>>,
+        status: u16,
+    ) -> ExchangeError {
         let scrub = |text: &str| scrub_secret(text, self.secret.expose_secret());
         match error {
-            RequestTokenError::Request(TransportError::Timeout(t)) => ExchangeError::Timeout(t),
-            RequestTokenError::Request(TransportError::TooLarge(limit)) => {
-                ExchangeError::InvalidResponse(format!("response body is larger than {limit} bytes"))
-            }
-            RequestTokenError::Request(TransportError::Connect(reason) | TransportError::Other(reason)) => {
-                ExchangeError::Unreachable(scrub(&reason))
-            }
+            RequestTokenError::Request(e) => match transport_error(e) {
+                ExchangeError::Unreachable(reason) => ExchangeError::Unreachable(scrub(&reason)),
+                other => other,
+            },
             RequestTokenError::ServerResponse(response) => {
                 let error = response.error().to_string();
                 if status >= 500 || status == 429 || error == "temporarily_unavailable" || error == "server_error" {
@@ -242,6 +366,16 @@ impl<'c> oauth2::AsyncHttpClient<'c> for Transport<'_> {
     }
 }
 
+fn transport_error(error: TransportError) -> ExchangeError {
+    match error {
+        TransportError::Timeout(t) => ExchangeError::Timeout(t),
+        TransportError::TooLarge(limit) => {
+            ExchangeError::InvalidResponse(format!("response body is larger than {limit} bytes"))
+        }
+        TransportError::Connect(reason) | TransportError::Other(reason) => ExchangeError::Unreachable(reason),
+    }
+}
+
 /// serde_json's message without the offending input (which could be a token).
 fn parse_reason(e: &serde_json::Error) -> String {
     use serde_json::error::Category;
@@ -302,6 +436,7 @@ fn validate(response: UpstreamTokenResponse, default_ttl: Duration) -> Result<Is
         access_token: response.access_token,
         expires_in,
         refresh_token: response.refresh_token,
+        id_token: response.id_token,
     })
 }
 
@@ -316,6 +451,8 @@ struct UpstreamTokenResponse {
     expires_in: Option<Seconds>,
     #[serde(default)]
     refresh_token: Option<RefreshToken>,
+    #[serde(default)]
+    id_token: Option<IdToken>,
 }
 
 /// `expires_in` as the upstream sent it; validated in [`validate`].

@@ -16,6 +16,9 @@
 //! - [`error`]: [`ApiError`], the only place errors become HTTP responses.
 //! - [`telemetry`]: tracing subscriber and the Prometheus registry.
 //! - [`server`]: serving with graceful shutdown.
+//! - [`session`]: server-side sessions (tower-sessions) and what they hold.
+//! - [`sign_in`]: the three-legged flow: sign-in with PKCE, user tokens kept
+//!   fresh with the refresh grant, sign-out with revocation.
 //! - [`dev_auth_server`]: the embedded authorization server behind `--dev`.
 
 pub mod app;
@@ -26,6 +29,8 @@ pub mod exchange;
 pub mod provider;
 mod routes;
 pub mod server;
+pub mod session;
+pub mod sign_in;
 pub mod telemetry;
 pub mod token_cache;
 

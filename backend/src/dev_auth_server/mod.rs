@@ -2,14 +2,16 @@
 //!
 //! It listens on a loopback port of its own and the broker reaches it over real
 //! HTTP, exactly as it would a remote server, so dev mode runs the production
-//! code path. It issues random opaque tokens with a short lifetime. Grants live
-//! one per module (`token_endpoint` dispatches), so further grants slot in beside
-//! `client_credentials`.
+//! code path. It issues random opaque tokens with a short lifetime and supports
+//! `client_credentials`, `authorization_code` with PKCE (S256 required) behind a
+//! sign-in page, `refresh_token` with rotation, revocation and userinfo.
 
+mod authorize;
+mod grants;
 mod token_endpoint;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use axum::Router;
@@ -21,7 +23,8 @@ use tokio::task::JoinHandle;
 use url::Url;
 
 use crate::config::ClientCredentials;
-use crate::provider::ClientAuth;
+use crate::provider::{ClientAuth, Provider};
+use grants::Grants;
 
 /// The dev server's fixed client id; the secret is random per process.
 pub const DEV_CLIENT_ID: &str = "token-backend-dev";
@@ -33,6 +36,15 @@ struct DevState {
     client_secret: ClientSecret,
     token_ttl: Duration,
     issuer: String,
+    /// The one registered redirect URI; sign-in is refused without it.
+    redirect_uri: Option<String>,
+    grants: Mutex<Grants>,
+}
+
+impl DevState {
+    fn grants(&self) -> MutexGuard<'_, Grants> {
+        self.grants.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// A running dev authorization server; stops when dropped.
@@ -44,8 +56,9 @@ pub struct DevAuthServer {
 }
 
 impl DevAuthServer {
-    /// Starts the server on a free loopback port.
-    pub async fn start(token_ttl: Duration) -> std::io::Result<Self> {
+    /// Starts the server on a free loopback port. `redirect_uri` is registered
+    /// for the authorization code flow.
+    pub async fn start(token_ttl: Duration, redirect_uri: Option<Url>) -> std::io::Result<Self> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
         let secret = ClientSecret::new(random_token(32));
@@ -54,9 +67,14 @@ impl DevAuthServer {
             client_secret: secret.clone(),
             token_ttl,
             issuer: format!("http://{addr}"),
+            redirect_uri: redirect_uri.map(String::from),
+            grants: Mutex::default(),
         });
         let router = Router::new()
+            .route("/authorize", get(authorize::page).post(authorize::decide))
             .route("/token", post(token_endpoint::token))
+            .route("/revoke", post(token_endpoint::revoke))
+            .route("/userinfo", get(token_endpoint::userinfo))
             .route("/.well-known/oauth-authorization-server", get(token_endpoint::metadata))
             .with_state(state);
         let task = tokio::spawn(async move {
@@ -78,8 +96,14 @@ impl DevAuthServer {
         Url::parse(&format!("http://{}", self.addr)).unwrap_or_else(|_| unreachable_url())
     }
 
-    pub fn token_url(&self) -> Url {
-        self.issuer().join("/token").unwrap_or_else(|_| unreachable_url())
+    /// All of the server's endpoints, as the broker sees them.
+    pub fn provider(&self) -> Provider {
+        let endpoint = |path: &str| self.issuer().join(path).unwrap_or_else(|_| unreachable_url());
+        let mut provider = Provider::with_token_url(endpoint("/token"));
+        provider.authorize_url = Some(oauth2::AuthUrl::from_url(endpoint("/authorize")));
+        provider.revocation_url = Some(oauth2::RevocationUrl::from_url(endpoint("/revoke")));
+        provider.userinfo_url = Some(endpoint("/userinfo"));
+        provider
     }
 
     /// The credentials the broker uses against this server.

@@ -42,8 +42,17 @@ pub enum ProviderSpec {
         revocation_url: Option<Url>,
         userinfo_url: Option<Url>,
     },
-    /// Endpoints read from the issuer's metadata at start-up; an explicit token URL wins.
-    Discover { issuer: Url, token_url: Option<Url> },
+    /// Endpoints read from the issuer's metadata at start-up; explicit URLs win.
+    Discover { issuer: Url, overrides: EndpointOverrides },
+}
+
+/// Endpoints set explicitly in configuration; each replaces the preset's or the discovered one.
+#[derive(Debug, Clone, Default)]
+pub struct EndpointOverrides {
+    pub token_url: Option<Url>,
+    pub authorize_url: Option<Url>,
+    pub revocation_url: Option<Url>,
+    pub userinfo_url: Option<Url>,
 }
 
 impl ProviderSpec {
@@ -53,22 +62,25 @@ impl ProviderSpec {
     }
 
     /// Combines a preset with the explicit overrides from configuration.
-    pub fn new(preset: Preset, issuer: Option<Url>, token_url: Option<Url>) -> Result<Self, String> {
+    pub fn new(preset: Preset, issuer: Option<Url>, overrides: EndpointOverrides) -> Result<Self, String> {
         if preset == Preset::Oidc {
             let issuer = issuer.ok_or("`oidc` needs OAUTH_ISSUER (the issuer URL to discover)")?;
-            return Ok(Self::Discover { issuer, token_url });
+            return Ok(Self::Discover { issuer, overrides });
         }
         let defaults = preset.endpoints();
-        let token_url = token_url
-            .or(defaults.token_url)
-            .ok_or("`generic` needs OAUTH_TOKEN_URL")?;
+        let token_url = overrides.token_url.or(defaults.token_url).ok_or("`generic` needs OAUTH_TOKEN_URL")?;
         Ok(Self::Static {
             preset,
             token_url,
-            authorize_url: defaults.authorize_url,
-            revocation_url: defaults.revocation_url,
-            userinfo_url: defaults.userinfo_url,
+            authorize_url: overrides.authorize_url.or(defaults.authorize_url),
+            revocation_url: overrides.revocation_url.or(defaults.revocation_url),
+            userinfo_url: overrides.userinfo_url.or(defaults.userinfo_url),
         })
+    }
+
+    /// Whether sign-in should ask for and check an OpenID Connect `nonce`.
+    pub fn is_oidc(&self) -> bool {
+        matches!(self, Self::Discover { .. })
     }
 }
 
@@ -101,10 +113,19 @@ impl Provider {
                 revocation_url: revocation_url.clone().map(RevocationUrl::from_url),
                 userinfo_url: userinfo_url.clone(),
             }),
-            ProviderSpec::Discover { issuer, token_url } => {
+            ProviderSpec::Discover { issuer, overrides } => {
                 let mut provider = discovery::discover(issuer, http, max_body_bytes).await?;
-                if let Some(url) = token_url {
+                if let Some(url) = &overrides.token_url {
                     provider.token_url = TokenUrl::from_url(url.clone());
+                }
+                if let Some(url) = &overrides.authorize_url {
+                    provider.authorize_url = Some(AuthUrl::from_url(url.clone()));
+                }
+                if let Some(url) = &overrides.revocation_url {
+                    provider.revocation_url = Some(RevocationUrl::from_url(url.clone()));
+                }
+                if let Some(url) = &overrides.userinfo_url {
+                    provider.userinfo_url = Some(url.clone());
                 }
                 Ok(provider)
             }

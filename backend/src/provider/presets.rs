@@ -45,6 +45,16 @@ impl Preset {
         }
     }
 
+    /// The scope requested at user sign-in when `OAUTH_USER_SCOPE` is not set.
+    pub fn default_user_scope(self) -> &'static str {
+        match self {
+            Self::Aps => "user-profile:read data:read viewables:read",
+            Self::Glimesh => "public",
+            Self::Oidc => "openid profile",
+            Self::Generic => "",
+        }
+    }
+
     pub fn endpoints(self) -> PresetEndpoints {
         let url = |s: &str| Url::parse(s).ok();
         match self {

@@ -21,10 +21,10 @@ pub fn router() -> Router<AppState> {
 
 /// RFC 6749 §5.1 success body. `expires_in` is computed at response time.
 #[derive(Debug, Serialize)]
-struct TokenBody<'a> {
-    access_token: &'a str,
-    token_type: &'static str,
-    expires_in: u64,
+pub(super) struct TokenBody<'a> {
+    pub(super) access_token: &'a str,
+    pub(super) token_type: &'static str,
+    pub(super) expires_in: u64,
 }
 
 async fn default_token(State(caches): State<TokenCaches>) -> Result<Response, ApiError> {
@@ -76,6 +76,7 @@ mod tests {
                 access_token: AccessToken::new(format!("tok-{}", scopes.join("+"))),
                 expires_in: Duration::from_secs(secs),
                 refresh_token: None,
+                    id_token: None,
             });
             Box::pin(async move { result })
         }

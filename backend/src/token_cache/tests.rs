@@ -61,6 +61,7 @@ impl TokenSource for ScriptedSource {
                     access_token: AccessToken::new(format!("token-{n}")),
                     expires_in: lifetime,
                     refresh_token: None,
+                    id_token: None,
                 }),
                 Answer::Fail(e) => Err(e),
             }

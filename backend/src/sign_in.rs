@@ -1,0 +1,448 @@
+//! The three-legged flow: authorization code + PKCE sign-in, user tokens kept
+//! fresh with the refresh grant, and sign-out with revocation (RFC 6749, RFC 7636,
+//! RFC 7009, following RFC 9700 and the token-mediating-backend pattern).
+//!
+//! The browser holds only its session cookie and short-lived access tokens; the
+//! refresh token and the client secret stay here.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use futures_util::FutureExt;
+use futures_util::future::{BoxFuture, Shared};
+use oauth2::{AccessToken, CsrfToken, PkceCodeChallenge};
+use serde::Deserialize;
+use tower_sessions::session::Id;
+use tower_sessions::{Expiry, Session};
+use url::Url;
+
+use crate::config::SignIn;
+use crate::exchange::{Exchange, ExchangeError, IdToken};
+use crate::session::{
+    PENDING_KEY, PendingLogin, PendingLogins, SessionBackend, SessionError, StoredToken, USER_KEY, UserGrant,
+    pending_expiry,
+};
+use crate::token_cache::CachePolicy;
+
+/// Why a sign-in (login or callback) failed; shown to the user as a page.
+#[derive(Debug, thiserror::Error)]
+pub enum SignInError {
+    #[error("return_to must be a path on this site")]
+    InvalidReturnTo,
+    #[error("the sign-in response has no state")]
+    MissingState,
+    #[error("the sign-in state is unknown, expired or already used")]
+    InvalidState,
+    #[error("the user declined to sign in")]
+    Denied,
+    #[error("the authorization server reported `{error}`")]
+    Provider { error: String, description: Option<String> },
+    #[error("the sign-in response has no authorization code")]
+    MissingCode,
+    #[error("the ID token does not belong to this sign-in ({0})")]
+    InvalidIdToken(&'static str),
+    #[error(transparent)]
+    Exchange(#[from] ExchangeError),
+    #[error(transparent)]
+    Session(#[from] SessionError),
+}
+
+impl From<tower_sessions::session::Error> for SignInError {
+    fn from(e: tower_sessions::session::Error) -> Self {
+        Self::Session(e.into())
+    }
+}
+
+/// Why a user token or profile could not be served.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum UserTokenError {
+    #[error("no signed-in session, or it has ended")]
+    LoginRequired,
+    #[error(transparent)]
+    Exchange(#[from] ExchangeError),
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    #[error("the provider has no userinfo endpoint")]
+    NoUserinfo,
+}
+
+impl From<tower_sessions::session::Error> for UserTokenError {
+    fn from(e: tower_sessions::session::Error) -> Self {
+        Self::Session(e.into())
+    }
+}
+
+/// The query of `/auth/callback` (RFC 6749 §4.1.2 and §4.1.2.1).
+#[derive(Debug, Deserialize)]
+pub struct CallbackParams {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+}
+
+/// Which of the user's tokens a caller needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Audience {
+    /// The token handed to the browser (down-scoped when a browser scope is set).
+    Browser,
+    /// The sign-in token, for the backend's own calls (userinfo).
+    Backend,
+}
+
+type Flight = Shared<BoxFuture<'static, Result<UserGrant, UserTokenError>>>;
+
+/// Runs sign-in, user-token refresh and sign-out for one provider.
+pub struct SignInService {
+    config: SignIn,
+    exchange: Exchange,
+    sessions: SessionBackend,
+    policy: CachePolicy,
+    /// Ask for and check an OpenID Connect nonce.
+    is_oidc: bool,
+    client_id: String,
+    /// One refresh per session at a time: refresh tokens rotate, so two parallel
+    /// refreshes would race and one would be rejected.
+    flights: Arc<Mutex<HashMap<Id, Flight>>>,
+}
+
+impl std::fmt::Debug for SignInService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignInService").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl SignInService {
+    pub fn new(
+        config: SignIn,
+        exchange: Exchange,
+        sessions: SessionBackend,
+        policy: CachePolicy,
+        is_oidc: bool,
+        client_id: String,
+    ) -> Self {
+        let is_oidc = is_oidc || config.user_scopes.iter().any(|s| s == "openid");
+        Self { config, exchange, sessions, policy, is_oidc, client_id, flights: Arc::default() }
+    }
+
+    pub fn config(&self) -> &SignIn {
+        &self.config
+    }
+
+    pub fn sessions(&self) -> SessionBackend {
+        self.sessions.clone()
+    }
+
+    /// Starts a sign-in: remembers state, PKCE verifier and nonce in the session
+    /// and returns the provider's authorization URL.
+    pub async fn begin(&self, session: &Session, return_to: Option<&str>) -> Result<Url, SignInError> {
+        let return_to = self.validate_return_to(return_to.unwrap_or("/"))?;
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let nonce = self.is_oidc.then(CsrfToken::new_random);
+        let (url, state) =
+            self.exchange.authorize_url(&self.config.user_scopes, challenge, nonce.as_ref().map(|n| n.secret().as_str()))?;
+        let now = now_ms();
+        let mut pending: PendingLogins = session.get(PENDING_KEY).await?.unwrap_or_default();
+        pending.push(PendingLogin { state, verifier, nonce, return_to, started_at_ms: now }, now);
+        session.insert(PENDING_KEY, &pending).await?;
+        if session.get::<serde_json::Value>(USER_KEY).await?.is_none() {
+            session.set_expiry(Some(pending_expiry()));
+        }
+        Ok(url)
+    }
+
+    /// Completes a sign-in from the provider's redirect. On success the session
+    /// holds the user's grant under a new id, and the caller redirects to the
+    /// returned path.
+    pub async fn complete(&self, session: &Session, params: CallbackParams) -> Result<String, SignInError> {
+        let state = params.state.as_deref().filter(|s| !s.is_empty()).ok_or(SignInError::MissingState)?;
+        let now = now_ms();
+        let mut pending: PendingLogins = session.get(PENDING_KEY).await?.unwrap_or_default();
+        let login = pending.take(state, now).ok_or(SignInError::InvalidState)?;
+        // Forget the state before anything else can fail, so a replayed callback never succeeds.
+        session.insert(PENDING_KEY, &pending).await?;
+        session.save().await?;
+        if let Some(error) = params.error {
+            return Err(if error == "access_denied" {
+                SignInError::Denied
+            } else {
+                SignInError::Provider { error, description: params.error_description }
+            });
+        }
+        let code = params.code.filter(|c| !c.is_empty()).ok_or(SignInError::MissingCode)?;
+        let issued = self.exchange.exchange_code(code, login.verifier).await?;
+        if let (Some(nonce), Some(id_token)) = (&login.nonce, &issued.id_token) {
+            check_id_token(id_token, nonce.secret(), &self.client_id, now)?;
+        }
+        let grant = UserGrant {
+            refresh_token: issued.refresh_token,
+            wide: stored(issued.access_token, now, issued.expires_in),
+            browser: None,
+            signed_in_at_ms: now,
+        };
+        // A new session id on sign-in defeats session fixation.
+        session.cycle_id().await?;
+        session.insert(USER_KEY, &grant).await?;
+        if pending.is_empty() {
+            session.remove::<serde_json::Value>(PENDING_KEY).await?;
+        }
+        let ends = time::OffsetDateTime::now_utc() + self.config.session_max_lifetime;
+        session.set_expiry(Some(Expiry::AtDateTime(ends)));
+        Ok(login.return_to)
+    }
+
+    /// The browser's access token for this session, refreshed when inside its
+    /// refresh window.
+    pub async fn browser_token(&self, session: &Session) -> Result<StoredToken, UserTokenError> {
+        self.token(session, Audience::Browser).await
+    }
+
+    /// The user's profile from the provider's userinfo endpoint.
+    pub async fn profile(&self, session: &Session) -> Result<serde_json::Value, UserTokenError> {
+        if !self.exchange.has_userinfo_url() {
+            return Err(UserTokenError::NoUserinfo);
+        }
+        let token = self.token(session, Audience::Backend).await?;
+        match self.exchange.userinfo(&token.access_token).await {
+            Err(ExchangeError::Rejected { status: 401, .. }) => Err(UserTokenError::LoginRequired),
+            other => Ok(other?),
+        }
+    }
+
+    /// Signs out: revokes the refresh token where the provider supports it (a
+    /// failure is logged, not fatal), deletes the session and clears the cookie.
+    pub async fn sign_out(&self, session: &Session) -> Result<(), SessionError> {
+        if let Some(id) = session.id()
+            && let Some((_, grant)) = self.sessions.load_grant(&id).await?
+            && let Some(refresh_token) = grant.refresh_token
+            && self.exchange.has_revocation_url()
+            && let Err(e) = self.exchange.revoke(refresh_token).await
+        {
+            tracing::warn!(error = %e, "refresh token revocation failed; the session is ended anyway");
+        }
+        session.flush().await?;
+        Ok(())
+    }
+
+    async fn token(&self, session: &Session, audience: Audience) -> Result<StoredToken, UserTokenError> {
+        let id = session.id().ok_or(UserTokenError::LoginRequired)?;
+        let grant: UserGrant = session.get(USER_KEY).await?.ok_or(UserTokenError::LoginRequired)?;
+        if let Some(token) = self.pick(&grant, audience).filter(|t| self.is_fresh(t, now_ms())) {
+            return Ok(token.clone());
+        }
+        // A flight for the other audience may be running; after it, look again.
+        for _ in 0..3 {
+            let grant = self.refresh_flight(id, audience).await?;
+            if let Some(token) = self.pick(&grant, audience).filter(|t| self.is_usable(t, now_ms())) {
+                return Ok(token.clone());
+            }
+        }
+        Err(UserTokenError::LoginRequired)
+    }
+
+    fn pick<'g>(&self, grant: &'g UserGrant, audience: Audience) -> Option<&'g StoredToken> {
+        match (audience, &self.config.browser_scopes) {
+            (Audience::Browser, Some(_)) => grant.browser.as_ref(),
+            _ => Some(&grant.wide),
+        }
+    }
+
+    /// Outside its refresh window: serve without refreshing.
+    fn is_fresh(&self, token: &StoredToken, now: i64) -> bool {
+        let lifetime = Duration::from_millis(token.lifetime_ms().max(0) as u64);
+        now < token.expires_at_ms - self.policy.refresh_window(lifetime).as_millis() as i64
+    }
+
+    /// At least `min_ttl` left: may still be served if a refresh fails.
+    fn is_usable(&self, token: &StoredToken, now: i64) -> bool {
+        now < token.expires_at_ms - self.policy.min_ttl.as_millis() as i64
+    }
+
+    /// Joins the session's refresh in progress or starts one in its own task, so
+    /// it completes (and the rotated refresh token is stored) even if the
+    /// request that started it goes away.
+    fn refresh_flight(&self, id: Id, audience: Audience) -> Flight {
+        let mut flights = self.flights.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(flight) = flights.get(&id) {
+            return flight.clone();
+        }
+        let work = RefreshWork {
+            exchange: self.exchange.clone(),
+            sessions: self.sessions.clone(),
+            policy: self.policy.clone(),
+            browser_scopes: self.config.browser_scopes.clone(),
+        };
+        let registry = Arc::clone(&self.flights);
+        // The task removes its own entry; it can't before the insert below, which holds the lock.
+        let task = tokio::spawn(async move {
+            let result = work.run(id, audience).await;
+            registry.lock().unwrap_or_else(PoisonError::into_inner).remove(&id);
+            result
+        });
+        let flight = async move {
+            task.await.unwrap_or_else(|_| Err(UserTokenError::Session(SessionError::from_message("refresh task stopped"))))
+        }
+        .boxed()
+        .shared();
+        flights.insert(id, flight.clone());
+        flight
+    }
+
+    /// `return_to` must stay on this origin: a path, never `//host` or a URL.
+    fn validate_return_to(&self, raw: &str) -> Result<String, SignInError> {
+        let is_path = raw.starts_with('/')
+            && !raw.starts_with("//")
+            && !raw.contains('\\')
+            && raw.len() <= 2048
+            && !raw.chars().any(char::is_control);
+        if !is_path {
+            return Err(SignInError::InvalidReturnTo);
+        }
+        let base = &self.config.redirect_url;
+        let resolved = base.join(raw).map_err(|_| SignInError::InvalidReturnTo)?;
+        if resolved.origin() != base.origin() {
+            return Err(SignInError::InvalidReturnTo);
+        }
+        Ok(raw.to_owned())
+    }
+}
+
+/// What a refresh task needs; owned, because it outlives the request.
+struct RefreshWork {
+    exchange: Exchange,
+    sessions: SessionBackend,
+    policy: CachePolicy,
+    browser_scopes: Option<Vec<String>>,
+}
+
+impl RefreshWork {
+    /// Reads the grant from the store (another replica or request may have
+    /// refreshed it), refreshes, and writes the rotated refresh token back before
+    /// anyone is handed the new access token.
+    async fn run(self, id: Id, audience: Audience) -> Result<UserGrant, UserTokenError> {
+        let Some((record, mut grant)) = self.sessions.load_grant(&id).await? else {
+            return Err(UserTokenError::LoginRequired);
+        };
+        let browser = audience == Audience::Browser && self.browser_scopes.is_some();
+        let now = now_ms();
+        let current = if browser { grant.browser.as_ref() } else { Some(&grant.wide) };
+        let lifetime = |t: &StoredToken| Duration::from_millis(t.lifetime_ms().max(0) as u64);
+        if current.is_some_and(|t| now < t.expires_at_ms - self.policy.refresh_window(lifetime(t)).as_millis() as i64) {
+            return Ok(grant);
+        }
+        let usable = current.is_some_and(|t| now < t.expires_at_ms - self.policy.min_ttl.as_millis() as i64);
+        let Some(refresh_token) = grant.refresh_token.clone() else {
+            // No refresh token: the session lasts as long as its access token.
+            return if usable { Ok(grant) } else { self.end(&id).await };
+        };
+        let scopes: &[String] = match (&self.browser_scopes, browser) {
+            (Some(scopes), true) => scopes,
+            _ => &[],
+        };
+        match self.exchange.refresh(&refresh_token, scopes).await {
+            Ok(issued) => {
+                let token = stored(issued.access_token, now, issued.expires_in);
+                if browser {
+                    grant.browser = Some(token);
+                } else {
+                    grant.wide = token;
+                }
+                if let Some(rotated) = issued.refresh_token {
+                    grant.refresh_token = Some(rotated);
+                }
+                self.sessions.save_grant(record, &grant).await?;
+                Ok(grant)
+            }
+            Err(ExchangeError::Rejected { error, .. }) if error == "invalid_grant" => {
+                tracing::info!("refresh token rejected (invalid_grant); ending the session");
+                self.end(&id).await
+            }
+            Err(e) if usable => {
+                tracing::warn!(error = %e, "user token refresh failed; serving the current token");
+                Ok(grant)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn end(&self, id: &Id) -> Result<UserGrant, UserTokenError> {
+        self.sessions.delete(id).await?;
+        Err(UserTokenError::LoginRequired)
+    }
+}
+
+fn stored(access_token: AccessToken, issued_at_ms: i64, expires_in: Duration) -> StoredToken {
+    StoredToken { access_token, issued_at_ms, expires_at_ms: issued_at_ms + expires_in.as_millis() as i64 }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// Checks the ID token's `nonce` and `aud` (OpenID Connect Core §3.1.3.7). The
+/// signature is not checked: the token came straight from the token endpoint
+/// over TLS in a client-authenticated request, which §3.1.3.7 allows in place of
+/// signature validation, and we use no claim from it.
+fn check_id_token(id_token: &IdToken, nonce: &str, client_id: &str, now_ms: i64) -> Result<(), SignInError> {
+    #[derive(Deserialize)]
+    struct Claims {
+        nonce: Option<String>,
+        aud: serde_json::Value,
+        exp: Option<i64>,
+    }
+    let payload = id_token.as_str().split('.').nth(1).ok_or(SignInError::InvalidIdToken("not a JWT"))?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .map_err(|_| SignInError::InvalidIdToken("payload is not base64url"))?;
+    let claims: Claims = serde_json::from_slice(&bytes).map_err(|_| SignInError::InvalidIdToken("payload is not JSON"))?;
+    let nonce_ok = claims.nonce.as_deref().is_some_and(|n| {
+        use subtle::ConstantTimeEq;
+        n.len() == nonce.len() && bool::from(n.as_bytes().ct_eq(nonce.as_bytes()))
+    });
+    if !nonce_ok {
+        return Err(SignInError::InvalidIdToken("nonce mismatch"));
+    }
+    let aud_ok = match &claims.aud {
+        serde_json::Value::String(a) => a == client_id,
+        serde_json::Value::Array(list) => list.iter().any(|a| a.as_str() == Some(client_id)),
+        _ => false,
+    };
+    if !aud_ok {
+        return Err(SignInError::InvalidIdToken("audience mismatch"));
+    }
+    if claims.exp.is_some_and(|exp| exp * 1000 < now_ms) {
+        return Err(SignInError::InvalidIdToken("expired"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jwt(claims: serde_json::Value) -> IdToken {
+        let b64 = |v: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+        serde_json::from_value(serde_json::Value::String(format!(
+            "{}.{}.sig",
+            b64(br#"{"alg":"RS256"}"#),
+            b64(claims.to_string().as_bytes())
+        )))
+        .expect("id token")
+    }
+
+    /// The nonce and audience bind the ID token to this sign-in and this client.
+    #[test]
+    fn id_token_checks() {
+        let ok = jwt(serde_json::json!({"nonce":"n1","aud":"app","exp": 4_000_000_000i64}));
+        assert!(check_id_token(&ok, "n1", "app", 0).is_ok());
+        assert!(check_id_token(&ok, "n2", "app", 0).is_err());
+        assert!(check_id_token(&ok, "n1", "other", 0).is_err());
+        let listed = jwt(serde_json::json!({"nonce":"n1","aud":["x","app"]}));
+        assert!(check_id_token(&listed, "n1", "app", 0).is_ok());
+        let expired = jwt(serde_json::json!({"nonce":"n1","aud":"app","exp": 1}));
+        assert!(check_id_token(&expired, "n1", "app", 10_000).is_err());
+        assert!(check_id_token(&jwt(serde_json::json!({"aud":"app"})), "n1", "app", 0).is_err());
+    }
+}
