@@ -50,7 +50,9 @@ if (!existsSync(join(root, 'Cargo.lock'))) run('cargo', ['generate-lockfile']);
 const version = lockedVersion('wasm-bindgen');
 ensureWasmBindgen(version);
 
-run('cargo', ['build', '-p', 'token-wasm', '--target', 'wasm32-unknown-unknown', '--profile', 'wasm-release'], {
+// `--no-default-features` drops `std`: the crate is then `no_std` with a
+// trapping panic handler, so no panic formatting is linked (token-wasm/Cargo.toml).
+run('cargo', ['build', '-p', 'token-wasm', '--target', 'wasm32-unknown-unknown', '--profile', 'wasm-release', '--no-default-features'], {
   env: { ...env, CARGO_TARGET_DIR: targetDir },
 });
 const built = join(targetDir, 'wasm32-unknown-unknown', 'wasm-release', 'token_wasm.wasm');
@@ -60,7 +62,9 @@ mkdirSync(pkg, { recursive: true });
 run('wasm-bindgen', ['--target', 'web', '--no-typescript', '--out-dir', pkg, '--out-name', 'token_wasm', built]);
 
 const wasm = join(pkg, 'token_wasm_bg.wasm');
-run(join(root, 'node_modules', '.bin', 'wasm-opt'), ['-Oz', ...WASM_FEATURES, wasm, '-o', wasm]);
+// --converge repeats -Oz until it stops shrinking; the producers and debug
+// sections are metadata nobody needs at run time.
+run(join(root, 'node_modules', '.bin', 'wasm-opt'), ['-Oz', '--converge', '--strip-debug', '--strip-producers', ...WASM_FEATURES, wasm, '-o', wasm]);
 
 cpSync(join(crate, 'js', 'index.d.ts'), join(pkg, 'index.d.ts'));
 // Minify the JS (the wasm-bindgen glue is ~25 KB unminified). esbuild keeps

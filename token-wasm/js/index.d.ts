@@ -42,7 +42,12 @@ export class TokenError extends Error {
 export interface TokenClientOptions {
   /** Token route. Default `/api/token`. */
   endpoint?: string;
-  /** Stop handing out a token this many seconds before it expires. Default 60. */
+  /**
+   * Stop handing out a token this many seconds before it expires. Default 60.
+   * A token that arrives with no more remaining life than this uses half its
+   * remaining life instead (for caching, `expiresInSeconds` and refresh-ahead):
+   * a 45 s token with leeway 60 is reused for ~22 s and the Viewer is told ~22.
+   */
   leewaySeconds?: number;
   /** `fetch` credentials mode. Default `'same-origin'` (sends the session cookie to your own origin). */
   credentials?: 'omit' | 'same-origin' | 'include';
@@ -80,9 +85,10 @@ export class TokenClient {
   /** A usable token: cached, shared with a request in flight, or freshly fetched. */
   getAccessToken(): Promise<string>;
   /**
-   * Viewer form: calls `onReady(token, expiresInSeconds)` (lifetime minus leeway,
-   * floored, never negative). Never gives up: retries with backoff (≤ 30 s) and
-   * reports each failure to `onError` listeners. Resolves after `onReady` ran.
+   * Viewer form: calls `onReady(token, expiresInSeconds)` (lifetime minus the
+   * effective leeway, see `leewaySeconds`; floored, never negative). Never
+   * gives up: retries with backoff (≤ 30 s) and reports each failure to
+   * `onError` listeners. Resolves after `onReady` ran.
    */
   getAccessToken(onReady: OnTokenReady): Promise<void>;
   /** `fetch` with `Authorization: Bearer <token>`; after a 401, retried once with a fresh token. */

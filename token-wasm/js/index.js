@@ -1,7 +1,7 @@
 // The public entry of the token-wasm package: loads the wasm once (top-level
 // await, so no init call is needed), defines `TokenError`, keeps a cached fast
 // path in JS (a cache hit never crosses into wasm), and re-exports the API.
-import init, { TokenClient as WasmClient, registerErrorClass } from './token_wasm.js';
+import init, { TokenClient as WasmClient } from './token_wasm.js';
 
 await init({ module_or_path: new URL('./token_wasm_bg.wasm', import.meta.url) });
 
@@ -16,7 +16,55 @@ export class TokenError extends Error {
     this.error_description = details.error_description ?? null;
   }
 }
-registerErrorClass(TokenError);
+
+// Every option name `configure` / `new TokenClient` accepts. Anything else is
+// rejected, so a typo (`leeway` for `leewaySeconds`) is loud, not ignored.
+const KNOWN = ['endpoint', 'leewaySeconds', 'credentials', 'headers', 'timeoutMs', 'retries', 'retryDelayMs', 'refreshAhead'];
+const invalid = (message, cause) => new TokenError(message, 'invalid_options', cause && { cause });
+
+// A finite number in [min, max], or `fallback` when the option is absent.
+const number = (options, key, min, max, fallback) => {
+  const value = options[key] ?? fallback;
+  if (typeof value !== 'number' || !(value >= min && value <= max)) {
+    throw invalid(`${key} must be a number from ${min} to ${max}`);
+  }
+  return value;
+};
+
+// Validates the options once, applies the defaults and builds the request
+// headers; returns the leading arguments of the wasm constructor. Parsed here
+// rather than in Rust because reading a JS object from wasm costs ~5 KB.
+function parseOptions(options) {
+  options ??= {};
+  if (typeof options !== 'object') throw invalid('options must be an object');
+  for (const key of Object.keys(options)) {
+    if (!KNOWN.includes(key)) throw invalid(`unknown option ${key} (expected ${KNOWN.join(', ')})`);
+  }
+  const { endpoint = '/api/token', credentials = 'same-origin', refreshAhead = false, headers: init } = options;
+  if (typeof endpoint !== 'string' || !endpoint) throw invalid('endpoint must be a non-empty string');
+  if (!['omit', 'same-origin', 'include'].includes(credentials)) {
+    throw invalid("credentials must be 'omit', 'same-origin' or 'include'");
+  }
+  if (typeof refreshAhead !== 'boolean') throw invalid('refreshAhead must be a boolean');
+  const retries = number(options, 'retries', 0, 10, 2);
+  if (!Number.isInteger(retries)) throw invalid('retries must be an integer from 0 to 10');
+  if (init !== undefined && (typeof init !== 'object' || init === null)) {
+    throw invalid('headers must be an object of header names to values');
+  }
+  let headers;
+  try {
+    // `new Headers(init)` accepts a record, pairs or a Headers object, and
+    // validates names and values. `X-Requested-With` is set last so every
+    // request carries it (the user-token route requires it, as a CSRF guard).
+    headers = new Headers(init);
+    if (!headers.has('accept')) headers.set('Accept', 'application/json');
+    headers.set('X-Requested-With', 'token-wasm');
+  } catch (cause) {
+    throw invalid('headers must be an object of valid header names to values', cause);
+  }
+  return [endpoint, number(options, 'leewaySeconds', 0, 86400, 60), credentials, headers,
+    number(options, 'timeoutMs', 1, 600000, 10000), retries, number(options, 'retryDelayMs', 0, 60000, 300), refreshAhead];
+}
 
 // Listener errors must not break the client; rethrow them asynchronously so
 // they still reach the console / window.onerror.
@@ -52,13 +100,14 @@ export class TokenClient {
     // Weak, so the hook held by wasm does not keep this client alive.
     const me = new WeakRef(this);
     this.#raw = new WasmClient(
-      options,
+      ...parseOptions(options),
       (token, promise, until) => {
         fast.promise = promise;
         fast.until = until;
         if (changeListeners.size) dispatch(changeListeners, token, me.deref()?.state);
       },
       (error) => dispatch(errorListeners, error),
+      TokenError.prototype,
     );
     sleepers.add(new WeakRef(this.#raw));
   }

@@ -27,9 +27,7 @@ impl Clock for WallClock {
 
     #[cfg(not(target_arch = "wasm32"))]
     fn now_ms(&self) -> f64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
     }
 }
 
@@ -40,6 +38,10 @@ pub struct CachedToken<T> {
     pub value: T,
     /// Epoch ms at which the server says the token expires.
     pub expires_at: f64,
+    /// The leeway applied to this token: the configured one, or half the
+    /// token's life when it arrived with no more life than the leeway (see
+    /// [`TokenCache::finish_ok`]).
+    pub leeway_ms: f64,
 }
 
 /// What a caller should do, decided in one place.
@@ -81,15 +83,7 @@ pub struct TokenCache<T, F, C> {
 impl<T: Clone, F: Clone, C: Clock> TokenCache<T, F, C> {
     /// An empty cache.
     pub fn new(clock: C, leeway_ms: f64) -> Self {
-        Self {
-            clock,
-            leeway_ms,
-            token: None,
-            flight: None,
-            generation: 0,
-            fetches: 0,
-            cache_hits: 0,
-        }
+        Self { clock, leeway_ms, token: None, flight: None, generation: 0, fetches: 0, cache_hits: 0 }
     }
 
     /// The cache's notion of "now", in epoch ms.
@@ -104,7 +98,7 @@ impl<T: Clone, F: Clone, C: Clock> TokenCache<T, F, C> {
 
     /// Epoch ms until which the cached token may be handed out (`expires_at - leeway`).
     pub fn fresh_until(&self) -> Option<f64> {
-        self.token.as_ref().map(|t| t.expires_at - self.leeway_ms)
+        self.token.as_ref().map(|t| t.expires_at - t.leeway_ms)
     }
 
     /// Whether the cached token may be handed out now.
@@ -149,14 +143,19 @@ impl<T: Clone, F: Clone, C: Clock> TokenCache<T, F, C> {
     /// relative to now, the moment the response arrived. Returns whether the
     /// token was stored (false if `clear()` happened meanwhile).
     ///
-    /// A token already inside the leeway is stored but not fresh: the callers
-    /// that waited for it still get it, later callers fetch again.
+    /// A token whose remaining life is no more than the leeway gets an
+    /// effective leeway of half its life instead: a 45 s token with a 60 s
+    /// leeway is reused for 22.5 s. Treating it as already stale would make
+    /// every caller (and the viewer, told `expiresInSeconds = 0`) ask again at
+    /// once, a tight loop against a backend that keeps serving that token.
     pub fn finish_ok(&mut self, ticket: Ticket, value: T, expires_in_s: f64) -> bool {
         if ticket.0 != self.generation {
             return false;
         }
-        let expires_at = self.now() + expires_in_s * 1000.0;
-        self.token = Some(CachedToken { value, expires_at });
+        let life_ms = expires_in_s * 1000.0;
+        let leeway_ms = if life_ms <= self.leeway_ms { life_ms / 2.0 } else { self.leeway_ms };
+        let expires_at = self.now() + life_ms;
+        self.token = Some(CachedToken { value, expires_at, leeway_ms });
         self.flight = None;
         true
     }
@@ -199,11 +198,13 @@ impl<T: Clone, F: Clone, C: Clock> TokenCache<T, F, C> {
         false
     }
 
-    /// Seconds the given token may still be used, minus the leeway, floored,
-    /// never negative: the `expiresInSeconds` of the viewer callback.
-    pub fn usable_seconds(&self, expires_at: f64) -> f64 {
-        let ms = expires_at - self.leeway_ms - self.now();
-        if ms > 0.0 { (ms / 1000.0).floor() } else { 0.0 }
+    /// Seconds the given token may still be handed out (until `expires_at`
+    /// minus its effective leeway), floored, never negative: the
+    /// `expiresInSeconds` of the viewer callback.
+    pub fn usable_seconds(&self, token: &CachedToken<T>) -> f64 {
+        let ms = token.expires_at - token.leeway_ms - self.now();
+        // Truncation is floor for positive values; `f64::floor` is not in `core`.
+        if ms > 0.0 { (ms / 1000.0) as u64 as f64 } else { 0.0 }
     }
 }
 
@@ -288,14 +289,50 @@ mod tests {
         assert_eq!(c.lookup(), Lookup::Hit("old"));
     }
 
-    /// A token that arrives already inside the leeway is stored but never reused.
+    /// A token that arrives with no more life than the leeway is reused for
+    /// half its life (not refetched at once: that loops against a backend
+    /// still serving it), and the viewer is told that half.
     #[test]
-    fn short_lived_token_is_not_reused() {
+    fn short_lived_token_uses_half_its_life_as_leeway() {
+        let (mut c, clock) = cache(60.0);
+        let t = c.begin();
+        assert!(c.finish_ok(t, "short", 45.0));
+        assert_eq!(c.lookup(), Lookup::Hit("short"));
+        let token = c.token().cloned().map(|t| (t.expires_at, t.leeway_ms));
+        assert_eq!(token.map(|(_, leeway)| leeway), Some(22_500.0));
+        assert_eq!(c.token().map(|t| c.usable_seconds(t)), Some(22.0));
+        assert_eq!(c.fresh_until(), token.map(|(expires_at, _)| expires_at - 22_500.0));
+        clock.advance_s(22.0);
+        assert_eq!(c.lookup(), Lookup::Hit("short"));
+        clock.advance_s(0.5);
+        assert_eq!(c.lookup(), Lookup::Miss, "stale at half its life");
+        assert_eq!(c.fetches, 1);
+    }
+
+    /// Many rapid viewer cycles against a server that always answers
+    /// `expires_in: 45` (leeway 60) make one request, not one per cycle.
+    #[test]
+    fn rapid_cycles_on_short_tokens_make_one_request() {
+        let (mut c, clock) = cache(60.0);
+        for _ in 0..50 {
+            if c.lookup() == Lookup::Miss {
+                let t = c.begin();
+                c.finish_ok(t, "45s", 45.0);
+            }
+            assert!(c.token().is_some_and(|t| c.usable_seconds(t) > 0.0));
+            clock.advance_s(0.1);
+        }
+        assert_eq!(c.fetches, 1);
+    }
+
+    /// A token longer-lived than the leeway keeps the configured leeway.
+    #[test]
+    fn long_lived_token_keeps_configured_leeway() {
         let (mut c, _) = cache(60.0);
         let t = c.begin();
-        assert!(c.finish_ok(t, "short", 30.0));
-        assert_eq!(c.lookup(), Lookup::Miss);
-        assert_eq!(c.usable_seconds(c.token().map_or(0.0, |t| t.expires_at)), 0.0);
+        c.finish_ok(t, "long", 61.0);
+        assert_eq!(c.token().map(|t| t.leeway_ms), Some(60_000.0));
+        assert_eq!(c.token().map(|t| c.usable_seconds(t)), Some(1.0));
     }
 
     /// `clear()` during a request stops that request from storing its token.
@@ -337,9 +374,9 @@ mod tests {
     #[test]
     fn usable_seconds_floor_and_clamp() {
         let (c, clock) = cache(60.0);
-        let expires_at = c.now() + 3_599_500.0;
-        assert_eq!(c.usable_seconds(expires_at), 3539.0);
+        let token = CachedToken { value: "t", expires_at: c.now() + 3_599_500.0, leeway_ms: 60_000.0 };
+        assert_eq!(c.usable_seconds(&token), 3539.0);
         clock.advance_s(4000.0);
-        assert_eq!(c.usable_seconds(expires_at), 0.0);
+        assert_eq!(c.usable_seconds(&token), 0.0);
     }
 }

@@ -2,14 +2,17 @@
 //! request when there is no usable token, keeps the viewer callback retrying,
 //! refreshes ahead of expiry, and signs `fetch` requests (`authorizedFetch`).
 
-use std::cell::{Cell, RefCell};
-use std::rc::{Rc, Weak};
+use alloc::boxed::Box;
+use alloc::rc::{Rc, Weak};
+use core::cell::{Cell, RefCell};
+use core::future::Future;
+use core::pin::Pin;
 
 use js_sys::{Function, JsString, Object, Promise, Reflect};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::{JsFuture, future_to_promise, spawn_local};
+use wasm_bindgen_futures::{JsFuture, future_to_promise};
 use web_sys::{Headers, Response};
 
 use crate::cache::{Lookup, Ticket, TokenCache, WallClock};
@@ -42,6 +45,8 @@ pub struct Hooks {
     pub on_change: Option<Function>,
     /// `(tokenError)`: every failed request, for `onError` listeners.
     pub on_error: Option<Function>,
+    /// `TokenError.prototype` of the JS entry, given to every error created here.
+    pub error_prototype: Option<Object>,
 }
 
 /// A handle to one client; clones share the same cache.
@@ -136,7 +141,7 @@ impl TokenClient {
     fn start_flight(&self) -> Promise {
         let ticket = self.inner.cache.borrow_mut().begin();
         let this = self.clone();
-        let flight = future_to_promise(async move { this.run_flight(ticket).await });
+        let flight = promise(async move { this.run_flight(ticket).await });
         self.inner.cache.borrow_mut().attach(ticket, flight.clone());
         flight
     }
@@ -144,7 +149,10 @@ impl TokenClient {
     async fn run_flight(self, ticket: Ticket) -> Result<JsValue, JsValue> {
         match http::fetch_token(&self.inner.options).await {
             Ok(answer) => {
-                let token = Token { resolved: Promise::resolve(&JsValue::from(&answer.access_token)), value: answer.access_token.clone() };
+                let token = Token {
+                    resolved: Promise::resolve(&JsValue::from(&answer.access_token)),
+                    value: answer.access_token.clone(),
+                };
                 let stored = self.inner.cache.borrow_mut().finish_ok(ticket, token, answer.expires_in);
                 if stored {
                     self.inner.has_failed.set(false);
@@ -154,7 +162,7 @@ impl TokenClient {
                 Ok(answer.access_token.into())
             }
             Err(error) => {
-                let error = error.into_js();
+                let error = error.into_js(self.inner.hooks.error_prototype.as_ref());
                 if self.inner.cache.borrow_mut().finish_err(ticket) {
                     self.inner.has_failed.set(true);
                     *self.inner.last_error.borrow_mut() = Some(error.clone());
@@ -178,10 +186,7 @@ impl TokenClient {
                 Ok(token) => {
                     let seconds = {
                         let cache = self.inner.cache.borrow();
-                        cache
-                            .token()
-                            .filter(|t| t.value.value == token)
-                            .map_or(0.0, |t| cache.usable_seconds(t.expires_at))
+                        cache.token().filter(|t| t.value.value == token).map_or(0.0, |t| cache.usable_seconds(t))
                     };
                     on_ready.call2(&JsValue::NULL, &token, &seconds.into())?;
                     return Ok(JsValue::UNDEFINED);
@@ -314,15 +319,30 @@ impl TokenClient {
             return;
         }
         let flight = self.start_flight();
-        spawn_local(async move {
+        // Observe the flight so a failure is not an unhandled rejection.
+        let _ = promise(async move {
             let _ = JsFuture::from(flight).await;
+            Ok(JsValue::UNDEFINED)
         });
     }
+}
+
+/// Every async operation as one boxed future type, so `future_to_promise`
+/// and its task wrapper are compiled once, not once per `async` block
+/// (each copy is ~1 KB of wasm).
+type Task = Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>;
+
+/// Run `task` to completion as a JS `Promise`.
+pub fn promise(task: impl Future<Output = Result<JsValue, JsValue>> + 'static) -> Promise {
+    future_to_promise(Box::pin(task) as Task)
 }
 
 /// Send a copy of `request` carrying the bearer token.
 async fn send(request: &AnyRequest, token: &JsString) -> Result<JsValue, JsValue> {
     let attempt = request.unchecked_ref::<web_sys::Request>().clone()?;
-    attempt.headers().unchecked_into::<JsHeaders>().set_js("Authorization", &JsString::from("Bearer ").concat(token))?;
+    attempt
+        .headers()
+        .unchecked_into::<JsHeaders>()
+        .set_js("Authorization", &JsString::from("Bearer ").concat(token))?;
     JsFuture::from(http::fetch(&attempt, &JsValue::UNDEFINED)).await
 }

@@ -1,13 +1,12 @@
 //! `TokenError` and its code enum, and the one place where the Rust error
 //! becomes the JS `TokenError` (an `Error` subclass, as in oauth4webapi).
 
-use std::cell::RefCell;
-
 use js_sys::{JsString, Object, Reflect};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 
-/// Why a token could not be obtained. The JS `code` strings are a contract.
+/// Why a token could not be obtained. The JS `code` strings are a contract;
+/// the sixth, `invalid_options`, is raised by the JS entry, which validates options.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
     /// The request never got a response (offline, DNS, CORS, connection reset).
@@ -20,8 +19,6 @@ pub enum ErrorCode {
     InvalidResponse,
     /// HTTP 401: the user has to sign in (user-token routes).
     LoginRequired,
-    /// The options passed to `configure` / `new TokenClient` are wrong.
-    InvalidOptions,
 }
 
 impl ErrorCode {
@@ -33,7 +30,6 @@ impl ErrorCode {
             Self::Http => "http",
             Self::InvalidResponse => "invalid_response",
             Self::LoginRequired => "login_required",
-            Self::InvalidOptions => "invalid_options",
         }
     }
 }
@@ -64,15 +60,7 @@ pub struct TokenError {
 impl TokenError {
     /// An error with only a code and a message.
     pub fn new(code: ErrorCode, message: &'static str) -> Self {
-        Self {
-            code,
-            message,
-            status: None,
-            error: None,
-            error_description: None,
-            retry_after_s: None,
-            cause: None,
-        }
+        Self { code, message, status: None, error: None, error_description: None, retry_after_s: None, cause: None }
     }
 
     /// Attach the underlying JS exception.
@@ -93,15 +81,14 @@ impl TokenError {
 
     /// Build the JS `TokenError`: a real `Error` (so stacks and `instanceof
     /// Error` work) with `name`, `code`, `status`, `error`, `error_description`
-    /// and `cause`, whose prototype is the exported `TokenError` class once
-    /// the JS entry has registered it.
-    pub fn into_js(self) -> JsValue {
+    /// and `cause`, whose prototype is `prototype` (`TokenError.prototype`,
+    /// passed in by the JS entry) so `err instanceof TokenError` holds.
+    /// Without it (e.g. in the wasm-bindgen tests) errors are plain `Error`s
+    /// with the same fields.
+    pub fn into_js(self, prototype: Option<&Object>) -> JsValue {
         let mut message = JsString::from(self.message);
         if let Some(status) = self.status {
-            message = message
-                .concat(&" (HTTP ".into())
-                .concat(&JsValue::from(status))
-                .concat(&")".into());
+            message = message.concat(&" (HTTP ".into()).concat(&JsValue::from(status)).concat(&")".into());
         }
         if let Some(description) = self.error_description.as_ref().filter(|d| d.is_string()) {
             message = message.concat(&": ".into()).concat(description);
@@ -119,28 +106,10 @@ impl TokenError {
         if let Some(cause) = self.cause {
             set("cause", &cause);
         }
-        PROTOTYPE.with(|proto| {
-            if let Some(proto) = proto.borrow().as_ref() {
-                Object::set_prototype_of(error.unchecked_ref::<Object>(), proto);
-            }
-        });
-        error
-    }
-}
-
-thread_local! {
-    /// `TokenError.prototype` of the JS entry module. Without it (e.g. in the
-    /// wasm-bindgen tests) errors are plain `Error`s with the same fields.
-    static PROTOTYPE: RefCell<Option<Object>> = const { RefCell::new(None) };
-}
-
-/// Remember the JS `TokenError` class so [`TokenError::into_js`] can make
-/// `err instanceof TokenError` true.
-pub fn register_class(class: &JsValue) {
-    if let Ok(proto) = Reflect::get(class, &"prototype".into()) {
-        if proto.is_object() {
-            PROTOTYPE.with(|p| *p.borrow_mut() = Some(proto.into()));
+        if let Some(prototype) = prototype {
+            Object::set_prototype_of(error.unchecked_ref::<Object>(), prototype);
         }
+        error
     }
 }
 

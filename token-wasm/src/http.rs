@@ -68,7 +68,14 @@ pub async fn fetch_token(options: &Options) -> Result<TokenResponse, TokenError>
     loop {
         match fetch_once(options).await {
             Err(e) if e.is_retryable() && attempt < options.retries => {
-                sleep(backoff_ms(attempt, options.retry_delay_ms, MAX_RETRY_DELAY_MS, e.retry_after_s, js_sys::Math::random())).await;
+                sleep(backoff_ms(
+                    attempt,
+                    options.retry_delay_ms,
+                    MAX_RETRY_DELAY_MS,
+                    e.retry_after_s,
+                    js_sys::Math::random(),
+                ))
+                .await;
                 attempt += 1;
             }
             result => return result,
@@ -78,7 +85,8 @@ pub async fn fetch_token(options: &Options) -> Result<TokenResponse, TokenError>
 
 /// One attempt, bounded by `timeout_ms` from request start to body end.
 async fn fetch_once(options: &Options) -> Result<TokenResponse, TokenError> {
-    let controller = AbortController::new().map_err(|e| TokenError::new(ErrorCode::Network, "AbortController unavailable").with_cause(e))?;
+    let controller = AbortController::new()
+        .map_err(|e| TokenError::new(ErrorCode::Network, "AbortController unavailable").with_cause(e))?;
     let signal = controller.signal();
     // `controller.abort` bound to the controller: a timer callback without a Rust closure.
     let abort = Reflect::get(&controller, &"abort".into())
@@ -95,7 +103,10 @@ async fn fetch_once(options: &Options) -> Result<TokenResponse, TokenError> {
     init.set_cache(RequestCache::NoStore);
 
     let result = async {
-        let response: Response = JsFuture::from(fetch(&options.endpoint, &init)).await.map_err(|e| transport_error(&signal, e))?.unchecked_into();
+        let response: Response = JsFuture::from(fetch(&options.endpoint, &init))
+            .await
+            .map_err(|e| transport_error(&signal, e))?
+            .unchecked_into();
         let text = match response.text() {
             Ok(p) => JsFuture::from(p).await.map_err(|e| transport_error(&signal, e))?,
             Err(e) => return Err(transport_error(&signal, e)),
@@ -122,7 +133,9 @@ fn transport_error(signal: &web_sys::AbortSignal, cause: JsValue) -> TokenError 
 fn read_response(response: &Response, text: &JsValue) -> Result<TokenResponse, TokenError> {
     let status = response.status();
     let body = json_parse(text).ok().filter(JsValue::is_object);
-    let field = |name: &str| body.as_ref().and_then(|b| Reflect::get(b, &name.into()).ok()).filter(|v| !v.is_undefined() && !v.is_null());
+    let field = |name: &str| {
+        body.as_ref().and_then(|b| Reflect::get(b, &name.into()).ok()).filter(|v| !v.is_undefined() && !v.is_null())
+    };
 
     if !(200..300).contains(&status) {
         let (code, message) = if status == 401 {

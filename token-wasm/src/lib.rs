@@ -14,11 +14,18 @@
 //! - [`cache`]: the token cache and in-flight slot, pure Rust with an
 //!   injectable clock (unit-tested on the host).
 //! - [`http`]: fetch with timeout, response validation, retry with backoff.
-//! - [`options`]: options parsed from JS and validated once.
+//! - [`options`]: the typed options (parsed and validated by `js/index.js`).
 //! - [`error`]: `TokenError`, its code enum, and the conversion to the JS error.
 //!
 //! Modules are public so the browser tests (`tests/web.rs`) can drive the
 //! Rust API directly.
+//!
+//! The shipped module is built without the default `std` feature: the crate
+//! is then `no_std` and brings its own panic handler (see `Cargo.toml`).
+
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
 
 pub mod cache;
 pub mod client;
@@ -26,10 +33,10 @@ pub mod error;
 pub mod http;
 pub mod options;
 
-use js_sys::{Function, Promise};
+use js_sys::{Function, Object, Promise};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::future_to_promise;
+use web_sys::{Headers, RequestCredentials};
 
 pub use client::TokenClient;
 
@@ -42,6 +49,16 @@ static ALLOCATOR: lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator> =
 pub use error::{ErrorCode, TokenError};
 pub use options::Options;
 
+/// Without std, a panic traps (a `RuntimeError: unreachable` in JS) and
+/// formats nothing, so `core::fmt` and the panic message strings are dead code.
+/// Nothing in the crate is meant to panic: there is no `unwrap`, `expect`,
+/// slice indexing or formatting in it, and `RefCell` borrows never overlap.
+#[cfg(all(not(feature = "std"), target_arch = "wasm32"))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    core::arch::wasm32::unreachable()
+}
+
 /// The wasm side of the JS `TokenClient` (wrapped by `js/index.js`).
 #[wasm_bindgen(js_name = TokenClient, skip_typescript)]
 #[derive(Debug)]
@@ -51,12 +68,36 @@ pub struct JsTokenClient {
 
 #[wasm_bindgen(js_class = TokenClient)]
 impl JsTokenClient {
-    /// `new TokenClient(options, onChange, onError)`; throws a `TokenError`
-    /// with code `invalid_options` for bad options.
+    /// `new TokenClient(...parseOptions(options), onChange, onError,
+    /// TokenError.prototype)`: the options arrive validated, in the order of
+    /// [`Options`]' fields (`leewaySeconds` in seconds).
     #[wasm_bindgen(constructor)]
-    pub fn new(options: JsValue, on_change: Option<Function>, on_error: Option<Function>) -> Result<JsTokenClient, JsValue> {
-        let options = Options::parse(&options).map_err(TokenError::into_js)?;
-        Ok(Self { client: TokenClient::new(options, client::Hooks { on_change, on_error }) })
+    #[allow(clippy::too_many_arguments, reason = "one plain argument per option keeps the boundary cheap")]
+    pub fn new(
+        endpoint: JsValue,
+        leeway_seconds: f64,
+        credentials: RequestCredentials,
+        headers: Headers,
+        timeout_ms: f64,
+        retries: u32,
+        retry_delay_ms: f64,
+        refresh_ahead: bool,
+        on_change: Option<Function>,
+        on_error: Option<Function>,
+        error_prototype: Option<Object>,
+    ) -> JsTokenClient {
+        let options = Options {
+            endpoint,
+            leeway_ms: leeway_seconds * 1000.0,
+            credentials,
+            headers,
+            timeout_ms,
+            retries,
+            retry_delay_ms,
+            refresh_ahead,
+        };
+        let hooks = client::Hooks { on_change, on_error, error_prototype };
+        Self { client: TokenClient::new(options, hooks) }
     }
 
     /// `getAccessToken()` → `Promise<string>`; `getAccessToken(onReady)` →
@@ -66,7 +107,7 @@ impl JsTokenClient {
         match on_ready.dyn_into::<Function>() {
             Ok(on_ready) => {
                 let client = self.client.clone();
-                future_to_promise(async move { client.call_when_ready(on_ready).await })
+                client::promise(async move { client.call_when_ready(on_ready).await })
             }
             Err(_) => self.client.token_promise(),
         }
@@ -76,7 +117,7 @@ impl JsTokenClient {
     #[wasm_bindgen(js_name = authorizedFetch)]
     pub fn authorized_fetch(&self, input: JsValue, init: JsValue) -> Promise {
         let client = self.client.clone();
-        future_to_promise(async move { client.authorized_fetch(input, init).await })
+        client::promise(async move { client.authorized_fetch(input, init).await })
     }
 
     /// Forget the cached token.
@@ -94,11 +135,4 @@ impl JsTokenClient {
     pub fn state(&self) -> JsValue {
         self.client.state()
     }
-}
-
-/// Called once by `js/index.js` with its `TokenError` class so errors created
-/// in wasm satisfy `err instanceof TokenError`.
-#[wasm_bindgen(js_name = registerErrorClass, skip_typescript)]
-pub fn register_error_class(class: JsValue) {
-    error::register_class(&class);
 }

@@ -18,6 +18,7 @@ const PAGE = `<!doctype html><meta charset="utf-8">
 
 let server, browser, page, origin;
 let tokenRequests = 0;
+let shortRequests = 0;
 
 before(async () => {
   assert.ok(existsSync(join(pkg, 'index.js')), 'run `npm run build` first');
@@ -31,6 +32,10 @@ before(async () => {
     if (url.pathname === '/api/token') {
       tokenRequests++;
       return json(200, { access_token: `app-token-${tokenRequests}`, token_type: 'Bearer', expires_in: 3600 });
+    }
+    if (url.pathname === '/api/short') {
+      shortRequests++;
+      return json(200, { access_token: `short-token-${shortRequests}`, token_type: 'Bearer', expires_in: 45 });
     }
     if (url.pathname === '/api/user/token') {
       if (req.headers['x-requested-with'] !== 'token-wasm') return json(400, { error: 'missing_header' });
@@ -106,6 +111,24 @@ test('getAccessToken(onReady) follows the Autodesk Viewer contract', async () =>
   assert.ok(Number.isInteger(r.expires) && r.expires > 3500 && r.expires <= 3540, String(r.expires));
 });
 
+test('rapid viewer cycles on a 45 s token (leeway 60) make at most one request', async () => {
+  // The Viewer asks again as soon as expiresInSeconds runs out; a token told
+  // "0" would turn into a request loop against the backend.
+  const r = await page.evaluate(async () => {
+    const client = new tw.TokenClient({ endpoint: '/api/short', leewaySeconds: 60 });
+    const seen = [];
+    const started = performance.now();
+    for (let i = 0; i < 20; i++) {
+      await client.getAccessToken((token, expires) => seen.push({ token, expires }));
+    }
+    return { seen, ms: performance.now() - started };
+  });
+  assert.equal(r.seen.length, 20);
+  assert.ok(r.ms < 5_000, `short window (${r.ms} ms)`);
+  assert.ok(r.seen.every((s) => s.token === r.seen[0].token && s.expires >= 21 && s.expires <= 22), JSON.stringify(r.seen[0]));
+  assert.ok(shortRequests <= 1, `${shortRequests} requests`);
+});
+
 test('failures are TokenError instances with codes', async () => {
   const r = await page.evaluate(async () => {
     const out = {};
@@ -139,6 +162,24 @@ test('failures are TokenError instances with codes', async () => {
   assert.deepEqual(r.http, { code: 'http', status: 503, error: 'upstream_unavailable' });
   assert.equal(r.state.status, 'error');
   assert.equal(r.state.lastError.code, 'http');
+});
+
+test('bad options throw invalid_options at construction', async () => {
+  const r = await page.evaluate(() => {
+    const bad = [{ leewaySeconds: -1 }, { leewaySeconds: NaN }, { retries: 1.5 }, { retries: 11 },
+      { credentials: 'sometimes' }, { endpoint: '' }, { endpoint: 42 }, { timeoutMs: 0 }, { retryDelayMs: '5' },
+      { refreshAhead: 'yes' }, { leeway: 30 }, { headers: { 'bad name': 'x' } }, { headers: 'x' }, 'a string'];
+    const codes = bad.map((options) => {
+      try { new tw.TokenClient(options); return 'accepted'; } catch (e) {
+        return e instanceof tw.TokenError && e.name === 'TokenError' ? e.code : String(e);
+      }
+    });
+    const ok = [undefined, null, {}, { endpoint: '/api/token', leewaySeconds: 0, credentials: 'include',
+      headers: [['X-A', '1']], timeoutMs: 1, retries: 10, retryDelayMs: 0, refreshAhead: true }];
+    ok.forEach((options) => new tw.TokenClient(options));
+    return codes;
+  });
+  assert.deepEqual(new Set(r), new Set(['invalid_options']), r.join(', '));
 });
 
 test('configure() validates synchronously and authorizedFetch signs requests', async () => {

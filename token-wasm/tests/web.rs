@@ -30,8 +30,38 @@ fn opts(json: &str) -> JsValue {
     JSON::parse(&json.replace("{S}", server())).unwrap()
 }
 
+/// A client from (valid) JSON options, with the given hooks. The JS entry
+/// validates options and applies defaults (tested in `package.test.mjs`);
+/// this does the same for the known-good options of these tests.
+fn client_with(json: &str, on_change: Option<Function>, on_error: Option<Function>) -> JsTokenClient {
+    let o = opts(json);
+    let field = |key: &str| get(&o, key);
+    let num = |key: &str, default: f64| field(key).as_f64().unwrap_or(default);
+    let headers = web_sys::Headers::new_with_str_sequence_sequence(&field("headers"))
+        .unwrap_or_else(|_| web_sys::Headers::new().unwrap());
+    if !headers.has("accept").unwrap() {
+        headers.set("Accept", "application/json").unwrap();
+    }
+    headers.set("X-Requested-With", "token-wasm").unwrap();
+    let credentials = web_sys::RequestCredentials::from_js_value(&field("credentials"))
+        .unwrap_or(web_sys::RequestCredentials::SameOrigin);
+    JsTokenClient::new(
+        field("endpoint"),
+        num("leewaySeconds", 60.0),
+        credentials,
+        headers,
+        num("timeoutMs", 10_000.0),
+        num("retries", 2.0) as u32,
+        num("retryDelayMs", 300.0),
+        field("refreshAhead").as_bool().unwrap_or(false),
+        on_change,
+        on_error,
+        None,
+    )
+}
+
 fn client(json: &str) -> JsTokenClient {
-    JsTokenClient::new(opts(json), None, None).unwrap()
+    client_with(json, None, None)
 }
 
 fn get(v: &JsValue, key: &str) -> JsValue {
@@ -48,7 +78,8 @@ async fn token(c: &JsTokenClient) -> Result<JsValue, JsValue> {
 
 async fn server_json(path: &str) -> JsValue {
     let url = format!("{}{}", server(), path);
-    let resp: web_sys::Response = JsFuture::from(fetch(&url.into(), &JsValue::UNDEFINED)).await.unwrap().unchecked_into();
+    let resp: web_sys::Response =
+        JsFuture::from(fetch(&url.into(), &JsValue::UNDEFINED)).await.unwrap().unchecked_into();
     JsFuture::from(resp.json().unwrap()).await.unwrap()
 }
 
@@ -135,14 +166,35 @@ async fn shared_failure_then_next_call_retries() {
     assert_eq!(count("sharedfail").await, 2.0);
 }
 
-/// A token that arrives inside the leeway is handed out but never reused.
+/// A token that arrives with no more life than the leeway is reused for half
+/// its life, so callers do not refetch it at once.
 #[wasm_bindgen_test]
-async fn short_lived_token_is_not_reused() {
+async fn short_lived_token_is_reused_for_half_its_life() {
     let c = client(r#"{"endpoint":"{S}/token?ttl=30&key=short","leewaySeconds":60}"#);
     let a = token(&c).await.unwrap();
     let b = token(&c).await.unwrap();
-    assert_ne!(a, b);
-    assert_eq!(count("short").await, 2.0);
+    assert_eq!(a, b);
+    assert_eq!(count("short").await, 1.0);
+    assert_eq!(get(&c.state(), "status"), "fresh");
+}
+
+/// Regression (re-fetch loop): the Viewer asks again as soon as its callback
+/// says the token is used up. Against a server that always answers
+/// `expires_in: 45` with leeway 60, rapid viewer cycles must not turn into one
+/// request per cycle: they share one token and are told ~22 s, not 0.
+#[wasm_bindgen_test]
+async fn rapid_viewer_cycles_on_short_tokens_make_one_request() {
+    let c = client(r#"{"endpoint":"{S}/token?ttl=45&key=vloop","leewaySeconds":60}"#);
+    let (on_ready, (calls, args)) = recorder();
+    let start = js_sys::Date::now();
+    for cycle in 1..=20 {
+        settle(c.get_access_token(on_ready.clone().into())).await.unwrap();
+        assert_eq!(calls.get(), cycle);
+        let secs = args.borrow()[1].as_f64().unwrap();
+        assert!((21.0..=22.0).contains(&secs), "expiresInSeconds {secs}");
+    }
+    assert!(js_sys::Date::now() - start < 5_000.0, "the cycles ran within a short window");
+    assert!(count("vloop").await <= 1.0);
 }
 
 /// Once `expires_at - leeway` passes, the next call fetches a new token.
@@ -256,26 +308,6 @@ async fn unauthorized_is_login_required() {
     expect_error(&c, "login_required").await;
 }
 
-/// Bad options throw `invalid_options` at construction.
-#[wasm_bindgen_test]
-fn bad_options_are_rejected() {
-    for bad in [
-        r#"{"leewaySeconds":-1}"#,
-        r#"{"retries":1.5}"#,
-        r#"{"credentials":"sometimes"}"#,
-        r#"{"endpoint":""}"#,
-        r#"{"timeoutMs":0}"#,
-        r#"{"refreshAhead":"yes"}"#,
-        r#"{"leeway":30}"#,
-        r#"{"headers":{"bad name":"x"}}"#,
-        r#""a string""#,
-    ] {
-        let err = JsTokenClient::new(opts(bad), None, None).expect_err(bad);
-        assert_eq!(get(&err, "code"), "invalid_options", "{bad}");
-    }
-    assert!(JsTokenClient::new(JsValue::UNDEFINED, None, None).is_ok());
-}
-
 /// The Viewer form calls `onReady(token, lifetime - leeway)`.
 #[wasm_bindgen_test]
 async fn viewer_callback_gets_token_and_lifetime() {
@@ -293,12 +325,11 @@ async fn viewer_callback_gets_token_and_lifetime() {
 #[wasm_bindgen_test]
 async fn viewer_callback_retries_until_success() {
     let (on_error, (errors, _)) = recorder();
-    let c = JsTokenClient::new(
-        opts(r#"{"endpoint":"{S}/flaky?fails=3&status=500&key=vretry","retries":0,"retryDelayMs":10}"#),
+    let c = client_with(
+        r#"{"endpoint":"{S}/flaky?fails=3&status=500&key=vretry","retries":0,"retryDelayMs":10}"#,
         None,
         Some(on_error),
-    )
-    .unwrap();
+    );
     let (on_ready, (calls, args)) = recorder();
     settle(c.get_access_token(on_ready.into())).await.unwrap();
     assert_eq!(calls.get(), 1);
@@ -337,7 +368,7 @@ async fn requests_carry_x_requested_with() {
 #[wasm_bindgen_test]
 async fn clear_forgets_token_and_notifies() {
     let (on_change, (changes, last)) = recorder();
-    let c = JsTokenClient::new(opts(r#"{"endpoint":"{S}/token?key=clear"}"#), Some(on_change), None).unwrap();
+    let c = client_with(r#"{"endpoint":"{S}/token?key=clear"}"#, Some(on_change), None);
     let a = token(&c).await.unwrap();
     assert_eq!(changes.get(), 1);
     assert_eq!(last.borrow()[0], a);

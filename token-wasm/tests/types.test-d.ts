@@ -1,0 +1,92 @@
+// Type-level usage of the shipped declarations (`token-wasm/pkg/index.d.ts`),
+// checked by `types.test.mjs` with `tsc --noEmit --strict`. Nothing here runs.
+// Every `@ts-expect-error` line MUST fail to compile: if the declarations grew
+// too loose to reject it, tsc reports the unused directive and the test fails.
+import {
+  TokenClient,
+  TokenError,
+  authorizedFetch,
+  clear,
+  configure,
+  getAccessToken,
+  getDefaultClient,
+  getState,
+  onError,
+  onTokenChange,
+} from '../pkg/index.js';
+import type { OnTokenReady, TokenClientOptions, TokenErrorCode, TokenState } from '../pkg/index.js';
+
+// The Autodesk Viewer's option: `getAccessToken(onReady)` where onReady gets a
+// token and its lifetime in seconds.
+type ViewerGetAccessToken = (onReady: (token: string, expiresInSeconds: number) => void) => void;
+const viewerOption: ViewerGetAccessToken = getAccessToken;
+const viewerFromClient: ViewerGetAccessToken = (cb) => getDefaultClient().getAccessToken(cb);
+const onReady: OnTokenReady = (token: string, seconds: number) => console.log(token.length, seconds.toFixed(0));
+
+async function usage(): Promise<void> {
+  const token: string = await getAccessToken();
+  const done: void = await getAccessToken(onReady);
+
+  const options: TokenClientOptions = {
+    endpoint: '/api/user/token',
+    leewaySeconds: 30,
+    credentials: 'same-origin',
+    headers: { 'X-Custom': 'yes' },
+    timeoutMs: 5000,
+    retries: 0,
+    retryDelayMs: 100,
+    refreshAhead: true,
+  };
+  configure(options);
+  const user = new TokenClient(options);
+  const res: Response = await user.authorizedFetch('/api/user/me', { method: 'GET' });
+  const res2: Response = await authorizedFetch(new URL('https://example.test/api'));
+
+  const state: TokenState = user.state;
+  const status: 'empty' | 'fresh' | 'refreshing' | 'error' = getState().status;
+  const expiresAt: number | null = state.expiresAt;
+  const lastCode: TokenErrorCode | undefined = state.lastError?.code;
+
+  const offChange: () => void = onTokenChange((t: string | null, s: TokenState) => console.log(t, s.fetches));
+  const offError: () => void = onError((e: TokenError) => console.log(e.code));
+  user.onError((e) => {
+    const code: TokenErrorCode = e.code;
+    const httpStatus: number | null = e.status;
+    const serverError: string | null = e.error;
+    const description: string | null = e.error_description;
+    const name: 'TokenError' = e.name;
+    const message: string = e.message;
+    const cause: unknown = e.cause;
+    console.log(code, httpStatus, serverError, description, name, message, cause);
+  });
+  offChange();
+  offError();
+  clear();
+  user.clear();
+
+  try {
+    await user.getAccessToken();
+  } catch (e) {
+    if (e instanceof TokenError && e.code === 'login_required') location.href = '/auth/login';
+    const asError: Error = new TokenError('x', 'http', { status: 503, error: 'upstream_unavailable' });
+    console.log(asError);
+  }
+  console.log(token, done, res, res2, status, expiresAt, lastCode, viewerOption, viewerFromClient);
+}
+
+function mustNotCompile(e: TokenError): void {
+  // @ts-expect-error: `code` is a closed union of error codes.
+  const bad: TokenErrorCode = 'teapot';
+  // @ts-expect-error: the viewer callback receives a number of seconds, not a string.
+  getAccessToken((token: string, seconds: string) => console.log(token, seconds));
+  // @ts-expect-error: unknown options are rejected (typo for `leewaySeconds`).
+  new TokenClient({ leeway: 30 });
+  // @ts-expect-error: error fields are read-only.
+  e.code = 'network';
+  // @ts-expect-error: the promise form resolves to a string.
+  const n: Promise<number> = getAccessToken();
+  console.log(bad, n);
+}
+
+void usage;
+void mustNotCompile;
