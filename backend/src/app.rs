@@ -16,7 +16,9 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::cluster::{Cluster, ClusterError};
 use crate::config::{Config, Cors, SignIn, Upstream};
+use tower_sessions_redis_store::RedisStore;
 use crate::routes::user::SignInState;
 use crate::session::{self, MemoryStore, SessionBackend};
 use crate::sign_in::{SignInError, SignInService, UserTokenError};
@@ -26,7 +28,7 @@ use crate::error::{ApiError, ErrorContext};
 use crate::exchange::{self, Exchange, ExchangeError};
 use crate::provider::{DiscoveryError, Provider};
 use crate::telemetry::Metrics;
-use crate::token_cache::{TokenCache, TokenCaches, TokenSource};
+use crate::token_cache::{SharedSource, TokenCache, TokenCaches, TokenSource};
 
 /// Upper bound on any request; keeps a stuck request from holding shutdown open.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -41,6 +43,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The three-legged flow, when sign-in is configured.
     pub sign_in: Option<Arc<SignInService>>,
+    /// The shared Redis, when replicas are configured.
+    pub cluster: Option<Cluster>,
 }
 
 impl FromRef<AppState> for TokenCaches {
@@ -62,6 +66,8 @@ pub enum StartupError {
     Discovery(#[from] DiscoveryError),
     #[error("cannot start the development authorization server: {0}")]
     DevServer(std::io::Error),
+    #[error("cannot use REDIS_URL: {0}")]
+    Cluster(ClusterError),
     #[error("OAUTH_REDIRECT_URL is set but the provider has no authorization endpoint; set OAUTH_AUTHORIZE_URL")]
     NoAuthorizeUrl,
 }
@@ -91,17 +97,29 @@ impl AppState {
             }
         };
         let exchange = Exchange::new(&provider, &client, http, config.http, config.cache.default_ttl);
+        let metrics = Metrics::new();
+        let cluster = match &config.redis {
+            Some(redis) => Some(Cluster::connect(redis, &metrics).map_err(StartupError::Cluster)?),
+            None => None,
+        };
         let sign_in = match &config.sign_in {
             Some(settings) => {
                 if !exchange.has_authorize_url() {
                     return Err(StartupError::NoAuthorizeUrl);
                 }
-                let store = MemoryStore::default();
-                tokio::spawn(store.clone().continuously_delete_expired(SESSION_SWEEP_INTERVAL));
+                let sessions = match &cluster {
+                    Some(cluster) => SessionBackend::new(RedisStore::new(cluster.pool())),
+                    None => {
+                        let store = MemoryStore::default();
+                        tokio::spawn(store.clone().continuously_delete_expired(SESSION_SWEEP_INTERVAL));
+                        SessionBackend::new(store)
+                    }
+                };
                 Some(Arc::new(SignInService::new(
                     settings.clone(),
                     exchange.clone().with_redirect_url(&settings.redirect_url),
-                    SessionBackend::new(store),
+                    sessions,
+                    cluster.clone(),
                     config.cache.clone(),
                     is_oidc,
                     client.id.as_str().to_owned(),
@@ -109,14 +127,26 @@ impl AppState {
             }
             None => None,
         };
-        let mut state = Self::with_source(config, Arc::new(exchange));
+        let upstream: Arc<dyn TokenSource> = Arc::new(exchange);
+        let source: Arc<dyn TokenSource> = match &cluster {
+            Some(cluster) => {
+                let identity = format!("{}\n{}", client.id.as_str(), provider.token_url.as_str());
+                Arc::new(SharedSource::new(upstream, cluster.clone(), config.cache.clone(), identity, config.http.timeout))
+            }
+            None => upstream,
+        };
+        let mut state = Self::with_parts(config, source, metrics);
         state.sign_in = sign_in;
+        state.cluster = cluster;
         Ok(Built { state, dev_server })
     }
 
-    /// State whose caches all draw from `source`; no sign-in.
+    /// State whose caches all draw from `source`; no sign-in, no Redis.
     pub fn with_source(config: Config, source: Arc<dyn TokenSource>) -> Self {
-        let metrics = Metrics::new();
+        Self::with_parts(config, source, Metrics::new())
+    }
+
+    fn with_parts(config: Config, source: Arc<dyn TokenSource>, metrics: Metrics) -> Self {
         let caches = config
             .profiles
             .values()
@@ -126,7 +156,7 @@ impl AppState {
                 (p.name.clone(), cache)
             })
             .collect::<BTreeMap<_, _>>();
-        Self { config: Arc::new(config), caches: TokenCaches::new(caches), metrics, sign_in: None }
+        Self { config: Arc::new(config), caches: TokenCaches::new(caches), metrics, sign_in: None, cluster: None }
     }
 }
 

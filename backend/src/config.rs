@@ -94,6 +94,10 @@ pub struct Cli {
     cookie_secure: Option<String>,
     #[arg(long, env = "SESSION_MAX_LIFETIME_SECS", hide = true)]
     session_max_lifetime_secs: Option<String>,
+    #[arg(long, env = "REDIS_URL", hide = true, hide_env_values = true, value_parser = parse_secret)]
+    redis_url: Option<SecretString>,
+    #[arg(long, env = "REDIS_KEY_PREFIX", hide = true)]
+    redis_key_prefix: Option<String>,
 }
 
 fn parse_secret(raw: &str) -> Result<SecretString, std::convert::Infallible> {
@@ -130,6 +134,8 @@ struct FileConfig {
     #[serde(default)]
     session: FileSession,
     #[serde(default)]
+    redis: FileRedis,
+    #[serde(default)]
     profiles: BTreeMap<String, FileProfile>,
 }
 
@@ -151,6 +157,13 @@ struct FileOAuth {
     user_browser_scope: Option<String>,
     revoke_url: Option<String>,
     userinfo_url: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileRedis {
+    url: Option<SecretString>,
+    key_prefix: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -205,6 +218,17 @@ pub struct Config {
     pub sign_in: Option<SignIn>,
     /// Things that work but deserve a warning once logging is up.
     pub warnings: Vec<&'static str>,
+    /// The shared Redis of a multi-replica deployment; `None` runs standalone.
+    pub redis: Option<RedisSettings>,
+}
+
+/// Where the replicas meet.
+#[derive(Debug, Clone)]
+pub struct RedisSettings {
+    /// May hold a password, hence secret.
+    pub url: SecretString,
+    /// Prefix of every key the broker writes.
+    pub key_prefix: String,
 }
 
 /// Settings of the three-legged flow.
@@ -519,6 +543,7 @@ fn build(cli: &Cli, file: FileConfig, v: &mut Validator) -> Option<Config> {
         log_format: log_format?,
         sign_in,
         warnings: std::mem::take(&mut v.warnings),
+        redis: parse_redis(cli, &file, v),
     })
 }
 
@@ -592,6 +617,26 @@ fn parse_sign_in(
         (60, 400 * 24 * 3600),
     );
     Some(SignIn { redirect_url, user_scopes, browser_scopes, session_key, cookie_secure, session_max_lifetime })
+}
+
+/// `REDIS_URL`: `redis://` or `rediss://` (TLS). Errors never repeat the URL,
+/// which may carry a password.
+fn parse_redis(cli: &Cli, file: &FileConfig, v: &mut Validator) -> Option<RedisSettings> {
+    let url = cli.redis_url.as_ref().or(file.redis.url.as_ref())?;
+    let parsed = Url::parse(url.expose_secret().trim());
+    match parsed.as_ref().map(|u| (u.scheme(), u.host_str().is_some())) {
+        Ok(("redis" | "rediss", true)) => {}
+        Ok(_) => {
+            v.problem("REDIS_URL", "must be a redis:// or rediss:// URL with a host");
+            return None;
+        }
+        Err(e) => {
+            v.problem("REDIS_URL", format!("is not a URL ({e})"));
+            return None;
+        }
+    }
+    let key_prefix = pick(&cli.redis_key_prefix, &file.redis.key_prefix).unwrap_or("token-broker:").to_owned();
+    Some(RedisSettings { url: SecretString::from(url.expose_secret().trim().to_owned()), key_prefix })
 }
 
 /// The redirect URI must be absolute, without a fragment (RFC 6749 §3.1.2).
@@ -959,6 +1004,17 @@ mod tests {
         let printed = format!("{config:?}");
         assert!(!printed.contains("s3cr3t-value"), "{printed}");
         assert!(printed.contains("redacted"));
+    }
+
+    /// A Redis password in `REDIS_URL` is neither printed by `Debug` nor in errors.
+    #[test]
+    fn redis_url_is_secret() {
+        let config = Config::from_cli(cli(&["--dev", "--public-dir", ".", "--redis-url", "redis://:pa55word@127.0.0.1:6379/0"]))
+            .expect("valid config");
+        assert!(!format!("{config:?}").contains("pa55word"));
+        let p = problems(Config::from_cli(cli(&["--dev", "--public-dir", ".", "--redis-url", "http://:pa55word@x/"])));
+        assert_eq!(p.len(), 1);
+        assert!(!p[0].message.contains("pa55word"));
     }
 
     /// A wildcard with credentials would make tower-http panic; it is a start-up error instead.

@@ -151,6 +151,11 @@ impl Exchange {
         self
     }
 
+    /// The total timeout of one upstream request.
+    pub fn timeout(&self) -> Duration {
+        self.limits.timeout
+    }
+
     pub fn has_authorize_url(&self) -> bool {
         self.client.auth_uri().is_some()
     }

@@ -19,9 +19,12 @@
 //! - [`session`]: server-side sessions (tower-sessions) and what they hold.
 //! - [`sign_in`]: the three-legged flow: sign-in with PKCE, user tokens kept
 //!   fresh with the refresh grant, sign-out with revocation.
+//! - [`cluster`]: several replicas sharing one Redis: shared tokens, locks,
+//!   outage tracking.
 //! - [`dev_auth_server`]: the embedded authorization server behind `--dev`.
 
 pub mod app;
+pub mod cluster;
 pub mod config;
 pub mod dev_auth_server;
 pub mod error;

@@ -18,6 +18,7 @@ use tower_sessions::session::Id;
 use tower_sessions::{Expiry, Session};
 use url::Url;
 
+use crate::cluster::Cluster;
 use crate::config::SignIn;
 use crate::exchange::{Exchange, ExchangeError, IdToken};
 use crate::session::{
@@ -99,6 +100,8 @@ pub struct SignInService {
     config: SignIn,
     exchange: Exchange,
     sessions: SessionBackend,
+    /// With several replicas, the per-session refresh lock lives here.
+    cluster: Option<Cluster>,
     policy: CachePolicy,
     /// Ask for and check an OpenID Connect nonce.
     is_oidc: bool,
@@ -119,12 +122,13 @@ impl SignInService {
         config: SignIn,
         exchange: Exchange,
         sessions: SessionBackend,
+        cluster: Option<Cluster>,
         policy: CachePolicy,
         is_oidc: bool,
         client_id: String,
     ) -> Self {
         let is_oidc = is_oidc || config.user_scopes.iter().any(|s| s == "openid");
-        Self { config, exchange, sessions, policy, is_oidc, client_id, flights: Arc::default() }
+        Self { config, exchange, sessions, cluster, policy, is_oidc, client_id, flights: Arc::default() }
     }
 
     pub fn config(&self) -> &SignIn {
@@ -271,6 +275,7 @@ impl SignInService {
         let work = RefreshWork {
             exchange: self.exchange.clone(),
             sessions: self.sessions.clone(),
+            cluster: self.cluster.clone(),
             policy: self.policy.clone(),
             browser_scopes: self.config.browser_scopes.clone(),
         };
@@ -313,6 +318,7 @@ impl SignInService {
 struct RefreshWork {
     exchange: Exchange,
     sessions: SessionBackend,
+    cluster: Option<Cluster>,
     policy: CachePolicy,
     browser_scopes: Option<Vec<String>>,
 }
@@ -322,6 +328,30 @@ impl RefreshWork {
     /// refreshed it), refreshes, and writes the rotated refresh token back before
     /// anyone is handed the new access token.
     async fn run(self, id: Id, audience: Audience) -> Result<UserGrant, UserTokenError> {
+        // Across replicas, the session's lock orders refreshes: the holder writes
+        // the rotated refresh token before the next one reads the grant.
+        let lock = match &self.cluster {
+            Some(cluster) => {
+                let ttl = self.exchange.timeout() + Duration::from_secs(5);
+                let lock = cluster.lock(&format!("session:{id}"), ttl, ttl).await;
+                cluster.note(&lock);
+                match lock {
+                    Ok(Some(lock)) => Some(lock),
+                    Ok(None) => return Err(SessionError::from_message("session refresh lock not acquired in time").into()),
+                    Err(e) => return Err(SessionError::from_message(&e.to_string()).into()),
+                }
+            }
+            None => None,
+        };
+        let result = self.refresh_locked(id, audience).await;
+        if let Some(lock) = lock {
+            // If release fails, the lock expires by itself.
+            let _ = lock.release().await;
+        }
+        result
+    }
+
+    async fn refresh_locked(&self, id: Id, audience: Audience) -> Result<UserGrant, UserTokenError> {
         let Some((record, mut grant)) = self.sessions.load_grant(&id).await? else {
             return Err(UserTokenError::LoginRequired);
         };

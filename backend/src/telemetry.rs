@@ -57,6 +57,7 @@ pub struct Metrics {
     cache_hits: Family<ProfileLabel, Counter>,
     cache_misses: Family<ProfileLabel, Counter>,
     errors: Family<ErrorLabels, Counter>,
+    redis_outages: Counter,
 }
 
 impl Default for Metrics {
@@ -95,6 +96,12 @@ impl Metrics {
             cache_misses.clone(),
         );
         registry.register("errors", "Error responses, by error code", errors.clone());
+        let redis_outages = Counter::default();
+        registry.register(
+            "redis_outages",
+            "Times Redis became unreachable and this replica fell back to local mode",
+            redis_outages.clone(),
+        );
         Self {
             registry: Arc::new(registry),
             upstream_requests,
@@ -102,6 +109,7 @@ impl Metrics {
             cache_hits,
             cache_misses,
             errors,
+            redis_outages,
         }
     }
 
@@ -117,6 +125,11 @@ impl Metrics {
             upstream_seconds: self.upstream_seconds.get_or_create(&label).clone(),
             upstream_requests: self.upstream_requests.clone(),
         }
+    }
+
+    /// Counts Redis outages (see [`crate::cluster::Cluster::note`]).
+    pub fn redis_outages(&self) -> Counter {
+        self.redis_outages.clone()
     }
 
     /// Counts an error response by its `error` code.

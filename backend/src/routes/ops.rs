@@ -12,7 +12,6 @@ use crate::app::AppState;
 use crate::config::DEFAULT_PROFILE;
 use crate::error::ApiError;
 use crate::telemetry::Metrics;
-use crate::token_cache::TokenCaches;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -26,18 +25,22 @@ async fn healthz() -> impl IntoResponse {
 }
 
 /// Ready when the default profile has, or can get, a token. A cached token answers
-/// at once, so probes do not load the upstream.
-async fn readyz(State(caches): State<TokenCaches>) -> impl IntoResponse {
-    let result = match caches.get(DEFAULT_PROFILE) {
+/// at once, so probes do not load the upstream. With Redis, its state is reported
+/// too; a replica whose Redis is down still serves two-legged tokens, so it stays ready.
+async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    let result = match state.caches.get(DEFAULT_PROFILE) {
         Some(cache) => cache.token().await.map(|_| ()).map_err(ApiError::from),
         None => Err(ApiError::UnknownProfile(DEFAULT_PROFILE.to_owned())),
     };
+    let redis = match &state.cluster {
+        Some(cluster) => Some(if cluster.is_reachable().await { "up" } else { "down" }),
+        None => None,
+    };
     match result {
-        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ready" }))),
-        Err(e) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "not_ready", "error": e.code() })),
-        ),
+        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ready", "redis": redis }))),
+        Err(e) => {
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "not_ready", "error": e.code(), "redis": redis })))
+        }
     }
 }
 

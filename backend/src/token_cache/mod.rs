@@ -12,8 +12,10 @@
 //! Expiry uses [`tokio::time::Instant`], so tests drive it with paused time.
 
 mod flight;
+mod shared;
 mod source;
 
+pub use shared::SharedSource;
 pub use source::TokenSource;
 
 use std::collections::BTreeMap;

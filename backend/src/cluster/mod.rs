@@ -1,0 +1,159 @@
+//! Several replicas behaving as one broker, through one Redis (or Valkey).
+//!
+//! Redis holds the current two-legged token of each profile, a lock per token so
+//! that one replica refreshes it for the whole cluster, a lock per session for
+//! refresh-token rotation, and the sessions themselves. A replica keeps serving
+//! two-legged tokens from its own memory when Redis is down ([`Cluster::note`]
+//! tracks outages), and goes back to shared mode when it returns.
+
+mod lock;
+
+pub use lock::ClusterLock;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use fred::prelude::{ClientLike, Config as RedisConfig, Pool, ReconnectPolicy};
+use prometheus_client::metrics::counter::Counter;
+
+use crate::config::RedisSettings;
+use crate::telemetry::Metrics;
+
+/// Any Redis command that takes longer than this fails, so a hung Redis costs a
+/// request at most this much before the replica falls back.
+const COMMAND_TIMEOUT: Duration = Duration::from_millis(1500);
+const CONNECTION_TIMEOUT: Duration = Duration::from_secs(2);
+const POOL_SIZE: usize = 4;
+
+/// Why Redis could not be used (unreachable, timed out, refused the command).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("redis: {0}")]
+pub struct ClusterError(String);
+
+impl ClusterError {
+    pub fn from_message(message: &str) -> Self {
+        Self(message.to_owned())
+    }
+}
+
+impl From<fred::error::Error> for ClusterError {
+    fn from(e: fred::error::Error) -> Self {
+        Self(e.to_string())
+    }
+}
+
+/// Handle to the shared Redis; cheap to clone.
+#[derive(Clone)]
+pub struct Cluster {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: Pool,
+    prefix: String,
+    /// True between the first failed command of an outage and the next success,
+    /// so an outage is logged once, not once per request.
+    is_down: AtomicBool,
+    outages: Counter,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster").field("prefix", &self.inner.prefix).finish_non_exhaustive()
+    }
+}
+
+impl Cluster {
+    /// Starts connecting in the background and returns at once: a replica starts
+    /// (in local mode) even while Redis is down, and reconnects by itself.
+    pub fn connect(settings: &RedisSettings, metrics: &Metrics) -> Result<Self, ClusterError> {
+        use secrecy::ExposeSecret;
+        let mut config = RedisConfig::from_url(settings.url.expose_secret())
+            .map_err(|_| ClusterError("REDIS_URL is not a valid Redis URL".into()))?;
+        config.fail_fast = false;
+        let pool = fred::types::Builder::from_config(config)
+            .with_connection_config(|c| {
+                c.connection_timeout = CONNECTION_TIMEOUT;
+                c.internal_command_timeout = CONNECTION_TIMEOUT;
+                c.max_command_attempts = 1;
+            })
+            .with_performance_config(|p| p.default_command_timeout = COMMAND_TIMEOUT)
+            .set_policy(ReconnectPolicy::new_exponential(0, 100, 2000, 2))
+            .build_pool(POOL_SIZE)?;
+        // The handle drives the connections until the pool is dropped.
+        drop(pool.connect());
+        Ok(Self {
+            inner: Arc::new(Inner {
+                pool,
+                prefix: settings.key_prefix.clone(),
+                is_down: AtomicBool::new(false),
+                outages: metrics.redis_outages(),
+            }),
+        })
+    }
+
+    /// The connection pool, for the session store.
+    pub fn pool(&self) -> Pool {
+        self.inner.pool.clone()
+    }
+
+    /// A namespaced key, so the broker can share a Redis database.
+    pub fn key(&self, kind: &str, id: &str) -> String {
+        format!("{}{kind}:{id}", self.inner.prefix)
+    }
+
+    /// Records the outcome of a Redis call: logs the start and the end of an
+    /// outage once each, and counts outages.
+    pub fn note<T>(&self, result: &Result<T, ClusterError>) {
+        match result {
+            Ok(_) => {
+                if self.inner.is_down.swap(false, Ordering::AcqRel) {
+                    tracing::info!("Redis is reachable again; back to shared mode");
+                }
+            }
+            Err(e) => {
+                if !self.inner.is_down.swap(true, Ordering::AcqRel) {
+                    self.inner.outages.inc();
+                    tracing::warn!(error = %e, "Redis is unavailable; serving two-legged tokens from local memory");
+                }
+            }
+        }
+    }
+
+    /// Whether Redis answers now (for `/readyz`).
+    pub async fn is_reachable(&self) -> bool {
+        let result = self.inner.pool.ping::<String>(None).await.map_err(ClusterError::from);
+        self.note(&result);
+        result.is_ok()
+    }
+
+    /// Tries once to take the named lock for `ttl`.
+    pub async fn try_lock(&self, name: &str, ttl: Duration) -> Result<Option<ClusterLock>, ClusterError> {
+        ClusterLock::try_acquire(self.inner.pool.clone(), self.key("lock", name), ttl).await
+    }
+
+    /// Takes the named lock, waiting up to `wait` for its holder; `None` if it
+    /// stayed taken (the holder is slow or died; its TTL frees it eventually).
+    pub async fn lock(&self, name: &str, ttl: Duration, wait: Duration) -> Result<Option<ClusterLock>, ClusterError> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if let Some(lock) = self.try_lock(name, ttl).await? {
+                return Ok(Some(lock));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(None);
+            }
+            tokio::time::sleep(poll_interval()).await;
+        }
+    }
+
+    pub(crate) fn pool_ref(&self) -> &Pool {
+        &self.inner.pool
+    }
+}
+
+/// 25–50 ms: short next to an upstream round trip, jittered so waiters spread out.
+pub(crate) fn poll_interval() -> Duration {
+    Duration::from_millis(25 + rand::random::<u64>() % 25)
+}
