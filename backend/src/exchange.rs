@@ -529,7 +529,7 @@ pub(crate) enum TransportError {
 }
 
 impl TransportError {
-    fn from_reqwest(e: &reqwest::Error, timeout: Duration) -> Self {
+    pub(crate) fn from_reqwest(e: &reqwest::Error, timeout: Duration) -> Self {
         if e.is_timeout() {
             return Self::Timeout(timeout);
         }

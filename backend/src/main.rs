@@ -15,6 +15,9 @@ async fn main() -> ExitCode {
         }
     };
     telemetry::init_tracing(config.log_format);
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
     let bind_addr = config.bind_addr;
     if let Upstream::Dev { token_ttl } = &config.upstream {
         print_dev_banner(bind_addr, token_ttl.as_secs());

@@ -16,9 +16,11 @@ use tracing_subscriber::EnvFilter;
 use crate::config::LogFormat;
 use crate::exchange::ExchangeError;
 
-/// Installs the global subscriber. `RUST_LOG` filters (default `info`).
+/// Installs the global subscriber. `RUST_LOG` filters; by default `info`, with
+/// the Redis client's own reconnect chatter kept to errors (the broker logs the
+/// start and end of a Redis outage once each itself).
 pub fn init_tracing(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,fred=error"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -62,7 +62,11 @@ fn metadata_urls(issuer: &Url) -> [Url; 2] {
 }
 
 async fn fetch(url: &Url, http: &reqwest::Client, max_body_bytes: usize) -> Result<Option<Metadata>, String> {
-    let response = http.get(url.clone()).send().await.map_err(|e| e.to_string())?;
+    let response = http
+        .get(url.clone())
+        .send()
+        .await
+        .map_err(|e| crate::exchange::TransportError::from_reqwest(&e, std::time::Duration::ZERO).to_string())?;
     let status = response.status();
     if status == reqwest::StatusCode::NOT_FOUND {
         return Ok(None);
