@@ -25,7 +25,7 @@ use crate::sign_in::{SignInError, SignInService, UserTokenError};
 use tower_sessions::session_store::ExpiredDeletion;
 use crate::dev_auth_server::DevAuthServer;
 use crate::error::{ApiError, ErrorContext};
-use crate::exchange::{self, Exchange, ExchangeError};
+use crate::exchange::{self, Exchange};
 use crate::provider::{DiscoveryError, Provider};
 use crate::telemetry::Metrics;
 use crate::token_cache::{SharedSource, TokenCache, TokenCaches, TokenSource};
@@ -228,19 +228,16 @@ fn cors_layer(cors: &Cors) -> Option<CorsLayer> {
     }
 }
 
-/// Logs each error response once, with the full error, and counts it by code.
+/// Counts each error response by code and logs it at debug level with the full
+/// error; upstream failures are logged once where the token request fails
+/// (`token_cache`), not once per waiting request. Session store failures and a
+/// failed code exchange (one user, one sign-in) are logged here.
 async fn record_errors(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     if let Some(ErrorContext(error)) = response.extensions().get::<ErrorContext>() {
         metrics.record_error(error.code());
         match error.as_ref() {
-            ApiError::Exchange(e @ (ExchangeError::Rejected { .. } | ExchangeError::InvalidResponse(_)))
-            | ApiError::UserToken(UserTokenError::Exchange(
-                e @ (ExchangeError::Rejected { .. } | ExchangeError::InvalidResponse(_)),
-            ))
-            | ApiError::SignIn(SignInError::Exchange(
-                e @ (ExchangeError::Rejected { .. } | ExchangeError::InvalidResponse(_)),
-            )) => {
+            ApiError::SignIn(SignInError::Exchange(e)) | ApiError::UserToken(UserTokenError::Exchange(e)) => {
                 tracing::error!(code = error.code(), error = %e, "request to the authorization server failed");
             }
             ApiError::Session(_) | ApiError::UserToken(UserTokenError::Session(_)) | ApiError::SignIn(SignInError::Session(_)) => {

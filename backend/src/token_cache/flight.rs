@@ -124,10 +124,9 @@ impl Inner {
             match usable_until {
                 Some(until) if mode == Mode::RefreshAhead && now < until => {
                     let delay = self.policy.retry_delay(attempt).min(until - now);
-                    tracing::warn!(
-                        error = %error,
+tracing::info!(
                         retry_in_ms = delay.as_millis() as u64,
-                        "background token refresh failed; still serving the current token"
+                        "still serving the current token; background refresh will be retried"
                     );
                     tokio::time::sleep(delay).await;
                     attempt = attempt.saturating_add(1);
@@ -137,10 +136,20 @@ impl Inner {
         }
     }
 
+    /// One upstream request. Its failure is logged here, once for all the
+    /// requests that share it: error level when the upstream refused us or sent
+    /// garbage (someone must act), warning when it was unreachable (it may recover).
     async fn fetch_once(&self) -> FlightResult {
         let started = Instant::now();
         let result = self.source.fetch(&self.scopes).await;
         self.metrics.record_upstream(started.elapsed(), result.as_ref().err());
+        match &result {
+            Err(e @ (ExchangeError::Rejected { .. } | ExchangeError::InvalidResponse(_))) => {
+                tracing::error!(kind = e.kind(), error = %e, "token request to the authorization server failed");
+            }
+            Err(e) => tracing::warn!(kind = e.kind(), error = %e, "token request to the authorization server failed"),
+            Ok(_) => {}
+        }
         CachedToken::new(result?, started, &self.policy).map(Arc::new)
     }
 }
