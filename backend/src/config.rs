@@ -964,20 +964,15 @@ mod tests {
         assert_eq!(vars, ["OAUTH_PROVIDER", "OAUTH_CLIENT_ID", "OAUTH_CLIENT_SECRET"]);
     }
 
+    fn aps_config() -> Config {
+        Config::from_cli(cli(&["--public-dir", ".", "--provider", "aps", "--client-id", "id", "--client-secret", "s3cr3t-value"]))
+            .expect("valid config")
+    }
+
     /// The aps preset needs only credentials and picks the browser scope `viewables:read`.
     #[test]
     fn aps_preset_fills_urls_and_scope() {
-        let config = Config::from_cli(cli(&[
-            "--public-dir",
-            ".",
-            "--provider",
-            "aps",
-            "--client-id",
-            "id",
-            "--client-secret",
-            "s3cr3t-value",
-        ]))
-        .expect("valid config");
+        let config = aps_config();
         assert_eq!(config.profiles[DEFAULT_PROFILE].scopes, ["viewables:read"]);
         let Upstream::Remote { provider, client } = &config.upstream else {
             panic!("remote expected")
@@ -990,17 +985,7 @@ mod tests {
     /// `Debug` of the whole configuration never shows the client secret.
     #[test]
     fn debug_output_redacts_the_secret() {
-        let config = Config::from_cli(cli(&[
-            "--public-dir",
-            ".",
-            "--provider",
-            "aps",
-            "--client-id",
-            "id",
-            "--client-secret",
-            "s3cr3t-value",
-        ]))
-        .expect("valid config");
+        let config = aps_config();
         let printed = format!("{config:?}");
         assert!(!printed.contains("s3cr3t-value"), "{printed}");
         assert!(printed.contains("redacted"));
