@@ -5,7 +5,7 @@
 //! with timeouts, no redirects and a body cap) and turns everything the upstream
 //! can do wrong into an [`ExchangeError`] that never carries a secret.
 
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU32, Ordering};
 use std::time::Duration;
 
 use oauth2::basic::{
@@ -190,29 +190,29 @@ impl Exchange {
 
     /// The authorization code grant (RFC 6749 §4.1.3) with the PKCE verifier.
     pub async fn exchange_code(&self, code: String, verifier: PkceCodeVerifier) -> Result<IssuedToken, ExchangeError> {
-        let status = AtomicU16::new(0);
-        let transport = Transport { exchange: self, status: &status };
+        let reply = Reply::default();
+        let transport = Transport { exchange: self, reply: &reply };
         let response = self
             .client
             .exchange_code(AuthorizationCode::new(code))
             .set_pkce_verifier(verifier)
             .request_async(&transport)
             .await
-            .map_err(|e| self.classify(e, status.load(Ordering::Relaxed)))?;
+            .map_err(|e| self.classify(e, &reply))?;
         validate(response, self.default_ttl)
     }
 
     /// The refresh grant (RFC 6749 §6); `scopes` narrows the new access token.
     pub async fn refresh(&self, refresh_token: &RefreshToken, scopes: &[String]) -> Result<IssuedToken, ExchangeError> {
-        let status = AtomicU16::new(0);
-        let transport = Transport { exchange: self, status: &status };
+        let reply = Reply::default();
+        let transport = Transport { exchange: self, reply: &reply };
         let response = self
             .client
             .exchange_refresh_token(refresh_token)
             .add_scopes(scopes.iter().cloned().map(Scope::new))
             .request_async(&transport)
             .await
-            .map_err(|e| self.classify(e, status.load(Ordering::Relaxed)))?;
+            .map_err(|e| self.classify(e, &reply))?;
         validate(response, self.default_ttl)
     }
 
@@ -221,9 +221,9 @@ impl Exchange {
         let Ok(request) = self.client.revoke_token(StandardRevocableToken::RefreshToken(refresh_token)) else {
             return Ok(());
         };
-        let status = AtomicU16::new(0);
-        let transport = Transport { exchange: self, status: &status };
-        request.request_async(&transport).await.map_err(|e| self.classify(e, status.load(Ordering::Relaxed)))
+        let reply = Reply::default();
+        let transport = Transport { exchange: self, reply: &reply };
+        request.request_async(&transport).await.map_err(|e| self.classify(e, &reply))
     }
 
     /// The user's profile from the userinfo endpoint, as JSON.
@@ -251,25 +251,22 @@ impl Exchange {
 
     /// The client-credentials grant (RFC 6749 §4.4) for the given scopes.
     pub async fn client_credentials(&self, scopes: &[String]) -> Result<IssuedToken, ExchangeError> {
-        let status = AtomicU16::new(0);
-        let transport = Transport {
-            exchange: self,
-            status: &status,
-        };
+        let reply = Reply::default();
+        let transport = Transport { exchange: self, reply: &reply };
         let response = self
             .client
             .exchange_client_credentials()
             .add_scopes(scopes.iter().cloned().map(Scope::new))
             .request_async(&transport)
             .await
-            .map_err(|e| self.classify(e, status.load(Ordering::Relaxed)))?;
+            .map_err(|e| self.classify(e, &reply))?;
         validate(response, self.default_ttl)
     }
 
     /// Sends one request upstream. `oauth2` only accepts status 200, but some
     /// providers answer a token request with 201; any 2xx is normalised to 200 here,
     /// and the real status is kept in `status` for error classification.
-    async fn send(&self, request: HttpRequest, status: &AtomicU16) -> Result<HttpResponse, TransportError> {
+    async fn send(&self, request: HttpRequest, reply: &Reply) -> Result<HttpResponse, TransportError> {
         let (parts, body) = request.into_parts();
         let url = reqwest::Url::parse(&parts.uri.to_string()).map_err(|e| TransportError::Other(e.to_string()))?;
         let response = self
@@ -281,7 +278,10 @@ impl Exchange {
             .await
             .map_err(|e| TransportError::from_reqwest(&e, self.limits.timeout))?;
         let real_status = response.status();
-        status.store(real_status.as_u16(), Ordering::Relaxed);
+        reply.status.store(real_status.as_u16(), Ordering::Relaxed);
+        if let Some(secs) = retry_after_secs(response.headers()) {
+            reply.retry_after_secs.store(secs, Ordering::Relaxed);
+        }
         let headers = response.headers().clone();
         let body = read_capped(response, self.limits.max_body_bytes).await?;
         let normalised = if real_status.is_success() {
@@ -298,8 +298,13 @@ impl Exchange {
     fn classify<T: ErrorResponseType + std::fmt::Display>(
         &self,
         error: RequestTokenError<TransportError, StandardErrorResponse<T>>,
-        status: u16,
+        reply: &Reply,
     ) -> ExchangeError {
+        let status = reply.status.load(Ordering::Relaxed);
+        let retry_after = match reply.retry_after_secs.load(Ordering::Relaxed) {
+            0 => None,
+            secs => Some(Duration::from_secs(u64::from(secs))),
+        };
         let scrub = |text: &str| scrub_secret(text, self.secret.expose_secret());
         match error {
             RequestTokenError::Request(e) => match transport_error(e) {
@@ -311,7 +316,7 @@ impl Exchange {
                 if status >= 500 || status == 429 || error == "temporarily_unavailable" || error == "server_error" {
                     return ExchangeError::Unavailable {
                         status,
-                        retry_after: None,
+                        retry_after,
                     };
                 }
                 ExchangeError::Rejected {
@@ -324,7 +329,7 @@ impl Exchange {
             RequestTokenError::Parse(e, body) => match status {
                 500..=599 | 429 => ExchangeError::Unavailable {
                     status,
-                    retry_after: None,
+                    retry_after,
                 },
                 400..=499 => ExchangeError::Rejected {
                     status,
@@ -341,7 +346,7 @@ impl Exchange {
             RequestTokenError::Other(reason) => match status {
                 500..=599 | 429 => ExchangeError::Unavailable {
                     status,
-                    retry_after: None,
+                    retry_after,
                 },
                 400..=499 => ExchangeError::Rejected {
                     status,
@@ -358,7 +363,26 @@ impl Exchange {
 /// the returned future must be `Send` for every borrow, which closures can't express.
 struct Transport<'a> {
     exchange: &'a Exchange,
-    status: &'a AtomicU16,
+    reply: &'a Reply,
+}
+
+/// What the transport learned about the last response, for error classification
+/// (`oauth2` only sees the normalised status and body).
+#[derive(Default)]
+struct Reply {
+    status: AtomicU16,
+    /// `Retry-After` in seconds; 0 when absent.
+    retry_after_secs: AtomicU32,
+}
+
+/// The longest `Retry-After` we pass on; a longer one is a broken upstream.
+const MAX_RETRY_AFTER_SECS: u32 = 300;
+
+/// `Retry-After` as delay-seconds (RFC 9110 §10.2.3); the HTTP-date form is
+/// rare from token endpoints and is ignored.
+fn retry_after_secs(headers: &http::HeaderMap) -> Option<u32> {
+    let secs: u32 = headers.get(http::header::RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()?;
+    Some(secs.clamp(1, MAX_RETRY_AFTER_SECS))
 }
 
 impl<'c> oauth2::AsyncHttpClient<'c> for Transport<'_> {
@@ -367,7 +391,7 @@ impl<'c> oauth2::AsyncHttpClient<'c> for Transport<'_> {
         std::pin::Pin<Box<dyn std::future::Future<Output = Result<HttpResponse, TransportError>> + Send + 'c>>;
 
     fn call(&'c self, request: HttpRequest) -> Self::Future {
-        Box::pin(self.exchange.send(request, self.status))
+        Box::pin(self.exchange.send(request, self.reply))
     }
 }
 
@@ -627,6 +651,21 @@ mod tests {
         let err = serde_json::from_str::<UpstreamTokenResponse>(r#"{"access_token":"tok-SECRET","expires_in":"x"}"#)
             .expect_err("bad expires_in");
         assert!(!parse_reason(&err).contains("tok-SECRET"));
+    }
+
+    /// The upstream's `Retry-After` reaches the browser's 503, within bounds.
+    #[test]
+    fn retry_after_is_read_and_bounded() {
+        let headers = |v: &str| {
+            let mut h = http::HeaderMap::new();
+            h.insert(http::header::RETRY_AFTER, http::HeaderValue::from_str(v).expect("header"));
+            h
+        };
+        assert_eq!(retry_after_secs(&headers("17")), Some(17));
+        assert_eq!(retry_after_secs(&headers("0")), Some(1));
+        assert_eq!(retry_after_secs(&headers("86400")), Some(MAX_RETRY_AFTER_SECS));
+        assert_eq!(retry_after_secs(&headers("Wed, 21 Oct 2015 07:28:00 GMT")), None);
+        assert_eq!(retry_after_secs(&http::HeaderMap::new()), None);
     }
 
     #[test]
