@@ -373,10 +373,11 @@ impl Config {
     pub fn from_cli(cli: Cli) -> Result<Self, ConfigError> {
         let mut v = Validator::default();
         let file = match &cli.config {
-            Some(path) => read_file(path).unwrap_or_else(|message| {
-                v.problem("TOKEN_BACKEND_CONFIG", message);
-                FileConfig::default()
-            }),
+            // An unreadable file is the one problem to report: what it would have
+            // provided would only show up as a list of misleading "missing" lines.
+            Some(path) => read_file(path).map_err(|message| ConfigError {
+                problems: vec![Problem { var: "TOKEN_BACKEND_CONFIG", message }],
+            })?,
             None => FileConfig::default(),
         };
         let config = build(&cli, file, &mut v);
@@ -389,7 +390,12 @@ impl Config {
 
 fn read_file(path: &Path) -> Result<FileConfig, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), e.message()))
+    toml::from_str(&text).map_err(|e| {
+        let line = e.span().map(|span| text[..span.start.min(text.len())].lines().count().max(1));
+        let at = line.map(|l| format!(" (line {l})")).unwrap_or_default();
+        // One line per problem: toml's message can span several.
+        format!("{}{at}: {}", path.display(), e.message().split_whitespace().collect::<Vec<_>>().join(" "))
+    })
 }
 
 #[derive(Default)]
