@@ -52,17 +52,10 @@ async fn main() -> ExitCode {
 
 /// Dev mode must be impossible to miss: a banner on stderr and a warning in the log.
 fn print_dev_banner(bind_addr: std::net::SocketAddr, ttl: u64) {
+    let rule = "=".repeat(72);
     eprintln!(
-        "\n\
-         ************************************************************************\n\
-         *  DEVELOPMENT MODE (--dev): tokens come from an embedded, insecure    *\n\
-         *  authorization server with throw-away credentials. Never use this   *\n\
-         *  in production. Token lifetime: {ttl:>5} s                             *\n\
-         *  Demo: http://{bind_addr:<54}*\n\
-         ************************************************************************\n"
+        "\n{rule}\n  DEVELOPMENT MODE (--dev)\n  Tokens come from an embedded, insecure authorization server with\n  \
+         throw-away credentials. Never use this in production.\n  Token lifetime: {ttl} s    Demo: http://{bind_addr}\n{rule}\n"
     );
-    tracing::warn!(
-        token_ttl_secs = ttl,
-        "running in development mode with the embedded authorization server"
-    );
+    tracing::warn!(token_ttl_secs = ttl, "running in development mode with the embedded authorization server");
 }
