@@ -45,11 +45,13 @@ export function freePort() {
 
 /**
  * Starts `token-backend --dev`. `env` adds variables (e.g. `DEV_TOKEN_TTL_SECS`);
- * `publicDir` is served at `/` (default `www/`).
+ * `publicDir` is served at `/` (default `www/`); `logLimit` is how many
+ * characters of output `log()` keeps (`Infinity` for tests that search the
+ * whole log).
  */
-export async function startBackend({ env = {}, publicDir = WWW_DIR, port } = {}) {
+export async function startBackend({ env = {}, publicDir = WWW_DIR, port, logLimit = MAX_LOG_CHARS } = {}) {
   requireBuilt();
-  const backend = new Backend({ env, publicDir, port: port ?? (await freePort()) });
+  const backend = new Backend({ env, publicDir, port: port ?? (await freePort()), logLimit });
   await backend.start();
   return backend;
 }
@@ -59,8 +61,9 @@ export class Backend {
   #exited = null;
   #log = '';
 
-  constructor({ env, publicDir, port }) {
+  constructor({ env, publicDir, port, logLimit = MAX_LOG_CHARS }) {
     this.env = env;
+    this.logLimit = logLimit;
     this.publicDir = publicDir;
     this.port = port;
     this.url = `http://127.0.0.1:${port}`;
@@ -87,7 +90,7 @@ export class Backend {
     });
     this.#child = child;
     this.#log += `\n$ token-backend --dev  (port ${this.port}, pid ${child.pid})\n`;
-    const keep = (chunk) => { this.#log = (this.#log + chunk).slice(-MAX_LOG_CHARS); };
+    const keep = (chunk) => { this.#log = (this.#log + chunk).slice(-this.logLimit); };
     child.stdout.setEncoding('utf8').on('data', keep);
     child.stderr.setEncoding('utf8').on('data', keep);
     this.#exited = new Promise((ok) => child.once('exit', (code, signal) => {
@@ -129,7 +132,7 @@ export class Backend {
   /** `error` with the backend log appended to its message. */
   explain(error) {
     if (error instanceof Error && !error.message.includes('--- token-backend log ---')) {
-      error.message += `\n--- token-backend log ---${this.#log}`;
+      error.message += `\n--- token-backend log ---${this.#log.slice(-MAX_LOG_CHARS)}`;
     }
     return error;
   }
