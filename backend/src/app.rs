@@ -179,7 +179,7 @@ pub fn app(state: AppState) -> Router {
     router
         .layer(middleware::from_fn_with_state(state.metrics.clone(), record_errors))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
 }
 
@@ -200,6 +200,12 @@ fn sign_in_routes(state: &AppState, service: Arc<SignInService>, settings: &Sign
         .merge(user_routes)
         .layer(session::layer(settings, service.sessions()))
         .with_state(sign_in_state)
+}
+
+/// The request's span names the path only: query strings can hold secrets
+/// (the sign-in callback's `code` and `state`).
+fn request_span(request: &Request) -> tracing::Span {
+    tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
 }
 
 /// `None` for same-origin only: without CORS headers, browsers keep other

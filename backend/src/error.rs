@@ -166,7 +166,7 @@ fn sign_in_page(status: StatusCode, message: &str) -> Html<String> {
     let title = if status == StatusCode::FORBIDDEN { "Sign-in cancelled" } else { "Sign-in did not complete" };
     Html(format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title}</title>\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><link rel=\"icon\" href=\"data:,\"><title>{title}</title>\
          <style>body{{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#1b1f24}}\
          a{{color:#0b5cad}}</style></head><body><main><h1>{title}</h1><p>{message}</p>\
          <p><a href=\"/auth/login\">Sign in again</a> · <a href=\"/\">Back to the app</a></p></main></body></html>"

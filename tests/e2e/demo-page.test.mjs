@@ -2,7 +2,7 @@
 //! shows the token the backend served (masked), lays out at phone width, is
 //! usable from the keyboard, and a screenshot is kept as an artifact.
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
@@ -76,8 +76,8 @@ test('force_refresh_works_from_the_keyboard', { timeout: 30_000 }, () => backend
 }));
 
 /**
- * At 375 px nothing overflows sideways. Saves tests/artifacts/demo.png (and,
- * with UPDATE_SCREENSHOT=1, docs/screenshot.png for the README).
+ * At 375 px nothing overflows sideways. Saves tests/artifacts/demo.png (the
+ * README's docs/screenshot.png is the signed-in page, from sign-in.test.mjs).
  */
 test('page_fits_a_phone_and_is_captured', { timeout: 30_000 }, () => backend.check(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -88,7 +88,6 @@ test('page_fits_a_phone_and_is_captured', { timeout: 30_000 }, () => backend.che
   await page.evaluate(() => document.activeElement?.blur());
   await page.mouse.move(0, 0);
   await page.screenshot({ path: join(ARTIFACTS, 'demo.png') });
-  if (process.env.UPDATE_SCREENSHOT) copyFileSync(join(ARTIFACTS, 'demo.png'), join(ROOT, 'docs', 'screenshot.png'));
 
   await page.setViewportSize({ width: 375, height: 812 });
   const widths = await page.evaluate(() => ({ page: document.documentElement.scrollWidth, view: innerWidth }));

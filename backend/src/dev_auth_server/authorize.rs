@@ -60,7 +60,7 @@ pub(super) async fn page(State(state): State<Arc<DevState>>, Query(params): Quer
         .collect();
     let scope = if request.scope.is_empty() { "(default)".to_owned() } else { escape(&request.scope) };
     Html(format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Dev sign-in</title>\
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Dev sign-in</title><link rel=\"icon\" href=\"data:,\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <style>body{{font:16px/1.5 system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem}}\
          input[type=text]{{font:inherit;padding:.4rem;width:100%;box-sizing:border-box}}\
