@@ -2,7 +2,8 @@
 // Builds token-wasm into the npm package token-wasm/pkg/ and copies it to
 // www/vendor/token-wasm/ for the demo page. Steps: cargo (wasm-release
 // profile) → wasm-bindgen --target web (CLI pinned to Cargo.lock) → wasm-opt -Oz
-// (binaryen from node_modules) → esbuild --minify of the JS → package files. Honours CARGO_TARGET_DIR.
+// (binaryen from node_modules) → esbuild --bundle --minify of js/index.js with
+// the glue → package files. Honours CARGO_TARGET_DIR.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -57,21 +58,28 @@ run('cargo', ['build', '-p', 'token-wasm', '--target', 'wasm32-unknown-unknown',
 });
 const built = join(targetDir, 'wasm32-unknown-unknown', 'wasm-release', 'token_wasm.wasm');
 
+// wasm-bindgen writes its glue and raw module to a staging directory next to
+// a copy of js/index.js; the package gets only the optimised module and one
+// bundled JS file (see below).
+const staging = join(targetDir, 'token-wasm-bindgen');
+rmSync(staging, { recursive: true, force: true });
+mkdirSync(staging, { recursive: true });
+run('wasm-bindgen', ['--target', 'web', '--no-typescript', '--out-dir', staging, '--out-name', 'token_wasm', built]);
+cpSync(join(crate, 'js', 'index.js'), join(staging, 'index.js'));
+
 rmSync(pkg, { recursive: true, force: true });
 mkdirSync(pkg, { recursive: true });
-run('wasm-bindgen', ['--target', 'web', '--no-typescript', '--out-dir', pkg, '--out-name', 'token_wasm', built]);
-
 const wasm = join(pkg, 'token_wasm_bg.wasm');
 // --converge repeats -Oz until it stops shrinking; the producers and debug
 // sections are metadata nobody needs at run time.
-run(join(root, 'node_modules', '.bin', 'wasm-opt'), ['-Oz', '--converge', '--strip-debug', '--strip-producers', ...WASM_FEATURES, wasm, '-o', wasm]);
+run(join(root, 'node_modules', '.bin', 'wasm-opt'), ['-Oz', '--converge', '--strip-debug', '--strip-producers', ...WASM_FEATURES, join(staging, 'token_wasm_bg.wasm'), '-o', wasm]);
 
-cpSync(join(crate, 'js', 'index.d.ts'), join(pkg, 'index.d.ts'));
-// Minify the JS (the wasm-bindgen glue is ~25 KB unminified). esbuild keeps
+// index.js and the wasm-bindgen glue become one minified ES module: one
+// request instead of two, one gzip stream (the two share many words), and
+// glue exports index.js does not use (`initSync`) are dropped. esbuild keeps
 // `new URL('./token_wasm_bg.wasm', import.meta.url)` intact for bundlers.
-for (const [from, to] of [[join(crate, 'js', 'index.js'), 'index.js'], [join(pkg, 'token_wasm.js'), 'token_wasm.js']]) {
-  run(join(root, 'node_modules', '.bin', 'esbuild'), [from, '--minify', '--format=esm', '--target=es2022', '--log-level=warning', `--outfile=${join(pkg, to)}`, '--allow-overwrite']);
-}
+run(join(root, 'node_modules', '.bin', 'esbuild'), [join(staging, 'index.js'), '--bundle', '--minify', '--format=esm', '--target=es2022', '--log-level=warning', `--outfile=${join(pkg, 'index.js')}`]);
+cpSync(join(crate, 'js', 'index.d.ts'), join(pkg, 'index.d.ts'));
 cpSync(join(crate, 'README.md'), join(pkg, 'README.md'));
 const cargoToml = readFileSync(join(crate, 'Cargo.toml'), 'utf8');
 const crateVersion = cargoToml.match(/^version = "([^"]+)"/m)?.[1] ?? '0.0.0';
@@ -87,7 +95,7 @@ const manifest = {
     '.': { types: './index.d.ts', default: './index.js' },
     './package.json': './package.json',
   },
-  files: ['index.js', 'index.d.ts', 'token_wasm.js', 'token_wasm_bg.wasm', 'README.md'],
+  files: ['index.js', 'index.d.ts', 'token_wasm_bg.wasm', 'README.md'],
   sideEffects: false,
 };
 writeFileSync(join(pkg, 'package.json'), JSON.stringify(manifest, null, 2) + '\n');

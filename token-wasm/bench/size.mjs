@@ -13,7 +13,8 @@ const measure = (file) => {
   const bytes = readFileSync(file);
   return { raw: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length };
 };
-const rows = ['token_wasm_bg.wasm', 'token_wasm.js', 'index.js'].map((f) => [f, measure(join(pkg, f))]);
+// index.js is js/index.js bundled with the wasm-bindgen glue (scripts/build-wasm.mjs).
+const rows = ['token_wasm_bg.wasm', 'index.js'].map((f) => [f, measure(join(pkg, f))]);
 const total = rows.reduce((t, [, m]) => ({ raw: t.raw + m.raw, gzip: t.gzip + m.gzip }), { raw: 0, gzip: 0 });
 const auth0 = measure(auth0Esm());
 const kb = (n) => (n / 1024).toFixed(1) + ' KiB';

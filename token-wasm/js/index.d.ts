@@ -86,7 +86,8 @@ export class TokenClient {
   getAccessToken(): Promise<string>;
   /**
    * Viewer form: calls `onReady(token, expiresInSeconds)` (lifetime minus the
-   * effective leeway, see `leewaySeconds`; floored, never negative). Never
+   * effective leeway, see `leewaySeconds`; floored, at least 1: a cached
+   * token with less than a second left is replaced first). Never
    * gives up: retries with backoff (≤ 30 s) and reports each failure to
    * `onError` listeners. Resolves after `onReady` ran.
    */

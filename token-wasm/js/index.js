@@ -17,6 +17,33 @@ export class TokenError extends Error {
   }
 }
 
+// The JS side of the wasm's `ErrorKind` (token-wasm/src/error.rs), by
+// discriminant: [code, message].
+const FAILURES = [
+  ['network', 'Token request failed: network error'],
+  ['timeout', 'Token request timed out'],
+  ['http', 'Token endpoint answered with an error'],
+  ['login_required', 'Sign-in required to get a token'],
+  ['invalid_response', 'Token endpoint did not answer with a JSON object'],
+  ['invalid_response', 'Token response has no access_token'],
+  ['invalid_response', 'Token response has no valid expires_in'],
+];
+
+// Builds the TokenError of a failed request from what the wasm found: its
+// kind, the HTTP status (or null), the parsed error body (non-2xx only) and
+// the underlying exception.
+const makeError = (kind, status, body, cause) => {
+  const [code, message] = FAILURES[kind];
+  const description = body?.error_description;
+  return new TokenError(
+    message + (status ? ` (HTTP ${status})` : '') + (typeof description === 'string' ? ': ' + description : ''),
+    code,
+    { status, error: body?.error, error_description: description, ...(cause !== undefined && { cause }) },
+  );
+};
+
+const STATUSES = ['empty', 'fresh', 'refreshing', 'error'];
+
 // Every option name `configure` / `new TokenClient` accepts. Anything else is
 // rejected, so a typo (`leeway` for `leewaySeconds`) is loud, not ignored.
 const KNOWN = ['endpoint', 'leewaySeconds', 'credentials', 'headers', 'timeoutMs', 'retries', 'retryDelayMs', 'refreshAhead'];
@@ -32,7 +59,7 @@ const number = (options, key, min, max, fallback) => {
 };
 
 // Validates the options once, applies the defaults and builds the request
-// headers; returns the leading arguments of the wasm constructor. Parsed here
+// init; returns the leading arguments of the wasm constructor. Parsed here
 // rather than in Rust because reading a JS object from wasm costs ~5 KB.
 function parseOptions(options) {
   options ??= {};
@@ -62,7 +89,9 @@ function parseOptions(options) {
   } catch (cause) {
     throw invalid('headers must be an object of valid header names to values', cause);
   }
-  return [endpoint, number(options, 'leewaySeconds', 0, 86400, 60), credentials, headers,
+  // The init of every token request (the wasm adds each attempt's signal).
+  const request = { credentials, headers, cache: 'no-store' };
+  return [endpoint, request, number(options, 'leewaySeconds', 0, 86400, 60),
     number(options, 'timeoutMs', 1, 600000, 10000), retries, number(options, 'retryDelayMs', 0, 60000, 300), refreshAhead];
 }
 
@@ -107,7 +136,7 @@ export class TokenClient {
         if (changeListeners.size) dispatch(changeListeners, token, me.deref()?.state);
       },
       (error) => dispatch(errorListeners, error),
-      TokenError.prototype,
+      makeError,
     );
     sleepers.add(new WeakRef(this.#raw));
   }
@@ -142,9 +171,14 @@ export class TokenClient {
   }
 
   get state() {
-    const state = this.#raw.getState();
-    state.cacheHits += this.#fast.hits;
-    return state;
+    const hits = this.#fast.hits;
+    return this.#raw.getState((status, expiresAt, fetches, cacheHits, lastError) => ({
+      status: STATUSES[status],
+      expiresAt,
+      fetches,
+      cacheHits: cacheHits + hits,
+      lastError: lastError && { code: lastError.code, message: lastError.message, status: lastError.status },
+    }));
   }
 
   getState() {

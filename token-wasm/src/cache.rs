@@ -113,7 +113,17 @@ impl<T: Clone, F: Clone, C: Clock> TokenCache<T, F, C> {
 
     /// Decide how to answer a caller, counting a cache hit when there is one.
     pub fn lookup(&mut self) -> Lookup<T, F> {
-        if self.is_fresh() {
+        self.lookup_lasting(0.0)
+    }
+
+    /// [`Self::lookup`] for a caller that needs the token to stay usable for
+    /// at least `min_left_ms`: a fresh token with less time left counts as
+    /// used up, so the caller joins or starts a request. The viewer callback
+    /// asks for a second, because it is told whole seconds and would be told
+    /// 0 otherwise (and the Viewer renews at once on 0, in a loop).
+    pub fn lookup_lasting(&mut self, min_left_ms: f64) -> Lookup<T, F> {
+        let now = self.now();
+        if self.fresh_until().is_some_and(|until| until > now && until - now >= min_left_ms) {
             if let Some(token) = &self.token {
                 self.cache_hits = self.cache_hits.saturating_add(1);
                 return Lookup::Hit(token.value.clone());
@@ -368,6 +378,27 @@ mod tests {
         assert!(!c.invalidate(|v| *v == "old"));
         assert!(c.invalidate(|v| *v == "new"));
         assert_eq!(c.lookup(), Lookup::Miss);
+    }
+
+    /// Regression (0-second spin): a viewer that renews exactly when its
+    /// `expiresInSeconds` runs out finds < 1 s left. It must get a new token,
+    /// not the old one with 0 (which it would renew at once, for up to a
+    /// second), while plain callers keep using the old one.
+    #[test]
+    fn viewer_renewing_on_time_is_never_told_zero() {
+        let (mut c, clock) = cache(60.0);
+        for cycle in 1..=10 {
+            if c.lookup_lasting(1000.0) == Lookup::Miss {
+                let t = c.begin();
+                c.attach(t, cycle);
+                assert_eq!(c.lookup(), if cycle == 1 { Lookup::Join(1) } else { Lookup::Hit("45s") });
+                c.finish_ok(t, "45s", 45.0);
+            }
+            let told = c.token().map_or(0.0, |t| c.usable_seconds(t));
+            assert!(told >= 1.0, "cycle {cycle}: told {told}");
+            clock.advance_s(told);
+        }
+        assert_eq!(c.fetches, 10, "one request per viewer cycle, not a spin");
     }
 
     /// The viewer callback's lifetime is remaining minus leeway, floored, never negative.

@@ -1,26 +1,29 @@
 //! The token client: answers callers from the cache, runs the one shared
 //! request when there is no usable token, keeps the viewer callback retrying,
 //! refreshes ahead of expiry, and signs `fetch` requests (`authorizedFetch`).
+//! Each asynchronous operation is a [`Task`] state machine.
 
 use alloc::boxed::Box;
 use alloc::rc::{Rc, Weak};
 use core::cell::{Cell, RefCell};
-use core::future::Future;
-use core::pin::Pin;
 
-use js_sys::{Function, JsString, Object, Promise, Reflect};
+use js_sys::{Function, JsString, Promise};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::{JsFuture, future_to_promise};
 use web_sys::{Headers, Response};
 
 use crate::cache::{Lookup, Ticket, TokenCache, WallClock};
-use crate::http::{self, backoff_ms, clear_timeout, set_timeout, sleep};
+use crate::http::{self, Callback, Progress, TokenRequest, backoff_ms, call, clear_timeout, set_timeout};
 use crate::options::Options;
+use crate::task::{self, Step, Task};
 
 /// The viewer callback form never gives up, but waits at most this long between tries.
 pub const MAX_CALLBACK_RETRY_DELAY_MS: f64 = 30_000.0;
+
+/// The viewer callback is told whole seconds and renews at once when told 0,
+/// so it only takes a token that stays usable at least this long.
+const VIEWER_MIN_LEFT_MS: f64 = 1_000.0;
 
 /// Refresh-ahead fires this long (or a tenth of the remaining freshness, if
 /// shorter) before the token leaves its freshness window.
@@ -37,16 +40,16 @@ pub struct Token {
     pub resolved: Promise,
 }
 
-/// Functions the JS entry passes in to hear about changes.
-#[derive(Debug, Default)]
+/// Functions the JS entry passes in.
+#[derive(Debug)]
 pub struct Hooks {
     /// `(token | null, resolvedPromise | null, freshUntil)`: keeps the JS fast
     /// path and the `onTokenChange` listeners in step with the cache.
-    pub on_change: Option<Function>,
+    pub on_change: Function,
     /// `(tokenError)`: every failed request, for `onError` listeners.
-    pub on_error: Option<Function>,
-    /// `TokenError.prototype` of the JS entry, given to every error created here.
-    pub error_prototype: Option<Object>,
+    pub on_error: Function,
+    /// `(kind, status, body, cause) → TokenError`: see [`crate::error`].
+    pub make_error: Function,
 }
 
 /// A handle to one client; clones share the same cache.
@@ -58,7 +61,8 @@ pub struct TokenClient {
 #[derive(Debug)]
 struct Inner {
     options: Options,
-    /// `RefCell` is enough: wasm is single-threaded, and no borrow is held across an `.await`.
+    /// `RefCell` is enough: wasm is single-threaded, and no borrow is held
+    /// across a call into JS.
     cache: RefCell<TokenCache<Token, Promise, WallClock>>,
     hooks: Hooks,
     /// The last failure as the JS `TokenError` handed to callers.
@@ -67,9 +71,12 @@ struct Inner {
     has_failed: Cell<bool>,
     /// The pending refresh-ahead `setTimeout` id.
     refresh_timer: RefCell<Option<JsValue>>,
-    /// One closure for all refresh-ahead timers, holding only a `Weak` so a
-    /// dropped client is not kept alive by its own timer.
-    refresh_callback: RefCell<Option<Closure<dyn FnMut()>>>,
+    /// One function for all refresh-ahead timers, wrapping a closure that
+    /// holds only a `Weak`, so a dropped client is not kept alive by its own
+    /// timer (the closure is freed with the function). The closure has the
+    /// type [`task`] uses, so no second closure glue is generated; its
+    /// arguments are bound, as `setTimeout` passes none.
+    refresh_callback: Option<Function>,
 }
 
 impl Drop for Inner {
@@ -101,30 +108,39 @@ impl TokenClient {
     /// A client with validated options.
     pub fn new(options: Options, hooks: Hooks) -> Self {
         let leeway_ms = options.leeway_ms;
-        let inner = Rc::new(Inner {
-            options,
-            cache: RefCell::new(TokenCache::new(WallClock, leeway_ms)),
-            hooks,
-            last_error: RefCell::new(None),
-            has_failed: Cell::new(false),
-            refresh_timer: RefCell::new(None),
-            refresh_callback: RefCell::new(None),
-        });
-        if inner.options.refresh_ahead {
-            let weak: Weak<Inner> = Rc::downgrade(&inner);
-            let callback = Closure::<dyn FnMut()>::new(move || {
-                if let Some(inner) = weak.upgrade() {
-                    TokenClient { inner }.refresh_now();
-                }
+        let inner = Rc::new_cyclic(|weak: &Weak<Inner>| {
+            let refresh_callback = options.refresh_ahead.then(|| {
+                let weak = weak.clone();
+                let callback: Box<dyn FnMut(bool, JsValue)> = Box::new(move |_, _| {
+                    if let Some(inner) = weak.upgrade() {
+                        TokenClient { inner }.refresh_now();
+                    }
+                });
+                let callback: Callback = Closure::wrap_aborting(callback).into_js_value().unchecked_into();
+                callback.bind_arg(&JsValue::NULL, &JsValue::TRUE)
             });
-            *inner.refresh_callback.borrow_mut() = Some(callback);
-        }
+            Inner {
+                options,
+                cache: RefCell::new(TokenCache::new(WallClock, leeway_ms)),
+                hooks,
+                last_error: RefCell::new(None),
+                has_failed: Cell::new(false),
+                refresh_timer: RefCell::new(None),
+                refresh_callback,
+            }
+        });
         Self { inner }
     }
 
     /// A promise of a usable token: the cached one, the one in flight, or a new request.
     pub fn token_promise(&self) -> Promise {
-        let lookup = self.inner.cache.borrow_mut().lookup();
+        self.token_lasting(0.0)
+    }
+
+    /// [`Self::token_promise`] for a caller that needs the token to stay
+    /// usable for at least `min_left_ms` (a token with less left is replaced).
+    fn token_lasting(&self, min_left_ms: f64) -> Promise {
+        let lookup = self.inner.cache.borrow_mut().lookup_lasting(min_left_ms);
         match lookup {
             Lookup::Hit(token) => token.resolved,
             Lookup::Join(flight) => flight,
@@ -132,22 +148,21 @@ impl TokenClient {
         }
     }
 
-    /// A usable token.
-    pub async fn token(&self) -> Result<JsString, JsValue> {
-        JsFuture::from(self.token_promise()).await.map(JsCast::unchecked_into)
-    }
-
     /// Start the shared request; every caller until it settles gets its outcome.
     fn start_flight(&self) -> Promise {
         let ticket = self.inner.cache.borrow_mut().begin();
-        let this = self.clone();
-        let flight = promise(async move { this.run_flight(ticket).await });
+        let flight = task::spawn(Box::new(Flight { client: self.clone(), ticket, request: TokenRequest::default() }));
         self.inner.cache.borrow_mut().attach(ticket, flight.clone());
         flight
     }
 
-    async fn run_flight(self, ticket: Ticket) -> Result<JsValue, JsValue> {
-        match http::fetch_token(&self.inner.options).await {
+    /// Store the outcome of a flight and turn it into the flight promise's outcome.
+    fn finish_flight(
+        &self,
+        ticket: Ticket,
+        result: Result<http::TokenResponse, crate::TokenError>,
+    ) -> Result<JsValue, JsValue> {
+        match result {
             Ok(answer) => {
                 let token = Token {
                     resolved: Promise::resolve(&JsValue::from(&answer.access_token)),
@@ -162,60 +177,43 @@ impl TokenClient {
                 Ok(answer.access_token.into())
             }
             Err(error) => {
-                let error = error.into_js(self.inner.hooks.error_prototype.as_ref());
+                let error = error.into_js(&self.inner.hooks.make_error);
                 if self.inner.cache.borrow_mut().finish_err(ticket) {
                     self.inner.has_failed.set(true);
                     *self.inner.last_error.borrow_mut() = Some(error.clone());
                 }
-                if let Some(on_error) = &self.inner.hooks.on_error {
-                    let _ = on_error.call1(&JsValue::NULL, &error);
-                }
+                let _ = call(
+                    &self.inner.hooks.on_error,
+                    &error,
+                    &JsValue::UNDEFINED,
+                    &JsValue::UNDEFINED,
+                    &JsValue::UNDEFINED,
+                    &JsValue::UNDEFINED,
+                );
                 Err(error)
             }
         }
     }
 
     /// The Autodesk Viewer contract: call `on_ready(token, expiresInSeconds)`
-    /// once a token is available. The viewer schedules its next renewal only
-    /// from inside that callback, so failures never end the loop: it retries
-    /// with jittered backoff capped at 30 s (each failure reaches `onError`).
-    pub async fn call_when_ready(&self, on_ready: Function) -> Result<JsValue, JsValue> {
-        let mut failures = 0;
-        loop {
-            match self.token().await {
-                Ok(token) => {
-                    let seconds = {
-                        let cache = self.inner.cache.borrow();
-                        cache.token().filter(|t| t.value.value == token).map_or(0.0, |t| cache.usable_seconds(t))
-                    };
-                    on_ready.call2(&JsValue::NULL, &token, &seconds.into())?;
-                    return Ok(JsValue::UNDEFINED);
-                }
-                Err(_) => {
-                    let base = self.inner.options.retry_delay_ms.max(1.0);
-                    sleep(backoff_ms(failures, base, MAX_CALLBACK_RETRY_DELAY_MS, None, js_sys::Math::random())).await;
-                    failures += 1;
-                }
-            }
-        }
+    /// once a token is available; the promise settles after `on_ready` ran.
+    /// The viewer schedules its next renewal only from inside that callback,
+    /// so failures never end the loop: it retries with jittered backoff
+    /// capped at 30 s (each failure reaches `onError`).
+    pub fn call_when_ready(&self, on_ready: Function) -> Promise {
+        task::spawn(Box::new(ViewerCall { client: self.clone(), on_ready, failures: 0, is_waiting: false }))
     }
 
     /// `fetch(input, init)` with `Authorization: Bearer <token>`. On a 401 the
     /// rejected token is dropped and the request is sent once more with a fresh one.
-    pub async fn authorized_fetch(&self, input: JsValue, init: JsValue) -> Result<JsValue, JsValue> {
-        // Built once so its body can be cloned for the retry.
-        let request = AnyRequest::new(&input, &init)?;
-        let token = self.token().await?;
-        let response = send(&request, &token).await?;
-        if response.unchecked_ref::<Response>().status() != 401 {
-            return Ok(response);
-        }
-        let dropped = self.inner.cache.borrow_mut().invalidate(|t| t.value == token);
-        if dropped {
-            self.notify_change();
-        }
-        let token = self.token().await?;
-        send(&request, &token).await
+    pub fn authorized_fetch(&self, input: JsValue, init: JsValue) -> Promise {
+        task::spawn(Box::new(SignedFetch {
+            client: self.clone(),
+            request: input,
+            init,
+            token: JsValue::UNDEFINED,
+            stage: FetchStage::Start,
+        }))
     }
 
     /// Forget the token (e.g. on sign-out). A request in flight still answers
@@ -241,43 +239,29 @@ impl TokenClient {
         }
     }
 
-    /// A snapshot for UIs. Never contains the token.
-    pub fn state(&self) -> JsValue {
-        let cache = self.inner.cache.borrow();
-        let status = if cache.is_refreshing() {
-            "refreshing"
-        } else if cache.is_fresh() {
-            "fresh"
-        } else if self.inner.has_failed.get() {
-            "error"
-        } else {
-            "empty"
+    /// A snapshot for UIs, never containing the token: returns
+    /// `build(status, expiresAt | null, fetches, cacheHits, lastError | null)`
+    /// where `status` is 0 `empty`, 1 `fresh`, 2 `refreshing` or 3 `error`.
+    pub fn state(&self, build: &Function) -> JsValue {
+        let (status, expires_at, fetches, cache_hits) = {
+            let cache = self.inner.cache.borrow();
+            let status = if cache.is_refreshing() {
+                2
+            } else if cache.is_fresh() {
+                1
+            } else if self.inner.has_failed.get() {
+                3
+            } else {
+                0
+            };
+            (status, cache.token().map_or(JsValue::NULL, |t| t.expires_at.into()), cache.fetches, cache.cache_hits)
         };
-        let state = Object::new();
-        let set = |target: &Object, key: &str, value: &JsValue| {
-            let _ = Reflect::set(target, &key.into(), value);
-        };
-        set(&state, "status", &status.into());
-        set(&state, "expiresAt", &cache.token().map_or(JsValue::NULL, |t| t.expires_at.into()));
-        set(&state, "fetches", &cache.fetches.into());
-        set(&state, "cacheHits", &cache.cache_hits.into());
-        let last_error = match self.inner.last_error.borrow().as_ref() {
-            Some(error) => {
-                let summary = Object::new();
-                for key in ["code", "message", "status"] {
-                    set(&summary, key, &Reflect::get(error, &key.into()).unwrap_or(JsValue::NULL));
-                }
-                summary.into()
-            }
-            None => JsValue::NULL,
-        };
-        set(&state, "lastError", &last_error);
-        state.into()
+        let last_error = self.inner.last_error.borrow().clone().unwrap_or(JsValue::NULL);
+        call(build, &status.into(), &expires_at, &fetches.into(), &cache_hits.into(), &last_error).unwrap_or_else(|e| e)
     }
 
     /// Tell the JS side the cached token changed (or is gone).
     fn notify_change(&self) {
-        let Some(on_change) = &self.inner.hooks.on_change else { return };
         let (token, resolved, fresh_until) = {
             let cache = self.inner.cache.borrow();
             match (cache.token(), cache.fresh_until()) {
@@ -285,7 +269,14 @@ impl TokenClient {
                 _ => (JsValue::NULL, JsValue::NULL, 0.0),
             }
         };
-        let _ = on_change.call3(&JsValue::NULL, &token, &resolved, &fresh_until.into());
+        let _ = call(
+            &self.inner.hooks.on_change,
+            &token,
+            &resolved,
+            &fresh_until.into(),
+            &JsValue::UNDEFINED,
+            &JsValue::UNDEFINED,
+        );
     }
 
     /// (Re)schedule the refresh-ahead timer for the current token, if enabled
@@ -293,8 +284,7 @@ impl TokenClient {
     /// would loop).
     fn arm_refresh(&self) {
         self.cancel_refresh();
-        let callback = self.inner.refresh_callback.borrow();
-        let Some(callback) = callback.as_ref() else { return };
+        let Some(callback) = &self.inner.refresh_callback else { return };
         let cache = self.inner.cache.borrow();
         let Some(until) = cache.fresh_until() else { return };
         let left = until - cache.now();
@@ -302,7 +292,7 @@ impl TokenClient {
             return;
         }
         let delay = left - REFRESH_AHEAD_MARGIN_MS.min(left / 10.0);
-        *self.inner.refresh_timer.borrow_mut() = Some(set_timeout(callback.as_ref().unchecked_ref(), delay));
+        *self.inner.refresh_timer.borrow_mut() = Some(set_timeout(callback, delay));
     }
 
     fn cancel_refresh(&self) {
@@ -320,29 +310,157 @@ impl TokenClient {
         }
         let flight = self.start_flight();
         // Observe the flight so a failure is not an unhandled rejection.
-        let _ = promise(async move {
-            let _ = JsFuture::from(flight).await;
-            Ok(JsValue::UNDEFINED)
-        });
+        let _ = task::spawn(Box::new(Observe(Some(flight))));
     }
 }
 
-/// Every async operation as one boxed future type, so `future_to_promise`
-/// and its task wrapper are compiled once, not once per `async` block
-/// (each copy is ~1 KB of wasm).
-type Task = Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>;
+/// The shared token request: [`TokenRequest`] does the HTTP, then the
+/// outcome is stored in the cache (if the flight is still current).
+struct Flight {
+    client: TokenClient,
+    ticket: Ticket,
+    request: TokenRequest,
+}
 
-/// Run `task` to completion as a JS `Promise`.
-pub fn promise(task: impl Future<Output = Result<JsValue, JsValue>> + 'static) -> Promise {
-    future_to_promise(Box::pin(task) as Task)
+impl Task for Flight {
+    fn resume(&mut self, input: Result<JsValue, JsValue>) -> Step {
+        match self.request.resume(&self.client.inner.options, input) {
+            Progress::Wait(step) => step,
+            Progress::Done(result) => Step::Done(self.client.finish_flight(self.ticket, result)),
+        }
+    }
+}
+
+/// One viewer callback: wait for a token lasting at least a second, call
+/// `on_ready`, and on failure sleep and try again.
+struct ViewerCall {
+    client: TokenClient,
+    on_ready: Function,
+    failures: u32,
+    /// Whether the input is the token's outcome (else: start or a sleep ended).
+    is_waiting: bool,
+}
+
+impl Task for ViewerCall {
+    fn resume(&mut self, input: Result<JsValue, JsValue>) -> Step {
+        if !self.is_waiting {
+            self.is_waiting = true;
+            return Step::Await(self.client.token_lasting(VIEWER_MIN_LEFT_MS));
+        }
+        match input {
+            Ok(token) => {
+                // At least 1 even if a fresh token is shorter-lived than that
+                // (or was cleared meanwhile): 0 makes the Viewer spin.
+                let seconds = {
+                    let cache = self.client.inner.cache.borrow();
+                    cache
+                        .token()
+                        .filter(|t| AsRef::<JsValue>::as_ref(&t.value.value) == &token)
+                        .map_or(0.0, |t| cache.usable_seconds(t))
+                }
+                .max(1.0);
+                let called = call(
+                    &self.on_ready,
+                    &token,
+                    &seconds.into(),
+                    &JsValue::UNDEFINED,
+                    &JsValue::UNDEFINED,
+                    &JsValue::UNDEFINED,
+                );
+                Step::Done(called.map(|_| JsValue::UNDEFINED))
+            }
+            Err(_) => {
+                let base = self.client.inner.options.retry_delay_ms.max(1.0);
+                let delay = backoff_ms(self.failures, base, MAX_CALLBACK_RETRY_DELAY_MS, None, js_sys::Math::random());
+                self.failures += 1;
+                self.is_waiting = false;
+                Step::Sleep(delay)
+            }
+        }
+    }
+}
+
+/// Where a [`SignedFetch`] stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FetchStage {
+    /// `request` and `init` are still `fetch`'s arguments.
+    Start,
+    /// Waiting for a token (`is_retry`: after the first answer was a 401).
+    Token { is_retry: bool },
+    /// Waiting for the API's answer.
+    Sent { is_retry: bool },
+}
+
+/// `authorizedFetch`: token, request, and once more after a 401.
+struct SignedFetch {
+    client: TokenClient,
+    /// `fetch`'s `input` until the `Request` is built, then the `Request`
+    /// (built once so its body can be cloned for the retry).
+    request: JsValue,
+    init: JsValue,
+    /// The token the request was sent with.
+    token: JsValue,
+    stage: FetchStage,
+}
+
+impl Task for SignedFetch {
+    fn resume(&mut self, input: Result<JsValue, JsValue>) -> Step {
+        let value = match input {
+            Ok(value) => value,
+            Err(reason) => return Step::Done(Err(reason)),
+        };
+        match self.stage {
+            FetchStage::Start => match AnyRequest::new(&self.request, &self.init) {
+                Ok(request) => {
+                    self.request = request.into();
+                    self.stage = FetchStage::Token { is_retry: false };
+                    Step::Await(self.client.token_promise())
+                }
+                Err(error) => Step::Done(Err(error)),
+            },
+            FetchStage::Token { is_retry } => match send(self.request.unchecked_ref(), value.unchecked_ref()) {
+                Ok(response) => {
+                    self.token = value;
+                    self.stage = FetchStage::Sent { is_retry };
+                    Step::Await(response)
+                }
+                Err(error) => Step::Done(Err(error)),
+            },
+            FetchStage::Sent { is_retry } => {
+                if is_retry || value.unchecked_ref::<Response>().status() != 401 {
+                    return Step::Done(Ok(value));
+                }
+                let token = &self.token;
+                let dropped =
+                    self.client.inner.cache.borrow_mut().invalidate(|t| AsRef::<JsValue>::as_ref(&t.value) == token);
+                if dropped {
+                    self.client.notify_change();
+                }
+                self.stage = FetchStage::Token { is_retry: true };
+                Step::Await(self.client.token_promise())
+            }
+        }
+    }
+}
+
+/// Waits for a promise and ignores its outcome.
+struct Observe(Option<Promise>);
+
+impl Task for Observe {
+    fn resume(&mut self, _: Result<JsValue, JsValue>) -> Step {
+        match self.0.take() {
+            Some(promise) => Step::Await(promise),
+            None => Step::Done(Ok(JsValue::UNDEFINED)),
+        }
+    }
 }
 
 /// Send a copy of `request` carrying the bearer token.
-async fn send(request: &AnyRequest, token: &JsString) -> Result<JsValue, JsValue> {
+fn send(request: &AnyRequest, token: &JsString) -> Result<Promise, JsValue> {
     let attempt = request.unchecked_ref::<web_sys::Request>().clone()?;
     attempt
         .headers()
         .unchecked_into::<JsHeaders>()
         .set_js("Authorization", &JsString::from("Bearer ").concat(token))?;
-    JsFuture::from(http::fetch(&attempt, &JsValue::UNDEFINED)).await
+    Ok(http::fetch(&attempt, &JsValue::UNDEFINED))
 }

@@ -13,9 +13,12 @@
 //!   request, viewer callback loop, refresh-ahead, `authorizedFetch`).
 //! - [`cache`]: the token cache and in-flight slot, pure Rust with an
 //!   injectable clock (unit-tested on the host).
-//! - [`http`]: fetch with timeout, response validation, retry with backoff.
+//! - [`http`]: fetch with timeout, response validation, retry with backoff,
+//!   as a state machine; the browser bindings.
+//! - [`task`]: the hand-written async driver (state machines resumed from
+//!   `Promise.then`), in place of an async executor.
 //! - [`options`]: the typed options (parsed and validated by `js/index.js`).
-//! - [`error`]: `TokenError`, its code enum, and the conversion to the JS error.
+//! - [`error`]: `TokenError`, its kind enum, and the conversion to the JS error.
 //!
 //! Modules are public so the browser tests (`tests/web.rs`) can drive the
 //! Rust API directly.
@@ -32,11 +35,12 @@ pub mod client;
 pub mod error;
 pub mod http;
 pub mod options;
+pub mod task;
 
-use js_sys::{Function, Object, Promise};
+use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{Headers, RequestCredentials};
+use web_sys::RequestInit;
 
 pub use client::TokenClient;
 
@@ -46,7 +50,7 @@ pub use client::TokenClient;
 #[global_allocator]
 static ALLOCATOR: lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator> =
     lol_alloc::LockedAllocator::new(lol_alloc::FreeListAllocator::new());
-pub use error::{ErrorCode, TokenError};
+pub use error::{ErrorKind, TokenError};
 pub use options::Options;
 
 /// Without std, a panic traps (a `RuntimeError: unreachable` in JS) and
@@ -69,34 +73,33 @@ pub struct JsTokenClient {
 #[wasm_bindgen(js_class = TokenClient)]
 impl JsTokenClient {
     /// `new TokenClient(...parseOptions(options), onChange, onError,
-    /// TokenError.prototype)`: the options arrive validated, in the order of
-    /// [`Options`]' fields (`leewaySeconds` in seconds).
+    /// makeError)`: the options arrive validated, in the order of
+    /// [`Options`]' fields (`leewaySeconds` in seconds); the hooks are
+    /// described on [`client::Hooks`].
     #[wasm_bindgen(constructor)]
     #[allow(clippy::too_many_arguments, reason = "one plain argument per option keeps the boundary cheap")]
     pub fn new(
         endpoint: JsValue,
+        init: RequestInit,
         leeway_seconds: f64,
-        credentials: RequestCredentials,
-        headers: Headers,
         timeout_ms: f64,
         retries: u32,
         retry_delay_ms: f64,
         refresh_ahead: bool,
-        on_change: Option<Function>,
-        on_error: Option<Function>,
-        error_prototype: Option<Object>,
+        on_change: Function,
+        on_error: Function,
+        make_error: Function,
     ) -> JsTokenClient {
         let options = Options {
             endpoint,
+            init,
             leeway_ms: leeway_seconds * 1000.0,
-            credentials,
-            headers,
             timeout_ms,
             retries,
             retry_delay_ms,
             refresh_ahead,
         };
-        let hooks = client::Hooks { on_change, on_error, error_prototype };
+        let hooks = client::Hooks { on_change, on_error, make_error };
         Self { client: TokenClient::new(options, hooks) }
     }
 
@@ -105,10 +108,7 @@ impl JsTokenClient {
     #[wasm_bindgen(js_name = getAccessToken)]
     pub fn get_access_token(&self, on_ready: JsValue) -> Promise {
         match on_ready.dyn_into::<Function>() {
-            Ok(on_ready) => {
-                let client = self.client.clone();
-                client::promise(async move { client.call_when_ready(on_ready).await })
-            }
+            Ok(on_ready) => self.client.call_when_ready(on_ready),
             Err(_) => self.client.token_promise(),
         }
     }
@@ -116,8 +116,7 @@ impl JsTokenClient {
     /// `fetch` with `Authorization: Bearer …`, retried once after a 401.
     #[wasm_bindgen(js_name = authorizedFetch)]
     pub fn authorized_fetch(&self, input: JsValue, init: JsValue) -> Promise {
-        let client = self.client.clone();
-        client::promise(async move { client.authorized_fetch(input, init).await })
+        self.client.authorized_fetch(input, init)
     }
 
     /// Forget the cached token.
@@ -130,9 +129,10 @@ impl JsTokenClient {
         self.client.wake();
     }
 
-    /// `{ status, expiresAt, fetches, cacheHits, lastError }`, never the token.
+    /// `build(status, expiresAt, fetches, cacheHits, lastError)`, never the
+    /// token (see [`TokenClient::state`]).
     #[wasm_bindgen(js_name = getState)]
-    pub fn state(&self) -> JsValue {
-        self.client.state()
+    pub fn state(&self, build: &Function) -> JsValue {
+        self.client.state(build)
     }
 }

@@ -19,6 +19,7 @@ const PAGE = `<!doctype html><meta charset="utf-8">
 let server, browser, page, origin;
 let tokenRequests = 0;
 let shortRequests = 0;
+let renewRequests = 0;
 
 before(async () => {
   assert.ok(existsSync(join(pkg, 'index.js')), 'run `npm run build` first');
@@ -36,6 +37,10 @@ before(async () => {
     if (url.pathname === '/api/short') {
       shortRequests++;
       return json(200, { access_token: `short-token-${shortRequests}`, token_type: 'Bearer', expires_in: 45 });
+    }
+    if (url.pathname === '/api/renew') {
+      renewRequests++;
+      return json(200, { access_token: `renew-token-${renewRequests}`, token_type: 'Bearer', expires_in: 62 });
     }
     if (url.pathname === '/api/user/token') {
       if (req.headers['x-requested-with'] !== 'token-wasm') return json(400, { error: 'missing_header' });
@@ -127,6 +132,24 @@ test('rapid viewer cycles on a 45 s token (leeway 60) make at most one request',
   assert.ok(r.ms < 5_000, `short window (${r.ms} ms)`);
   assert.ok(r.seen.every((s) => s.token === r.seen[0].token && s.expires >= 21 && s.expires <= 22), JSON.stringify(r.seen[0]));
   assert.ok(shortRequests <= 1, `${shortRequests} requests`);
+});
+
+test('a viewer renewing exactly at expiresInSeconds is never told 0', async () => {
+  // 62 s tokens with leeway 60 are told 1 s; at renewal < 1 s is left, which
+  // used to be handed out as 0 (and the Viewer renews at once on 0).
+  const told = await page.evaluate(() => new Promise((done) => {
+    const client = new tw.TokenClient({ endpoint: '/api/renew', leewaySeconds: 60 });
+    const seen = [];
+    const started = performance.now();
+    const renew = () => client.getAccessToken((token, expires) => {
+      seen.push(expires);
+      if (performance.now() - started > 3_500 || seen.length > 50) done(seen);
+      else setTimeout(renew, expires * 1000);
+    });
+    renew();
+  }));
+  assert.ok(told.every((s) => s >= 1), told.join(', '));
+  assert.ok(renewRequests <= told.length + 1, `${renewRequests} requests for ${told.length} renewals`);
 });
 
 test('failures are TokenError instances with codes', async () => {

@@ -8,9 +8,9 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use js_sys::{Array, Function, JSON, Promise, Reflect};
+use js_sys::{Array, Function, JSON, Object, Promise, Reflect};
 use token_wasm::JsTokenClient;
-use token_wasm::http::{fetch, sleep};
+use token_wasm::http::{fetch, set_timeout};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -30,6 +30,19 @@ fn opts(json: &str) -> JsValue {
     JSON::parse(&json.replace("{S}", server())).unwrap()
 }
 
+/// A stand-in for `makeError` in `js/index.js` (tested in
+/// `package.test.mjs`): the same fields, with the kind in the message.
+fn make_error() -> Function {
+    Function::new_with_args(
+        "kind, status, body, cause",
+        "const codes = ['network', 'timeout', 'http', 'login_required', 'invalid_response', 'invalid_response', 'invalid_response'];
+         const e = new Error('kind ' + kind + (status ? ' (HTTP ' + status + ')' : ''), cause === undefined ? undefined : { cause });
+         Object.assign(e, { name: 'TokenError', code: codes[kind], status, error: body?.error ?? null,
+           error_description: body?.error_description ?? null });
+         return e;",
+    )
+}
+
 /// A client from (valid) JSON options, with the given hooks. The JS entry
 /// validates options and applies defaults (tested in `package.test.mjs`);
 /// this does the same for the known-good options of these tests.
@@ -43,21 +56,41 @@ fn client_with(json: &str, on_change: Option<Function>, on_error: Option<Functio
         headers.set("Accept", "application/json").unwrap();
     }
     headers.set("X-Requested-With", "token-wasm").unwrap();
-    let credentials = web_sys::RequestCredentials::from_js_value(&field("credentials"))
-        .unwrap_or(web_sys::RequestCredentials::SameOrigin);
+    let credentials = field("credentials").as_string().unwrap_or_else(|| "same-origin".into());
+    let init = Object::new();
+    Reflect::set(&init, &"credentials".into(), &credentials.into()).unwrap();
+    Reflect::set(&init, &"headers".into(), &headers).unwrap();
+    Reflect::set(&init, &"cache".into(), &"no-store".into()).unwrap();
+    let noop = || Function::new_no_args("");
     JsTokenClient::new(
         field("endpoint"),
+        init.unchecked_into(),
         num("leewaySeconds", 60.0),
-        credentials,
-        headers,
         num("timeoutMs", 10_000.0),
         num("retries", 2.0) as u32,
         num("retryDelayMs", 300.0),
         field("refreshAhead").as_bool().unwrap_or(false),
-        on_change,
-        on_error,
-        None,
+        on_change.unwrap_or_else(noop),
+        on_error.unwrap_or_else(noop),
+        make_error(),
     )
+}
+
+/// `client.getState()` as the JS entry builds it.
+fn state(c: &JsTokenClient) -> JsValue {
+    let build = Function::new_with_args(
+        "status, expiresAt, fetches, cacheHits, lastError",
+        "return { status: ['empty', 'fresh', 'refreshing', 'error'][status], expiresAt, fetches, cacheHits, lastError };",
+    );
+    c.state(&build)
+}
+
+/// Resolve after `ms` milliseconds.
+async fn sleep(ms: f64) {
+    let _ = JsFuture::from(Promise::new(&mut |resolve, _| {
+        set_timeout(&resolve, ms);
+    }))
+    .await;
 }
 
 fn client(json: &str) -> JsTokenClient {
@@ -130,7 +163,7 @@ async fn cached_token_is_reused() {
     assert_eq!(a, b);
     assert!(a.as_string().unwrap().starts_with("tok-cache-1"));
     assert_eq!(count("cache").await, 1.0);
-    let state = c.state();
+    let state = state(&c);
     assert_eq!(get(&state, "status"), "fresh");
     assert_eq!(get(&state, "fetches"), 1);
     assert_eq!(get(&state, "cacheHits"), 1);
@@ -160,8 +193,8 @@ async fn shared_failure_then_next_call_retries() {
     let first = get(&outcomes.get(0), "reason");
     assert!(outcomes.iter().all(|o| get(&o, "status") == "rejected" && get(&o, "reason") == first));
     assert_eq!(count("sharedfail").await, 1.0);
-    assert_eq!(get(&c.state(), "status"), "error");
-    assert_eq!(get(&get(&c.state(), "lastError"), "code"), "http");
+    assert_eq!(get(&state(&c), "status"), "error");
+    assert_eq!(get(&get(&state(&c), "lastError"), "code"), "http");
     expect_error(&c, "http").await;
     assert_eq!(count("sharedfail").await, 2.0);
 }
@@ -175,7 +208,7 @@ async fn short_lived_token_is_reused_for_half_its_life() {
     let b = token(&c).await.unwrap();
     assert_eq!(a, b);
     assert_eq!(count("short").await, 1.0);
-    assert_eq!(get(&c.state(), "status"), "fresh");
+    assert_eq!(get(&state(&c), "status"), "fresh");
 }
 
 /// Regression (re-fetch loop): the Viewer asks again as soon as its callback
@@ -197,13 +230,32 @@ async fn rapid_viewer_cycles_on_short_tokens_make_one_request() {
     assert!(count("vloop").await <= 1.0);
 }
 
+/// Regression (0-second spin): the Viewer renews exactly when its
+/// `expiresInSeconds` runs out. It must never be told 0 (it would renew at
+/// once, in a loop, until the old token expired): with < 1 s left it gets a
+/// new token, one request per renewal.
+#[wasm_bindgen_test]
+async fn viewer_renewing_on_time_is_never_told_zero() {
+    let c = client(r#"{"endpoint":"{S}/token?ttl=62&key=renew","leewaySeconds":60}"#);
+    let (on_ready, (calls, args)) = recorder();
+    let start = js_sys::Date::now();
+    while js_sys::Date::now() - start < 3_500.0 {
+        settle(c.get_access_token(on_ready.clone().into())).await.unwrap();
+        let secs = args.borrow()[1].as_f64().unwrap();
+        assert!(secs >= 1.0, "renewal {} was told {secs}", calls.get());
+        sleep(secs * 1000.0).await;
+    }
+    let requests = count("renew").await;
+    assert!(requests <= f64::from(calls.get()) + 1.0, "{requests} requests for {} renewals", calls.get());
+}
+
 /// Once `expires_at - leeway` passes, the next call fetches a new token.
 #[wasm_bindgen_test]
 async fn expired_token_is_refetched() {
     let c = client(r#"{"endpoint":"{S}/token?ttl=61&key=expiry","leewaySeconds":60}"#);
     let a = token(&c).await.unwrap();
     assert_eq!(token(&c).await.unwrap(), a);
-    let expires_at = get(&c.state(), "expiresAt").as_f64().unwrap();
+    let expires_at = get(&state(&c), "expiresAt").as_f64().unwrap();
     wait_until(5_000.0, async || js_sys::Date::now() >= expires_at - 60_000.0).await;
     let b = token(&c).await.unwrap();
     assert_ne!(a, b);
@@ -216,7 +268,7 @@ async fn refresh_ahead_replaces_token_before_expiry() {
     let c = client(r#"{"endpoint":"{S}/token?ttl=62&key=ahead","leewaySeconds":60,"refreshAhead":true}"#);
     let a = token(&c).await.unwrap();
     wait_until(5_000.0, async || count("ahead").await >= 2.0).await;
-    wait_until(1_000.0, async || get(&c.state(), "status") == "fresh").await;
+    wait_until(1_000.0, async || get(&state(&c), "status") == "fresh").await;
     let b = token(&c).await.unwrap();
     assert_ne!(a, b);
     assert!(b.as_string().unwrap().starts_with("tok-ahead-2"));
@@ -375,7 +427,7 @@ async fn clear_forgets_token_and_notifies() {
     c.clear();
     assert_eq!(changes.get(), 2);
     assert!(last.borrow()[0].is_null());
-    assert_eq!(get(&c.state(), "status"), "empty");
+    assert_eq!(get(&state(&c), "status"), "empty");
     assert_ne!(token(&c).await.unwrap(), a);
     assert_eq!(count("clear").await, 2.0);
 }
@@ -386,9 +438,9 @@ async fn wake_drops_stale_token() {
     let c = client(r#"{"endpoint":"{S}/token?ttl=61&key=wake","leewaySeconds":60}"#);
     token(&c).await.unwrap();
     c.wake();
-    assert_eq!(get(&c.state(), "status"), "fresh", "a fresh token survives wake()");
-    let expires_at = get(&c.state(), "expiresAt").as_f64().unwrap();
+    assert_eq!(get(&state(&c), "status"), "fresh", "a fresh token survives wake()");
+    let expires_at = get(&state(&c), "expiresAt").as_f64().unwrap();
     wait_until(5_000.0, async || js_sys::Date::now() >= expires_at - 60_000.0).await;
     c.wake();
-    assert!(get(&c.state(), "expiresAt").is_null());
+    assert!(get(&state(&c), "expiresAt").is_null());
 }
