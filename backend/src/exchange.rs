@@ -16,6 +16,7 @@ use oauth2::{
     ErrorResponseType, HttpRequest, HttpResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken,
     RequestTokenError, Scope, StandardErrorResponse, StandardRevocableToken, TokenResponse,
 };
+use base64::Engine;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -112,8 +113,9 @@ pub struct Exchange {
     limits: UpstreamHttp,
     /// Lifetime assumed when the upstream omits `expires_in`.
     default_ttl: Duration,
-    /// Kept only to scrub it from anything the upstream echoes back.
+    /// Scrubbed from anything the upstream echoes back; sent by [`Exchange::revoke`].
     secret: SecretString,
+    auth: ClientAuth,
     userinfo_url: Option<url::Url>,
 }
 
@@ -141,6 +143,7 @@ impl Exchange {
             limits,
             default_ttl,
             secret: SecretString::from(client.secret.secret().clone()),
+            auth: client.auth,
             userinfo_url: provider.userinfo_url.clone(),
         }
     }
@@ -217,13 +220,45 @@ impl Exchange {
     }
 
     /// Revokes a refresh token (RFC 7009). Without a revocation endpoint this is a no-op.
+    ///
+    /// Written by hand rather than with `oauth2`'s `revoke_token`, which refuses
+    /// plain-http endpoints even on loopback (the dev server, local providers);
+    /// configuration already keeps plain http to loopback. The request is the
+    /// RFC 7009 form with the same client authentication as the token endpoint.
     pub async fn revoke(&self, refresh_token: RefreshToken) -> Result<(), ExchangeError> {
-        let Ok(request) = self.client.revoke_token(StandardRevocableToken::RefreshToken(refresh_token)) else {
-            return Ok(());
-        };
-        let reply = Reply::default();
-        let transport = Transport { exchange: self, reply: &reply };
-        request.request_async(&transport).await.map_err(|e| self.classify(e, &reply))
+        let Some(url) = self.client.revocation_url() else { return Ok(()) };
+        let mut form = vec![("token", refresh_token.secret().as_str()), ("token_type_hint", "refresh_token")];
+        let mut request = self.http.post(url.url().clone()).header(http::header::ACCEPT, "application/json");
+        match self.auth {
+            ClientAuth::Basic => {
+                let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+                let credentials = format!("{}:{}", encode(self.client.client_id()), encode(self.secret.expose_secret()));
+                let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
+                request = request.header(http::header::AUTHORIZATION, format!("Basic {encoded}"));
+            }
+            ClientAuth::Post => {
+                form.push(("client_id", self.client.client_id().as_str()));
+                form.push(("client_secret", self.secret.expose_secret()));
+            }
+        }
+        let response = request
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| transport_error(TransportError::from_reqwest(&e, self.limits.timeout)))?;
+        let status = response.status().as_u16();
+        let retry_after = retry_after_secs(response.headers()).map(|s| Duration::from_secs(u64::from(s)));
+        match status {
+            200..=299 => Ok(()),
+            429 | 500..=599 => Err(ExchangeError::Unavailable { status, retry_after }),
+            _ => {
+                let body = read_capped(response, self.limits.max_body_bytes).await.unwrap_or_default();
+                let error = serde_json::from_slice::<BasicRevocationErrorResponse>(&body)
+                    .map(|e| e.error().to_string())
+                    .unwrap_or_else(|_| "revocation_rejected".into());
+                Err(ExchangeError::Rejected { status, error, description: None })
+            }
+        }
     }
 
     /// The user's profile from the userinfo endpoint, as JSON.

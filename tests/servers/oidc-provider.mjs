@@ -7,6 +7,11 @@
 //   ACCESS_TOKEN_TTL  lifetime in seconds of client-credentials and access tokens (default 60)
 //   EXTRA_CLIENTS     JSON array of extra client metadata (e.g. authorization_code
 //                     clients for browser sign-in tests), added to the built-in ones
+//   SIGN_IN=1         also serve the authorization code flow for those clients:
+//                     oidc-provider's own login and consent pages (devInteractions),
+//                     PKCE (S256) required, refresh tokens always issued and rotated,
+//                     revocation and introspection endpoints; REFRESH_TOKEN_TTL
+//                     (default 3600) bounds refresh tokens
 //
 // Stdout gets exactly one line once listening:
 //   {"issuer":"http://127.0.0.1:PORT","token_endpoint":"…","clients":{"basic":{…},"post":{…},"special":{…}}}
@@ -16,6 +21,8 @@
 // Test-only routes (not part of oidc-provider):
 //   GET  /test/token-requests        {"count": N}: requests that reached the token endpoint
 //   POST /test/token-requests/reset  sets that count to 0
+//   GET  /test/events                (SIGN_IN=1) {"counts":{event:N},"refresh_tokens":[{jti,account,saved,consumed,destroyed}],
+//                                    "grant_errors":[{grant_type,error,description}]}: what happened to refresh tokens
 
 import http from 'node:http';
 import Provider from 'oidc-provider';
@@ -26,6 +33,8 @@ if (!Number.isInteger(ttl) || ttl < 1) {
   process.exit(2);
 }
 const extraClients = JSON.parse(process.env.EXTRA_CLIENTS ?? '[]');
+const signIn = process.env.SIGN_IN === '1';
+const refreshTtl = Number.parseInt(process.env.REFRESH_TOKEN_TTL ?? '3600', 10);
 
 // The two client-authentication methods the broker supports (RFC 6749 §2.3.1).
 // Secrets are fixed test values; tests read them from the JSON line, never hard-code them.
@@ -53,11 +62,44 @@ const scopes = ['openid', 'offline_access', 'viewables:read', 'data:read', 'data
 
 let tokenRequests = 0;
 
+/** SIGN_IN=1: event counts and each refresh token's fate, for /test/events. */
+const events = { counts: {}, refreshTokens: new Map(), grantErrors: [] };
+function countEvent(name) {
+  events.counts[name] = (events.counts[name] ?? 0) + 1;
+}
+function refreshTokenEntry(token) {
+  if (!events.refreshTokens.has(token.jti)) {
+    events.refreshTokens.set(token.jti, { jti: token.jti, account: token.accountId ?? null, saved: false, consumed: false, destroyed: false });
+  }
+  return events.refreshTokens.get(token.jti);
+}
+
+/** The code-flow configuration added by SIGN_IN=1 (see the header). */
+function signInConfiguration() {
+  return {
+    features: {
+      devInteractions: { enabled: true },
+      revocation: { enabled: true },
+      introspection: { enabled: true },
+    },
+    pkce: { required: () => true },
+    // `profile` (added to the scopes) releases a name at userinfo.
+    claims: { openid: ['sub'], profile: ['name', 'preferred_username'] },
+    findAccount: async (ctx, sub) => ({ accountId: sub, claims: async () => ({ sub, name: sub, preferred_username: sub }) }),
+    // Without this, oidc-provider issues a refresh token only when offline_access
+    // was consented with prompt=consent; the broker relies on one.
+    issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
+    rotateRefreshToken: true,
+  };
+}
+
 const server = http.createServer();
 server.listen(0, '127.0.0.1', () => {
   const { port } = server.address();
   const issuer = `http://127.0.0.1:${port}`;
+  const extra = signIn ? signInConfiguration() : { features: {} };
   const provider = new Provider(issuer, {
+    ...extra,
     clients: [
       ...Object.values(clients).map((c) => ({
         ...c,
@@ -70,12 +112,13 @@ server.listen(0, '127.0.0.1', () => {
       })),
       ...extraClients,
     ],
-    scopes,
+    scopes: signIn ? [...scopes, 'profile'] : scopes,
     features: {
       clientCredentials: { enabled: true },
       // Login and consent pages meant for trying the library by hand; tests that need
       // a browser sign-in provide their own interactions.
       devInteractions: { enabled: false },
+      ...extra.features,
       // Without a `resource` parameter the token is an opaque client-credentials
       // token whose scope is the requested one, which is what the broker asks for.
       resourceIndicators: { enabled: false },
@@ -83,6 +126,7 @@ server.listen(0, '127.0.0.1', () => {
     ttl: {
       AccessToken: ttl,
       ClientCredentials: ttl,
+      ...(signIn ? { RefreshToken: refreshTtl, IdToken: ttl, Grant: refreshTtl, Session: refreshTtl, Interaction: 600, AuthorizationCode: 60 } : {}),
     },
   });
   // Loopback http issuer: nothing to proxy, keep Koa's defaults.
@@ -90,7 +134,31 @@ server.listen(0, '127.0.0.1', () => {
 
   // Count and expose token-endpoint traffic so tests can prove single-flight
   // against a server we did not write.
+  if (signIn) {
+    for (const name of ['grant.success', 'revocation.success', 'introspection.success', 'authorization.success']) {
+      provider.on(name, () => countEvent(name));
+    }
+    provider.on('grant.error', (ctx, error) => {
+      countEvent('grant.error');
+      events.grantErrors.push({
+        grant_type: ctx.oidc?.params?.grant_type ?? null,
+        error: error.error ?? error.name,
+        description: error.error_description ?? error.message,
+      });
+    });
+    for (const fate of ['saved', 'consumed', 'destroyed']) {
+      provider.on(`refresh_token.${fate}`, (token) => {
+        countEvent(`refresh_token.${fate}`);
+        refreshTokenEntry(token)[fate] = true;
+      });
+    }
+  }
+
   provider.use(async (ctx, next) => {
+    if (signIn && ctx.path === '/test/events' && ctx.method === 'GET') {
+      ctx.body = { counts: events.counts, refresh_tokens: [...events.refreshTokens.values()], grant_errors: events.grantErrors };
+      return;
+    }
     if (ctx.path === '/test/token-requests' && ctx.method === 'GET') {
       ctx.body = { count: tokenRequests };
       return;

@@ -8,6 +8,8 @@
 // Each test file uses a different subset of these fixtures.
 #![allow(dead_code)]
 
+pub mod sign_in;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
