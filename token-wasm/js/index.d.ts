@@ -89,7 +89,9 @@ export class TokenClient {
    * effective leeway, see `leewaySeconds`; floored, at least 1: a cached
    * token with less than a second left is replaced first). Never
    * gives up: retries with backoff (≤ 30 s) and reports each failure to
-   * `onError` listeners. Resolves after `onReady` ran.
+   * `onError` listeners. Resolves after `onReady` ran. The one exception is
+   * `login_required` (user-token routes): retrying can't sign the user in, so
+   * the promise rejects with that `TokenError`; call again after sign-in.
    */
   getAccessToken(onReady: OnTokenReady): Promise<void>;
   /** `fetch` with `Authorization: Bearer <token>`; after a 401, retried once with a fresh token. */

@@ -331,8 +331,14 @@ impl Task for Flight {
     }
 }
 
+/// A rejected token request's `code` (see `makeError` in `js/index.js`).
+fn get_code(error: &JsValue) -> JsValue {
+    js_sys::Reflect::get(error, &JsValue::from_str("code")).unwrap_or(JsValue::UNDEFINED)
+}
+
 /// One viewer callback: wait for a token lasting at least a second, call
-/// `on_ready`, and on failure sleep and try again.
+/// `on_ready`, and on failure sleep and try again; except when the user must
+/// sign in (`login_required`), where the returned promise rejects.
 struct ViewerCall {
     client: TokenClient,
     on_ready: Function,
@@ -369,6 +375,9 @@ impl Task for ViewerCall {
                 );
                 Step::Done(called.map(|_| JsValue::UNDEFINED))
             }
+            // Retrying can't sign the user in, and would repeat the 401 for as
+            // long as the page is open; the page calls again after sign-in.
+            Err(error) if get_code(&error) == JsValue::from_str("login_required") => Step::Done(Err(error)),
             Err(_) => {
                 let base = self.client.inner.options.retry_delay_ms.max(1.0);
                 let delay = backoff_ms(self.failures, base, MAX_CALLBACK_RETRY_DELAY_MS, None, js_sys::Math::random());

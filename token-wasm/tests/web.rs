@@ -390,6 +390,26 @@ async fn viewer_callback_retries_until_success() {
     assert_eq!(count("vretry").await, 4.0);
 }
 
+/// The Viewer form stops on `login_required` (it can't sign the user in) instead
+/// of repeating the 401 for the life of the page; the failure is reported.
+#[wasm_bindgen_test]
+async fn viewer_callback_stops_on_login_required() {
+    let (on_error, (errors, _)) = recorder();
+    let c = client_with(
+        r#"{"endpoint":"{S}/login-required?key=vlogin","retries":0,"retryDelayMs":10}"#,
+        None,
+        Some(on_error),
+    );
+    let (on_ready, (calls, _)) = recorder();
+    let err = settle(c.get_access_token(on_ready.into())).await.expect_err("the promise rejects");
+    assert_eq!(get(&err, "code"), "login_required");
+    assert_eq!(calls.get(), 0);
+    assert_eq!(errors.get(), 1);
+    // A retrying loop (10 ms backoff) would have sent several more requests in this window.
+    sleep(200.0).await;
+    assert_eq!(count("vlogin").await, 1.0);
+}
+
 /// authorizedFetch adds the bearer token, and after a 401 drops it and retries once.
 #[wasm_bindgen_test]
 async fn authorized_fetch_retries_once_after_401() {
