@@ -281,6 +281,7 @@ impl SessionKey {
 
 /// Where tokens come from.
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant, reason = "one value per process, built once at start-up")]
 pub enum Upstream {
     /// The embedded development authorization server (`--dev`).
     Dev { token_ttl: Duration },

@@ -23,21 +23,20 @@ struct AuthorizationRequest {
 
 /// Errors about the client or redirect URI are shown, never redirected
 /// (RFC 6749 §4.1.2.1): the redirect target itself is untrusted then.
-fn check(state: &DevState, params: &HashMap<String, String>) -> Result<AuthorizationRequest, Response> {
-    let refuse = |message: &str| (StatusCode::BAD_REQUEST, Html(format!("<h1>Invalid request</h1><p>{message}</p>"))).into_response();
+fn check(state: &DevState, params: &HashMap<String, String>) -> Result<AuthorizationRequest, &'static str> {
     if params.get("client_id") != Some(&state.client_id) {
-        return Err(refuse("unknown client_id"));
+        return Err("unknown client_id");
     }
     let redirect_uri = params.get("redirect_uri").cloned().unwrap_or_default();
     if state.redirect_uri.as_deref() != Some(redirect_uri.as_str()) {
-        return Err(refuse("redirect_uri is not the registered one"));
+        return Err("redirect_uri is not the registered one");
     }
     if params.get("response_type").map(String::as_str) != Some("code") {
-        return Err(refuse("response_type must be code"));
+        return Err("response_type must be code");
     }
     let code_challenge = params.get("code_challenge").cloned().unwrap_or_default();
     if code_challenge.len() < 43 || params.get("code_challenge_method").map(String::as_str) != Some("S256") {
-        return Err(refuse("PKCE with code_challenge_method=S256 is required"));
+        return Err("PKCE with code_challenge_method=S256 is required");
     }
     Ok(AuthorizationRequest {
         redirect_uri,
@@ -48,11 +47,15 @@ fn check(state: &DevState, params: &HashMap<String, String>) -> Result<Authoriza
     })
 }
 
+fn refuse(message: &str) -> Response {
+    (StatusCode::BAD_REQUEST, Html(format!("<h1>Invalid request</h1><p>{message}</p>"))).into_response()
+}
+
 /// `GET /authorize`: the sign-in page.
 pub(super) async fn page(State(state): State<Arc<DevState>>, Query(params): Query<HashMap<String, String>>) -> Response {
     let request = match check(&state, &params) {
         Ok(request) => request,
-        Err(response) => return response,
+        Err(message) => return refuse(message),
     };
     let hidden: String = params
         .iter()
@@ -80,7 +83,7 @@ pub(super) async fn page(State(state): State<Arc<DevState>>, Query(params): Quer
 pub(super) async fn decide(State(state): State<Arc<DevState>>, Form(params): Form<HashMap<String, String>>) -> Response {
     let request = match check(&state, &params) {
         Ok(request) => request,
-        Err(response) => return response,
+        Err(message) => return refuse(message),
     };
     let Ok(mut target) = Url::parse(&request.redirect_uri) else {
         return (StatusCode::BAD_REQUEST, "redirect_uri is not a URL").into_response();

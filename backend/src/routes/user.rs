@@ -49,7 +49,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = SignInState::from_ref(state);
-        if !parts.headers.get("x-requested-with").is_some_and(|v| !v.is_empty()) {
+        if parts.headers.get("x-requested-with").is_none_or(|v| v.is_empty()) {
             return Err(ApiError::CrossSite("the X-Requested-With header is missing"));
         }
         match parts.headers.get(axum::http::header::ORIGIN) {
