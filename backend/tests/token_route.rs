@@ -104,6 +104,33 @@ async fn configured_client_auth_method_is_used_on_the_wire() {
     }
 }
 
+/// The `aps` preset speaks APS authentication v2: a form POST with HTTP Basic
+/// client authentication and the viewer's default scope; its reply shape is served.
+#[tokio::test]
+async fn aps_preset_speaks_authentication_v2() {
+    let upstream = FaultUpstream::start(Script::token(3599)).await;
+    let broker = Broker::start(&[
+        "--provider",
+        "aps",
+        "--token-url",
+        &upstream.token_url(),
+        "--client-id",
+        "aps-client",
+        "--client-secret",
+        "aps-secret",
+    ])
+    .await;
+    let reply = get(&http_client(), &broker.url("/api/token")).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert!(matches!(reply.json()["expires_in"].as_u64(), Some(3598 | 3599)), "{}", reply.body);
+    let request = upstream.received().pop().expect("a request");
+    assert_eq!(request.basic_credentials(), Some(("aps-client".into(), "aps-secret".into())));
+    assert_eq!(request.headers.get("content-type").and_then(|v| v.to_str().ok()), Some("application/x-www-form-urlencoded"));
+    assert_eq!(request.form("grant_type").as_deref(), Some("client_credentials"));
+    assert_eq!(request.form("scope").as_deref(), Some("viewables:read"));
+    assert_eq!(request.form("client_secret"), None, "APS v2 takes the secret in the Basic header only");
+}
+
 /// A wrong secret is a configuration problem (502 `upstream_rejected`), not an outage,
 /// and the error is as uncacheable as a token.
 #[tokio::test]
