@@ -30,7 +30,8 @@ use crate::provider::{DiscoveryError, Provider};
 use crate::telemetry::Metrics;
 use crate::token_cache::{SharedSource, TokenCache, TokenCaches, TokenSource};
 
-/// Upper bound on any request; keeps a stuck request from holding shutdown open.
+/// Upper bound on a request outside the token routes; keeps a stuck request
+/// from holding shutdown open.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often expired sessions are deleted from the in-memory store.
 const SESSION_SWEEP_INTERVAL: Duration = Duration::from_secs(60);
@@ -163,24 +164,28 @@ impl AppState {
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
     let cors = cors_layer(&state.config.cors);
+    // The token routes have no request timeout: their only waits (upstream
+    // request, cluster lock) are bounded already, and a timer per cache hit
+    // costs a measurable share of their throughput (BENCHMARKS.md).
     let token_routes = crate::routes::token::router();
     let token_routes = match &cors {
         Some(cors) => token_routes.layer(cors.clone()),
         None => token_routes,
     };
-    let mut router: Router = Router::new()
-        .merge(token_routes)
+    let mut others: Router = Router::new()
         .merge(crate::routes::ops::router())
         .fallback_service(ServeDir::new(&state.config.public_dir))
         .with_state(state.clone());
     if let (Some(service), Some(settings)) = (&state.sign_in, &state.config.sign_in) {
-        router = router.merge(sign_in_routes(&state, Arc::clone(service), settings, cors));
+        others = others.merge(sign_in_routes(&state, Arc::clone(service), settings, cors));
     }
-    router
+    let others = others.layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT));
+    token_routes
+        .with_state(state.clone())
+        .merge(others)
         .layer(middleware::from_fn_with_state(state.metrics.clone(), record_errors))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
-        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
 }
 
 /// `/auth/*` and `/api/user/*`, behind the session layer.

@@ -50,10 +50,13 @@ struct ErrorLabels {
 
 type HistogramFamily = Family<ProfileLabel, Histogram, fn() -> Histogram>;
 
-/// The process's metrics; cheap to clone.
+/// The process's metrics; cloning is one reference count (it happens per request).
 #[derive(Clone, Debug)]
-pub struct Metrics {
-    registry: Arc<Registry>,
+pub struct Metrics(Arc<Families>);
+
+#[derive(Debug)]
+struct Families {
+    registry: Registry,
     upstream_requests: Family<UpstreamLabels, Counter>,
     upstream_seconds: HistogramFamily,
     cache_hits: Family<ProfileLabel, Counter>,
@@ -104,15 +107,15 @@ impl Metrics {
             "Times Redis became unreachable and this replica fell back to local mode",
             redis_outages.clone(),
         );
-        Self {
-            registry: Arc::new(registry),
+        Self(Arc::new(Families {
+            registry,
             upstream_requests,
             upstream_seconds,
             cache_hits,
             cache_misses,
             errors,
             redis_outages,
-        }
+        }))
     }
 
     /// Handles for one profile's cache.
@@ -122,28 +125,28 @@ impl Metrics {
         };
         ProfileMetrics {
             profile: name.to_owned(),
-            cache_hits: self.cache_hits.get_or_create(&label).clone(),
-            cache_misses: self.cache_misses.get_or_create(&label).clone(),
-            upstream_seconds: self.upstream_seconds.get_or_create(&label).clone(),
-            upstream_requests: self.upstream_requests.clone(),
+            cache_hits: self.0.cache_hits.get_or_create(&label).clone(),
+            cache_misses: self.0.cache_misses.get_or_create(&label).clone(),
+            upstream_seconds: self.0.upstream_seconds.get_or_create(&label).clone(),
+            upstream_requests: self.0.upstream_requests.clone(),
         }
     }
 
     /// Counts Redis outages (see [`crate::cluster::Cluster::note`]).
     pub fn redis_outages(&self) -> Counter {
-        self.redis_outages.clone()
+        self.0.redis_outages.clone()
     }
 
     /// Counts an error response by its `error` code.
     pub fn record_error(&self, kind: &str) {
-        self.errors.get_or_create(&ErrorLabels { kind: kind.to_owned() }).inc();
+        self.0.errors.get_or_create(&ErrorLabels { kind: kind.to_owned() }).inc();
     }
 
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
         // Writing into a String cannot fail.
-        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.0.registry);
         out
     }
 }
