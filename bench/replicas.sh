@@ -13,7 +13,7 @@
 #      medians reported. The cached path does not touch Redis, so the two should
 #      be within noise.
 #
-# Settings (environment): ROUNDS=3 DURATION=10s CONNS=64 CLUSTER_DURATION=30s
+# Settings (environment): ROUNDS=5 DURATION=10s CONNS=64 CLUSTER_DURATION=30s
 # CLUSTER_CONNS=8 PIN=1 (replicas and Redis on CPU 0, wrk and the upstream on
 # CPU 1). Raw outputs go to bench/results/replicas-<timestamp>/ (or RESULTS_DIR).
 # Traffic goes to 127.0.0.1 only; every process started here is stopped on exit.
@@ -23,7 +23,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 bin=${CARGO_TARGET_DIR:-$root/target}/release
 out=${RESULTS_DIR:-$root/bench/results/replicas-$(date +%Y%m%d-%H%M%S)}
-rounds=${ROUNDS:-3}
+rounds=${ROUNDS:-5}
 duration=${DURATION:-10s}
 conns=${CONNS:-64}
 cluster_duration=${CLUSTER_DURATION:-30s}
@@ -196,6 +196,10 @@ start_replica redis-off "$up"
 url[off]="http://127.0.0.1:$port/api/token"
 for s in on off; do warm "${url[$s]}"; done
 
+# Redis commands served during part 2 (minus the INFO calls that read the count):
+# the cached route should cause none.
+redis_commands() { redis-cli -p "$redis_port" info stats | sed -n 's/^total_commands_processed:\([0-9]*\).*/\1/p'; }
+commands_before=$(redis_commands)
 declare -A rps p50 p99
 modes=(on off)
 for r in $(seq "$rounds"); do
@@ -209,6 +213,7 @@ for r in $(seq "$rounds"); do
         p99[$s]+="$(field "$f" p99_ms) "
     done
 done
+redis_during=$(($(redis_commands) - commands_before - 1))
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/machine.txt"
 
 {
@@ -228,6 +233,8 @@ echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/machine.txt"
         # shellcheck disable=SC2086
         echo "| $s | $(median ${rps[$s]}) | $(median ${p50[$s]}) | $(median ${p99[$s]}) | ${rps[$s]}|"
     done
+    echo
+    echo "Redis commands served during part 2 (the 'on' replica's cached route): $redis_during"
     echo
     cat "$out/machine.txt"
 } | tee "$out/summary.md"

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use fred::prelude::{ClientLike, Config as RedisConfig, Pool, ReconnectPolicy};
+use fred::prelude::{ClientLike, Config as RedisConfig, Options, Pool, ReconnectPolicy};
 use prometheus_client::metrics::counter::Counter;
 
 use crate::config::RedisSettings;
@@ -23,6 +23,8 @@ use crate::telemetry::Metrics;
 /// Any Redis command that takes longer than this fails, so a hung Redis costs a
 /// request at most this much before the replica falls back.
 const COMMAND_TIMEOUT: Duration = Duration::from_millis(1500);
+/// The `/readyz` Redis check gives up after this.
+const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
 const CONNECTION_TIMEOUT: Duration = Duration::from_secs(2);
 const POOL_SIZE: usize = 4;
 
@@ -121,9 +123,14 @@ impl Cluster {
         }
     }
 
-    /// Whether Redis answers now (for `/readyz`).
+    /// Whether Redis answers now (for `/readyz`). Bounded by [`PROBE_TIMEOUT`], not
+    /// [`COMMAND_TIMEOUT`]: while Redis is down a command waits for the reconnection
+    /// until its timeout, and a probe held that long fails the orchestrator's
+    /// readiness check (1 s by default in Kubernetes), taking every replica out
+    /// of service exactly when they are meant to keep serving from memory.
     pub async fn is_reachable(&self) -> bool {
-        let result = self.inner.pool.ping::<String>(None).await.map_err(ClusterError::from);
+        let options = Options { timeout: Some(PROBE_TIMEOUT), ..Options::default() };
+        let result = self.inner.pool.with_options(&options).ping::<String>(None).await.map_err(ClusterError::from);
         self.note(&result);
         result.is_ok()
     }

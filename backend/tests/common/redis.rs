@@ -1,0 +1,562 @@
+//! Fixtures for the multi-replica tests: a real `redis-server` on a free loopback
+//! port, an upstream that also speaks the authorization-code and refresh grants
+//! (rotating refresh tokens), a set of broker replicas (the real binary), a
+//! client load loop, and the three-legged sign-in driven without a browser.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::process::{Child, Command};
+use tokio::task::JoinHandle;
+
+use super::{BrokerProcess, PATIENCE, Reply, get_with, lock, scratch_dir, wait_until};
+
+/// The header every cookie-authenticated route wants.
+pub const XRW: (&str, &str) = ("X-Requested-With", "test");
+/// Shared by every replica, so a session cookie signed by one is valid on all.
+pub const SESSION_SECRET: &str = "replica-tests-session-secret-0123456789abcdef";
+
+/// A port nothing listens on right now (bound, then released).
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("local addr").port()
+}
+
+// ---------------------------------------------------------------------------
+// Redis
+// ---------------------------------------------------------------------------
+
+/// `redis-server` on 127.0.0.1; killed on drop, its directory removed.
+#[derive(Debug)]
+pub struct RedisServer {
+    pub port: u16,
+    dir: PathBuf,
+    /// Append-only file with fsync on every write, so a SIGKILL loses nothing.
+    is_persistent: bool,
+    child: Option<Child>,
+}
+
+impl RedisServer {
+    /// No persistence (`--save '' --appendonly no`): a restart starts empty.
+    pub async fn start() -> Self {
+        Self::start_with(false).await
+    }
+
+    /// AOF with `appendfsync always` in a scratch directory: data survives a kill.
+    pub async fn start_persistent() -> Self {
+        Self::start_with(true).await
+    }
+
+    async fn start_with(is_persistent: bool) -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let dir = scratch_dir().join(format!("redis-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed)));
+        std::fs::create_dir_all(&dir).expect("create redis dir");
+        let mut server = Self { port: free_port(), dir, is_persistent, child: None };
+        server.restart().await;
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    /// Starts (again) on the same port and waits until it answers PING.
+    pub async fn restart(&mut self) {
+        assert!(self.child.is_none(), "redis is already running");
+        let port = self.port.to_string();
+        let mut command = Command::new("/usr/bin/redis-server");
+        command.args(["--port", &port, "--bind", "127.0.0.1", "--save", ""]);
+        if self.is_persistent {
+            command.args(["--appendonly", "yes", "--appendfsync", "always"]);
+        } else {
+            command.args(["--appendonly", "no"]);
+        }
+        command.arg("--dir").arg(&self.dir);
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("redis-server is installed at /usr/bin/redis-server");
+        let deadline = Instant::now() + PATIENCE;
+        while !self.is_up().await {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("redis-server exited with {status} (port {port} taken?)");
+            }
+            assert!(Instant::now() < deadline, "redis-server did not answer PING on port {port}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.child = Some(child);
+    }
+
+    /// SIGKILL: Redis disappears as in a crash.
+    pub async fn kill(&mut self) {
+        let mut child = self.child.take().expect("redis is running");
+        child.kill().await.expect("kill redis-server");
+        assert!(!self.is_up().await, "redis still answers after being killed");
+    }
+
+    /// Whether something on the port answers `PING` with `PONG`.
+    pub async fn is_up(&self) -> bool {
+        let attempt = async {
+            let mut stream = TcpStream::connect(("127.0.0.1", self.port)).await.ok()?;
+            stream.write_all(b"PING\r\n").await.ok()?;
+            let mut buf = [0u8; 7];
+            stream.read_exact(&mut buf).await.ok()?;
+            Some(&buf == b"+PONG\r\n")
+        };
+        tokio::time::timeout(Duration::from_millis(500), attempt).await.ok().flatten().unwrap_or(false)
+    }
+
+    /// Runs one command through `redis-cli` and returns its raw output lines.
+    pub async fn cli(&self, args: &[&str]) -> Vec<String> {
+        let output = Command::new("/usr/bin/redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .await
+            .expect("redis-cli is installed");
+        assert!(output.status.success(), "redis-cli {args:?} failed");
+        String::from_utf8_lossy(&output.stdout).lines().map(str::to_owned).filter(|l| !l.is_empty()).collect()
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.start_kill();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// An upstream with sign-in
+// ---------------------------------------------------------------------------
+
+/// How [`CodeUpstream`] answers.
+#[derive(Debug, Clone, Copy)]
+pub struct CodeUpstreamSettings {
+    /// `expires_in` of client-credentials tokens (`cc-N`).
+    pub app_ttl_secs: u64,
+    /// `expires_in` of user tokens (`user-N`).
+    pub user_ttl_secs: u64,
+    /// Every token request waits this long after being counted, so bursts overlap.
+    pub delay: Duration,
+}
+
+#[derive(Debug, Default)]
+struct CodeState {
+    next: AtomicU64,
+    client_credentials: AtomicUsize,
+    code_grants: AtomicUsize,
+    refresh_grants: AtomicUsize,
+    invalid_grants: AtomicUsize,
+    codes: Mutex<HashSet<String>>,
+    /// The refresh tokens that are still valid; a used one is removed on arrival.
+    refresh_tokens: Mutex<HashSet<String>>,
+    /// Each user token issued, and when.
+    user_tokens: Mutex<Vec<(String, Instant)>>,
+}
+
+/// An authorization server for the three-legged flow: `GET /authorize` redirects
+/// straight back with a code (the user "consents" at once); `POST /token`
+/// serves `client_credentials`, `authorization_code` and `refresh_token`, and
+/// rotates refresh tokens: each is accepted once, a reuse is `invalid_grant`.
+#[derive(Debug)]
+pub struct CodeUpstream {
+    pub addr: SocketAddr,
+    settings: CodeUpstreamSettings,
+    state: Arc<CodeState>,
+    task: JoinHandle<()>,
+}
+
+impl CodeUpstream {
+    pub async fn start(settings: CodeUpstreamSettings) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind code upstream");
+        let addr = listener.local_addr().expect("local addr");
+        let state = Arc::new(CodeState::default());
+        let router = axum::Router::new()
+            .route("/authorize", get(authorize))
+            .route("/token", post(token))
+            .with_state((Arc::clone(&state), settings));
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        Self { addr, settings, state, task }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn settings(&self) -> CodeUpstreamSettings {
+        self.settings
+    }
+
+    /// Client-credentials requests received (counted on arrival).
+    pub fn client_credentials(&self) -> usize {
+        self.state.client_credentials.load(Ordering::SeqCst)
+    }
+
+    pub fn code_grants(&self) -> usize {
+        self.state.code_grants.load(Ordering::SeqCst)
+    }
+
+    pub fn refresh_grants(&self) -> usize {
+        self.state.refresh_grants.load(Ordering::SeqCst)
+    }
+
+    /// Refresh requests with an unknown or already-used refresh token.
+    pub fn invalid_grants(&self) -> usize {
+        self.state.invalid_grants.load(Ordering::SeqCst)
+    }
+
+    /// When `token` was issued; panics if it is not a user token from here.
+    pub fn user_token_issued_at(&self, token: &str) -> Instant {
+        lock(&self.state.user_tokens)
+            .iter()
+            .find(|(t, _)| t == token)
+            .map(|(_, at)| *at)
+            .unwrap_or_else(|| panic!("the upstream never issued user token `{token}`"))
+    }
+}
+
+impl Drop for CodeUpstream {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+type CodeCtx = State<(Arc<CodeState>, CodeUpstreamSettings)>;
+
+async fn authorize(State((state, _)): CodeCtx, Query(query): Query<HashMap<String, String>>) -> Response {
+    let (Some(redirect), Some(st)) = (query.get("redirect_uri"), query.get("state")) else {
+        return (StatusCode::BAD_REQUEST, "redirect_uri and state are required").into_response();
+    };
+    let code = format!("code-{}", state.next.fetch_add(1, Ordering::SeqCst));
+    lock(&state.codes).insert(code.clone());
+    let mut location = url::Url::parse(redirect).expect("redirect_uri is a URL");
+    location.query_pairs_mut().append_pair("code", &code).append_pair("state", st);
+    (StatusCode::FOUND, [(header::LOCATION, location.to_string())]).into_response()
+}
+
+async fn token(State((state, settings)): CodeCtx, Form(form): Form<HashMap<String, String>>) -> Response {
+    let grant = form.get("grant_type").map(String::as_str).unwrap_or("");
+    let accepted = match grant {
+        "client_credentials" => {
+            state.client_credentials.fetch_add(1, Ordering::SeqCst);
+            true
+        }
+        "authorization_code" => {
+            state.code_grants.fetch_add(1, Ordering::SeqCst);
+            form.get("code").is_some_and(|c| lock(&state.codes).remove(c)) && form.contains_key("code_verifier")
+        }
+        "refresh_token" => {
+            state.refresh_grants.fetch_add(1, Ordering::SeqCst);
+            // Removed on arrival: a second, concurrent use of the same token is a reuse.
+            let ok = form.get("refresh_token").is_some_and(|t| lock(&state.refresh_tokens).remove(t));
+            if !ok {
+                state.invalid_grants.fetch_add(1, Ordering::SeqCst);
+            }
+            ok
+        }
+        _ => return oauth_error("unsupported_grant_type"),
+    };
+    tokio::time::sleep(settings.delay).await;
+    if !accepted {
+        return oauth_error("invalid_grant");
+    }
+    let n = state.next.fetch_add(1, Ordering::SeqCst);
+    let body = if grant == "client_credentials" {
+        serde_json::json!({ "access_token": format!("cc-{n}"), "token_type": "Bearer", "expires_in": settings.app_ttl_secs })
+    } else {
+        let access = format!("user-{n}");
+        let refresh = format!("rt-{n}");
+        lock(&state.refresh_tokens).insert(refresh.clone());
+        lock(&state.user_tokens).push((access.clone(), Instant::now()));
+        serde_json::json!({
+            "access_token": access, "token_type": "Bearer",
+            "expires_in": settings.user_ttl_secs, "refresh_token": refresh,
+        })
+    };
+    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+}
+
+fn oauth_error(error: &str) -> Response {
+    let body = serde_json::json!({ "error": error }).to_string();
+    (StatusCode::BAD_REQUEST, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+// ---------------------------------------------------------------------------
+// Replicas
+// ---------------------------------------------------------------------------
+
+/// Several `token-backend` processes with one environment (apart from the
+/// first one's fixed port, which sign-in redirects back to).
+#[derive(Debug)]
+pub struct Replicas {
+    pub procs: Vec<Option<BrokerProcess>>,
+    envs: Vec<Vec<(String, String)>>,
+}
+
+impl Replicas {
+    /// Starts `count` replicas in parallel with `env`; replica 0 binds `first_port`
+    /// when given.
+    pub async fn start(count: usize, env: &[(String, String)], first_port: Option<u16>) -> Self {
+        let envs: Vec<Vec<(String, String)>> = (0..count)
+            .map(|i| {
+                let mut env = env.to_vec();
+                if let (0, Some(port)) = (i, first_port) {
+                    env.push(("BIND_ADDR".into(), format!("127.0.0.1:{port}")));
+                }
+                env
+            })
+            .collect();
+        let mut replicas = Self { procs: (0..count).map(|_| None).collect(), envs };
+        replicas.start_all().await;
+        replicas
+    }
+
+    async fn start_all(&mut self) {
+        let starts = self.envs.iter().map(|env| {
+            let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            async move { BrokerProcess::start(&[], &pairs).await }
+        });
+        let started = futures_util::future::join_all(starts).await;
+        self.procs = started.into_iter().map(Some).collect();
+    }
+
+    /// Kills every replica (SIGKILL) and starts them again with the same environment.
+    pub async fn restart_all(&mut self) {
+        for slot in &mut self.procs {
+            if let Some(process) = slot.take() {
+                process.stop().await;
+            }
+        }
+        self.start_all().await;
+    }
+
+    /// SIGKILLs replica `i`.
+    pub async fn kill(&mut self, i: usize) {
+        let process = self.procs[i].take().expect("replica is running");
+        process.stop().await;
+    }
+
+    pub fn get(&self, i: usize) -> &BrokerProcess {
+        self.procs[i].as_ref().expect("replica is running")
+    }
+
+    pub fn url(&self, i: usize, path: &str) -> String {
+        self.get(i).url(path)
+    }
+
+    /// `path` on every replica, running or not (a stopped one keeps its last address).
+    pub fn urls(&self, path: &str) -> Vec<String> {
+        (0..self.procs.len()).map(|i| self.url(i, path)).collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.procs.len()
+    }
+}
+
+/// The environment of a two-legged replica against `token_url` sharing `redis_url`.
+pub fn replica_env(token_url: &str, redis_url: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = [
+        ("OAUTH_PROVIDER", "generic"),
+        ("OAUTH_TOKEN_URL", token_url),
+        ("OAUTH_CLIENT_ID", "broker"),
+        ("OAUTH_CLIENT_SECRET", "broker-secret"),
+        ("REDIS_URL", redis_url),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    env
+}
+
+/// Adds sign-in against `upstream`, redirecting back to `127.0.0.1:port`.
+pub fn with_sign_in(mut env: Vec<(String, String)>, upstream: &CodeUpstream, port: u16) -> Vec<(String, String)> {
+    for (k, v) in [
+        ("OAUTH_AUTHORIZE_URL", upstream.url("/authorize")),
+        ("OAUTH_REDIRECT_URL", format!("http://127.0.0.1:{port}/auth/callback")),
+        ("OAUTH_USER_SCOPE", "profile".to_owned()),
+        ("SESSION_SECRET", SESSION_SECRET.to_owned()),
+        ("COOKIE_SECURE", "false".to_owned()),
+    ] {
+        env.push((k.to_owned(), v));
+    }
+    env
+}
+
+// ---------------------------------------------------------------------------
+// Clients
+// ---------------------------------------------------------------------------
+
+/// A client that does not follow redirects (each hop is checked) and has no cookie jar.
+pub fn manual_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(PATIENCE)
+        .build()
+        .expect("reqwest client")
+}
+
+/// `name=value` of the `Set-Cookie` header of `reply`, if any.
+pub fn set_cookie(reply: &Reply) -> Option<String> {
+    let value = reply.header("set-cookie")?;
+    Some(value.split(';').next().expect("split yields one item").to_owned())
+}
+
+/// Signs in through `login_base` (`/auth/login`, the upstream's `/authorize`,
+/// `/auth/callback`) and returns the session cookie (`session=…`).
+pub async fn sign_in(client: &reqwest::Client, login_base: &str) -> String {
+    let login = get_with(client, &format!("{login_base}/auth/login"), &[]).await;
+    assert_eq!(login.status, 302, "login: {}", login.body);
+    let pending = set_cookie(&login).expect("login sets the session cookie");
+    let authorize = get_with(client, login.header("location").expect("location"), &[]).await;
+    assert_eq!(authorize.status, 302, "authorize: {}", authorize.body);
+    let callback_url = authorize.header("location").expect("location");
+    assert!(callback_url.starts_with(login_base), "the provider redirects back to the login replica: {callback_url}");
+    let callback = get_with(client, callback_url, &[("Cookie", &pending)]).await;
+    assert_eq!(callback.status, 302, "callback: {}", callback.body);
+    let cookie = set_cookie(&callback).expect("sign-in sets a new session cookie");
+    assert_ne!(cookie, pending, "sign-in cycles the session id");
+    cookie
+}
+
+/// `GET /api/user/token` with the session cookie.
+pub async fn user_token(client: &reqwest::Client, base_url: &str, cookie: &str) -> Reply {
+    get_with(client, &format!("{base_url}/api/user/token"), &[XRW, ("Cookie", cookie)]).await
+}
+
+/// The value of an unlabelled metric, from `/metrics`.
+pub async fn metric(client: &reqwest::Client, base_url: &str, name: &str) -> f64 {
+    let reply = get_with(client, &format!("{base_url}/metrics"), &[]).await;
+    reply
+        .body
+        .lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no metric {name} in:\n{}", reply.body))
+}
+
+/// The `redis` field of `/readyz`.
+pub async fn readyz_redis(client: &reqwest::Client, base_url: &str) -> String {
+    let reply = get_with(client, &format!("{base_url}/readyz"), &[]).await;
+    reply.json()["redis"].as_str().unwrap_or("absent").to_owned()
+}
+
+/// Waits until every replica's `/readyz` reports `redis` as `state`.
+pub async fn wait_for_redis_state(client: &reqwest::Client, replicas: &Replicas, state: &str) {
+    for i in 0..replicas.len() {
+        let base = replicas.get(i).base.clone();
+        wait_until(&format!("replica {i} to report redis {state}"), || {
+            let base = base.clone();
+            async move { readyz_redis(client, &base).await == state }
+        })
+        .await;
+    }
+}
+
+/// One response of the load loop.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    pub replica: usize,
+    /// Which round of its worker; a round sends to every replica at once.
+    pub round: u64,
+    pub worker: usize,
+    pub sent_at: Instant,
+    /// The token, or why there is none.
+    pub outcome: Result<String, String>,
+}
+
+/// Client workers that, round after round, send `GET path` to every replica at
+/// once and record each outcome, until stopped.
+#[derive(Debug)]
+pub struct Load {
+    stop: Arc<AtomicBool>,
+    hits: Arc<Mutex<Vec<Hit>>>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Load {
+    /// `pause` between a worker's rounds keeps the load steady, not maximal.
+    pub fn start(urls: Vec<String>, workers: usize, pause: Duration, timeout: Duration) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let hits = Arc::new(Mutex::new(Vec::new()));
+        let client = reqwest::Client::builder().no_proxy().timeout(timeout).build().expect("client");
+        let tasks = (0..workers)
+            .map(|worker| {
+                let (stop, hits, client, urls) = (Arc::clone(&stop), Arc::clone(&hits), client.clone(), urls.clone());
+                tokio::spawn(async move {
+                    let mut round = 0;
+                    while !stop.load(Ordering::SeqCst) {
+                        let sent_at = Instant::now();
+                        let calls = urls.iter().enumerate().map(|(replica, url)| {
+                            let client = client.clone();
+                            async move { (replica, fetch_token(&client, url).await) }
+                        });
+                        let outcomes = futures_util::future::join_all(calls).await;
+                        lock(&hits).extend(outcomes.into_iter().map(|(replica, outcome)| Hit {
+                            replica,
+                            round,
+                            worker,
+                            sent_at,
+                            outcome,
+                        }));
+                        round += 1;
+                        tokio::time::sleep(pause).await;
+                    }
+                })
+            })
+            .collect();
+        Self { stop, hits, tasks }
+    }
+
+    pub fn hits(&self) -> Vec<Hit> {
+        lock(&self.hits).clone()
+    }
+
+    /// Stops the workers after their current round and returns every hit.
+    pub async fn stop(mut self) -> Vec<Hit> {
+        self.stop.store(true, Ordering::SeqCst);
+        for task in std::mem::take(&mut self.tasks) {
+            let _ = task.await;
+        }
+        lock(&self.hits).clone()
+    }
+}
+
+impl Drop for Load {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+async fn fetch_token(client: &reqwest::Client, url: &str) -> Result<String, String> {
+    let response = client.get(url).send().await.map_err(|e| format!("transport: {e}"))?;
+    let status = response.status().as_u16();
+    let body = response.text().await.map_err(|e| format!("body: {e}"))?;
+    if status != 200 {
+        return Err(format!("{status}: {body}"));
+    }
+    let json: serde_json::Value = serde_json::from_str(&body).map_err(|e| format!("json: {e}"))?;
+    json["access_token"].as_str().map(str::to_owned).ok_or_else(|| format!("no token: {body}"))
+}
