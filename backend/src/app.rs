@@ -18,17 +18,17 @@ use tower_http::trace::TraceLayer;
 
 use crate::cluster::{Cluster, ClusterError};
 use crate::config::{Config, Cors, SignIn, Upstream};
-use tower_sessions_redis_store::RedisStore;
-use crate::routes::user::SignInState;
-use crate::session::{self, MemoryStore, SessionBackend};
-use crate::sign_in::{SignInError, SignInService, UserTokenError};
-use tower_sessions::session_store::ExpiredDeletion;
 use crate::dev_auth_server::DevAuthServer;
 use crate::error::{ApiError, ErrorContext};
 use crate::exchange::{self, Exchange};
 use crate::provider::{DiscoveryError, Provider};
+use crate::routes::user::SignInState;
+use crate::session::{self, MemoryStore, SessionBackend};
+use crate::sign_in::{SignInError, SignInService, UserTokenError};
 use crate::telemetry::Metrics;
 use crate::token_cache::{SharedSource, TokenCache, TokenCaches, TokenSource};
+use tower_sessions::session_store::ExpiredDeletion;
+use tower_sessions_redis_store::RedisStore;
 
 /// Upper bound on a request outside the token routes; keeps a stuck request
 /// from holding shutdown open.
@@ -132,7 +132,13 @@ impl AppState {
         let source: Arc<dyn TokenSource> = match &cluster {
             Some(cluster) => {
                 let identity = format!("{}\n{}", client.id.as_str(), provider.token_url.as_str());
-                Arc::new(SharedSource::new(upstream, cluster.clone(), config.cache.clone(), identity, config.http.timeout))
+                Arc::new(SharedSource::new(
+                    upstream,
+                    cluster.clone(),
+                    config.cache.clone(),
+                    identity,
+                    config.http.timeout,
+                ))
             }
             None => upstream,
         };
@@ -152,8 +158,12 @@ impl AppState {
             .profiles
             .values()
             .map(|p| {
-                let cache =
-                    TokenCache::new(p.scopes.clone(), Arc::clone(&source), config.cache.clone(), metrics.profile(&p.name));
+                let cache = TokenCache::new(
+                    p.scopes.clone(),
+                    Arc::clone(&source),
+                    config.cache.clone(),
+                    metrics.profile(&p.name),
+                );
                 (p.name.clone(), cache)
             })
             .collect::<BTreeMap<_, _>>();
@@ -184,7 +194,10 @@ pub fn app(state: AppState) -> Router {
         .with_state(state.clone())
         .merge(others)
         .layer(middleware::from_fn_with_state(state.metrics.clone(), record_errors))
-        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
 }
 
@@ -223,18 +236,9 @@ fn cors_layer(cors: &Cors) -> Option<CorsLayer> {
     match cors {
         Cors::SameOrigin => None,
         Cors::AnyOrigin => Some(base.allow_origin(AllowOrigin::any())),
-        Cors::Origins {
-            origins,
-            allow_credentials,
-        } => {
-            let values = origins
-                .iter()
-                .filter_map(|o| HeaderValue::from_str(o).ok())
-                .collect::<Vec<_>>();
-            Some(
-                base.allow_origin(AllowOrigin::list(values))
-                    .allow_credentials(*allow_credentials),
-            )
+        Cors::Origins { origins, allow_credentials } => {
+            let values = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect::<Vec<_>>();
+            Some(base.allow_origin(AllowOrigin::list(values)).allow_credentials(*allow_credentials))
         }
     }
 }
@@ -251,7 +255,9 @@ async fn record_errors(State(metrics): State<Metrics>, request: Request, next: N
             ApiError::SignIn(SignInError::Exchange(e)) | ApiError::UserToken(UserTokenError::Exchange(e)) => {
                 tracing::error!(code = error.code(), error = %e, "request to the authorization server failed");
             }
-            ApiError::Session(_) | ApiError::UserToken(UserTokenError::Session(_)) | ApiError::SignIn(SignInError::Session(_)) => {
+            ApiError::Session(_)
+            | ApiError::UserToken(UserTokenError::Session(_))
+            | ApiError::SignIn(SignInError::Session(_)) => {
                 tracing::error!(code = error.code(), error = %error, "session store failed");
             }
             _ => tracing::debug!(code = error.code(), error = %error, "request failed"),

@@ -286,10 +286,7 @@ pub enum Upstream {
     /// The embedded development authorization server (`--dev`).
     Dev { token_ttl: Duration },
     /// A real authorization server.
-    Remote {
-        provider: ProviderSpec,
-        client: ClientCredentials,
-    },
+    Remote { provider: ProviderSpec, client: ClientCredentials },
 }
 
 /// Our identity at the authorization server. `Debug` shows the secret as
@@ -317,10 +314,7 @@ pub enum Cors {
     /// Any origin may read tokens (no credentials).
     AnyOrigin,
     /// These exact origins (`scheme://host[:port]`).
-    Origins {
-        origins: Vec<String>,
-        allow_credentials: bool,
-    },
+    Origins { origins: Vec<String>, allow_credentials: bool },
 }
 
 /// Limits on every request to the upstream.
@@ -376,9 +370,8 @@ impl Config {
         let file = match &cli.config {
             // An unreadable file is the one problem to report: what it would have
             // provided would only show up as a list of misleading "missing" lines.
-            Some(path) => read_file(path).map_err(|message| ConfigError {
-                problems: vec![Problem { var: "TOKEN_BACKEND_CONFIG", message }],
-            })?,
+            Some(path) => read_file(path)
+                .map_err(|message| ConfigError { problems: vec![Problem { var: "TOKEN_BACKEND_CONFIG", message }] })?,
             None => FileConfig::default(),
         };
         let config = build(&cli, file, &mut v);
@@ -407,10 +400,7 @@ struct Validator {
 
 impl Validator {
     fn problem(&mut self, var: &'static str, message: impl Into<String>) {
-        self.problems.push(Problem {
-            var,
-            message: message.into(),
-        });
+        self.problems.push(Problem { var, message: message.into() });
     }
 
     /// Records the error and yields `None`, so validation carries on to the next value.
@@ -444,18 +434,10 @@ impl Validator {
 }
 
 fn build(cli: &Cli, file: FileConfig, v: &mut Validator) -> Option<Config> {
-    let bind_addr = v.check(
-        "BIND_ADDR",
-        parse_bind_addr(pick(&cli.bind_addr, &file.bind_addr).unwrap_or("127.0.0.1:3000")),
-    );
-    let public_dir = v.check(
-        "PUBLIC_DIR",
-        parse_public_dir(pick(&cli.public_dir, &file.public_dir).unwrap_or("www")),
-    );
-    let log_format = v.check(
-        "LOG_FORMAT",
-        parse_log_format(pick(&cli.log_format, &file.log_format).unwrap_or("text")),
-    );
+    let bind_addr =
+        v.check("BIND_ADDR", parse_bind_addr(pick(&cli.bind_addr, &file.bind_addr).unwrap_or("127.0.0.1:3000")));
+    let public_dir = v.check("PUBLIC_DIR", parse_public_dir(pick(&cli.public_dir, &file.public_dir).unwrap_or("www")));
+    let log_format = v.check("LOG_FORMAT", parse_log_format(pick(&cli.log_format, &file.log_format).unwrap_or("text")));
     let cors = parse_cors(cli, &file, v);
 
     let upstream_provider = pick(&cli.provider, &file.oauth.provider);
@@ -463,13 +445,7 @@ fn build(cli: &Cli, file: FileConfig, v: &mut Validator) -> Option<Config> {
         Some(name) => v.check("OAUTH_PROVIDER", ProviderSpec::preset_name(name)),
         None => None,
     };
-    let profiles = parse_profiles(
-        cli,
-        &file,
-        preset.unwrap_or(crate::provider::Preset::Generic),
-        cli.dev,
-        v,
-    );
+    let profiles = parse_profiles(cli, &file, preset.unwrap_or(crate::provider::Preset::Generic), cli.dev, v);
 
     let cache = CachePolicy {
         min_ttl: v.seconds(
@@ -568,20 +544,26 @@ fn parse_sign_in(
         Some(raw) => v.check("OAUTH_REDIRECT_URL", parse_redirect_url(raw))?,
         None if dev => {
             // Browsers reach a wildcard listener through loopback.
-            let host = if bind_addr.ip().is_unspecified() { "127.0.0.1".to_owned() } else { bind_addr.ip().to_string() };
+            let host =
+                if bind_addr.ip().is_unspecified() { "127.0.0.1".to_owned() } else { bind_addr.ip().to_string() };
             let host = if bind_addr.is_ipv6() && !bind_addr.ip().is_unspecified() { format!("[{host}]") } else { host };
             Url::parse(&format!("http://{host}:{}/auth/callback", bind_addr.port())).ok()?
         }
         None => return None,
     };
     let default_scope = if dev { "openid profile data:read" } else { preset.map_or("", |p| p.default_user_scope()) };
-    let user_scopes =
-        v.check("OAUTH_USER_SCOPE", parse_scope(pick(&cli.user_scope, &file.oauth.user_scope).unwrap_or(default_scope)))?;
+    let user_scopes = v.check(
+        "OAUTH_USER_SCOPE",
+        parse_scope(pick(&cli.user_scope, &file.oauth.user_scope).unwrap_or(default_scope)),
+    )?;
     let browser_scopes = match pick(&cli.user_browser_scope, &file.oauth.user_browser_scope) {
         Some(raw) => {
             let scopes = v.check("OAUTH_USER_BROWSER_SCOPE", parse_scope(raw))?;
             if let Some(extra) = scopes.iter().find(|s| !user_scopes.contains(s)) {
-                v.problem("OAUTH_USER_BROWSER_SCOPE", format!("`{extra}` is not in OAUTH_USER_SCOPE; the browser scope must be narrower"));
+                v.problem(
+                    "OAUTH_USER_BROWSER_SCOPE",
+                    format!("`{extra}` is not in OAUTH_USER_SCOPE; the browser scope must be narrower"),
+                );
                 return None;
             }
             Some(scopes).filter(|s| !s.is_empty())
@@ -612,7 +594,10 @@ fn parse_sign_in(
             SessionKey::random()
         }
         None => {
-            v.problem("SESSION_SECRET", "missing: sign-in (OAUTH_REDIRECT_URL) needs a secret of at least 32 characters");
+            v.problem(
+                "SESSION_SECRET",
+                "missing: sign-in (OAUTH_REDIRECT_URL) needs a secret of at least 32 characters",
+            );
             return None;
         }
     };
@@ -661,18 +646,12 @@ fn pick<'a>(cli: &'a Option<String>, file: &'a Option<String>) -> Option<&'a str
 }
 
 fn parse_bind_addr(raw: &str) -> Result<SocketAddr, String> {
-    raw.trim()
-        .parse()
-        .map_err(|_| format!("`{raw}` is not an IP:PORT address such as 127.0.0.1:3000"))
+    raw.trim().parse().map_err(|_| format!("`{raw}` is not an IP:PORT address such as 127.0.0.1:3000"))
 }
 
 fn parse_public_dir(raw: &str) -> Result<PathBuf, String> {
     let path = PathBuf::from(raw);
-    if path.is_dir() {
-        Ok(path)
-    } else {
-        Err(format!("`{raw}` is not a directory"))
-    }
+    if path.is_dir() { Ok(path) } else { Err(format!("`{raw}` is not a directory")) }
 }
 
 fn parse_log_format(raw: &str) -> Result<LogFormat, String> {
@@ -697,12 +676,7 @@ fn parse_cors(cli: &Cli, file: &FileConfig, v: &mut Validator) -> Option<Cors> {
         None => file.cors_allow_credentials.unwrap_or(false),
     };
     let entries: Vec<String> = match (&cli.allowed_origins, &file.allowed_origins) {
-        (Some(raw), _) => raw
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect(),
+        (Some(raw), _) => raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect(),
         (None, Some(list)) => list.iter().map(|s| s.trim().to_owned()).collect(),
         (None, None) => Vec::new(),
     };
@@ -725,10 +699,7 @@ fn parse_cors(cli: &Cli, file: &FileConfig, v: &mut Validator) -> Option<Cors> {
     }
     let origins: Result<Vec<String>, String> = entries.iter().map(|e| parse_origin(e)).collect();
     let origins = v.check("ALLOWED_ORIGINS", origins)?;
-    Some(Cors::Origins {
-        origins,
-        allow_credentials: credentials,
-    })
+    Some(Cors::Origins { origins, allow_credentials: credentials })
 }
 
 /// Normalises `https://Example.com:443/` to `https://example.com`, the form browsers send.
@@ -738,9 +709,7 @@ fn parse_origin(raw: &str) -> Result<String, String> {
         return Err(format!("`{raw}` is not an http(s) origin"));
     }
     if url.path() != "/" || url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
-        return Err(format!(
-            "`{raw}` must be an origin only (scheme://host[:port]), without a path"
-        ));
+        return Err(format!("`{raw}` must be an origin only (scheme://host[:port]), without a path"));
     }
     Ok(url.origin().ascii_serialization())
 }
@@ -754,22 +723,10 @@ fn parse_profiles(
 ) -> Option<BTreeMap<String, Profile>> {
     let default_scope = pick(&cli.scope, &file.oauth.scope)
         .map(str::to_owned)
-        .unwrap_or_else(|| {
-            if dev {
-                "viewables:read".to_owned()
-            } else {
-                preset.default_scope().to_owned()
-            }
-        });
+        .unwrap_or_else(|| if dev { "viewables:read".to_owned() } else { preset.default_scope().to_owned() });
     let mut profiles = BTreeMap::new();
     let scopes = v.check("OAUTH_SCOPE", parse_scope(&default_scope))?;
-    profiles.insert(
-        DEFAULT_PROFILE.to_owned(),
-        Profile {
-            name: DEFAULT_PROFILE.to_owned(),
-            scopes,
-        },
-    );
+    profiles.insert(DEFAULT_PROFILE.to_owned(), Profile { name: DEFAULT_PROFILE.to_owned(), scopes });
     let mut ok = true;
     for (name, profile) in &file.profiles {
         if name == DEFAULT_PROFILE {
@@ -782,26 +739,15 @@ fn parse_profiles(
         }
         if name.is_empty()
             || name.len() > 64
-            || !name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         {
-            v.problem(
-                "TOKEN_BACKEND_CONFIG",
-                format!("profile name `{name}` must be 1-64 of [A-Za-z0-9_-]"),
-            );
+            v.problem("TOKEN_BACKEND_CONFIG", format!("profile name `{name}` must be 1-64 of [A-Za-z0-9_-]"));
             ok = false;
             continue;
         }
         match parse_scope(&profile.scope) {
             Ok(scopes) => {
-                profiles.insert(
-                    name.clone(),
-                    Profile {
-                        name: name.clone(),
-                        scopes,
-                    },
-                );
+                profiles.insert(name.clone(), Profile { name: name.clone(), scopes });
             }
             Err(message) => {
                 v.problem("TOKEN_BACKEND_CONFIG", format!("[profiles.{name}].scope: {message}"));
@@ -816,10 +762,7 @@ fn parse_profiles(
 fn parse_scope(raw: &str) -> Result<Vec<String>, String> {
     let mut scopes: Vec<String> = Vec::new();
     for token in raw.split_whitespace() {
-        if !token
-            .bytes()
-            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
-        {
+        if !token.bytes().all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b)) {
             return Err(format!("`{token}` has characters a scope cannot contain"));
         }
         if !scopes.iter().any(|s| s == token) {
@@ -840,10 +783,7 @@ fn parse_remote(
     let issuer = pick(&cli.issuer, &file.oauth.issuer).and_then(|raw| v.check("OAUTH_ISSUER", parse_endpoint_url(raw)));
     let provider = match preset {
         None => {
-            v.problem(
-                "OAUTH_PROVIDER",
-                "missing: set one of aps, oidc, glimesh, generic (or run with --dev)",
-            );
+            v.problem("OAUTH_PROVIDER", "missing: set one of aps, oidc, glimesh, generic (or run with --dev)");
             None
         }
         Some(preset) => {
@@ -871,38 +811,22 @@ fn parse_remote(
         }
     };
     let secret = client_secret(cli, file, v);
-    Some(Upstream::Remote {
-        provider: provider?,
-        client: ClientCredentials {
-            id: id?,
-            secret: secret?,
-            auth: auth?,
-        },
-    })
+    Some(Upstream::Remote { provider: provider?, client: ClientCredentials { id: id?, secret: secret?, auth: auth? } })
 }
 
 fn client_secret(cli: &Cli, file: &FileConfig, v: &mut Validator) -> Option<ClientSecret> {
     let inline = cli.client_secret.as_ref().or(file.oauth.client_secret.as_ref());
-    let path = cli
-        .client_secret_file
-        .as_ref()
-        .or(file.oauth.client_secret_file.as_ref());
+    let path = cli.client_secret_file.as_ref().or(file.oauth.client_secret_file.as_ref());
     let secret = match (inline, path) {
         (Some(_), Some(_)) => {
-            v.problem(
-                "OAUTH_CLIENT_SECRET",
-                "set either OAUTH_CLIENT_SECRET or OAUTH_CLIENT_SECRET_FILE, not both",
-            );
+            v.problem("OAUTH_CLIENT_SECRET", "set either OAUTH_CLIENT_SECRET or OAUTH_CLIENT_SECRET_FILE, not both");
             return None;
         }
         (Some(secret), None) => secret.expose_secret().trim().to_owned(),
         (None, Some(path)) => match std::fs::read_to_string(path) {
             Ok(text) => text.trim().to_owned(),
             Err(e) => {
-                v.problem(
-                    "OAUTH_CLIENT_SECRET_FILE",
-                    format!("cannot read {}: {}", path.display(), e.kind()),
-                );
+                v.problem("OAUTH_CLIENT_SECRET_FILE", format!("cannot read {}: {}", path.display(), e.kind()));
                 return None;
             }
         },
@@ -928,9 +852,7 @@ pub(crate) fn parse_endpoint_url(raw: &str) -> Result<Url, String> {
     match url.scheme() {
         "https" => Ok(url),
         "http" if is_loopback(&url) => Ok(url),
-        "http" => Err(format!(
-            "`{raw}` must use https (plain http is allowed only on loopback)"
-        )),
+        "http" => Err(format!("`{raw}` must use https (plain http is allowed only on loopback)")),
         other => Err(format!("`{raw}` has unsupported scheme `{other}`")),
     }
 }
@@ -964,16 +886,22 @@ mod tests {
     /// Every missing setting is reported in one go, each naming its variable.
     #[test]
     fn reports_all_missing_settings_at_once() {
-        let vars: Vec<&str> = problems(Config::from_cli(cli(&["--public-dir", "."])))
-            .iter()
-            .map(|p| p.var)
-            .collect();
+        let vars: Vec<&str> = problems(Config::from_cli(cli(&["--public-dir", "."]))).iter().map(|p| p.var).collect();
         assert_eq!(vars, ["OAUTH_PROVIDER", "OAUTH_CLIENT_ID", "OAUTH_CLIENT_SECRET"]);
     }
 
     fn aps_config() -> Config {
-        Config::from_cli(cli(&["--public-dir", ".", "--provider", "aps", "--client-id", "id", "--client-secret", "s3cr3t-value"]))
-            .expect("valid config")
+        Config::from_cli(cli(&[
+            "--public-dir",
+            ".",
+            "--provider",
+            "aps",
+            "--client-id",
+            "id",
+            "--client-secret",
+            "s3cr3t-value",
+        ]))
+        .expect("valid config")
     }
 
     /// The aps preset needs only credentials and picks the browser scope `viewables:read`.
@@ -981,9 +909,7 @@ mod tests {
     fn aps_preset_fills_urls_and_scope() {
         let config = aps_config();
         assert_eq!(config.profiles[DEFAULT_PROFILE].scopes, ["viewables:read"]);
-        let Upstream::Remote { provider, client } = &config.upstream else {
-            panic!("remote expected")
-        };
+        let Upstream::Remote { provider, client } = &config.upstream else { panic!("remote expected") };
         assert_eq!(client.auth, ClientAuth::Basic);
         assert!(matches!(provider, ProviderSpec::Static { token_url, .. }
             if token_url.as_str() == "https://developer.api.autodesk.com/authentication/v2/token"));
@@ -1001,8 +927,9 @@ mod tests {
     /// A Redis password in `REDIS_URL` is neither printed by `Debug` nor in errors.
     #[test]
     fn redis_url_is_secret() {
-        let config = Config::from_cli(cli(&["--dev", "--public-dir", ".", "--redis-url", "redis://:pa55word@127.0.0.1:6379/0"]))
-            .expect("valid config");
+        let config =
+            Config::from_cli(cli(&["--dev", "--public-dir", ".", "--redis-url", "redis://:pa55word@127.0.0.1:6379/0"]))
+                .expect("valid config");
         assert!(!format!("{config:?}").contains("pa55word"));
         let p = problems(Config::from_cli(cli(&["--dev", "--public-dir", ".", "--redis-url", "http://:pa55word@x/"])));
         assert_eq!(p.len(), 1);
@@ -1028,14 +955,8 @@ mod tests {
     /// Origins are normalised to what browsers send, and paths are refused.
     #[test]
     fn origins_are_normalised_and_checked() {
-        assert_eq!(
-            parse_origin("https://App.Example.com:443/").as_deref(),
-            Ok("https://app.example.com")
-        );
-        assert_eq!(
-            parse_origin("http://localhost:5173").as_deref(),
-            Ok("http://localhost:5173")
-        );
+        assert_eq!(parse_origin("https://App.Example.com:443/").as_deref(), Ok("https://app.example.com"));
+        assert_eq!(parse_origin("http://localhost:5173").as_deref(), Ok("http://localhost:5173"));
         assert!(parse_origin("https://example.com/app").is_err());
         assert!(parse_origin("example.com").is_err());
     }

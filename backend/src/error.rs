@@ -62,9 +62,9 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::UnknownProfile(_) => "unknown_profile",
-            Self::Exchange(e) | Self::UserToken(UserTokenError::Exchange(e)) | Self::SignIn(SignInError::Exchange(e)) => {
-                exchange_code(e)
-            }
+            Self::Exchange(e)
+            | Self::UserToken(UserTokenError::Exchange(e))
+            | Self::SignIn(SignInError::Exchange(e)) => exchange_code(e),
             Self::CrossSite(_) => "cross_site_request",
             Self::Session(_) | Self::UserToken(UserTokenError::Session(_)) | Self::SignIn(SignInError::Session(_)) => {
                 "session_store_unavailable"
@@ -152,7 +152,10 @@ impl IntoResponse for ApiError {
 /// `Cache-Control: no-store` and `Pragma: no-cache`: token responses and their
 /// errors must never be stored by a browser or proxy (RFC 6749 §5.1).
 pub fn no_store_headers() -> [(header::HeaderName, HeaderValue); 2] {
-    [(header::CACHE_CONTROL, HeaderValue::from_static("no-store")), (header::PRAGMA, HeaderValue::from_static("no-cache"))]
+    [
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        (header::PRAGMA, HeaderValue::from_static("no-cache")),
+    ]
 }
 
 /// Keeps provider-supplied text to a short run of safe characters.

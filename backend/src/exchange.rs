@@ -8,6 +8,7 @@
 use std::sync::atomic::{AtomicU16, AtomicU32, Ordering};
 use std::time::Duration;
 
+use base64::Engine;
 use oauth2::basic::{
     BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType,
 };
@@ -16,7 +17,6 @@ use oauth2::{
     ErrorResponseType, HttpRequest, HttpResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken,
     RequestTokenError, Scope, StandardErrorResponse, StandardRevocableToken, TokenResponse,
 };
-use base64::Engine;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -69,11 +69,7 @@ pub enum ExchangeError {
     Unavailable { status: u16, retry_after: Option<Duration> },
     /// The upstream refused the grant (`invalid_client`, `invalid_scope`, a 401, ...).
     #[error("the authorization server rejected the request (HTTP {status}, {error}{})", description.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
-    Rejected {
-        status: u16,
-        error: String,
-        description: Option<String>,
-    },
+    Rejected { status: u16, error: String, description: Option<String> },
     /// A success response we cannot use: not JSON, missing fields, absurd lifetime, too large.
     #[error("the authorization server sent an invalid token response: {0}")]
     InvalidResponse(String),
@@ -232,7 +228,8 @@ impl Exchange {
         match self.auth {
             ClientAuth::Basic => {
                 let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-                let credentials = format!("{}:{}", encode(self.client.client_id()), encode(self.secret.expose_secret()));
+                let credentials =
+                    format!("{}:{}", encode(self.client.client_id()), encode(self.secret.expose_secret()));
                 let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
                 request = request.header(http::header::AUTHORIZATION, format!("Basic {encoded}"));
             }
@@ -319,11 +316,7 @@ impl Exchange {
         }
         let headers = response.headers().clone();
         let body = read_capped(response, self.limits.max_body_bytes).await?;
-        let normalised = if real_status.is_success() {
-            http::StatusCode::OK
-        } else {
-            real_status
-        };
+        let normalised = if real_status.is_success() { http::StatusCode::OK } else { real_status };
         let mut out = http::Response::new(body);
         *out.status_mut() = normalised;
         *out.headers_mut() = headers;
@@ -349,10 +342,7 @@ impl Exchange {
             RequestTokenError::ServerResponse(response) => {
                 let error = response.error().to_string();
                 if status >= 500 || status == 429 || error == "temporarily_unavailable" || error == "server_error" {
-                    return ExchangeError::Unavailable {
-                        status,
-                        retry_after,
-                    };
+                    return ExchangeError::Unavailable { status, retry_after };
                 }
                 ExchangeError::Rejected {
                     status,
@@ -362,15 +352,10 @@ impl Exchange {
             }
             // The raw body stays out of the error: it may contain a token.
             RequestTokenError::Parse(e, body) => match status {
-                500..=599 | 429 => ExchangeError::Unavailable {
-                    status,
-                    retry_after,
-                },
-                400..=499 => ExchangeError::Rejected {
-                    status,
-                    error: "unparseable_error_response".into(),
-                    description: None,
-                },
+                500..=599 | 429 => ExchangeError::Unavailable { status, retry_after },
+                400..=499 => {
+                    ExchangeError::Rejected { status, error: "unparseable_error_response".into(), description: None }
+                }
                 _ => ExchangeError::InvalidResponse(format!(
                     "{} at `{}` ({} byte body)",
                     parse_reason(e.inner()),
@@ -379,15 +364,10 @@ impl Exchange {
                 )),
             },
             RequestTokenError::Other(reason) => match status {
-                500..=599 | 429 => ExchangeError::Unavailable {
-                    status,
-                    retry_after,
-                },
-                400..=499 => ExchangeError::Rejected {
-                    status,
-                    error: "empty_error_response".into(),
-                    description: None,
-                },
+                500..=599 | 429 => ExchangeError::Unavailable { status, retry_after },
+                400..=499 => {
+                    ExchangeError::Rejected { status, error: "empty_error_response".into(), description: None }
+                }
                 _ => ExchangeError::InvalidResponse(scrub(&reason)),
             },
         }
@@ -455,11 +435,7 @@ fn parse_reason(e: &serde_json::Error) -> String {
 }
 
 fn scrub_secret(text: &str, secret: &str) -> String {
-    if secret.is_empty() {
-        text.to_owned()
-    } else {
-        text.replace(secret, "[redacted]")
-    }
+    if secret.is_empty() { text.to_owned() } else { text.replace(secret, "[redacted]") }
 }
 
 /// Checks a parsed token response and turns it into an [`IssuedToken`].
@@ -482,16 +458,12 @@ fn validate(response: UpstreamTokenResponse, default_ttl: Duration) -> Result<Is
             default_ttl
         }
         Some(Seconds(n)) if n <= 0 => {
-            return Err(ExchangeError::InvalidResponse(format!(
-                "`expires_in` is {n}; it must be positive"
-            )));
+            return Err(ExchangeError::InvalidResponse(format!("`expires_in` is {n}; it must be positive")));
         }
         Some(Seconds(n)) => {
             let lifetime = Duration::from_secs(n.unsigned_abs());
             if lifetime > MAX_LIFETIME {
-                return Err(ExchangeError::InvalidResponse(format!(
-                    "`expires_in` is {n} seconds, longer than a year"
-                )));
+                return Err(ExchangeError::InvalidResponse(format!("`expires_in` is {n} seconds, longer than a year")));
             }
             lifetime
         }
@@ -541,15 +513,13 @@ fn lenient_seconds<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Seconds>, D
     let value = Option::<serde_json::Value>::deserialize(d)?;
     let seconds = match value {
         None | Some(serde_json::Value::Null) => return Ok(None),
-        Some(serde_json::Value::Number(n)) => n
-            .as_i64()
-            .or_else(|| n.as_f64().filter(|f| f.is_finite() && f.abs() < 1e15).map(|f| f as i64)),
+        Some(serde_json::Value::Number(n)) => {
+            n.as_i64().or_else(|| n.as_f64().filter(|f| f.is_finite() && f.abs() < 1e15).map(|f| f as i64))
+        }
         Some(serde_json::Value::String(s)) => s.trim().parse::<i64>().ok(),
         Some(_) => None,
     };
-    seconds
-        .map(|s| Some(Seconds(s)))
-        .ok_or_else(|| D::Error::custom("`expires_in` is not a number of seconds"))
+    seconds.map(|s| Some(Seconds(s))).ok_or_else(|| D::Error::custom("`expires_in` is not a number of seconds"))
 }
 
 impl TokenResponse for UpstreamTokenResponse {
@@ -562,9 +532,7 @@ impl TokenResponse for UpstreamTokenResponse {
         &self.token_type
     }
     fn expires_in(&self) -> Option<Duration> {
-        self.expires_in
-            .filter(|s| s.0 > 0)
-            .map(|s| Duration::from_secs(s.0.unsigned_abs()))
+        self.expires_in.filter(|s| s.0 > 0).map(|s| Duration::from_secs(s.0.unsigned_abs()))
     }
     fn refresh_token(&self) -> Option<&RefreshToken> {
         self.refresh_token.as_ref()
@@ -598,11 +566,7 @@ impl TransportError {
         while let Some(next) = cause.source() {
             cause = next;
         }
-        if e.is_connect() {
-            Self::Connect(cause.to_string())
-        } else {
-            Self::Other(cause.to_string())
-        }
+        if e.is_connect() { Self::Connect(cause.to_string()) } else { Self::Other(cause.to_string()) }
     }
 }
 
@@ -656,11 +620,7 @@ mod tests {
         let t = parse(r#"{"access_token":"abc","token_type":"bearer","expires_in":60}"#).expect("lower-case type");
         assert_eq!(t.expires_in, Duration::from_secs(60));
         let t = parse(r#"{"access_token":"abc","token_type":"Bearer"}"#).expect("missing expires_in");
-        assert_eq!(
-            t.expires_in,
-            Duration::from_secs(600),
-            "falls back to the default lifetime"
-        );
+        assert_eq!(t.expires_in, Duration::from_secs(600), "falls back to the default lifetime");
     }
 
     /// Broken responses are errors, never tokens.

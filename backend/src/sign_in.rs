@@ -145,8 +145,11 @@ impl SignInService {
         let return_to = self.validate_return_to(return_to.unwrap_or("/"))?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let nonce = self.is_oidc.then(CsrfToken::new_random);
-        let (url, state) =
-            self.exchange.authorize_url(&self.config.user_scopes, challenge, nonce.as_ref().map(|n| n.secret().as_str()))?;
+        let (url, state) = self.exchange.authorize_url(
+            &self.config.user_scopes,
+            challenge,
+            nonce.as_ref().map(|n| n.secret().as_str()),
+        )?;
         let now = now_ms();
         let mut pending: PendingLogins = session.get(PENDING_KEY).await?.unwrap_or_default();
         pending.push(PendingLogin { state, verifier, nonce, return_to, started_at_ms: now }, now);
@@ -287,7 +290,8 @@ impl SignInService {
             result
         });
         let flight = async move {
-            task.await.unwrap_or_else(|_| Err(UserTokenError::Session(SessionError::from_message("refresh task stopped"))))
+            task.await
+                .unwrap_or_else(|_| Err(UserTokenError::Session(SessionError::from_message("refresh task stopped"))))
         }
         .boxed()
         .shared();
@@ -337,7 +341,9 @@ impl RefreshWork {
                 cluster.note(&lock);
                 match lock {
                     Ok(Some(lock)) => Some(lock),
-                    Ok(None) => return Err(SessionError::from_message("session refresh lock not acquired in time").into()),
+                    Ok(None) => {
+                        return Err(SessionError::from_message("session refresh lock not acquired in time").into());
+                    }
                     Err(e) => return Err(SessionError::from_message(&e.to_string()).into()),
                 }
             }
@@ -426,7 +432,8 @@ fn check_id_token(id_token: &IdToken, nonce: &str, client_id: &str, now_ms: i64)
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload.trim_end_matches('='))
         .map_err(|_| SignInError::InvalidIdToken("payload is not base64url"))?;
-    let claims: Claims = serde_json::from_slice(&bytes).map_err(|_| SignInError::InvalidIdToken("payload is not JSON"))?;
+    let claims: Claims =
+        serde_json::from_slice(&bytes).map_err(|_| SignInError::InvalidIdToken("payload is not JSON"))?;
     let nonce_ok = claims.nonce.as_deref().is_some_and(|n| {
         use subtle::ConstantTimeEq;
         n.len() == nonce.len() && bool::from(n.as_bytes().ct_eq(nonce.as_bytes()))

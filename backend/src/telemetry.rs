@@ -21,9 +21,7 @@ use crate::exchange::ExchangeError;
 /// start and end of a Redis outage once each itself).
 pub fn init_tracing(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,fred=error"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
@@ -90,11 +88,7 @@ impl Metrics {
             "Latency of token requests to the authorization server",
             upstream_seconds.clone(),
         );
-        registry.register(
-            "token_cache_hits",
-            "Token route requests answered from the cache",
-            cache_hits.clone(),
-        );
+        registry.register("token_cache_hits", "Token route requests answered from the cache", cache_hits.clone());
         registry.register(
             "token_cache_misses",
             "Token route requests that waited for the authorization server",
@@ -120,9 +114,7 @@ impl Metrics {
 
     /// Handles for one profile's cache.
     pub fn profile(&self, name: &str) -> ProfileMetrics {
-        let label = ProfileLabel {
-            profile: name.to_owned(),
-        };
+        let label = ProfileLabel { profile: name.to_owned() };
         ProfileMetrics {
             profile: name.to_owned(),
             cache_hits: self.0.cache_hits.get_or_create(&label).clone(),
@@ -165,11 +157,6 @@ impl ProfileMetrics {
     pub(crate) fn record_upstream(&self, elapsed: Duration, error: Option<&ExchangeError>) {
         self.upstream_seconds.observe(elapsed.as_secs_f64());
         let outcome = error.map_or("ok", ExchangeError::kind).to_owned();
-        self.upstream_requests
-            .get_or_create(&UpstreamLabels {
-                profile: self.profile.clone(),
-                outcome,
-            })
-            .inc();
+        self.upstream_requests.get_or_create(&UpstreamLabels { profile: self.profile.clone(), outcome }).inc();
     }
 }

@@ -8,7 +8,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::sign_in::{Browser, DEV_CLIENT_ID, Rig, SESSION_SECRET, dev_token, free_port, is_removal, query_param, s256, standalone_dev_server};
+use common::sign_in::{
+    Browser, DEV_CLIENT_ID, Rig, SESSION_SECRET, dev_token, free_port, is_removal, query_param, s256,
+    standalone_dev_server,
+};
 use common::{BrokerProcess, Reply};
 
 /// Asserts the 400 `invalid_state` sign-in page.
@@ -53,7 +56,8 @@ async fn dev_sign_in_sends_every_parameter_and_rotates_the_session() {
     assert_eq!(login.status, 302, "{}", login.body);
     let authorize = login.header("location").expect("Location").to_owned();
     assert!(authorize.starts_with(&format!("{}/authorize?", rig.dev_issuer)), "{authorize}");
-    let param = |name: &str| query_param(&authorize, name).unwrap_or_else(|| panic!("`{name}` missing from {authorize}"));
+    let param =
+        |name: &str| query_param(&authorize, name).unwrap_or_else(|| panic!("`{name}` missing from {authorize}"));
     assert_eq!(param("response_type"), "code");
     assert_eq!(param("client_id"), DEV_CLIENT_ID);
     assert_eq!(param("redirect_uri"), format!("{}/auth/callback", rig.base));
@@ -186,7 +190,11 @@ async fn dev_server_enforces_pkce() {
         let redirect_uri = redirect_uri.clone();
         let rig = &rig;
         async move {
-            let mut form = vec![("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", redirect_uri.as_str())];
+            let mut form = vec![
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("redirect_uri", redirect_uri.as_str()),
+            ];
             if let Some(v) = verifier {
                 form.push(("code_verifier", v));
             }
@@ -237,12 +245,8 @@ async fn cross_site_calls_are_refused() {
     let browser = rig.browser();
     browser.sign_in("/", "alice").await;
     let evil = [("x-requested-with", "fetch"), ("origin", "https://evil.example")];
-    let cases: [(&str, &[(&str, &str)]); 4] = [
-        ("/api/user/token", &[]),
-        ("/api/user/token", &evil),
-        ("/api/user/me", &[]),
-        ("/api/user/me", &evil),
-    ];
+    let cases: [(&str, &[(&str, &str)]); 4] =
+        [("/api/user/token", &[]), ("/api/user/token", &evil), ("/api/user/me", &[]), ("/api/user/me", &evil)];
     for (path, headers) in cases {
         let reply = browser.get(path, headers).await;
         assert_eq!(reply.status, 403, "{path} {headers:?}: {}", reply.body);
@@ -254,7 +258,8 @@ async fn cross_site_calls_are_refused() {
     // A foreign sign-out (with or without X-Requested-With) does nothing.
     let logout = browser.logout(Some("https://evil.example")).await;
     assert_eq!(logout.status, 403, "{}", logout.body);
-    let form_post = browser.send(reqwest::Method::POST, &browser.url("/auth/logout"), &[("origin", "null")], None).await;
+    let form_post =
+        browser.send(reqwest::Method::POST, &browser.url("/auth/logout"), &[("origin", "null")], None).await;
     assert_eq!(form_post.status, 403, "{}", form_post.body);
     assert!(form_post.header("set-cookie").is_none());
     assert_eq!(browser.user_token().await.status, 200, "the session survived");
@@ -329,7 +334,9 @@ async fn denied_consent_stores_nothing() {
 /// In its refresh window the user token is refreshed once for concurrent callers; the refresh token rotates.
 #[tokio::test]
 async fn user_token_refresh_is_single_flight_and_rotates() {
-    let rig = Rig::dev(&["--dev-token-ttl-secs", "6", "--token-min-ttl-secs", "1", "--token-refresh-window-min-secs", "3"]).await;
+    let rig =
+        Rig::dev(&["--dev-token-ttl-secs", "6", "--token-min-ttl-secs", "1", "--token-refresh-window-min-secs", "3"])
+            .await;
     let browser = rig.browser();
     browser.sign_in("/", "alice").await;
     let signed_in = Instant::now();
@@ -355,7 +362,11 @@ async fn user_token_refresh_is_single_flight_and_rotates() {
 /// With a browser scope, the browser gets its own token from a refresh grant with that scope; userinfo uses the wide one.
 #[tokio::test]
 async fn browser_scope_is_obtained_by_a_narrowing_refresh() {
-    let rig = Rig::proxied(60, &["--user-scope", "openid profile data:read viewables:read", "--user-browser-scope", "viewables:read"]).await;
+    let rig = Rig::proxied(
+        60,
+        &["--user-scope", "openid profile data:read viewables:read", "--user-browser-scope", "viewables:read"],
+    )
+    .await;
     let proxy = rig.proxy();
     let browser = rig.browser();
     browser.sign_in("/", "alice").await;

@@ -125,7 +125,10 @@ async fn aps_preset_speaks_authentication_v2() {
     assert!(matches!(reply.json()["expires_in"].as_u64(), Some(3598 | 3599)), "{}", reply.body);
     let request = upstream.received().pop().expect("a request");
     assert_eq!(request.basic_credentials(), Some(("aps-client".into(), "aps-secret".into())));
-    assert_eq!(request.headers.get("content-type").and_then(|v| v.to_str().ok()), Some("application/x-www-form-urlencoded"));
+    assert_eq!(
+        request.headers.get("content-type").and_then(|v| v.to_str().ok()),
+        Some("application/x-www-form-urlencoded")
+    );
     assert_eq!(request.form("grant_type").as_deref(), Some("client_credentials"));
     assert_eq!(request.form("scope").as_deref(), Some("viewables:read"));
     assert_eq!(request.form("client_secret"), None, "APS v2 takes the secret in the Basic header only");

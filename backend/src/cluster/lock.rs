@@ -13,7 +13,8 @@ use super::ClusterError;
 
 /// Deletes the key only if it still holds our value: never someone else's lock
 /// taken after ours expired.
-const RELEASE: &str = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+const RELEASE: &str =
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 
 /// A held lock. Release it with [`ClusterLock::release`]; if dropped, it expires
 /// after its TTL.

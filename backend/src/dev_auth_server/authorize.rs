@@ -52,7 +52,10 @@ fn refuse(message: &str) -> Response {
 }
 
 /// `GET /authorize`: the sign-in page.
-pub(super) async fn page(State(state): State<Arc<DevState>>, Query(params): Query<HashMap<String, String>>) -> Response {
+pub(super) async fn page(
+    State(state): State<Arc<DevState>>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
     let request = match check(&state, &params) {
         Ok(request) => request,
         Err(message) => return refuse(message),
@@ -80,7 +83,10 @@ pub(super) async fn page(State(state): State<Arc<DevState>>, Query(params): Quer
 }
 
 /// `POST /authorize`: the user's decision.
-pub(super) async fn decide(State(state): State<Arc<DevState>>, Form(params): Form<HashMap<String, String>>) -> Response {
+pub(super) async fn decide(
+    State(state): State<Arc<DevState>>,
+    Form(params): Form<HashMap<String, String>>,
+) -> Response {
     let request = match check(&state, &params) {
         Ok(request) => request,
         Err(message) => return refuse(message),
@@ -93,7 +99,14 @@ pub(super) async fn decide(State(state): State<Arc<DevState>>, Form(params): For
         let mut query = target.query_pairs_mut();
         if params.get("decision").map(String::as_str) == Some("allow") {
             let code = random_token(24);
-            state.grants().add_code(code.clone(), request.redirect_uri.clone(), request.code_challenge, request.scope, request.nonce, user);
+            state.grants().add_code(
+                code.clone(),
+                request.redirect_uri.clone(),
+                request.code_challenge,
+                request.scope,
+                request.nonce,
+                user,
+            );
             query.append_pair("code", &code);
         } else {
             query.append_pair("error", "access_denied");

@@ -33,7 +33,15 @@ pub(super) struct Grants {
 }
 
 impl Grants {
-    pub fn add_code(&mut self, code: String, redirect_uri: String, code_challenge: String, scope: String, nonce: Option<String>, user: String) {
+    pub fn add_code(
+        &mut self,
+        code: String,
+        redirect_uri: String,
+        code_challenge: String,
+        scope: String,
+        nonce: Option<String>,
+        user: String,
+    ) {
         self.codes.retain(|_, c| c.issued.elapsed() < CODE_LIFETIME);
         self.codes.insert(code, CodeGrant { redirect_uri, code_challenge, scope, nonce, user, issued: Instant::now() });
     }

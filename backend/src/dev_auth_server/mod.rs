@@ -83,11 +83,7 @@ impl DevAuthServer {
             }
         });
         tracing::info!(issuer = %format!("http://{addr}"), "development authorization server started");
-        let client = ClientCredentials {
-            id: ClientId::new(DEV_CLIENT_ID.to_owned()),
-            secret,
-            auth: ClientAuth::Basic,
-        };
+        let client = ClientCredentials { id: ClientId::new(DEV_CLIENT_ID.to_owned()), secret, auth: ClientAuth::Basic };
         Ok(Self { addr, client, task })
     }
 

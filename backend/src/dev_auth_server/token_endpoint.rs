@@ -23,15 +23,8 @@ pub(super) async fn token(
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     if !is_client_authenticated(&state, &headers, &form) {
-        let mut response = oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "client authentication failed",
-        );
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Basic realm=\"dev\""),
-        );
+        let mut response = oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication failed");
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"dev\""));
         return response;
     }
     match form.get("grant_type").map(String::as_str) {
@@ -65,7 +58,11 @@ pub(super) async fn metadata(State(state): State<Arc<DevState>>) -> Response {
 }
 
 /// `POST /revoke` (RFC 7009): always 200 for an authenticated client.
-pub(super) async fn revoke(State(state): State<Arc<DevState>>, headers: HeaderMap, Form(form): Form<HashMap<String, String>>) -> Response {
+pub(super) async fn revoke(
+    State(state): State<Arc<DevState>>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
     if !is_client_authenticated(&state, &headers, &form) {
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication failed");
     }
@@ -77,7 +74,8 @@ pub(super) async fn revoke(State(state): State<Arc<DevState>>, headers: HeaderMa
 
 /// `GET /userinfo`: who the bearer token belongs to.
 pub(super) async fn userinfo(State(state): State<Arc<DevState>>, headers: HeaderMap) -> Response {
-    let token = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    let token =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     match token.and_then(|t| state.grants().access_token(t)) {
         Some(holder) => Json(json!({
             "sub": holder.user,
@@ -87,8 +85,11 @@ pub(super) async fn userinfo(State(state): State<Arc<DevState>>, headers: Header
         }))
         .into_response(),
         None => {
-            let mut response = oauth_error(StatusCode::UNAUTHORIZED, "invalid_token", "unknown or expired access token");
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
+            let mut response =
+                oauth_error(StatusCode::UNAUTHORIZED, "invalid_token", "unknown or expired access token");
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
             response
         }
     }
@@ -102,7 +103,11 @@ fn authorization_code(state: &DevState, form: &HashMap<String, String>) -> Respo
         return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "unknown, expired or used authorization code");
     };
     if form.get("redirect_uri") != Some(&grant.redirect_uri) {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "redirect_uri does not match the authorization request");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "redirect_uri does not match the authorization request",
+        );
     }
     let verifier = form.get("code_verifier").map(String::as_str).unwrap_or_default();
     let challenge = {
@@ -143,7 +148,11 @@ fn issue_user_tokens(state: &DevState, holder: Holder, scope: &str, id_token: Op
     let refresh_token = format!("devrt_{}", random_token(32));
     {
         let mut grants = state.grants();
-        grants.add_access_token(access_token.clone(), Holder { user: holder.user.clone(), scope: scope.to_owned() }, state.token_ttl);
+        grants.add_access_token(
+            access_token.clone(),
+            Holder { user: holder.user.clone(), scope: scope.to_owned() },
+            state.token_ttl,
+        );
         grants.add_refresh_token(refresh_token.clone(), holder);
     }
     let mut body = json!({
@@ -202,19 +211,11 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
     let decoded = String::from_utf8(decoded).ok()?;
     let (id, secret) = decoded.split_once(':')?;
-    let unescape = |s: &str| {
-        url::form_urlencoded::parse(format!("x={s}").as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())
-    };
+    let unescape =
+        |s: &str| url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
     Some((unescape(id)?, unescape(secret)?))
 }
 
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
-    (
-        status,
-        no_store_headers(),
-        Json(json!({ "error": error, "error_description": description })),
-    )
-        .into_response()
+    (status, no_store_headers(), Json(json!({ "error": error, "error_description": description }))).into_response()
 }

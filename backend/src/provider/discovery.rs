@@ -45,10 +45,7 @@ pub(super) async fn discover(
             Err(reason) => failures.push(format!("{url}: {reason}")),
         }
     }
-    Err(DiscoveryError::Fetch {
-        url: issuer.to_string(),
-        reason: failures.join("; "),
-    })
+    Err(DiscoveryError::Fetch { url: issuer.to_string(), reason: failures.join("; ") })
 }
 
 /// OIDC appends the well-known path to the issuer; RFC 8414 inserts it before the issuer's path.
@@ -75,23 +72,15 @@ async fn fetch(url: &Url, http: &reqwest::Client, max_body_bytes: usize) -> Resu
         return Err(format!("HTTP {status}"));
     }
     let body = read_capped(response, max_body_bytes).await.map_err(|e| e.to_string())?;
-    serde_json::from_slice(&body)
-        .map(Some)
-        .map_err(|e| format!("not a metadata document: {e}"))
+    serde_json::from_slice(&body).map(Some).map_err(|e| format!("not a metadata document: {e}"))
 }
 
 fn provider_from(issuer: &Url, url: &Url, metadata: Metadata) -> Result<Provider, DiscoveryError> {
-    let invalid = |reason: String| DiscoveryError::Invalid {
-        url: url.to_string(),
-        reason,
-    };
+    let invalid = |reason: String| DiscoveryError::Invalid { url: url.to_string(), reason };
     // RFC 8414 §3.3: the document must name the issuer we asked for, or it could be
     // someone else's metadata served from a compromised path.
     if metadata.issuer.trim_end_matches('/') != issuer.as_str().trim_end_matches('/') {
-        return Err(invalid(format!(
-            "issuer `{}` does not match OAUTH_ISSUER `{issuer}`",
-            metadata.issuer
-        )));
+        return Err(invalid(format!("issuer `{}` does not match OAUTH_ISSUER `{issuer}`", metadata.issuer)));
     }
     let endpoint = |name: &str, raw: &str| parse_endpoint_url(raw).map_err(|e| invalid(format!("{name}: {e}")));
     let optional = |name: &str, raw: Option<String>| raw.map(|r| endpoint(name, &r)).transpose();
@@ -112,19 +101,10 @@ mod tests {
     fn metadata_locations() {
         let issuer = Url::parse("https://auth.example.com/tenant/").expect("url");
         let [oidc, rfc] = metadata_urls(&issuer);
-        assert_eq!(
-            oidc.as_str(),
-            "https://auth.example.com/tenant/.well-known/openid-configuration"
-        );
-        assert_eq!(
-            rfc.as_str(),
-            "https://auth.example.com/.well-known/oauth-authorization-server/tenant"
-        );
+        assert_eq!(oidc.as_str(), "https://auth.example.com/tenant/.well-known/openid-configuration");
+        assert_eq!(rfc.as_str(), "https://auth.example.com/.well-known/oauth-authorization-server/tenant");
         let [oidc, _] = metadata_urls(&Url::parse("https://auth.example.com").expect("url"));
-        assert_eq!(
-            oidc.as_str(),
-            "https://auth.example.com/.well-known/openid-configuration"
-        );
+        assert_eq!(oidc.as_str(), "https://auth.example.com/.well-known/openid-configuration");
     }
 
     /// Metadata naming another issuer is refused.
@@ -138,9 +118,6 @@ mod tests {
             revocation_endpoint: None,
             userinfo_endpoint: None,
         };
-        assert!(matches!(
-            provider_from(&issuer, &issuer, metadata),
-            Err(DiscoveryError::Invalid { .. })
-        ));
+        assert!(matches!(provider_from(&issuer, &issuer, metadata), Err(DiscoveryError::Invalid { .. })));
     }
 }

@@ -101,13 +101,7 @@ impl Provider {
         max_body_bytes: usize,
     ) -> Result<Self, DiscoveryError> {
         match spec {
-            ProviderSpec::Static {
-                token_url,
-                authorize_url,
-                revocation_url,
-                userinfo_url,
-                ..
-            } => Ok(Self {
+            ProviderSpec::Static { token_url, authorize_url, revocation_url, userinfo_url, .. } => Ok(Self {
                 token_url: TokenUrl::from_url(token_url.clone()),
                 authorize_url: authorize_url.clone().map(AuthUrl::from_url),
                 revocation_url: revocation_url.clone().map(RevocationUrl::from_url),
@@ -134,11 +128,6 @@ impl Provider {
 
     /// A provider whose only endpoint is a token URL (the dev server, tests).
     pub fn with_token_url(token_url: Url) -> Self {
-        Self {
-            token_url: TokenUrl::from_url(token_url),
-            authorize_url: None,
-            revocation_url: None,
-            userinfo_url: None,
-        }
+        Self { token_url: TokenUrl::from_url(token_url), authorize_url: None, revocation_url: None, userinfo_url: None }
     }
 }

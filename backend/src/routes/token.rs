@@ -14,9 +14,7 @@ use crate::error::{ApiError, no_store_headers};
 use crate::token_cache::TokenCaches;
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/token", get(default_token))
-        .route("/api/token/{profile}", get(profile_token))
+    Router::new().route("/api/token", get(default_token)).route("/api/token/{profile}", get(profile_token))
 }
 
 /// RFC 6749 §5.1 success body. `expires_in` is computed at response time.
@@ -36,15 +34,10 @@ async fn profile_token(State(caches): State<TokenCaches>, Path(profile): Path<St
 }
 
 async fn serve(caches: &TokenCaches, profile: &str) -> Result<Response, ApiError> {
-    let cache = caches
-        .get(profile)
-        .ok_or_else(|| ApiError::UnknownProfile(profile.to_owned()))?;
+    let cache = caches.get(profile).ok_or_else(|| ApiError::UnknownProfile(profile.to_owned()))?;
     let token = cache.token().await?;
-    let body = TokenBody {
-        access_token: token.secret(),
-        token_type: "Bearer",
-        expires_in: token.expires_in(Instant::now()),
-    };
+    let body =
+        TokenBody { access_token: token.secret(), token_type: "Bearer", expires_in: token.expires_in(Instant::now()) };
     Ok((no_store_headers(), Json(body)).into_response())
 }
 
@@ -76,7 +69,7 @@ mod tests {
                 access_token: AccessToken::new(format!("tok-{}", scopes.join("+"))),
                 expires_in: Duration::from_secs(secs),
                 refresh_token: None,
-                    id_token: None,
+                id_token: None,
             });
             Box::pin(async move { result })
         }
@@ -89,17 +82,11 @@ mod tests {
     }
 
     async fn get(state: AppState, uri: &str) -> (StatusCode, axum::http::HeaderMap, serde_json::Value) {
-        let response = app(state)
-            .oneshot(Request::get(uri).body(Body::empty()).expect("request"))
-            .await
-            .expect("response");
+        let response =
+            app(state).oneshot(Request::get(uri).body(Body::empty()).expect("request")).await.expect("response");
         let (parts, body) = response.into_parts();
         let bytes = body.collect().await.expect("body").to_bytes();
-        (
-            parts.status,
-            parts.headers,
-            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
-        )
+        (parts.status, parts.headers, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
     }
 
     /// The token route answers RFC 6749 §5.1 JSON that no cache may store.
@@ -132,10 +119,7 @@ mod tests {
         assert!(headers.contains_key(header::RETRY_AFTER));
         assert_eq!(body["error"], "upstream_unavailable");
         assert!(
-            !body["error_description"]
-                .as_str()
-                .unwrap_or_default()
-                .contains("refused"),
+            !body["error_description"].as_str().unwrap_or_default().contains("refused"),
             "upstream detail stays in the log"
         );
         let (status, _, body) = get(state(down), "/readyz").await;
@@ -146,20 +130,11 @@ mod tests {
     /// Rejected credentials are a 502 `upstream_rejected`, counted in the metrics.
     #[tokio::test]
     async fn rejected_credentials_are_502_and_counted() {
-        let rejected = Err(ExchangeError::Rejected {
-            status: 401,
-            error: "invalid_client".into(),
-            description: None,
-        });
+        let rejected = Err(ExchangeError::Rejected { status: 401, error: "invalid_client".into(), description: None });
         let state = state(rejected);
         let (status, _, body) = get(state.clone(), "/api/token").await;
         assert_eq!(status, StatusCode::BAD_GATEWAY);
         assert_eq!(body["error"], "upstream_rejected");
-        assert!(
-            state
-                .metrics
-                .render()
-                .contains(r#"token_broker_errors_total{kind="upstream_rejected"} 1"#)
-        );
+        assert!(state.metrics.render().contains(r#"token_broker_errors_total{kind="upstream_rejected"} 1"#));
     }
 }

@@ -53,7 +53,9 @@ where
             return Err(ApiError::CrossSite("the X-Requested-With header is missing"));
         }
         match parts.headers.get(axum::http::header::ORIGIN) {
-            Some(origin) if !is_trusted_origin(&state, origin) => Err(ApiError::CrossSite("the Origin is not this site")),
+            Some(origin) if !is_trusted_origin(&state, origin) => {
+                Err(ApiError::CrossSite("the Origin is not this site"))
+            }
             _ => Ok(Self),
         }
     }
@@ -65,10 +67,8 @@ async fn user_token(
     session: Session,
 ) -> Result<Response, ApiError> {
     let token = state.service.browser_token(&session).await?;
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
+    let now_ms =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
     let expires_in = ((token.expires_at_ms - now_ms).max(0) / 1000) as u64;
     let body = TokenBody { access_token: token.access_token.secret(), token_type: "Bearer", expires_in };
     Ok((no_store_headers(), Json(body)).into_response())

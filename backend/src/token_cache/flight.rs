@@ -40,10 +40,7 @@ pub(super) struct Inner {
 
 impl std::fmt::Debug for Inner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenCache")
-            .field("scopes", &self.scopes)
-            .field("source", &self.source)
-            .finish_non_exhaustive()
+        f.debug_struct("TokenCache").field("scopes", &self.scopes).field("source", &self.source).finish_non_exhaustive()
     }
 }
 
@@ -54,14 +51,7 @@ impl Inner {
         policy: CachePolicy,
         metrics: ProfileMetrics,
     ) -> Self {
-        Self {
-            scopes,
-            source,
-            policy,
-            metrics,
-            current: ArcSwapOption::empty(),
-            flight: Mutex::new(None),
-        }
+        Self { scopes, source, policy, metrics, current: ArcSwapOption::empty(), flight: Mutex::new(None) }
     }
 
     /// Waits for the flight in progress, starting one if there is none.
@@ -105,8 +95,7 @@ impl Inner {
             result
         });
         async move {
-            task.await
-                .unwrap_or_else(|_| Err(ExchangeError::Unreachable("the token request task was stopped".into())))
+            task.await.unwrap_or_else(|_| Err(ExchangeError::Unreachable("the token request task was stopped".into())))
         }
         .boxed()
         .shared()
@@ -124,7 +113,7 @@ impl Inner {
             match usable_until {
                 Some(until) if mode == Mode::RefreshAhead && now < until => {
                     let delay = self.policy.retry_delay(attempt).min(until - now);
-tracing::info!(
+                    tracing::info!(
                         retry_in_ms = delay.as_millis() as u64,
                         "still serving the current token; background refresh will be retried"
                     );

@@ -70,10 +70,7 @@ impl CachePolicy {
     /// Delay before background refresh attempt `attempt` (0-based): exponential,
     /// capped, with jitter so replicas that failed together do not retry together.
     fn retry_delay(&self, attempt: u32) -> Duration {
-        let exp = self
-            .retry_base
-            .saturating_mul(2u32.saturating_pow(attempt))
-            .min(self.retry_max);
+        let exp = self.retry_base.saturating_mul(2u32.saturating_pow(attempt)).min(self.retry_max);
         exp.mul_f64(0.5 + rand::random::<f64>() * 0.5)
     }
 }
@@ -143,9 +140,7 @@ impl TokenCache {
         policy: CachePolicy,
         metrics: ProfileMetrics,
     ) -> Self {
-        Self {
-            inner: Arc::new(flight::Inner::new(scopes, source, policy, metrics)),
-        }
+        Self { inner: Arc::new(flight::Inner::new(scopes, source, policy, metrics)) }
     }
 
     /// A token with at least `min_ttl` left: from the cache when there is one,

@@ -46,7 +46,13 @@ enum Outcome {
 }
 
 impl SharedSource {
-    pub fn new(upstream: Arc<dyn TokenSource>, cluster: Cluster, policy: CachePolicy, identity: String, upstream_timeout: Duration) -> Self {
+    pub fn new(
+        upstream: Arc<dyn TokenSource>,
+        cluster: Cluster,
+        policy: CachePolicy,
+        identity: String,
+        upstream_timeout: Duration,
+    ) -> Self {
         Self { upstream, cluster, policy, identity, lock_ttl: upstream_timeout + Duration::from_secs(5) }
     }
 
@@ -130,7 +136,8 @@ impl SharedSource {
     async fn write(&self, key: &str, stored: &StoredToken, ttl: Duration) -> Result<(), ClusterError> {
         let value = serde_json::to_string(stored).map_err(|e| ClusterError::from_message(&e.to_string()))?;
         let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1);
-        let _: Option<String> = self.cluster.pool_ref().set(key, value, Some(Expiration::PX(ttl_ms)), None, false).await?;
+        let _: Option<String> =
+            self.cluster.pool_ref().set(key, value, Some(Expiration::PX(ttl_ms)), None, false).await?;
         Ok(())
     }
 }

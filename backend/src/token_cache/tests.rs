@@ -29,12 +29,7 @@ struct ScriptedSource {
 
 impl ScriptedSource {
     fn new(delay: Duration, script: Vec<Answer>, fallback: Answer) -> Arc<Self> {
-        Arc::new(Self {
-            delay,
-            script: Mutex::new(script.into()),
-            fallback,
-            calls: AtomicUsize::new(0),
-        })
+        Arc::new(Self { delay, script: Mutex::new(script.into()), fallback, calls: AtomicUsize::new(0) })
     }
 
     fn calls(&self) -> usize {
@@ -49,12 +44,8 @@ impl TokenSource for ScriptedSource {
     ) -> futures_util::future::BoxFuture<'a, Result<IssuedToken, ExchangeError>> {
         Box::pin(async move {
             let n = self.calls.fetch_add(1, Ordering::SeqCst);
-            let answer = self
-                .script
-                .lock()
-                .ok()
-                .and_then(|mut s| s.pop_front())
-                .unwrap_or_else(|| self.fallback.clone());
+            let answer =
+                self.script.lock().ok().and_then(|mut s| s.pop_front()).unwrap_or_else(|| self.fallback.clone());
             tokio::time::sleep(self.delay).await;
             match answer {
                 Answer::Token { lifetime } => Ok(IssuedToken {
@@ -81,12 +72,7 @@ fn down() -> Answer {
 
 fn cache(source: &Arc<ScriptedSource>) -> TokenCache {
     let source: Arc<dyn TokenSource> = Arc::clone(source) as Arc<dyn TokenSource>;
-    TokenCache::new(
-        vec!["viewables:read".into()],
-        source,
-        CachePolicy::default(),
-        Metrics::new().profile("default"),
-    )
+    TokenCache::new(vec!["viewables:read".into()], source, CachePolicy::default(), Metrics::new().profile("default"))
 }
 
 /// Lets spawned tasks run until they block (time is paused, so none advances).
@@ -102,16 +88,8 @@ fn refresh_window_follows_the_issue() {
     let p = CachePolicy::default();
     assert_eq!(p.refresh_window(Duration::from_secs(120)), Duration::from_secs(60));
     assert_eq!(p.refresh_window(Duration::from_secs(3600)), Duration::from_secs(720));
-    assert_eq!(
-        p.refresh_window(Duration::from_secs(100)),
-        Duration::from_secs(50),
-        "never more than half"
-    );
-    assert_eq!(
-        p.refresh_window(Duration::from_secs(40)),
-        Duration::from_secs(30),
-        "never less than min_ttl"
-    );
+    assert_eq!(p.refresh_window(Duration::from_secs(100)), Duration::from_secs(50), "never more than half");
+    assert_eq!(p.refresh_window(Duration::from_secs(40)), Duration::from_secs(30), "never less than min_ttl");
 }
 
 /// Backoff grows, is capped, and is jittered within [d/2, d].
@@ -132,11 +110,7 @@ async fn cold_burst_makes_one_upstream_call() {
     let cache = cache(&source);
     let results = join_all((0..500).map(|_| cache.token())).await;
     assert_eq!(source.calls(), 1);
-    assert!(
-        results
-            .iter()
-            .all(|r| r.as_ref().map(|t| t.secret() == "token-0").unwrap_or(false))
-    );
+    assert!(results.iter().all(|r| r.as_ref().map(|t| t.secret() == "token-0").unwrap_or(false)));
 }
 
 /// A failure is shared by every waiter, is not cached, and the next request tries again.
@@ -212,30 +186,20 @@ async fn refresh_failures_do_not_reach_clients() {
         settle().await;
     }
     assert_eq!(last, "token-4", "the refresh eventually succeeded");
-    assert_eq!(
-        source.calls(),
-        5,
-        "three failed attempts, then success: retried, not hammered"
-    );
+    assert_eq!(source.calls(), 5, "three failed attempts, then success: retried, not hammered");
 }
 
 /// A token below its minimum remaining life is never served: the request waits for a new one.
 #[tokio::test(start_paused = true)]
 async fn never_serves_a_token_below_min_ttl() {
-    let source = ScriptedSource::new(
-        Duration::from_secs(2),
-        vec![ok(), down(), down(), down(), down(), down(), down()],
-        ok(),
-    );
+    let source =
+        ScriptedSource::new(Duration::from_secs(2), vec![ok(), down(), down(), down(), down(), down(), down()], ok());
     let cache = cache(&source);
     cache.token().await.expect("first token");
     // Jump straight past usable_until (120 - 30 s) with no request in between.
     tokio::time::advance(Duration::from_secs(95)).await;
     let result = cache.token().await;
-    assert!(
-        matches!(result, Err(ExchangeError::Unreachable(_))),
-        "stale token must not be served: {result:?}"
-    );
+    assert!(matches!(result, Err(ExchangeError::Unreachable(_))), "stale token must not be served: {result:?}");
     tokio::time::advance(Duration::from_secs(30)).await;
     // Upstream keeps failing; a request after expiry gets the error, never the old token.
     assert!(cache.token().await.is_err());
@@ -244,13 +208,7 @@ async fn never_serves_a_token_below_min_ttl() {
 /// A token the upstream issues with less life than `min_ttl` is refused, not cached.
 #[tokio::test(start_paused = true)]
 async fn too_short_lifetime_is_an_error() {
-    let source = ScriptedSource::new(
-        Duration::ZERO,
-        vec![Answer::Token {
-            lifetime: Duration::from_secs(10),
-        }],
-        ok(),
-    );
+    let source = ScriptedSource::new(Duration::ZERO, vec![Answer::Token { lifetime: Duration::from_secs(10) }], ok());
     let cache = cache(&source);
     assert!(matches!(cache.token().await, Err(ExchangeError::InvalidResponse(_))));
     assert_eq!(cache.token().await.expect("next one is fine").secret(), "token-1");

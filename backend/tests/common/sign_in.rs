@@ -118,15 +118,15 @@ impl TokenProxy {
 
     /// Forwarded token requests with this `grant_type`.
     pub fn grants(&self, grant_type: &str) -> Vec<Forwarded> {
-        self.log().into_iter().filter(|f| f.endpoint == "token" && f.form("grant_type").as_deref() == Some(grant_type)).collect()
+        self.log()
+            .into_iter()
+            .filter(|f| f.endpoint == "token" && f.form("grant_type").as_deref() == Some(grant_type))
+            .collect()
     }
 
     /// Every refresh token the dev server issued through this proxy, oldest first.
     pub fn refresh_tokens(&self) -> Vec<String> {
-        self.log()
-            .iter()
-            .filter_map(|f| f.response_json()["refresh_token"].as_str().map(str::to_owned))
-            .collect()
+        self.log().iter().filter_map(|f| f.response_json()["refresh_token"].as_str().map(str::to_owned)).collect()
     }
 
     /// Every access token the dev server issued through this proxy.
@@ -196,7 +196,8 @@ pub struct Rig {
 fn config(bind: SocketAddr, args: &[&str]) -> Config {
     let public_dir = scratch_dir();
     let bind = bind.to_string();
-    let mut full = vec!["token-backend", "--bind-addr", &bind, "--public-dir", public_dir.to_str().expect("utf-8 path")];
+    let mut full =
+        vec!["token-backend", "--bind-addr", &bind, "--public-dir", public_dir.to_str().expect("utf-8 path")];
     full.extend_from_slice(args);
     let matches = Cli::command()
         .mut_args(|arg| arg.env(None::<&str>))
@@ -314,9 +315,10 @@ impl Drop for Rig {
 
 /// A dev server registered for `redirect`, and a recording proxy in front of it.
 pub async fn standalone_dev_server(token_ttl_secs: u64, redirect: &str) -> (DevAuthServer, TokenProxy, String) {
-    let dev = DevAuthServer::start(std::time::Duration::from_secs(token_ttl_secs), Some(Url::parse(redirect).expect("url")))
-        .await
-        .expect("dev server starts");
+    let dev =
+        DevAuthServer::start(std::time::Duration::from_secs(token_ttl_secs), Some(Url::parse(redirect).expect("url")))
+            .await
+            .expect("dev server starts");
     let proxy = TokenProxy::start(dev.issuer().as_str()).await;
     let secret = dev.client().secret.secret().clone();
     (dev, proxy, secret)
@@ -386,7 +388,13 @@ impl Browser {
 
     /// Sends a request; the cookie goes only to the broker's origin, and a
     /// `Set-Cookie` for `session` from it is applied.
-    pub async fn send(&self, method: reqwest::Method, url: &str, headers: &[(&str, &str)], form: Option<&[(String, String)]>) -> Reply {
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        form: Option<&[(String, String)]>,
+    ) -> Reply {
         let mut builder = self.client.request(method.clone(), url);
         let ours = url.starts_with(&self.base);
         if ours && let Some(cookie) = self.cookie() {
@@ -412,7 +420,8 @@ impl Browser {
                 }
             }
         }
-        let header_text: String = headers.iter().map(|(k, v)| format!("{k}: {}\n", String::from_utf8_lossy(v.as_bytes()))).collect();
+        let header_text: String =
+            headers.iter().map(|(k, v)| format!("{k}: {}\n", String::from_utf8_lossy(v.as_bytes()))).collect();
         lock(&self.seen).push(format!("{status} {method} {url}\n{header_text}\n{body}"));
         Reply { status, headers, body, latency: sent_at.elapsed(), sent_at }
     }
@@ -457,7 +466,8 @@ impl Browser {
         assert_eq!(page.status, 200, "dev sign-in page: {}", page.body);
         assert!(page.body.contains("<form method=\"post\" action=\"/authorize\">"), "{}", page.body);
         let url = Url::parse(authorize_url).expect("authorize URL");
-        let mut form: Vec<(String, String)> = url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        let mut form: Vec<(String, String)> =
+            url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
         form.push(("decision".into(), decision.into()));
         form.push(("user".into(), user.into()));
         let mut action = url.clone();
