@@ -1,7 +1,7 @@
 //! Benchmark helper: the broker's middleware stack rebuilt one layer at a time
 //! around a fixed token response, to show what each layer costs on the cached
 //! route. Run by `bench/layers.sh`; its numbers back the suggestions in
-//! BENCHMARKS-backend.md.
+//! BENCHMARKS.md.
 //!
 //! ```text
 //! cargo run --release -p token-backend --example layer_cost -- LEVEL [PORT]

@@ -4,7 +4,7 @@
 //! The JS object is built by the JS entry from primitives (`makeError` in
 //! `js/index.js`): the kind picks the stable `code` and the message there,
 //! which keeps message strings, property names and `Reflect` calls out of the
-//! wasm (see BENCHMARKS-wasm.md).
+//! wasm (see BENCHMARKS.md).
 
 use js_sys::Function;
 use wasm_bindgen::JsValue;

@@ -45,7 +45,7 @@ use web_sys::RequestInit;
 pub use client::TokenClient;
 
 /// The token client allocates little and briefly, so a small free-list
-/// allocator beats dlmalloc on download size (see BENCHMARKS-wasm.md).
+/// allocator beats dlmalloc on download size (see BENCHMARKS.md).
 #[cfg(target_arch = "wasm32")]
 #[global_allocator]
 static ALLOCATOR: lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator> =

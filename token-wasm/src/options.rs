@@ -6,7 +6,7 @@
 //!
 //! Why in JS: reading a JS object field by field from Rust costs a
 //! `Reflect.get`, a string and an error path per option, ~5 KB of wasm for
-//! what is ~1 KB of JS (see BENCHMARKS-wasm.md).
+//! what is ~1 KB of JS (see BENCHMARKS.md).
 
 use wasm_bindgen::JsValue;
 use web_sys::RequestInit;

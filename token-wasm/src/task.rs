@@ -5,7 +5,7 @@
 //!
 //! Why not `async fn` with `wasm-bindgen-futures`: its executor (task queue,
 //! wakers, `JsFuture`, a copy of the glue per future type) was ~3.5 KB of the
-//! download, for three small state machines (see BENCHMARKS-wasm.md).
+//! download, for three small state machines (see BENCHMARKS.md).
 
 use alloc::boxed::Box;
 
