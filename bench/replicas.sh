@@ -54,48 +54,13 @@ mkdir -p "$out/bin"
 cp "$bin/token-backend" "$bin/examples/slow_upstream" "$out/bin/"
 bin=$out/bin
 
-pids=()
-cleanup() {
-    local pid
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
-
-free_port() {
-    local p
-    while :; do
-        p=$((20000 + RANDOM % 40000))
-        ss -Htln "sport = :$p" | grep -q . || { echo "$p"; return; }
-    done
-}
-
-# Waits up to 10 s for URL to answer HTTP.
-wait_http() {
-    local i
-    for i in $(seq 100); do
-        curl -s -o /dev/null --max-time 1 "$1" && return 0
-        sleep 0.1
-    done
-    echo "no answer from $1" >&2
-    return 1
-}
+source "$(dirname "$0")/lib.sh"
 
 # start_upstream EXPIRES_IN: sets $up.
 start_upstream() {
-    local i log=$out/upstream-$1.log
-    "${on_client[@]}" "$bin/slow_upstream" 0 "$1" 50 >"$log" 2>&1 &
+    "${on_client[@]}" "$bin/slow_upstream" 0 "$1" 50 >"$out/upstream-$1.log" 2>&1 &
     pids+=($!)
-    for i in $(seq 100); do
-        up=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$log" | head -1)
-        [[ -n $up ]] && return 0
-        sleep 0.1
-    done
-    echo "upstream did not start" >&2
-    exit 1
+    up=$(port_from_log "$out/upstream-$1.log") || exit 1
 }
 
 # start_redis: sets $redis_port. No persistence: nothing is written to disk.

@@ -246,7 +246,7 @@ test('no_refresh_token_reaches_the_browser_or_the_log', () => backend.check(asyn
 
   const log = backend.log();
   assert.ok(log.includes('listening on'), 'the backend log is missing its start-up lines');
-  assert.ok(log.includes(`uri=${USER_TOKEN_ROUTE}`), 'the backend log has no request lines (is RUST_LOG debug?)');
+  assert.ok(log.includes(`path=${USER_TOKEN_ROUTE}`), 'the backend log has no request lines (is RUST_LOG debug?)');
   assert.ok(!log.includes(REFRESH_TOKEN_MARK), 'the backend logged a refresh token');
   for (const { token } of traffic.served) assert.ok(!log.includes(token), 'the backend logged a user access token');
 }));
