@@ -240,13 +240,15 @@ impl SignInService {
             return Ok(token.clone());
         }
         // A flight for the other audience may be running; after it, look again.
+        // Three rounds cover joining that flight and then running our own.
         for _ in 0..3 {
             let grant = self.refresh_flight(id, audience).await?;
             if let Some(token) = self.pick(&grant, audience).filter(|t| self.is_usable(t, now_ms())) {
                 return Ok(token.clone());
             }
         }
-        Err(UserTokenError::LoginRequired)
+        // Still signed in, but no usable token yet: a retryable 503, not a sign-out.
+        Err(ExchangeError::Unavailable { status: 503, retry_after: None }.into())
     }
 
     fn pick<'g>(&self, grant: &'g UserGrant, audience: Audience) -> Option<&'g StoredToken> {
