@@ -7,9 +7,9 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { ROOT, startBackend } from '../support/backend.mjs';
-import { collectPageErrors, launchChromium } from '../support/chromium.mjs';
-import { assertNeverHeldExpired, recordTokenTraffic } from '../support/token-traffic.mjs';
+import { ROOT } from '../support/backend.mjs';
+import { assertNeverHeldExpired } from '../support/token-traffic.mjs';
+import { openDemo } from '../support/demo.mjs';
 
 /** Short-lived tokens, so the viewer needs a new one soon after the backend stops. */
 const ENV = { DEV_TOKEN_TTL_SECS: '8', TOKEN_MIN_TTL_SECS: '2', TOKEN_REFRESH_WINDOW_MIN_SECS: '3' };
@@ -23,14 +23,11 @@ const UPSTREAM_DOWN = {
   }),
 };
 
-let backend, browser, page, errors, traffic;
+let demo, backend, browser, page, errors, traffic;
 
 before(async () => {
-  backend = await startBackend({ env: ENV });
-  browser = await launchChromium();
-  page = await browser.newPage();
-  errors = collectPageErrors(page);
-  traffic = recordTokenTraffic(page);
+  demo = await openDemo({ env: ENV });
+  ({ backend, browser, page, errors, traffic } = demo);
   await page.goto(`${backend.url}/?leeway=2`);
   await page.waitForFunction(() => document.getElementById('viewport').dataset.state === 'authorized');
   // Survives only if the page is never reloaded.
@@ -38,8 +35,7 @@ before(async () => {
 });
 
 after(async () => {
-  await browser?.close();
-  await backend?.stop();
+  await demo?.close();
 });
 
 /** Failed loads of the token route are expected while it is down; anything else is a bug. */

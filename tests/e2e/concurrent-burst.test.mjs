@@ -4,28 +4,22 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { startBackend } from '../support/backend.mjs';
-import { collectPageErrors, launchChromium } from '../support/chromium.mjs';
-import { recordTokenTraffic } from '../support/token-traffic.mjs';
+import { openDemo } from '../support/demo.mjs';
 
 /** Long-lived tokens, so no renewal can add a request during the burst. */
 const ENV = { DEV_TOKEN_TTL_SECS: '600' };
 
-let backend, browser, page, errors, traffic;
+let demo, backend, browser, page, errors, traffic;
 
 before(async () => {
-  backend = await startBackend({ env: ENV });
-  browser = await launchChromium();
-  page = await browser.newPage();
-  errors = collectPageErrors(page);
-  traffic = recordTokenTraffic(page);
+  demo = await openDemo({ env: ENV });
+  ({ backend, browser, page, errors, traffic } = demo);
   await page.goto(backend.url);
   await page.waitForFunction(() => document.getElementById('token-status').dataset.state === 'fresh');
 });
 
 after(async () => {
-  await browser?.close();
-  await backend?.stop();
+  await demo?.close();
 });
 
 /** Fires the burst from the page's form and returns what the page and the network saw. */

@@ -6,25 +6,21 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { ROOT, startBackend } from '../support/backend.mjs';
-import { collectPageErrors, launchChromium } from '../support/chromium.mjs';
-import { maskToken, recordTokenTraffic } from '../support/token-traffic.mjs';
+import { ROOT } from '../support/backend.mjs';
+import { maskToken } from '../support/token-traffic.mjs';
+import { openDemo } from '../support/demo.mjs';
 
 const ARTIFACTS = join(ROOT, 'tests', 'artifacts');
 
-let backend, browser, page, errors, traffic;
+let demo, backend, browser, page, errors, traffic;
 
 before(async () => {
-  backend = await startBackend();
-  browser = await launchChromium();
-  page = await browser.newPage({ viewport: { width: 1280, height: 820 } });
-  errors = collectPageErrors(page);
-  traffic = recordTokenTraffic(page);
+  demo = await openDemo({ viewport: { width: 1280, height: 820 } });
+  ({ backend, browser, page, errors, traffic } = demo);
 });
 
 after(async () => {
-  await browser?.close();
-  await backend?.stop();
+  await demo?.close();
 });
 
 /** The page shows a token from the backend and nothing went to the console. */

@@ -4,28 +4,23 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { startBackend } from '../support/backend.mjs';
-import { collectPageErrors, launchChromium } from '../support/chromium.mjs';
-import { assertNeverHeldExpired, recordTokenTraffic } from '../support/token-traffic.mjs';
+import { assertNeverHeldExpired } from '../support/token-traffic.mjs';
+import { openDemo } from '../support/demo.mjs';
 
 /** Short-lived tokens: 8 s, refreshed by the backend in their last 3 s, never served under 2 s. */
 const ENV = { DEV_TOKEN_TTL_SECS: '8', TOKEN_MIN_TTL_SECS: '2', TOKEN_REFRESH_WINDOW_MIN_SECS: '3' };
 /** Distinct tokens the viewer must go through: at least two renewals. */
 const TOKENS_TO_SEE = 3;
 
-let backend, browser, page, errors, traffic;
+let demo, backend, browser, page, errors, traffic;
 
 before(async () => {
-  backend = await startBackend({ env: ENV });
-  browser = await launchChromium();
-  page = await browser.newPage();
-  errors = collectPageErrors(page);
-  traffic = recordTokenTraffic(page);
+  demo = await openDemo({ env: ENV });
+  ({ backend, browser, page, errors, traffic } = demo);
 });
 
 after(async () => {
-  await browser?.close();
-  await backend?.stop();
+  await demo?.close();
 });
 
 /** Renewal across several token lifetimes never uses an expired token. */
