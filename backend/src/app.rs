@@ -2,6 +2,8 @@
 //! assembled, and [`AppState::build`], which turns a [`Config`] into live parts.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,17 +18,18 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::cluster::{Cluster, ClusterError};
-use crate::config::{Config, Cors, SignIn, Upstream};
+use crate::cluster::{Cluster, ClusterError, RedisSettings};
 use crate::dev_auth_server::DevAuthServer;
-use crate::error::{ApiError, ErrorContext};
-use crate::exchange::{self, Exchange};
-use crate::provider::{DiscoveryError, Provider};
-use crate::routes::user::SignInState;
+use crate::error::ErrorContext;
+use crate::exchange::Exchange;
+use crate::provider::{ClientCredentials, DiscoveryError, Provider, ProviderSpec};
+use crate::routes::extract::SignInState;
+use crate::routes::token::TokenRoutes;
 use crate::session::{self, MemoryStore, SessionBackend};
-use crate::sign_in::{SignInError, SignInService, UserTokenError};
-use crate::telemetry::Metrics;
-use crate::token_cache::{SharedSource, TokenCache, TokenCaches, TokenSource};
+use crate::sign_in::{SignIn, SignInService, Userinfo};
+use crate::telemetry::{LogFormat, Metrics};
+use crate::token_cache::{CachePolicy, SharedSource, TokenCache, TokenCaches, TokenSource};
+use crate::transport::{Transport, TransportBuildError, UpstreamHttp};
 use tower_sessions::session_store::ExpiredDeletion;
 use tower_sessions_redis_store::RedisStore;
 
@@ -35,6 +38,57 @@ use tower_sessions_redis_store::RedisStore;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often expired sessions are deleted from the in-memory store.
 const SESSION_SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The broker's settings, validated: built by `config` (`Config::load`) from
+/// the command line, environment and file, and made of each layer's own
+/// settings types.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind_addr: SocketAddr,
+    pub public_dir: PathBuf,
+    pub upstream: Upstream,
+    /// Token profiles by name; always contains [`DEFAULT_PROFILE`].
+    pub profiles: BTreeMap<String, Profile>,
+    pub cors: Cors,
+    pub cache: CachePolicy,
+    pub http: UpstreamHttp,
+    pub log_format: LogFormat,
+    /// User sign-in (authorization code + PKCE); `None` when not configured.
+    pub sign_in: Option<SignIn>,
+    /// Things that work but deserve a warning once logging is up.
+    pub warnings: Vec<&'static str>,
+    /// The shared Redis of a multi-replica deployment; `None` runs standalone.
+    pub redis: Option<RedisSettings>,
+}
+
+/// Where tokens come from.
+#[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant, reason = "one value per process, built once at start-up")]
+pub enum Upstream {
+    /// The embedded development authorization server (`--dev`).
+    Dev { token_ttl: Duration },
+    /// A real authorization server.
+    Remote { provider: ProviderSpec, client: ClientCredentials },
+}
+
+/// A named kind of browser token; the scope is everything that distinguishes one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    pub name: String,
+    /// Scope tokens, in the configured order; empty means "the server's default".
+    pub scopes: Vec<String>,
+}
+
+/// CORS for the token routes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cors {
+    /// No CORS headers: only pages served by this origin can read tokens.
+    SameOrigin,
+    /// Any origin may read tokens (no credentials).
+    AnyOrigin,
+    /// These exact origins (`scheme://host[:port]`).
+    Origins { origins: Vec<String>, allow_credentials: bool },
+}
 
 /// Shared state; handlers ask for the part they use through [`FromRef`].
 #[derive(Debug, Clone)]
@@ -54,6 +108,12 @@ impl FromRef<AppState> for TokenCaches {
     }
 }
 
+impl FromRef<AppState> for Option<Cluster> {
+    fn from_ref(state: &AppState) -> Self {
+        state.cluster.clone()
+    }
+}
+
 impl FromRef<AppState> for Metrics {
     fn from_ref(state: &AppState) -> Self {
         state.metrics.clone()
@@ -63,6 +123,8 @@ impl FromRef<AppState> for Metrics {
 /// Why the server could not start (after configuration was valid).
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
+    #[error(transparent)]
+    Transport(#[from] TransportBuildError),
     #[error(transparent)]
     Discovery(#[from] DiscoveryError),
     #[error("cannot start the development authorization server: {0}")]
@@ -85,7 +147,7 @@ impl AppState {
     /// Resolves the provider (discovery, or starting the dev server) and creates
     /// one token cache per profile, and the sign-in service when configured.
     pub async fn build(config: Config) -> Result<Built, StartupError> {
-        let http = exchange::http_client(&config.http);
+        let http = Transport::new(config.http)?;
         let redirect_url = config.sign_in.as_ref().map(|s| s.redirect_url.clone());
         let (provider, client, is_oidc, dev_server) = match &config.upstream {
             Upstream::Dev { token_ttl } => {
@@ -93,11 +155,12 @@ impl AppState {
                 (server.provider(), server.client().clone(), false, Some(server))
             }
             Upstream::Remote { provider: spec, client } => {
-                let provider = Provider::resolve(spec, &http, config.http.max_body_bytes).await?;
+                let provider = Provider::resolve(spec, &http).await?;
                 (provider, client.clone(), spec.is_oidc(), None)
             }
         };
-        let exchange = Exchange::new(&provider, &client, http, config.http, config.cache.default_ttl);
+        let userinfo = Userinfo::new(provider.userinfo_url.clone(), http.clone());
+        let exchange = Exchange::new(&provider, &client, http, config.cache.default_ttl);
         let metrics = Metrics::new();
         let cluster = match &config.redis {
             Some(redis) => Some(Cluster::connect(redis, &metrics).map_err(StartupError::Cluster)?),
@@ -119,11 +182,11 @@ impl AppState {
                 Some(Arc::new(SignInService::new(
                     settings.clone(),
                     exchange.clone().with_redirect_url(&settings.redirect_url),
+                    userinfo,
                     sessions,
                     cluster.clone(),
                     config.cache.clone(),
                     is_oidc,
-                    client.id.as_str().to_owned(),
                 )))
             }
             None => None,
@@ -174,10 +237,13 @@ impl AppState {
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
     let cors = cors_layer(&state.config.cors);
-    // The token routes have no request timeout: their only waits (upstream
-    // request, cluster lock) are bounded already, and a timer per cache hit
-    // costs a measurable share of their throughput (BENCHMARKS.md).
-    let token_routes = crate::routes::token::router();
+    // The token routes get the smallest stack that keeps their guarantees: they
+    // set no-store and nosniff and record their errors themselves, and take CORS
+    // when it is configured. No request timeout (their only waits, the upstream
+    // request and the cluster lock, are bounded already), no error middleware and
+    // no trace span: each costs a measurable share of a cache hit (BENCHMARKS.md).
+    let token_state = TokenRoutes { caches: state.caches.clone(), metrics: state.metrics.clone() };
+    let token_routes = crate::routes::token::router(Arc::new(token_state));
     let token_routes = match &cors {
         Some(cors) => token_routes.layer(cors.clone()),
         None => token_routes,
@@ -189,16 +255,15 @@ pub fn app(state: AppState) -> Router {
     if let (Some(service), Some(settings)) = (&state.sign_in, &state.config.sign_in) {
         others = others.merge(sign_in_routes(&state, Arc::clone(service), settings, cors));
     }
-    let others = others.layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT));
-    token_routes
-        .with_state(state.clone())
-        .merge(others)
+    let others = others
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
         .layer(middleware::from_fn_with_state(state.metrics.clone(), record_errors))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
-        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(TraceLayer::new_for_http().make_span_with(request_span));
+    token_routes.merge(others)
 }
 
 /// `/auth/*` and `/api/user/*`, behind the session layer.
@@ -216,7 +281,7 @@ fn sign_in_routes(state: &AppState, service: Arc<SignInService>, settings: &Sign
     Router::new()
         .merge(crate::routes::auth::router())
         .merge(user_routes)
-        .layer(session::layer(settings, service.sessions()))
+        .layer(session::layer(&settings.session_key, settings.cookie_secure, service.sessions()))
         .with_state(sign_in_state)
 }
 
@@ -243,25 +308,11 @@ fn cors_layer(cors: &Cors) -> Option<CorsLayer> {
     }
 }
 
-/// Counts each error response by code and logs it at debug level with the full
-/// error; upstream failures are logged once where the token request fails
-/// (`token_cache`), not once per waiting request. Session store failures and a
-/// failed code exchange (one user, one sign-in) are logged here.
+/// Counts and logs each error response once ([`ApiError::record`]).
 async fn record_errors(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     if let Some(ErrorContext(error)) = response.extensions().get::<ErrorContext>() {
-        metrics.record_error(error.code());
-        match error.as_ref() {
-            ApiError::SignIn(SignInError::Exchange(e)) | ApiError::UserToken(UserTokenError::Exchange(e)) => {
-                tracing::error!(code = error.code(), error = %e, "request to the authorization server failed");
-            }
-            ApiError::Session(_)
-            | ApiError::UserToken(UserTokenError::Session(_))
-            | ApiError::SignIn(SignInError::Session(_)) => {
-                tracing::error!(code = error.code(), error = %error, "session store failed");
-            }
-            _ => tracing::debug!(code = error.code(), error = %error, "request failed"),
-        }
+        error.record(&metrics);
     }
     response
 }

@@ -17,18 +17,28 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
 
-use crate::provider::{ClientAuth, EndpointOverrides, ProviderSpec};
-use crate::token_cache::CachePolicy;
+use crate::app::{Config, Cors, Profile, Upstream};
+use crate::cluster::RedisSettings;
+use crate::provider::{
+    ClientAuth, ClientCredentials, EndpointOverrides, ProviderSpec, is_loopback, parse_endpoint_url,
+};
+use crate::session::SessionKey;
+use crate::sign_in::SignIn;
+use crate::telemetry::LogFormat;
+use crate::token_cache::{CachePolicy, DEFAULT_PROFILE};
+use crate::transport::UpstreamHttp;
 
-/// The name of the profile served at `/api/token`.
-pub const DEFAULT_PROFILE: &str = "default";
-
-/// Command line; every option can also come from the environment variable it names.
+/// Command line; every setting is a flag named after its environment variable
+/// in kebab case (`--oauth-provider` for `OAUTH_PROVIDER`), and `--help` lists
+/// each with its variable and default. Defaults are applied in validation, not
+/// here, because a TOML file value sits between the variable and the default;
+/// the `[default: …]` in each help line says what validation uses. Earlier short
+/// spellings (`--provider`, `--config`) stay as hidden aliases.
 #[derive(Debug, Parser)]
 #[command(name = "token-backend", version, about)]
 pub struct Cli {
     /// TOML configuration file; environment variables override its values.
-    #[arg(long, value_name = "FILE", env = "TOKEN_BACKEND_CONFIG")]
+    #[arg(long = "token-backend-config", alias = "config", value_name = "FILE", env = "TOKEN_BACKEND_CONFIG")]
     pub config: Option<PathBuf>,
 
     /// Run against the embedded development authorization server (no credentials,
@@ -36,67 +46,128 @@ pub struct Cli {
     #[arg(long)]
     pub dev: bool,
 
-    #[arg(long, env = "BIND_ADDR", hide = true)]
+    /// Address to listen on [default: 127.0.0.1:3000]
+    #[arg(long = "bind-addr", env = "BIND_ADDR")]
     bind_addr: Option<String>,
-    #[arg(long, env = "PUBLIC_DIR", hide = true)]
+    /// Directory of static files served at / [default: www]
+    #[arg(long = "public-dir", env = "PUBLIC_DIR")]
     public_dir: Option<String>,
-    #[arg(long, env = "OAUTH_PROVIDER", hide = true)]
+    /// Provider preset: aps, oidc, glimesh or generic (required unless --dev)
+    #[arg(long = "oauth-provider", alias = "provider", env = "OAUTH_PROVIDER", value_name = "OAUTH_PROVIDER")]
     provider: Option<String>,
-    #[arg(long, env = "OAUTH_ISSUER", hide = true)]
+    /// Issuer URL for `oidc` discovery
+    #[arg(long = "oauth-issuer", alias = "issuer", env = "OAUTH_ISSUER", value_name = "OAUTH_ISSUER")]
     issuer: Option<String>,
-    #[arg(long, env = "OAUTH_TOKEN_URL", hide = true)]
+    /// Token endpoint; required for `generic`, overrides any preset [default: from the preset]
+    #[arg(long = "oauth-token-url", alias = "token-url", env = "OAUTH_TOKEN_URL", value_name = "OAUTH_TOKEN_URL")]
     token_url: Option<String>,
-    #[arg(long, env = "OAUTH_CLIENT_ID", hide = true)]
+    /// Client id (required unless --dev)
+    #[arg(long = "oauth-client-id", alias = "client-id", env = "OAUTH_CLIENT_ID", value_name = "OAUTH_CLIENT_ID")]
     client_id: Option<String>,
-    #[arg(long, env = "OAUTH_CLIENT_SECRET", hide = true, hide_env_values = true, value_parser = parse_secret)]
+    /// Client secret; or use OAUTH_CLIENT_SECRET_FILE
+    #[arg(long = "oauth-client-secret", alias = "client-secret", env = "OAUTH_CLIENT_SECRET", value_name = "OAUTH_CLIENT_SECRET", hide_env_values = true, value_parser = parse_secret)]
     client_secret: Option<SecretString>,
-    #[arg(long, env = "OAUTH_CLIENT_SECRET_FILE", hide = true)]
+    /// File holding the client secret
+    #[arg(
+        long = "oauth-client-secret-file",
+        alias = "client-secret-file",
+        env = "OAUTH_CLIENT_SECRET_FILE",
+        value_name = "FILE"
+    )]
     client_secret_file: Option<PathBuf>,
-    #[arg(long, env = "OAUTH_CLIENT_AUTH", hide = true)]
+    /// Client authentication: basic or post [default: basic]
+    #[arg(
+        long = "oauth-client-auth",
+        alias = "client-auth",
+        env = "OAUTH_CLIENT_AUTH",
+        value_name = "OAUTH_CLIENT_AUTH"
+    )]
     client_auth: Option<String>,
-    #[arg(long, env = "OAUTH_SCOPE", hide = true)]
+    /// Scope of the default browser token (/api/token) [default: from the preset]
+    #[arg(long = "oauth-scope", alias = "scope", env = "OAUTH_SCOPE", value_name = "OAUTH_SCOPE")]
     scope: Option<String>,
-    #[arg(long, env = "ALLOWED_ORIGINS", hide = true)]
+    /// Comma-separated CORS allowlist for the token routes, or * [default: same origin only]
+    #[arg(long = "allowed-origins", env = "ALLOWED_ORIGINS")]
     allowed_origins: Option<String>,
-    #[arg(long, env = "CORS_ALLOW_CREDENTIALS", hide = true)]
+    /// Allow credentialed cross-origin requests (not with *) [default: false]
+    #[arg(long = "cors-allow-credentials", env = "CORS_ALLOW_CREDENTIALS")]
     cors_allow_credentials: Option<String>,
-    #[arg(long, env = "TOKEN_MIN_TTL_SECS", hide = true)]
+    /// A token with less life left is never served [default: 30]
+    #[arg(long = "token-min-ttl-secs", env = "TOKEN_MIN_TTL_SECS")]
     token_min_ttl_secs: Option<String>,
-    #[arg(long, env = "TOKEN_DEFAULT_TTL_SECS", hide = true)]
+    /// Lifetime assumed when the upstream omits expires_in [default: 3600]
+    #[arg(long = "token-default-ttl-secs", env = "TOKEN_DEFAULT_TTL_SECS")]
     token_default_ttl_secs: Option<String>,
-    #[arg(long, env = "TOKEN_REFRESH_WINDOW_PERCENT", hide = true)]
+    /// Refresh ahead in the last N % of a token's lifetime [default: 20]
+    #[arg(long = "token-refresh-window-percent", env = "TOKEN_REFRESH_WINDOW_PERCENT")]
     token_refresh_window_percent: Option<String>,
-    #[arg(long, env = "TOKEN_REFRESH_WINDOW_MIN_SECS", hide = true)]
+    /// ... but at least this long before expiry [default: 60]
+    #[arg(long = "token-refresh-window-min-secs", env = "TOKEN_REFRESH_WINDOW_MIN_SECS")]
     token_refresh_window_min_secs: Option<String>,
-    #[arg(long, env = "UPSTREAM_TIMEOUT_SECS", hide = true)]
+    /// Total timeout of one upstream request [default: 10]
+    #[arg(long = "upstream-timeout-secs", env = "UPSTREAM_TIMEOUT_SECS")]
     upstream_timeout_secs: Option<String>,
-    #[arg(long, env = "UPSTREAM_CONNECT_TIMEOUT_SECS", hide = true)]
+    /// Connect timeout of one upstream request [default: 5]
+    #[arg(long = "upstream-connect-timeout-secs", env = "UPSTREAM_CONNECT_TIMEOUT_SECS")]
     upstream_connect_timeout_secs: Option<String>,
-    #[arg(long, env = "DEV_TOKEN_TTL_SECS", hide = true)]
+    /// Lifetime of tokens from the --dev authorization server [default: 120]
+    #[arg(long = "dev-token-ttl-secs", env = "DEV_TOKEN_TTL_SECS")]
     dev_token_ttl_secs: Option<String>,
-    #[arg(long, env = "LOG_FORMAT", hide = true)]
+    /// Log format: text or json [default: text]
+    #[arg(long = "log-format", env = "LOG_FORMAT")]
     log_format: Option<String>,
-    #[arg(long, env = "OAUTH_AUTHORIZE_URL", hide = true)]
+    /// Authorization endpoint [default: from the preset or discovery]
+    #[arg(
+        long = "oauth-authorize-url",
+        alias = "authorize-url",
+        env = "OAUTH_AUTHORIZE_URL",
+        value_name = "OAUTH_AUTHORIZE_URL"
+    )]
     authorize_url: Option<String>,
-    #[arg(long, env = "OAUTH_REDIRECT_URL", hide = true)]
+    /// The exact redirect URI registered with the provider; turns sign-in on
+    #[arg(
+        long = "oauth-redirect-url",
+        alias = "redirect-url",
+        env = "OAUTH_REDIRECT_URL",
+        value_name = "OAUTH_REDIRECT_URL"
+    )]
     redirect_url: Option<String>,
-    #[arg(long, env = "OAUTH_USER_SCOPE", hide = true)]
+    /// Scope requested at sign-in [default: from the preset]
+    #[arg(long = "oauth-user-scope", alias = "user-scope", env = "OAUTH_USER_SCOPE", value_name = "OAUTH_USER_SCOPE")]
     user_scope: Option<String>,
-    #[arg(long, env = "OAUTH_USER_BROWSER_SCOPE", hide = true)]
+    /// Narrower scope for the user token handed to the browser
+    #[arg(
+        long = "oauth-user-browser-scope",
+        alias = "user-browser-scope",
+        env = "OAUTH_USER_BROWSER_SCOPE",
+        value_name = "OAUTH_USER_BROWSER_SCOPE"
+    )]
     user_browser_scope: Option<String>,
-    #[arg(long, env = "OAUTH_REVOKE_URL", hide = true)]
+    /// Revocation endpoint [default: from the preset or discovery]
+    #[arg(long = "oauth-revoke-url", alias = "revoke-url", env = "OAUTH_REVOKE_URL", value_name = "OAUTH_REVOKE_URL")]
     revoke_url: Option<String>,
-    #[arg(long, env = "OAUTH_USERINFO_URL", hide = true)]
+    /// Userinfo endpoint [default: from the preset or discovery]
+    #[arg(
+        long = "oauth-userinfo-url",
+        alias = "userinfo-url",
+        env = "OAUTH_USERINFO_URL",
+        value_name = "OAUTH_USERINFO_URL"
+    )]
     userinfo_url: Option<String>,
-    #[arg(long, env = "SESSION_SECRET", hide = true, hide_env_values = true, value_parser = parse_secret)]
+    /// At least 32 characters; signs the session cookie [default: random in --dev]
+    #[arg(long = "session-secret", env = "SESSION_SECRET", hide_env_values = true, value_parser = parse_secret)]
     session_secret: Option<SecretString>,
-    #[arg(long, env = "COOKIE_SECURE", hide = true)]
+    /// Secure session cookie [default: true; false in --dev]
+    #[arg(long = "cookie-secure", env = "COOKIE_SECURE")]
     cookie_secure: Option<String>,
-    #[arg(long, env = "SESSION_MAX_LIFETIME_SECS", hide = true)]
+    /// A session never outlives this [default: 1209600]
+    #[arg(long = "session-max-lifetime-secs", env = "SESSION_MAX_LIFETIME_SECS")]
     session_max_lifetime_secs: Option<String>,
-    #[arg(long, env = "REDIS_URL", hide = true, hide_env_values = true, value_parser = parse_secret)]
+    /// Redis shared by several replicas (redis:// or rediss://) [default: standalone]
+    #[arg(long = "redis-url", env = "REDIS_URL", hide_env_values = true, value_parser = parse_secret)]
     redis_url: Option<SecretString>,
-    #[arg(long, env = "REDIS_KEY_PREFIX", hide = true)]
+    /// Prefix of the keys written to Redis [default: token-broker:]
+    #[arg(long = "redis-key-prefix", env = "REDIS_KEY_PREFIX")]
     redis_key_prefix: Option<String>,
 }
 
@@ -200,136 +271,6 @@ struct FileDev {
 #[serde(deny_unknown_fields)]
 struct FileProfile {
     scope: String,
-}
-
-/// Validated configuration, built once by [`Config::load`].
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub bind_addr: SocketAddr,
-    pub public_dir: PathBuf,
-    pub upstream: Upstream,
-    /// Token profiles by name; always contains [`DEFAULT_PROFILE`].
-    pub profiles: BTreeMap<String, Profile>,
-    pub cors: Cors,
-    pub cache: CachePolicy,
-    pub http: UpstreamHttp,
-    pub log_format: LogFormat,
-    /// User sign-in (authorization code + PKCE); `None` when not configured.
-    pub sign_in: Option<SignIn>,
-    /// Things that work but deserve a warning once logging is up.
-    pub warnings: Vec<&'static str>,
-    /// The shared Redis of a multi-replica deployment; `None` runs standalone.
-    pub redis: Option<RedisSettings>,
-}
-
-/// Where the replicas meet.
-#[derive(Debug, Clone)]
-pub struct RedisSettings {
-    /// May hold a password, hence secret.
-    pub url: SecretString,
-    /// Prefix of every key the broker writes.
-    pub key_prefix: String,
-}
-
-/// Settings of the three-legged flow.
-#[derive(Debug, Clone)]
-pub struct SignIn {
-    /// The exact redirect URI registered with the provider; its origin is ours.
-    pub redirect_url: Url,
-    /// Scopes requested at sign-in; the backend holds this (wide) grant.
-    pub user_scopes: Vec<String>,
-    /// Narrower scopes for the token handed to the browser, obtained through the
-    /// refresh grant; `None` hands out the sign-in token itself.
-    pub browser_scopes: Option<Vec<String>>,
-    /// Signs the session cookie.
-    pub session_key: SessionKey,
-    pub cookie_secure: bool,
-    /// A session never outlives this (the refresh token's maximum lifetime).
-    pub session_max_lifetime: Duration,
-}
-
-impl SignIn {
-    /// Our own origin, from the redirect URL: the only origin (with any CORS
-    /// allowlist) that may call cookie-authenticated routes.
-    pub fn origin(&self) -> String {
-        self.redirect_url.origin().ascii_serialization()
-    }
-}
-
-/// 64 bytes derived from `SESSION_SECRET`; never printed.
-#[derive(Clone)]
-pub struct SessionKey(pub(crate) [u8; 64]);
-
-impl fmt::Debug for SessionKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SessionKey([redacted])")
-    }
-}
-
-impl SessionKey {
-    fn derive(secret: &str) -> Self {
-        use sha2::Digest;
-        Self(sha2::Sha512::digest(secret.as_bytes()).into())
-    }
-
-    fn random() -> Self {
-        let mut key = [0u8; 64];
-        key.iter_mut().for_each(|b| *b = rand::random());
-        Self(key)
-    }
-}
-
-/// Where tokens come from.
-#[derive(Debug, Clone)]
-#[allow(clippy::large_enum_variant, reason = "one value per process, built once at start-up")]
-pub enum Upstream {
-    /// The embedded development authorization server (`--dev`).
-    Dev { token_ttl: Duration },
-    /// A real authorization server.
-    Remote { provider: ProviderSpec, client: ClientCredentials },
-}
-
-/// Our identity at the authorization server. `Debug` shows the secret as
-/// `ClientSecret([redacted])`.
-#[derive(Debug, Clone)]
-pub struct ClientCredentials {
-    pub id: ClientId,
-    pub secret: ClientSecret,
-    pub auth: ClientAuth,
-}
-
-/// A named kind of browser token; the scope is everything that distinguishes one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Profile {
-    pub name: String,
-    /// Scope tokens, in the configured order; empty means "the server's default".
-    pub scopes: Vec<String>,
-}
-
-/// CORS for the token routes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Cors {
-    /// No CORS headers: only pages served by this origin can read tokens.
-    SameOrigin,
-    /// Any origin may read tokens (no credentials).
-    AnyOrigin,
-    /// These exact origins (`scheme://host[:port]`).
-    Origins { origins: Vec<String>, allow_credentials: bool },
-}
-
-/// Limits on every request to the upstream.
-#[derive(Debug, Clone, Copy)]
-pub struct UpstreamHttp {
-    pub timeout: Duration,
-    pub connect_timeout: Duration,
-    /// Larger token responses are refused: a real one is well under 16 KiB.
-    pub max_body_bytes: usize,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    Text,
-    Json,
 }
 
 /// One or more configuration problems; start-up stops and prints them all.
@@ -843,27 +784,6 @@ fn client_secret(cli: &Cli, file: &FileConfig, v: &mut Validator) -> Option<Clie
         return None;
     }
     Some(ClientSecret::new(secret))
-}
-
-/// Upstream endpoints must be https, except on loopback where tests and local
-/// servers run: the client secret travels to them.
-pub(crate) fn parse_endpoint_url(raw: &str) -> Result<Url, String> {
-    let url = Url::parse(raw.trim()).map_err(|e| format!("`{raw}` is not a URL: {e}"))?;
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" if is_loopback(&url) => Ok(url),
-        "http" => Err(format!("`{raw}` must use https (plain http is allowed only on loopback)")),
-        other => Err(format!("`{raw}` has unsupported scheme `{other}`")),
-    }
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
 }
 
 #[cfg(test)]

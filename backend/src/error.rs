@@ -4,7 +4,8 @@
 //! errors, which happen during browser navigations, are small HTML pages. Both
 //! carry `Cache-Control: no-store`. Descriptions are written for the browser and
 //! never carry upstream text; the full error rides on the response as an
-//! extension and is logged and counted by [`crate::app`]'s middleware.
+//! extension for the app's error middleware, which logs and counts it once
+//! ([`ApiError::record`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,18 +15,126 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Serialize;
 
+use crate::cluster::ClusterError;
 use crate::exchange::ExchangeError;
+use crate::http_headers::escape_html;
+pub use crate::http_headers::no_store_headers;
 use crate::session::SessionError;
 use crate::sign_in::{SignInError, UserTokenError};
+use crate::telemetry::Metrics;
+use crate::token_cache::CacheError;
 
 /// Suggested wait before retrying when the upstream is down and we have no token.
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(5);
 
-/// A failed request.
+/// The public `error` code of a failed request. Each code owns its HTTP status
+/// and the description shown to the browser, so a new failure picks a code and
+/// gets both; nothing matches on code strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    UnknownProfile,
+    UpstreamUnavailable,
+    UpstreamRejected,
+    UpstreamInvalidResponse,
+    CrossSiteRequest,
+    SessionStoreUnavailable,
+    LoginRequired,
+    UserinfoNotConfigured,
+    InvalidReturnTo,
+    InvalidState,
+    AccessDenied,
+    ProviderError,
+    InvalidRequest,
+    InvalidIdToken,
+    InternalError,
+}
+
+impl ErrorCode {
+    /// The code as sent in the body's `error` field; also the metrics label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::UnknownProfile => "unknown_profile",
+            Self::UpstreamUnavailable => "upstream_unavailable",
+            Self::UpstreamRejected => "upstream_rejected",
+            Self::UpstreamInvalidResponse => "upstream_invalid_response",
+            Self::CrossSiteRequest => "cross_site_request",
+            Self::SessionStoreUnavailable => "session_store_unavailable",
+            Self::LoginRequired => "login_required",
+            Self::UserinfoNotConfigured => "userinfo_not_configured",
+            Self::InvalidReturnTo => "invalid_return_to",
+            Self::InvalidState => "invalid_state",
+            Self::AccessDenied => "access_denied",
+            Self::ProviderError => "provider_error",
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidIdToken => "invalid_id_token",
+            Self::InternalError => "internal_error",
+        }
+    }
+
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::UnknownProfile | Self::UserinfoNotConfigured => StatusCode::NOT_FOUND,
+            Self::UpstreamUnavailable | Self::SessionStoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::UpstreamRejected | Self::UpstreamInvalidResponse => StatusCode::BAD_GATEWAY,
+            Self::LoginRequired => StatusCode::UNAUTHORIZED,
+            Self::CrossSiteRequest | Self::AccessDenied => StatusCode::FORBIDDEN,
+            Self::InvalidReturnTo
+            | Self::InvalidState
+            | Self::ProviderError
+            | Self::InvalidRequest
+            | Self::InvalidIdToken => StatusCode::BAD_REQUEST,
+            Self::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The fixed public description; `None` where [`ApiError`] writes one from
+    /// the error itself (its own text, never upstream text).
+    fn description(self) -> Option<&'static str> {
+        Some(match self {
+            Self::UnknownProfile | Self::CrossSiteRequest | Self::ProviderError => return None,
+            Self::UpstreamUnavailable => {
+                "the authorization server is unavailable and no valid token is cached; try again shortly"
+            }
+            Self::UpstreamRejected => "the authorization server rejected the broker's request; see the server log",
+            Self::UpstreamInvalidResponse => {
+                "the authorization server sent a response the broker cannot use; see the server log"
+            }
+            Self::SessionStoreUnavailable => "sessions are unavailable right now; try again shortly",
+            Self::LoginRequired => "sign in to get a user token",
+            Self::UserinfoNotConfigured => "the provider has no userinfo endpoint",
+            Self::InvalidReturnTo => "return_to must be a path on this site, such as /viewer",
+            Self::InvalidState => "this sign-in link has expired or was already used; please sign in again",
+            Self::AccessDenied => "sign-in was cancelled",
+            Self::InvalidRequest | Self::InvalidIdToken => {
+                "the sign-in response could not be used; please sign in again"
+            }
+            Self::InternalError => "something went wrong; see the server log",
+        })
+    }
+}
+
+impl From<&ExchangeError> for ErrorCode {
+    fn from(e: &ExchangeError) -> Self {
+        match e {
+            ExchangeError::Timeout(_) | ExchangeError::Unreachable(_) | ExchangeError::Unavailable { .. } => {
+                Self::UpstreamUnavailable
+            }
+            ExchangeError::Rejected { .. } => Self::UpstreamRejected,
+            ExchangeError::InvalidResponse(_) => Self::UpstreamInvalidResponse,
+        }
+    }
+}
+
+/// A failed request: one flat variant per failure, each reached from a layer's
+/// error through one `From` path, keeping the layer's error as its `source`.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("no token profile named `{0}`")]
     UnknownProfile(String),
+    /// A two-legged token could not be served; the cache has logged why.
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+    /// A request to the authorization server on behalf of one user failed.
     #[error(transparent)]
     Exchange(#[from] ExchangeError),
     /// A cookie-authenticated route called without our CSRF header or from a foreign origin.
@@ -33,11 +142,68 @@ pub enum ApiError {
     CrossSite(&'static str),
     #[error(transparent)]
     Session(#[from] SessionError),
-    #[error(transparent)]
-    UserToken(#[from] UserTokenError),
-    /// Shown as a page: the user is in the middle of a browser navigation.
-    #[error(transparent)]
-    SignIn(#[from] SignInError),
+    /// Redis failed while ordering a session's refresh across replicas.
+    #[error("the session refresh lock is unavailable: {0}")]
+    RefreshLock(#[source] ClusterError),
+    /// Another replica held the session's refresh lock for longer than a refresh takes.
+    #[error("the session refresh lock was not acquired in time")]
+    RefreshLockTimeout,
+    #[error("no signed-in session, or it has ended")]
+    LoginRequired,
+    /// Still signed in, but the refresh produced no token that can be served yet.
+    #[error("no usable user token after refreshing")]
+    NoUsableToken,
+    #[error("the provider has no userinfo endpoint")]
+    NoUserinfo,
+    #[error("return_to must be a path on this site")]
+    InvalidReturnTo,
+    #[error("the sign-in response has no state")]
+    MissingState,
+    #[error("the sign-in state is unknown, expired or already used")]
+    InvalidState,
+    #[error("the user declined to sign in")]
+    Denied,
+    #[error("the authorization server reported `{error}`")]
+    Provider { error: String, description: Option<String> },
+    #[error("the sign-in response has no authorization code")]
+    MissingCode,
+    #[error("the ID token does not belong to this sign-in ({0})")]
+    InvalidIdToken(&'static str),
+    /// A bug or a stopped runtime, not a bad request: a task ended without an answer,
+    /// or we built a header we cannot send.
+    #[error("internal error: {0}")]
+    Internal(&'static str),
+}
+
+impl From<UserTokenError> for ApiError {
+    fn from(e: UserTokenError) -> Self {
+        match e {
+            UserTokenError::LoginRequired => Self::LoginRequired,
+            UserTokenError::Exchange(e) => Self::Exchange(e),
+            UserTokenError::Session(e) => Self::Session(e),
+            UserTokenError::RefreshLock(e) => Self::RefreshLock(e),
+            UserTokenError::RefreshLockTimeout => Self::RefreshLockTimeout,
+            UserTokenError::RefreshStopped(_) => Self::Internal("the session refresh task was stopped"),
+            UserTokenError::NoUsableToken => Self::NoUsableToken,
+            UserTokenError::NoUserinfo => Self::NoUserinfo,
+        }
+    }
+}
+
+impl From<SignInError> for ApiError {
+    fn from(e: SignInError) -> Self {
+        match e {
+            SignInError::InvalidReturnTo => Self::InvalidReturnTo,
+            SignInError::MissingState => Self::MissingState,
+            SignInError::InvalidState => Self::InvalidState,
+            SignInError::Denied => Self::Denied,
+            SignInError::Provider { error, description } => Self::Provider { error, description },
+            SignInError::MissingCode => Self::MissingCode,
+            SignInError::InvalidIdToken(reason) => Self::InvalidIdToken(reason),
+            SignInError::Exchange(e) => Self::Exchange(e),
+            SignInError::Session(e) => Self::Session(e),
+        }
+    }
 }
 
 /// The error body sent to the browser.
@@ -47,78 +213,86 @@ struct ErrorBody {
     error_description: String,
 }
 
-fn exchange_code(e: &ExchangeError) -> &'static str {
-    match e {
-        ExchangeError::Timeout(_) | ExchangeError::Unreachable(_) | ExchangeError::Unavailable { .. } => {
-            "upstream_unavailable"
-        }
-        ExchangeError::Rejected { .. } => "upstream_rejected",
-        ExchangeError::InvalidResponse(_) => "upstream_invalid_response",
-    }
-}
-
 impl ApiError {
-    /// The `error` code of the response; also the metrics label.
-    pub fn code(&self) -> &'static str {
+    /// The public code, which decides status and description.
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::UnknownProfile(_) => "unknown_profile",
-            Self::Exchange(e)
-            | Self::UserToken(UserTokenError::Exchange(e))
-            | Self::SignIn(SignInError::Exchange(e)) => exchange_code(e),
-            Self::CrossSite(_) => "cross_site_request",
-            Self::Session(_) | Self::UserToken(UserTokenError::Session(_)) | Self::SignIn(SignInError::Session(_)) => {
-                "session_store_unavailable"
-            }
-            Self::UserToken(UserTokenError::LoginRequired) => "login_required",
-            Self::UserToken(UserTokenError::NoUserinfo) => "userinfo_not_configured",
-            Self::SignIn(SignInError::InvalidReturnTo) => "invalid_return_to",
-            Self::SignIn(SignInError::MissingState | SignInError::InvalidState) => "invalid_state",
-            Self::SignIn(SignInError::Denied) => "access_denied",
-            Self::SignIn(SignInError::Provider { .. }) => "provider_error",
-            Self::SignIn(SignInError::MissingCode) => "invalid_request",
-            Self::SignIn(SignInError::InvalidIdToken(_)) => "invalid_id_token",
-        }
-    }
-
-    fn status(&self) -> StatusCode {
-        match self.code() {
-            "unknown_profile" | "userinfo_not_configured" => StatusCode::NOT_FOUND,
-            "upstream_unavailable" | "session_store_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
-            "upstream_rejected" | "upstream_invalid_response" => StatusCode::BAD_GATEWAY,
-            "login_required" => StatusCode::UNAUTHORIZED,
-            "cross_site_request" | "access_denied" => StatusCode::FORBIDDEN,
-            _ => StatusCode::BAD_REQUEST,
+            Self::UnknownProfile(_) => ErrorCode::UnknownProfile,
+            Self::Cache(CacheError::Upstream(e)) | Self::Exchange(e) => e.into(),
+            Self::Cache(CacheError::Stopped(_)) | Self::Internal(_) => ErrorCode::InternalError,
+            Self::CrossSite(_) => ErrorCode::CrossSiteRequest,
+            Self::Session(_) | Self::RefreshLock(_) | Self::RefreshLockTimeout => ErrorCode::SessionStoreUnavailable,
+            Self::LoginRequired => ErrorCode::LoginRequired,
+            Self::NoUsableToken => ErrorCode::UpstreamUnavailable,
+            Self::NoUserinfo => ErrorCode::UserinfoNotConfigured,
+            Self::InvalidReturnTo => ErrorCode::InvalidReturnTo,
+            Self::MissingState | Self::InvalidState => ErrorCode::InvalidState,
+            Self::Denied => ErrorCode::AccessDenied,
+            Self::Provider { .. } => ErrorCode::ProviderError,
+            Self::MissingCode => ErrorCode::InvalidRequest,
+            Self::InvalidIdToken(_) => ErrorCode::InvalidIdToken,
         }
     }
 
     fn description(&self) -> String {
-        match self.code() {
-            "unknown_profile" | "cross_site_request" => self.to_string(),
-            "upstream_unavailable" => {
-                "the authorization server is unavailable and no valid token is cached; try again shortly".into()
+        match (self.code().description(), self) {
+            (Some(fixed), _) => fixed.to_owned(),
+            (None, Self::Provider { error, .. }) => {
+                format!("the sign-in service reported an error ({})", printable(error))
             }
-            "upstream_rejected" => "the authorization server rejected the broker's request; see the server log".into(),
-            "upstream_invalid_response" => {
-                "the authorization server sent a response the broker cannot use; see the server log".into()
-            }
-            "session_store_unavailable" => "sessions are unavailable right now; try again shortly".into(),
-            "login_required" => "sign in to get a user token".into(),
-            "userinfo_not_configured" => "the provider has no userinfo endpoint".into(),
-            "invalid_return_to" => "return_to must be a path on this site, such as /viewer".into(),
-            "invalid_state" => "this sign-in link has expired or was already used; please sign in again".into(),
-            "access_denied" => "sign-in was cancelled".into(),
-            "provider_error" => match self {
-                Self::SignIn(SignInError::Provider { error, .. }) => {
-                    format!("the sign-in service reported an error ({})", printable(error))
-                }
-                _ => self.to_string(),
-            },
-            _ => "the sign-in response could not be used; please sign in again".into(),
+            (None, _) => self.to_string(),
         }
     }
 
-    fn is_page(&self) -> bool {
-        matches!(self, Self::SignIn(_))
+    /// Counts the error by code and logs it once with the full error:
+    /// two-legged token failures at debug level, as the token cache has logged
+    /// the upstream failure once for all its waiters; a user's failed request to
+    /// the authorization server, the session store and internal errors at error
+    /// level. Called by the app's error middleware, and by the token routes,
+    /// which do without it.
+    pub fn record(&self, metrics: &Metrics) {
+        let code = self.code().as_str();
+        metrics.record_error(code);
+        match self {
+            Self::Exchange(e) => tracing::error!(code, error = %e, "request to the authorization server failed"),
+            Self::Session(_) | Self::RefreshLock(_) | Self::RefreshLockTimeout => {
+                tracing::error!(code, error = %self, "session store failed");
+            }
+            Self::Internal(_) | Self::Cache(CacheError::Stopped(_)) => {
+                tracing::error!(code, error = %self, "internal error");
+            }
+            _ => tracing::debug!(code, error = %self, "request failed"),
+        }
+    }
+
+    /// `Retry-After` of a 503: the upstream's own when it sent one.
+    fn retry_after(&self) -> Duration {
+        match self {
+            Self::Cache(CacheError::Upstream(ExchangeError::Unavailable { retry_after: Some(d), .. }))
+            | Self::Exchange(ExchangeError::Unavailable { retry_after: Some(d), .. }) => *d,
+            _ => DEFAULT_RETRY_AFTER,
+        }
+    }
+
+    /// The JSON (or, for [`SignInPage`], HTML) response, with the error attached
+    /// for the logging middleware.
+    fn respond(self, is_page: bool) -> Response {
+        let code = self.code();
+        let status = code.status();
+        let description = self.description();
+        let mut response = if is_page {
+            let page = sign_in_page(status, &description);
+            (status, no_store_headers(), [(header::REFERRER_POLICY, "no-referrer")], page).into_response()
+        } else {
+            let body = ErrorBody { error: code.as_str(), error_description: description };
+            (status, no_store_headers(), Json(body)).into_response()
+        };
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            let retry_after = self.retry_after().as_secs().max(1);
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+        }
+        response.extensions_mut().insert(ErrorContext(Arc::new(self)));
+        response
     }
 }
 
@@ -128,34 +302,31 @@ pub struct ErrorContext(pub Arc<ApiError>);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = self.status();
-        let description = self.description();
-        let mut response = if self.is_page() {
-            let page = sign_in_page(status, &description);
-            (status, no_store_headers(), [(header::REFERRER_POLICY, "no-referrer")], page).into_response()
-        } else {
-            let body = ErrorBody { error: self.code(), error_description: description };
-            (status, no_store_headers(), Json(body)).into_response()
-        };
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            let retry_after = match &self {
-                Self::Exchange(ExchangeError::Unavailable { retry_after: Some(d), .. }) => *d,
-                _ => DEFAULT_RETRY_AFTER,
-            };
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after.as_secs().max(1)));
-        }
-        response.extensions_mut().insert(ErrorContext(Arc::new(self)));
-        response
+        self.respond(false)
     }
 }
 
-/// `Cache-Control: no-store` and `Pragma: no-cache`: token responses and their
-/// errors must never be stored by a browser or proxy (RFC 6749 §5.1).
-pub fn no_store_headers() -> [(header::HeaderName, HeaderValue); 2] {
-    [
-        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-        (header::PRAGMA, HeaderValue::from_static("no-cache")),
-    ]
+/// A failure during a sign-in navigation (`/auth/login`, `/auth/callback`):
+/// the user is looking at the browser, not at a script, so it is a small page.
+#[derive(Debug)]
+pub struct SignInPage(pub ApiError);
+
+impl From<ApiError> for SignInPage {
+    fn from(e: ApiError) -> Self {
+        Self(e)
+    }
+}
+
+impl From<SignInError> for SignInPage {
+    fn from(e: SignInError) -> Self {
+        Self(e.into())
+    }
+}
+
+impl IntoResponse for SignInPage {
+    fn into_response(self) -> Response {
+        self.0.respond(true)
+    }
 }
 
 /// Keeps provider-supplied text to a short run of safe characters.
@@ -176,10 +347,6 @@ fn sign_in_page(status: StatusCode, message: &str) -> Html<String> {
     ))
 }
 
-fn escape_html(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,17 +354,33 @@ mod tests {
     /// Provider error codes are reduced to safe characters and escaped.
     #[test]
     fn provider_text_cannot_inject_markup() {
-        let error = ApiError::SignIn(SignInError::Provider { error: "<script>x</script>".into(), description: None });
+        let error = ApiError::Provider { error: "<script>x</script>".into(), description: None };
         assert!(!error.description().contains('<'));
-        assert_eq!(escape_html("<a href='x'>"), "&lt;a href=&#39;x&#39;&gt;");
+        assert!(!sign_in_page(StatusCode::BAD_REQUEST, "<script>").0.contains("<script>"));
     }
 
     /// Each family of failure has its status.
     #[test]
     fn statuses() {
-        assert_eq!(ApiError::UserToken(UserTokenError::LoginRequired).status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(ApiError::CrossSite("missing X-Requested-With").status(), StatusCode::FORBIDDEN);
-        assert_eq!(ApiError::SignIn(SignInError::InvalidState).status(), StatusCode::BAD_REQUEST);
-        assert_eq!(ApiError::Session(SessionError::from_message("down")).status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(ApiError::LoginRequired.code().status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(ApiError::CrossSite("missing X-Requested-With").code().status(), StatusCode::FORBIDDEN);
+        assert_eq!(ApiError::InvalidState.code().status(), StatusCode::BAD_REQUEST);
+        assert_eq!(ApiError::RefreshLockTimeout.code().status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            ApiError::Cache(CacheError::Stopped(crate::single_flight::TaskStopped)).code().status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+    }
+
+    /// A layer error keeps its cause reachable through `source`, for the log.
+    #[test]
+    fn sources_are_kept() {
+        use std::error::Error;
+        let refused = ExchangeError::Unreachable("connection refused".into());
+        let error = ApiError::from(UserTokenError::RefreshLock(ClusterError::Encode(Arc::new(
+            serde_json::from_str::<u8>("x").expect_err("not JSON"),
+        ))));
+        assert!(error.source().is_some());
+        assert!(matches!(ApiError::from(SignInError::Exchange(refused)), ApiError::Exchange(_)));
     }
 }

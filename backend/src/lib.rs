@@ -19,8 +19,13 @@
 //! - [`session`]: server-side sessions (tower-sessions) and what they hold.
 //! - [`sign_in`]: the three-legged flow: sign-in with PKCE, user tokens kept
 //!   fresh with the refresh grant, sign-out with revocation.
+//! - [`single_flight`]: one run per key at a time, shared by its waiters; used by
+//!   the token cache and the per-session refresh.
 //! - [`cluster`]: several replicas sharing one Redis: shared tokens, locks,
 //!   outage tracking.
+//! - [`transport`]: the one upstream HTTP client (timeouts, no redirects, body
+//!   cap), built at start-up; a failure to build it stops start-up.
+//! - [`http_headers`]: no-store headers and HTML escaping, shared with the dev server.
 //! - [`dev_auth_server`]: the embedded authorization server behind `--dev`.
 
 pub mod app;
@@ -29,15 +34,19 @@ pub mod config;
 pub mod dev_auth_server;
 pub mod error;
 pub mod exchange;
+pub mod http_headers;
 pub mod provider;
 mod routes;
 pub mod server;
 pub mod session;
 pub mod sign_in;
+pub mod single_flight;
 pub mod telemetry;
 pub mod token_cache;
+pub mod transport;
 
+pub use app::Config;
 pub use app::{AppState, app};
-pub use config::{Config, ConfigError};
+pub use config::ConfigError;
 pub use error::ApiError;
 pub use exchange::{Exchange, ExchangeError};

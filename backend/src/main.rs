@@ -2,7 +2,8 @@
 
 use std::process::ExitCode;
 
-use token_backend::config::{Config, Upstream};
+use token_backend::Config;
+use token_backend::app::Upstream;
 use token_backend::{AppState, app, server, telemetry};
 
 #[tokio::main]

@@ -13,12 +13,16 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use tracing_subscriber::EnvFilter;
 
-use crate::config::LogFormat;
-use crate::exchange::ExchangeError;
-
 /// Installs the global subscriber. `RUST_LOG` filters; by default `info`, with
 /// the Redis client's own reconnect chatter kept to errors (the broker logs the
 /// start and end of a Redis outage once each itself).
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
 pub fn init_tracing(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,fred=error"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
@@ -36,7 +40,7 @@ struct ProfileLabel {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct UpstreamLabels {
     profile: String,
-    /// `ok` or an [`ExchangeError::kind`].
+    /// `ok` or the failure's kind (`ExchangeError::kind`).
     outcome: String,
 }
 
@@ -154,9 +158,10 @@ pub struct ProfileMetrics {
 }
 
 impl ProfileMetrics {
-    pub(crate) fn record_upstream(&self, elapsed: Duration, error: Option<&ExchangeError>) {
+    /// `error_kind` is `None` for success, else a short stable name of the failure.
+    pub(crate) fn record_upstream(&self, elapsed: Duration, error_kind: Option<&'static str>) {
         self.upstream_seconds.observe(elapsed.as_secs_f64());
-        let outcome = error.map_or("ok", ExchangeError::kind).to_owned();
+        let outcome = error_kind.unwrap_or("ok").to_owned();
         self.upstream_requests.get_or_create(&UpstreamLabels { profile: self.profile.clone(), outcome }).inc();
     }
 }

@@ -17,7 +17,6 @@ use std::time::Duration;
 use fred::prelude::{ClientLike, Config as RedisConfig, Options, Pool, ReconnectPolicy};
 use prometheus_client::metrics::counter::Counter;
 
-use crate::config::RedisSettings;
 use crate::telemetry::Metrics;
 
 /// Any Redis command that takes longer than this fails, so a hung Redis costs a
@@ -29,20 +28,32 @@ const CONNECTION_TIMEOUT: Duration = Duration::from_secs(2);
 const POOL_SIZE: usize = 4;
 
 /// Why Redis could not be used (unreachable, timed out, refused the command).
+/// Cloneable so one failure can be shared with every waiter.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("redis: {0}")]
-pub struct ClusterError(String);
-
-impl ClusterError {
-    pub fn from_message(message: &str) -> Self {
-        Self(message.to_owned())
-    }
+pub enum ClusterError {
+    #[error("redis: {0}")]
+    Redis(#[source] Arc<fred::error::Error>),
+    /// `REDIS_URL` does not parse; the URL itself is not repeated (it may hold a password).
+    #[error("redis: REDIS_URL is not a valid Redis URL")]
+    InvalidUrl,
+    /// A shared token does not encode.
+    #[error("redis: cannot encode the shared token: {0}")]
+    Encode(#[source] Arc<serde_json::Error>),
 }
 
 impl From<fred::error::Error> for ClusterError {
     fn from(e: fred::error::Error) -> Self {
-        Self(e.to_string())
+        Self::Redis(Arc::new(e))
     }
+}
+
+/// Where the replicas meet.
+#[derive(Debug, Clone)]
+pub struct RedisSettings {
+    /// May hold a password, hence secret.
+    pub url: secrecy::SecretString,
+    /// Prefix of every key the broker writes.
+    pub key_prefix: String,
 }
 
 /// Handle to the shared Redis; cheap to clone.
@@ -71,8 +82,7 @@ impl Cluster {
     /// (in local mode) even while Redis is down, and reconnects by itself.
     pub fn connect(settings: &RedisSettings, metrics: &Metrics) -> Result<Self, ClusterError> {
         use secrecy::ExposeSecret;
-        let mut config = RedisConfig::from_url(settings.url.expose_secret())
-            .map_err(|_| ClusterError("REDIS_URL is not a valid Redis URL".into()))?;
+        let mut config = RedisConfig::from_url(settings.url.expose_secret()).map_err(|_| ClusterError::InvalidUrl)?;
         config.fail_fast = false;
         let pool = fred::types::Builder::from_config(config)
             .with_connection_config(|c| {

@@ -11,6 +11,7 @@ use axum::response::{Html, IntoResponse, Response};
 use url::Url;
 
 use super::{DevState, random_token};
+use crate::http_headers::escape_html;
 
 /// The parameters of an authorization request, checked.
 struct AuthorizationRequest {
@@ -62,9 +63,9 @@ pub(super) async fn page(
     };
     let hidden: String = params
         .iter()
-        .map(|(k, v)| format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">", escape(k), escape(v)))
+        .map(|(k, v)| format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">", escape_html(k), escape_html(v)))
         .collect();
-    let scope = if request.scope.is_empty() { "(default)".to_owned() } else { escape(&request.scope) };
+    let scope = if request.scope.is_empty() { "(default)".to_owned() } else { escape_html(&request.scope) };
     Html(format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Dev sign-in</title><link rel=\"icon\" href=\"data:,\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
@@ -77,7 +78,7 @@ pub(super) async fn page(
          <label for=\"user\">User name</label><input type=\"text\" id=\"user\" name=\"user\" value=\"dev-user\" autocomplete=\"username\">\
          <button type=\"submit\" name=\"decision\" value=\"allow\">Allow</button>\
          <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></form></main></body></html>",
-        client = escape(&state.client_id),
+        client = escape_html(&state.client_id),
     ))
     .into_response()
 }
@@ -117,8 +118,4 @@ pub(super) async fn decide(
         query.append_pair("iss", &state.issuer);
     }
     (StatusCode::FOUND, [(header::LOCATION, target.to_string())]).into_response()
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }

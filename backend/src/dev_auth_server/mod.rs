@@ -22,8 +22,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use url::Url;
 
-use crate::config::ClientCredentials;
-use crate::provider::{ClientAuth, Provider};
+use crate::provider::{ClientAuth, ClientCredentials, Provider};
 use grants::Grants;
 
 /// The dev server's fixed client id; the secret is random per process.

@@ -14,7 +14,7 @@ use subtle::ConstantTimeEq;
 
 use super::grants::Holder;
 use super::{DevState, random_token};
-use crate::error::no_store_headers;
+use crate::http_headers::no_store_headers;
 
 /// `POST /token`: authenticates the client, then dispatches on `grant_type`.
 pub(super) async fn token(

@@ -8,9 +8,8 @@ use oauth2::{AuthUrl, RevocationUrl, TokenUrl};
 use serde::Deserialize;
 use url::Url;
 
-use super::Provider;
-use crate::config::parse_endpoint_url;
-use crate::exchange::read_capped;
+use super::{Provider, parse_endpoint_url};
+use crate::transport::Transport;
 
 /// Why the provider's endpoints could not be discovered; stops start-up.
 #[derive(Debug, thiserror::Error)]
@@ -32,14 +31,10 @@ struct Metadata {
 }
 
 /// Fetches the issuer's metadata and checks it names the same issuer.
-pub(super) async fn discover(
-    issuer: &Url,
-    http: &reqwest::Client,
-    max_body_bytes: usize,
-) -> Result<Provider, DiscoveryError> {
+pub(super) async fn discover(issuer: &Url, http: &Transport) -> Result<Provider, DiscoveryError> {
     let mut failures = Vec::new();
     for url in metadata_urls(issuer) {
-        match fetch(&url, http, max_body_bytes).await {
+        match fetch(&url, http).await {
             Ok(Some(metadata)) => return provider_from(issuer, &url, metadata),
             Ok(None) => failures.push(format!("{url}: not found")),
             Err(reason) => failures.push(format!("{url}: {reason}")),
@@ -58,12 +53,8 @@ fn metadata_urls(issuer: &Url) -> [Url; 2] {
     [oidc, rfc8414]
 }
 
-async fn fetch(url: &Url, http: &reqwest::Client, max_body_bytes: usize) -> Result<Option<Metadata>, String> {
-    let response = http
-        .get(url.clone())
-        .send()
-        .await
-        .map_err(|e| crate::exchange::TransportError::from_reqwest(&e, std::time::Duration::ZERO).to_string())?;
+async fn fetch(url: &Url, http: &Transport) -> Result<Option<Metadata>, String> {
+    let response = http.send(http.request(reqwest::Method::GET, url.clone())).await.map_err(|e| e.to_string())?;
     let status = response.status();
     if status == reqwest::StatusCode::NOT_FOUND {
         return Ok(None);
@@ -71,7 +62,7 @@ async fn fetch(url: &Url, http: &reqwest::Client, max_body_bytes: usize) -> Resu
     if !status.is_success() {
         return Err(format!("HTTP {status}"));
     }
-    let body = read_capped(response, max_body_bytes).await.map_err(|e| e.to_string())?;
+    let body = http.read_body(response).await.map_err(|e| e.to_string())?;
     serde_json::from_slice(&body).map(Some).map_err(|e| format!("not a metadata document: {e}"))
 }
 

@@ -9,8 +9,10 @@ mod presets;
 pub use discovery::DiscoveryError;
 pub use presets::Preset;
 
-use oauth2::{AuthUrl, RevocationUrl, TokenUrl};
+use oauth2::{AuthUrl, ClientId, ClientSecret, RevocationUrl, TokenUrl};
 use url::Url;
+
+use crate::transport::Transport;
 
 /// How the client proves its identity at the token endpoint (RFC 6749 §2.3.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +31,15 @@ impl ClientAuth {
             other => Err(format!("`{other}` is not one of: basic, post")),
         }
     }
+}
+
+/// Our identity at the authorization server. `Debug` shows the secret as
+/// `ClientSecret([redacted])`.
+#[derive(Debug, Clone)]
+pub struct ClientCredentials {
+    pub id: ClientId,
+    pub secret: ClientSecret,
+    pub auth: ClientAuth,
 }
 
 /// The provider as configured, before any network access.
@@ -95,11 +106,7 @@ pub struct Provider {
 
 impl Provider {
     /// Resolves the configured provider, running discovery when asked to.
-    pub async fn resolve(
-        spec: &ProviderSpec,
-        http: &reqwest::Client,
-        max_body_bytes: usize,
-    ) -> Result<Self, DiscoveryError> {
+    pub async fn resolve(spec: &ProviderSpec, http: &Transport) -> Result<Self, DiscoveryError> {
         match spec {
             ProviderSpec::Static { token_url, authorize_url, revocation_url, userinfo_url, .. } => Ok(Self {
                 token_url: TokenUrl::from_url(token_url.clone()),
@@ -108,7 +115,7 @@ impl Provider {
                 userinfo_url: userinfo_url.clone(),
             }),
             ProviderSpec::Discover { issuer, overrides } => {
-                let mut provider = discovery::discover(issuer, http, max_body_bytes).await?;
+                let mut provider = discovery::discover(issuer, http).await?;
                 if let Some(url) = &overrides.token_url {
                     provider.token_url = TokenUrl::from_url(url.clone());
                 }
@@ -129,5 +136,27 @@ impl Provider {
     /// A provider whose only endpoint is a token URL (the dev server, tests).
     pub fn with_token_url(token_url: Url) -> Self {
         Self { token_url: TokenUrl::from_url(token_url), authorize_url: None, revocation_url: None, userinfo_url: None }
+    }
+}
+
+/// Upstream endpoints must be https, except on loopback where tests and local
+/// servers run: the client secret travels to them.
+pub fn parse_endpoint_url(raw: &str) -> Result<Url, String> {
+    let url = Url::parse(raw.trim()).map_err(|e| format!("`{raw}` is not a URL: {e}"))?;
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if is_loopback(&url) => Ok(url),
+        "http" => Err(format!("`{raw}` must use https (plain http is allowed only on loopback)")),
+        other => Err(format!("`{raw}` has unsupported scheme `{other}`")),
+    }
+}
+
+/// Plain http is allowed to these hosts only: tests and local servers.
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
     }
 }

@@ -9,8 +9,8 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::user::{SignInState, is_trusted_origin};
-use crate::error::{ApiError, no_store_headers};
+use super::extract::{SignInState, is_trusted_origin};
+use crate::error::{ApiError, SignInPage, no_store_headers};
 use crate::sign_in::CallbackParams;
 
 pub fn router() -> Router<SignInState> {
@@ -32,7 +32,7 @@ async fn login(
     headers: HeaderMap,
     uri: Uri,
     Query(query): Query<LoginQuery>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, SignInPage> {
     // The session cookie must be set on the origin the provider will redirect
     // back to, or the callback would find no sign-in in progress.
     let redirect = &state.service.config().redirect_url;
@@ -47,10 +47,10 @@ async fn login(
         let mut canonical = redirect.clone();
         canonical.set_path("/auth/login");
         canonical.set_query(uri.query());
-        return Ok(found(canonical.as_str()));
+        return Ok(found(canonical.as_str())?);
     }
     let url = state.service.begin(&session, query.return_to.as_deref()).await?;
-    Ok(found(url.as_str()))
+    Ok(found(url.as_str())?)
 }
 
 /// Completes sign-in and redirects to `return_to`; failures are a page.
@@ -58,9 +58,9 @@ async fn callback(
     State(state): State<SignInState>,
     session: Session,
     Query(params): Query<CallbackParams>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, SignInPage> {
     let return_to = state.service.complete(&session, params).await?;
-    let mut response = found(&return_to);
+    let mut response = found(&return_to)?;
     // The callback URL carries the code: keep it out of the next page's Referer.
     response.headers_mut().insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     Ok(response)
@@ -82,9 +82,10 @@ async fn logout(State(state): State<SignInState>, session: Session, headers: Hea
     }
 }
 
-fn found(location: &str) -> Response {
-    match HeaderValue::from_str(location) {
-        Ok(location) => (StatusCode::FOUND, no_store_headers(), [(header::LOCATION, location)]).into_response(),
-        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, no_store_headers()).into_response(),
-    }
+/// A 302 to `location`, which we built or validated; one that is not a valid
+/// header value (a `return_to` with non-ASCII text) is our bug, reported as such.
+fn found(location: &str) -> Result<Response, ApiError> {
+    let location =
+        HeaderValue::from_str(location).map_err(|_| ApiError::Internal("a redirect location is not a header value"))?;
+    Ok((StatusCode::FOUND, no_store_headers(), [(header::LOCATION, location)]).into_response())
 }

@@ -1,6 +1,8 @@
 //! Route families; each exposes a `router()` that [`crate::app`] assembles.
+//! `extract` holds what several families share: state and extractors.
 
 pub mod auth;
+pub mod extract;
 pub mod ops;
 pub mod token;
 pub mod user;

@@ -1,20 +1,38 @@
 //! `GET /api/token` and `GET /api/token/{profile}`: short-lived access tokens for
 //! browsers, from the profile's cache.
 
+use std::sync::Arc;
+
 use axum::extract::{Path, State};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::app::AppState;
-use crate::config::DEFAULT_PROFILE;
 use crate::error::{ApiError, no_store_headers};
-use crate::token_cache::TokenCaches;
+use crate::telemetry::Metrics;
+use crate::token_cache::{DEFAULT_PROFILE, TokenCaches};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/token", get(default_token)).route("/api/token/{profile}", get(profile_token))
+/// What the token routes use, behind one `Arc`: the router clones its state
+/// for every request, and one reference count is the least that can cost.
+#[derive(Debug)]
+pub struct TokenRoutes {
+    pub caches: TokenCaches,
+    /// Errors are counted and logged here, not by the app's error middleware,
+    /// which the token routes do without (see `app()`).
+    pub metrics: Metrics,
+}
+
+/// `/api/token` and `/api/token/{profile}`, with their state. The routes set
+/// their own headers (no-store, nosniff) and record their own errors, so they
+/// need no middleware but CORS; `app()` gives them nothing else.
+pub fn router(state: Arc<TokenRoutes>) -> Router {
+    Router::new()
+        .route("/api/token", get(default_token))
+        .route("/api/token/{profile}", get(profile_token))
+        .with_state(state)
 }
 
 /// RFC 6749 §5.1 success body. `expires_in` is computed at response time.
@@ -25,15 +43,27 @@ pub(super) struct TokenBody<'a> {
     pub(super) expires_in: u64,
 }
 
-async fn default_token(State(caches): State<TokenCaches>) -> Result<Response, ApiError> {
-    serve(&caches, DEFAULT_PROFILE).await
+async fn default_token(State(state): State<Arc<TokenRoutes>>) -> Response {
+    serve(&state, DEFAULT_PROFILE).await
 }
 
-async fn profile_token(State(caches): State<TokenCaches>, Path(profile): Path<String>) -> Result<Response, ApiError> {
-    serve(&caches, &profile).await
+async fn profile_token(State(state): State<Arc<TokenRoutes>>, Path(profile): Path<String>) -> Response {
+    serve(&state, &profile).await
 }
 
-async fn serve(caches: &TokenCaches, profile: &str) -> Result<Response, ApiError> {
+async fn serve(state: &TokenRoutes, profile: &str) -> Response {
+    let mut response = match token(&state.caches, profile).await {
+        Ok(response) => response,
+        Err(error) => {
+            error.record(&state.metrics);
+            error.into_response()
+        }
+    };
+    response.headers_mut().insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
+}
+
+async fn token(caches: &TokenCaches, profile: &str) -> Result<Response, ApiError> {
     let cache = caches.get(profile).ok_or_else(|| ApiError::UnknownProfile(profile.to_owned()))?;
     let token = cache.token().await?;
     let body =
@@ -54,7 +84,8 @@ mod tests {
     use oauth2::AccessToken;
     use tower::ServiceExt;
 
-    use crate::config::{Cli, Config};
+    use crate::Config;
+    use crate::config::Cli;
     use crate::exchange::{ExchangeError, IssuedToken};
     use crate::token_cache::TokenSource;
     use crate::{AppState, app};

@@ -1,64 +1,19 @@
 //! `GET /api/user/token` and `GET /api/user/me`: the signed-in user's browser
 //! token and profile. Cookie-authenticated, so every request must prove it comes
-//! from our own pages ([`SameSiteCaller`]).
+//! from our own pages (`SameSiteCaller`).
 
-use std::sync::Arc;
-
-use axum::extract::{FromRef, FromRequestParts, State};
-use axum::http::HeaderValue;
-use axum::http::request::Parts;
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use tower_sessions::Session;
 
+use super::extract::{SameSiteCaller, SignInState};
 use super::token::TokenBody;
 use crate::error::{ApiError, no_store_headers};
-use crate::sign_in::SignInService;
-
-/// What the sign-in and user routes share.
-#[derive(Debug, Clone)]
-pub struct SignInState {
-    pub service: Arc<SignInService>,
-    /// Origins allowed to call cookie-authenticated routes: ours, plus the CORS
-    /// allowlist when it allows credentials.
-    pub trusted_origins: Arc<Vec<String>>,
-}
 
 pub fn router() -> Router<SignInState> {
     Router::new().route("/api/user/token", get(user_token)).route("/api/user/me", get(me))
-}
-
-pub(super) fn is_trusted_origin(state: &SignInState, origin: &HeaderValue) -> bool {
-    origin.to_str().is_ok_and(|o| state.trusted_origins.iter().any(|t| t.eq_ignore_ascii_case(o)))
-}
-
-/// Proof of a same-site caller: the `X-Requested-With` header, which a
-/// cross-site form or image can't send and a cross-origin `fetch` can't send
-/// without a CORS preflight we don't grant; and, when the browser sends `Origin`,
-/// one of ours.
-#[derive(Debug)]
-pub struct SameSiteCaller;
-
-impl<S> FromRequestParts<S> for SameSiteCaller
-where
-    SignInState: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let state = SignInState::from_ref(state);
-        if parts.headers.get("x-requested-with").is_none_or(|v| v.is_empty()) {
-            return Err(ApiError::CrossSite("the X-Requested-With header is missing"));
-        }
-        match parts.headers.get(axum::http::header::ORIGIN) {
-            Some(origin) if !is_trusted_origin(&state, origin) => {
-                Err(ApiError::CrossSite("the Origin is not this site"))
-            }
-            _ => Ok(Self),
-        }
-    }
 }
 
 async fn user_token(

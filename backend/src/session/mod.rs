@@ -19,8 +19,6 @@ use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 use tower_sessions::{Expiry, SessionManagerLayer};
 
-use crate::config::SignIn;
-
 /// Session keys.
 pub const PENDING_KEY: &str = "pending_logins";
 pub const USER_KEY: &str = "user";
@@ -29,25 +27,30 @@ pub const USER_KEY: &str = "user";
 const PENDING_LIFETIME: time::Duration = time::Duration::minutes(15);
 
 /// Why the session store failed; becomes `503 session_store_unavailable`.
+/// Cloneable so one refresh failure can be shared by every request waiting on
+/// it, hence the `Arc`s around sources that are not.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("session store: {0}")]
-pub struct SessionError(String);
-
-impl SessionError {
-    pub fn from_message(message: &str) -> Self {
-        Self(message.to_owned())
-    }
+pub enum SessionError {
+    /// The store could not load, save or delete a record.
+    #[error("session store: {0}")]
+    Store(#[source] Arc<session_store::Error>),
+    /// The request's session could not be read or written through the store.
+    #[error("session store: {0}")]
+    Session(#[source] Arc<tower_sessions::session::Error>),
+    /// A stored grant does not decode, or a grant does not encode.
+    #[error("session store: unreadable user grant: {0}")]
+    Grant(#[source] Arc<serde_json::Error>),
 }
 
 impl From<tower_sessions::session::Error> for SessionError {
     fn from(e: tower_sessions::session::Error) -> Self {
-        Self(e.to_string())
+        Self::Session(Arc::new(e))
     }
 }
 
 impl From<session_store::Error> for SessionError {
     fn from(e: session_store::Error) -> Self {
-        Self(e.to_string())
+        Self::Store(Arc::new(e))
     }
 }
 
@@ -74,14 +77,14 @@ impl SessionBackend {
         let grant = record.data.get(USER_KEY).cloned().map(serde_json::from_value::<UserGrant>);
         match grant {
             Some(Ok(grant)) => Ok(Some((record, grant))),
-            Some(Err(e)) => Err(SessionError(format!("unreadable user grant: {e}"))),
+            Some(Err(e)) => Err(SessionError::Grant(Arc::new(e))),
             None => Ok(None),
         }
     }
 
     /// Writes the grant into the record and saves it.
     pub async fn save_grant(&self, mut record: Record, grant: &UserGrant) -> Result<(), SessionError> {
-        let value = serde_json::to_value(grant).map_err(|e| SessionError(e.to_string()))?;
+        let value = serde_json::to_value(grant).map_err(|e| SessionError::Grant(Arc::new(e)))?;
         record.data.insert(USER_KEY.to_owned(), value);
         Ok(self.0.save(&record).await?)
     }
@@ -113,16 +116,45 @@ pub fn cookie_name(secure: bool) -> &'static str {
     if secure { "__Host-session" } else { "session" }
 }
 
+/// 64 bytes derived from `SESSION_SECRET`; never printed.
+#[derive(Clone)]
+pub struct SessionKey(pub(crate) [u8; 64]);
+
+impl fmt::Debug for SessionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SessionKey([redacted])")
+    }
+}
+
+impl SessionKey {
+    /// The key for `SESSION_SECRET`.
+    pub fn derive(secret: &str) -> Self {
+        use sha2::Digest;
+        Self(sha2::Sha512::digest(secret.as_bytes()).into())
+    }
+
+    /// A throw-away key, for `--dev` without `SESSION_SECRET`.
+    pub fn random() -> Self {
+        let mut key = [0u8; 64];
+        key.iter_mut().for_each(|b| *b = rand::random());
+        Self(key)
+    }
+}
+
 /// The session layer: signed cookie, `HttpOnly`, `SameSite=Lax`, path `/`.
-pub fn layer(sign_in: &SignIn, backend: SessionBackend) -> SessionManagerLayer<SessionBackend, SignedCookie> {
+pub fn layer(
+    key: &SessionKey,
+    cookie_secure: bool,
+    backend: SessionBackend,
+) -> SessionManagerLayer<SessionBackend, SignedCookie> {
     SessionManagerLayer::new(backend)
-        .with_name(cookie_name(sign_in.cookie_secure))
-        .with_secure(sign_in.cookie_secure)
+        .with_name(cookie_name(cookie_secure))
+        .with_secure(cookie_secure)
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_path("/")
         .with_expiry(Expiry::OnSessionEnd)
-        .with_signed(Key::from(&sign_in.session_key.0))
+        .with_signed(Key::from(&key.0))
 }
 
 /// When a session that only holds pending sign-ins should expire.

@@ -3,7 +3,8 @@
 //! - Reads are lock-free ([`ArcSwapOption`]): a request with a valid token in the
 //!   cache never waits on anything.
 //! - Single-flight: however many requests find the cache cold or expired, one
-//!   upstream request is made and all of them get its outcome ([`flight`]).
+//!   upstream request is made and all of them get its outcome
+//!   ([`crate::single_flight`]; the fetch itself is in `refresh`).
 //! - Refresh-ahead: the first request that sees the token inside its refresh
 //!   window starts one background refresh, which retries with jittered backoff
 //!   while the current token is still good; requests keep getting the current token.
@@ -11,68 +12,38 @@
 //!
 //! Expiry uses [`tokio::time::Instant`], so tests drive it with paused time.
 
-mod flight;
+mod policy;
+mod refresh;
 mod shared;
 mod source;
 
+pub use policy::CachePolicy;
 pub use shared::SharedSource;
 pub use source::TokenSource;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use oauth2::AccessToken;
 use tokio::time::Instant;
 
 use crate::exchange::{ExchangeError, IssuedToken};
+use crate::single_flight::TaskStopped;
 use crate::telemetry::ProfileMetrics;
 
-/// When tokens are refreshed and how long they must still live when served.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CachePolicy {
-    /// A token with less life left than this is never served.
-    pub min_ttl: Duration,
-    /// Lifetime assumed when the upstream omits `expires_in`.
-    pub default_ttl: Duration,
-    /// Refresh starts in the last this-many percent of a token's lifetime ...
-    pub refresh_window_percent: u32,
-    /// ... but no later than this long before expiry (capped at half the lifetime).
-    pub refresh_window_min: Duration,
-    /// First delay between failed background refreshes; doubles up to `retry_max`.
-    pub retry_base: Duration,
-    pub retry_max: Duration,
-}
+/// The name of the profile served at `/api/token`.
+pub const DEFAULT_PROFILE: &str = "default";
 
-impl Default for CachePolicy {
-    fn default() -> Self {
-        Self {
-            min_ttl: Duration::from_secs(30),
-            default_ttl: Duration::from_secs(3600),
-            refresh_window_percent: 20,
-            refresh_window_min: Duration::from_secs(60),
-            retry_base: Duration::from_secs(1),
-            retry_max: Duration::from_secs(30),
-        }
-    }
-}
-
-impl CachePolicy {
-    /// How long before expiry a token of this lifetime is refreshed: the last 20%
-    /// (configurable), at least 60 s, never more than half the lifetime, and never
-    /// less than `min_ttl` (or the token would stop being served before its refresh).
-    pub fn refresh_window(&self, lifetime: Duration) -> Duration {
-        let share = lifetime.mul_f64(f64::from(self.refresh_window_percent) / 100.0);
-        share.max(self.refresh_window_min).min(lifetime / 2).max(self.min_ttl)
-    }
-
-    /// Delay before background refresh attempt `attempt` (0-based): exponential,
-    /// capped, with jitter so replicas that failed together do not retry together.
-    fn retry_delay(&self, attempt: u32) -> Duration {
-        let exp = self.retry_base.saturating_mul(2u32.saturating_pow(attempt)).min(self.retry_max);
-        exp.mul_f64(0.5 + rand::random::<f64>() * 0.5)
-    }
+/// Why a cache could not serve a token.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CacheError {
+    /// The upstream request failed; the cache has logged it once for all waiters.
+    #[error(transparent)]
+    Upstream(#[from] ExchangeError),
+    /// The request's task ended without an answer.
+    #[error(transparent)]
+    Stopped(#[from] TaskStopped),
 }
 
 /// A token in the cache, with the instants that govern it.
@@ -130,7 +101,7 @@ impl CachedToken {
 /// Cheap-to-clone handle to one profile's cache.
 #[derive(Debug, Clone)]
 pub struct TokenCache {
-    inner: Arc<flight::Inner>,
+    inner: Arc<refresh::Inner>,
 }
 
 impl TokenCache {
@@ -140,22 +111,22 @@ impl TokenCache {
         policy: CachePolicy,
         metrics: ProfileMetrics,
     ) -> Self {
-        Self { inner: Arc::new(flight::Inner::new(scopes, source, policy, metrics)) }
+        Self { inner: Arc::new(refresh::Inner::new(scopes, source, policy, metrics)) }
     }
 
     /// A token with at least `min_ttl` left: from the cache when there is one,
     /// otherwise from the single upstream request in flight.
-    pub async fn token(&self) -> Result<Arc<CachedToken>, ExchangeError> {
+    pub async fn token(&self) -> Result<Arc<CachedToken>, CacheError> {
         let now = Instant::now();
         if let Some(token) = self.inner.current.load_full().filter(|t| t.is_usable(now)) {
             if now >= token.refresh_at && !token.is_refresh_started.swap(true, Ordering::AcqRel) {
-                flight::Inner::start_refresh(&self.inner);
+                refresh::Inner::start_refresh(&self.inner);
             }
             self.inner.metrics.cache_hits.inc();
             return Ok(token);
         }
         self.inner.metrics.cache_misses.inc();
-        flight::Inner::wait_for_token(&self.inner).await
+        refresh::Inner::wait_for_token(&self.inner).await
     }
 }
 

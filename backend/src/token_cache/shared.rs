@@ -134,7 +134,7 @@ impl SharedSource {
     }
 
     async fn write(&self, key: &str, stored: &StoredToken, ttl: Duration) -> Result<(), ClusterError> {
-        let value = serde_json::to_string(stored).map_err(|e| ClusterError::from_message(&e.to_string()))?;
+        let value = serde_json::to_string(stored).map_err(|e| ClusterError::Encode(Arc::new(e)))?;
         let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1);
         let _: Option<String> =
             self.cluster.pool_ref().set(key, value, Some(Expiration::PX(ttl_ms)), None, false).await?;

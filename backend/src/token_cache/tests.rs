@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::sync::atomic::AtomicUsize;
+use std::time::Duration;
 
 use futures_util::future::join_all;
 
@@ -120,7 +121,7 @@ async fn errors_are_shared_then_retried() {
     let cache = cache(&source);
     let results = join_all((0..50).map(|_| cache.token())).await;
     assert_eq!(source.calls(), 1);
-    assert!(results.iter().all(|r| matches!(r, Err(ExchangeError::Unreachable(_)))));
+    assert!(results.iter().all(|r| matches!(r, Err(CacheError::Upstream(ExchangeError::Unreachable(_))))));
     let token = cache.token().await.expect("second attempt succeeds");
     assert_eq!(token.secret(), "token-1");
     assert_eq!(source.calls(), 2);
@@ -199,7 +200,10 @@ async fn never_serves_a_token_below_min_ttl() {
     // Jump straight past usable_until (120 - 30 s) with no request in between.
     tokio::time::advance(Duration::from_secs(95)).await;
     let result = cache.token().await;
-    assert!(matches!(result, Err(ExchangeError::Unreachable(_))), "stale token must not be served: {result:?}");
+    assert!(
+        matches!(result, Err(CacheError::Upstream(ExchangeError::Unreachable(_)))),
+        "stale token must not be served: {result:?}"
+    );
     tokio::time::advance(Duration::from_secs(30)).await;
     // Upstream keeps failing; a request after expiry gets the error, never the old token.
     assert!(cache.token().await.is_err());
@@ -210,7 +214,7 @@ async fn never_serves_a_token_below_min_ttl() {
 async fn too_short_lifetime_is_an_error() {
     let source = ScriptedSource::new(Duration::ZERO, vec![Answer::Token { lifetime: Duration::from_secs(10) }], ok());
     let cache = cache(&source);
-    assert!(matches!(cache.token().await, Err(ExchangeError::InvalidResponse(_))));
+    assert!(matches!(cache.token().await, Err(CacheError::Upstream(ExchangeError::InvalidResponse(_)))));
     assert_eq!(cache.token().await.expect("next one is fine").secret(), "token-1");
 }
 

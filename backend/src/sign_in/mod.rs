@@ -5,27 +5,53 @@
 //! The browser holds only its session cookie and short-lived access tokens; the
 //! refresh token and the client secret stay here.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::convert::Infallible;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use base64::Engine;
-use futures_util::FutureExt;
-use futures_util::future::{BoxFuture, Shared};
 use oauth2::{AccessToken, CsrfToken, PkceCodeChallenge};
 use serde::Deserialize;
 use tower_sessions::session::Id;
 use tower_sessions::{Expiry, Session};
 use url::Url;
 
-use crate::cluster::Cluster;
-use crate::config::SignIn;
-use crate::exchange::{Exchange, ExchangeError, IdToken};
+mod id_token;
+mod userinfo;
+
+pub use userinfo::Userinfo;
+
+use crate::cluster::{Cluster, ClusterError};
+use crate::exchange::{Exchange, ExchangeError};
 use crate::session::{
     PENDING_KEY, PendingLogin, PendingLogins, SessionBackend, SessionError, StoredToken, USER_KEY, UserGrant,
     pending_expiry,
 };
+use crate::single_flight::{Flight, SingleFlight, TaskStopped};
 use crate::token_cache::CachePolicy;
+
+/// Settings of the three-legged flow.
+#[derive(Debug, Clone)]
+pub struct SignIn {
+    /// The exact redirect URI registered with the provider; its origin is ours.
+    pub redirect_url: Url,
+    /// Scopes requested at sign-in; the backend holds this (wide) grant.
+    pub user_scopes: Vec<String>,
+    /// Narrower scopes for the token handed to the browser, obtained through the
+    /// refresh grant; `None` hands out the sign-in token itself.
+    pub browser_scopes: Option<Vec<String>>,
+    /// Signs the session cookie.
+    pub session_key: crate::session::SessionKey,
+    pub cookie_secure: bool,
+    /// A session never outlives this (the refresh token's maximum lifetime).
+    pub session_max_lifetime: Duration,
+}
+
+impl SignIn {
+    /// Our own origin, from the redirect URL: the only origin (with any CORS
+    /// allowlist) that may call cookie-authenticated routes.
+    pub fn origin(&self) -> String {
+        self.redirect_url.origin().ascii_serialization()
+    }
+}
 
 /// Why a sign-in (login or callback) failed; shown to the user as a page.
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +91,17 @@ pub enum UserTokenError {
     Exchange(#[from] ExchangeError),
     #[error(transparent)]
     Session(#[from] SessionError),
+    /// Redis failed while ordering this session's refresh across replicas.
+    #[error("the session refresh lock is unavailable: {0}")]
+    RefreshLock(#[source] ClusterError),
+    #[error("the session refresh lock was not acquired in time")]
+    RefreshLockTimeout,
+    /// The refresh task ended without an answer (a panic, or the runtime stopping).
+    #[error(transparent)]
+    RefreshStopped(#[from] TaskStopped),
+    /// Still signed in, but no token that can be served yet: a retryable 503, not a sign-out.
+    #[error("no usable user token after refreshing")]
+    NoUsableToken,
     #[error("the provider has no userinfo endpoint")]
     NoUserinfo,
 }
@@ -93,12 +130,11 @@ enum Audience {
     Backend,
 }
 
-type Flight = Shared<BoxFuture<'static, Result<UserGrant, UserTokenError>>>;
-
 /// Runs sign-in, user-token refresh and sign-out for one provider.
 pub struct SignInService {
     config: SignIn,
     exchange: Exchange,
+    userinfo: Userinfo,
     sessions: SessionBackend,
     /// With several replicas, the per-session refresh lock lives here.
     cluster: Option<Cluster>,
@@ -108,7 +144,7 @@ pub struct SignInService {
     client_id: String,
     /// One refresh per session at a time: refresh tokens rotate, so two parallel
     /// refreshes would race and one would be rejected.
-    flights: Arc<Mutex<HashMap<Id, Flight>>>,
+    flights: SingleFlight<Id, UserGrant, UserTokenError>,
 }
 
 impl std::fmt::Debug for SignInService {
@@ -121,14 +157,25 @@ impl SignInService {
     pub fn new(
         config: SignIn,
         exchange: Exchange,
+        userinfo: Userinfo,
         sessions: SessionBackend,
         cluster: Option<Cluster>,
         policy: CachePolicy,
         is_oidc: bool,
-        client_id: String,
     ) -> Self {
+        let client_id = exchange.client_id().to_owned();
         let is_oidc = is_oidc || config.user_scopes.iter().any(|s| s == "openid");
-        Self { config, exchange, sessions, cluster, policy, is_oidc, client_id, flights: Arc::default() }
+        Self {
+            config,
+            exchange,
+            userinfo,
+            sessions,
+            cluster,
+            policy,
+            is_oidc,
+            client_id,
+            flights: SingleFlight::default(),
+        }
     }
 
     pub fn config(&self) -> &SignIn {
@@ -181,7 +228,7 @@ impl SignInService {
         let code = params.code.filter(|c| !c.is_empty()).ok_or(SignInError::MissingCode)?;
         let issued = self.exchange.exchange_code(code, login.verifier).await?;
         if let (Some(nonce), Some(id_token)) = (&login.nonce, &issued.id_token) {
-            check_id_token(id_token, nonce.secret(), &self.client_id, now)?;
+            id_token::check(id_token, nonce.secret(), &self.client_id, now)?;
         }
         let grant = UserGrant {
             refresh_token: issued.refresh_token,
@@ -208,11 +255,11 @@ impl SignInService {
 
     /// The user's profile from the provider's userinfo endpoint.
     pub async fn profile(&self, session: &Session) -> Result<serde_json::Value, UserTokenError> {
-        if !self.exchange.has_userinfo_url() {
+        if !self.userinfo.is_configured() {
             return Err(UserTokenError::NoUserinfo);
         }
         let token = self.token(session, Audience::Backend).await?;
-        match self.exchange.userinfo(&token.access_token).await {
+        match self.userinfo.fetch(&token.access_token).await {
             Err(ExchangeError::Rejected { status: 401, .. }) => Err(UserTokenError::LoginRequired),
             other => Ok(other?),
         }
@@ -236,19 +283,18 @@ impl SignInService {
     async fn token(&self, session: &Session, audience: Audience) -> Result<StoredToken, UserTokenError> {
         let id = session.id().ok_or(UserTokenError::LoginRequired)?;
         let grant: UserGrant = session.get(USER_KEY).await?.ok_or(UserTokenError::LoginRequired)?;
-        if let Some(token) = self.pick(&grant, audience).filter(|t| self.is_fresh(t, now_ms())) {
+        if let Some(token) = self.pick(&grant, audience).filter(|t| is_fresh(&self.policy, t, now_ms())) {
             return Ok(token.clone());
         }
         // A flight for the other audience may be running; after it, look again.
         // Three rounds cover joining that flight and then running our own.
         for _ in 0..3 {
             let grant = self.refresh_flight(id, audience).await?;
-            if let Some(token) = self.pick(&grant, audience).filter(|t| self.is_usable(t, now_ms())) {
+            if let Some(token) = self.pick(&grant, audience).filter(|t| is_usable(&self.policy, t, now_ms())) {
                 return Ok(token.clone());
             }
         }
-        // Still signed in, but no usable token yet: a retryable 503, not a sign-out.
-        Err(ExchangeError::Unavailable { status: 503, retry_after: None }.into())
+        Err(UserTokenError::NoUsableToken)
     }
 
     fn pick<'g>(&self, grant: &'g UserGrant, audience: Audience) -> Option<&'g StoredToken> {
@@ -258,47 +304,21 @@ impl SignInService {
         }
     }
 
-    /// Outside its refresh window: serve without refreshing.
-    fn is_fresh(&self, token: &StoredToken, now: i64) -> bool {
-        let lifetime = Duration::from_millis(token.lifetime_ms().max(0) as u64);
-        now < token.expires_at_ms - self.policy.refresh_window(lifetime).as_millis() as i64
-    }
-
-    /// At least `min_ttl` left: may still be served if a refresh fails.
-    fn is_usable(&self, token: &StoredToken, now: i64) -> bool {
-        now < token.expires_at_ms - self.policy.min_ttl.as_millis() as i64
-    }
-
     /// Joins the session's refresh in progress or starts one in its own task, so
     /// it completes (and the rotated refresh token is stored) even if the
     /// request that started it goes away.
-    fn refresh_flight(&self, id: Id, audience: Audience) -> Flight {
-        let mut flights = self.flights.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(flight) = flights.get(&id) {
-            return flight.clone();
-        }
-        let work = RefreshWork {
-            exchange: self.exchange.clone(),
-            sessions: self.sessions.clone(),
-            cluster: self.cluster.clone(),
-            policy: self.policy.clone(),
-            browser_scopes: self.config.browser_scopes.clone(),
-        };
-        let registry = Arc::clone(&self.flights);
-        // The task removes its own entry; it can't before the insert below, which holds the lock.
-        let task = tokio::spawn(async move {
-            let result = work.run(id, audience).await;
-            registry.lock().unwrap_or_else(PoisonError::into_inner).remove(&id);
-            result
+    fn refresh_flight(&self, id: Id, audience: Audience) -> Flight<UserGrant, UserTokenError> {
+        let started = self.flights.join_or_start(id, || {
+            let work = RefreshWork {
+                exchange: self.exchange.clone(),
+                sessions: self.sessions.clone(),
+                cluster: self.cluster.clone(),
+                policy: self.policy.clone(),
+                browser_scopes: self.config.browser_scopes.clone(),
+            };
+            Ok::<_, Infallible>(work.run(id, audience))
         });
-        let flight = async move {
-            task.await
-                .unwrap_or_else(|_| Err(UserTokenError::Session(SessionError::from_message("refresh task stopped"))))
-        }
-        .boxed()
-        .shared();
-        flights.insert(id, flight.clone());
-        flight
+        started.unwrap_or_else(|never| match never {})
     }
 
     /// `return_to` must stay on this origin: a path, never `//host` or a URL.
@@ -343,10 +363,8 @@ impl RefreshWork {
                 cluster.note(&lock);
                 match lock {
                     Ok(Some(lock)) => Some(lock),
-                    Ok(None) => {
-                        return Err(SessionError::from_message("session refresh lock not acquired in time").into());
-                    }
-                    Err(e) => return Err(SessionError::from_message(&e.to_string()).into()),
+                    Ok(None) => return Err(UserTokenError::RefreshLockTimeout),
+                    Err(e) => return Err(UserTokenError::RefreshLock(e)),
                 }
             }
             None => None,
@@ -366,11 +384,10 @@ impl RefreshWork {
         let browser = audience == Audience::Browser && self.browser_scopes.is_some();
         let now = now_ms();
         let current = if browser { grant.browser.as_ref() } else { Some(&grant.wide) };
-        let lifetime = |t: &StoredToken| Duration::from_millis(t.lifetime_ms().max(0) as u64);
-        if current.is_some_and(|t| now < t.expires_at_ms - self.policy.refresh_window(lifetime(t)).as_millis() as i64) {
+        if current.is_some_and(|t| is_fresh(&self.policy, t, now)) {
             return Ok(grant);
         }
-        let usable = current.is_some_and(|t| now < t.expires_at_ms - self.policy.min_ttl.as_millis() as i64);
+        let usable = current.is_some_and(|t| is_usable(&self.policy, t, now));
         let Some(refresh_token) = grant.refresh_token.clone() else {
             // No refresh token: the session lasts as long as its access token.
             return if usable { Ok(grant) } else { self.end(&id).await };
@@ -415,73 +432,21 @@ fn stored(access_token: AccessToken, issued_at_ms: i64, expires_in: Duration) ->
     StoredToken { access_token, issued_at_ms, expires_at_ms: issued_at_ms + expires_in.as_millis() as i64 }
 }
 
+/// Outside its refresh window at `now`: served without refreshing.
+fn is_fresh(policy: &CachePolicy, token: &StoredToken, now: i64) -> bool {
+    policy.is_fresh(millis(token.lifetime_ms()), millis(token.expires_at_ms - now))
+}
+
+/// At least `min_ttl` left at `now`: may still be served if a refresh fails.
+fn is_usable(policy: &CachePolicy, token: &StoredToken, now: i64) -> bool {
+    policy.is_usable(millis(token.expires_at_ms - now))
+}
+
+/// A span of epoch milliseconds as a duration; a negative span is zero.
+fn millis(ms: i64) -> Duration {
+    Duration::from_millis(ms.max(0) as u64)
+}
+
 fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
-
-/// Checks the ID token's `nonce` and `aud` (OpenID Connect Core §3.1.3.7). The
-/// signature is not checked: the token came straight from the token endpoint
-/// over TLS in a client-authenticated request, which §3.1.3.7 allows in place of
-/// signature validation, and we use no claim from it.
-fn check_id_token(id_token: &IdToken, nonce: &str, client_id: &str, now_ms: i64) -> Result<(), SignInError> {
-    #[derive(Deserialize)]
-    struct Claims {
-        nonce: Option<String>,
-        aud: serde_json::Value,
-        exp: Option<i64>,
-    }
-    let payload = id_token.as_str().split('.').nth(1).ok_or(SignInError::InvalidIdToken("not a JWT"))?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .map_err(|_| SignInError::InvalidIdToken("payload is not base64url"))?;
-    let claims: Claims =
-        serde_json::from_slice(&bytes).map_err(|_| SignInError::InvalidIdToken("payload is not JSON"))?;
-    let nonce_ok = claims.nonce.as_deref().is_some_and(|n| {
-        use subtle::ConstantTimeEq;
-        n.len() == nonce.len() && bool::from(n.as_bytes().ct_eq(nonce.as_bytes()))
-    });
-    if !nonce_ok {
-        return Err(SignInError::InvalidIdToken("nonce mismatch"));
-    }
-    let aud_ok = match &claims.aud {
-        serde_json::Value::String(a) => a == client_id,
-        serde_json::Value::Array(list) => list.iter().any(|a| a.as_str() == Some(client_id)),
-        _ => false,
-    };
-    if !aud_ok {
-        return Err(SignInError::InvalidIdToken("audience mismatch"));
-    }
-    if claims.exp.is_some_and(|exp| exp * 1000 < now_ms) {
-        return Err(SignInError::InvalidIdToken("expired"));
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn jwt(claims: serde_json::Value) -> IdToken {
-        let b64 = |v: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
-        serde_json::from_value(serde_json::Value::String(format!(
-            "{}.{}.sig",
-            b64(br#"{"alg":"RS256"}"#),
-            b64(claims.to_string().as_bytes())
-        )))
-        .expect("id token")
-    }
-
-    /// The nonce and audience bind the ID token to this sign-in and this client.
-    #[test]
-    fn id_token_checks() {
-        let ok = jwt(serde_json::json!({"nonce":"n1","aud":"app","exp": 4_000_000_000i64}));
-        assert!(check_id_token(&ok, "n1", "app", 0).is_ok());
-        assert!(check_id_token(&ok, "n2", "app", 0).is_err());
-        assert!(check_id_token(&ok, "n1", "other", 0).is_err());
-        let listed = jwt(serde_json::json!({"nonce":"n1","aud":["x","app"]}));
-        assert!(check_id_token(&listed, "n1", "app", 0).is_ok());
-        let expired = jwt(serde_json::json!({"nonce":"n1","aud":"app","exp": 1}));
-        assert!(check_id_token(&expired, "n1", "app", 10_000).is_err());
-        assert!(check_id_token(&jwt(serde_json::json!({"aud":"app"})), "n1", "app", 0).is_err());
-    }
 }

@@ -1,23 +1,18 @@
-//! Single-flight: at most one upstream token request per cache at a time, its
-//! outcome shared by every request that waits for it.
-//!
-//! The fetch runs in its own task, so it completes (and fills the cache) even if
-//! every waiting HTTP request is cancelled. The slot lock is a std `Mutex`: it is
-//! held only to look at or replace the slot, never across an `.await`.
+//! The cache's upstream fetch: one at a time per cache ([`SingleFlight`]), a cold
+//! fetch tried once for its waiters, a refresh-ahead retried with backoff while
+//! the current token lasts, and each failure logged once.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use arc_swap::ArcSwapOption;
-use futures_util::FutureExt;
-use futures_util::future::{BoxFuture, Shared};
 use tokio::time::Instant;
 
-use super::{CachePolicy, CachedToken, TokenSource};
+use super::{CacheError, CachePolicy, CachedToken, TokenSource};
 use crate::exchange::ExchangeError;
+use crate::single_flight::SingleFlight;
 use crate::telemetry::ProfileMetrics;
 
-type FlightResult = Result<Arc<CachedToken>, ExchangeError>;
-type Flight = Shared<BoxFuture<'static, FlightResult>>;
+type FlightResult = Result<Arc<CachedToken>, CacheError>;
 
 /// Whether the flight was started by a request that has no token to serve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,8 +29,8 @@ pub(super) struct Inner {
     policy: CachePolicy,
     pub(super) metrics: ProfileMetrics,
     pub(super) current: ArcSwapOption<CachedToken>,
-    /// The upstream request in progress, if any.
-    flight: Mutex<Option<Flight>>,
+    /// The upstream request in progress, if any; one cache has one key, `()`.
+    flight: SingleFlight<(), Arc<CachedToken>, CacheError>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -51,57 +46,40 @@ impl Inner {
         policy: CachePolicy,
         metrics: ProfileMetrics,
     ) -> Self {
-        Self { scopes, source, policy, metrics, current: ArcSwapOption::empty(), flight: Mutex::new(None) }
+        Self { scopes, source, policy, metrics, current: ArcSwapOption::empty(), flight: SingleFlight::default() }
     }
 
     /// Waits for the flight in progress, starting one if there is none.
     pub(super) async fn wait_for_token(this: &Arc<Self>) -> FlightResult {
-        let flight = {
-            let mut slot = this.flight.lock().unwrap_or_else(PoisonError::into_inner);
-            match slot.as_ref() {
-                Some(flight) => flight.clone(),
-                None => {
-                    // A flight may have finished between our cache miss and taking the lock.
-                    if let Some(token) = this.current.load_full().filter(|t| t.is_usable(Instant::now())) {
-                        return Ok(token);
-                    }
-                    let flight = Self::spawn(this, Mode::Cold);
-                    *slot = Some(flight.clone());
-                    flight
-                }
+        let flight = this.flight.join_or_start((), || {
+            // A flight may have finished between our cache miss and taking the lock.
+            match this.current.load_full().filter(|t| t.is_usable(Instant::now())) {
+                Some(token) => Err(token),
+                None => Ok(Self::fetch_and_store(Arc::clone(this), Mode::Cold)),
             }
-        };
-        flight.await
+        });
+        match flight {
+            Ok(flight) => flight.await,
+            Err(ready) => Ok(ready),
+        }
     }
 
     /// Starts a background refresh unless a flight is already under way.
     pub(super) fn start_refresh(this: &Arc<Self>) {
-        let mut slot = this.flight.lock().unwrap_or_else(PoisonError::into_inner);
-        if slot.is_none() {
-            *slot = Some(Self::spawn(this, Mode::RefreshAhead));
-        }
+        // The flight runs in its own task; nobody waits for it here.
+        let _ =
+            this.flight.join_or_start((), || Ok::<_, ()>(Self::fetch_and_store(Arc::clone(this), Mode::RefreshAhead)));
     }
 
-    /// Runs the fetch in its own task. The task stores the token before it clears
-    /// the slot, so a request that finds the slot empty also finds the new token.
-    fn spawn(this: &Arc<Self>, mode: Mode) -> Flight {
-        let inner = Arc::clone(this);
-        let task = tokio::spawn(async move {
-            let result = inner.fetch(mode).await;
-            if let Ok(token) = &result {
-                inner.current.store(Some(Arc::clone(token)));
-            }
-            *inner.flight.lock().unwrap_or_else(PoisonError::into_inner) = None;
-            result
-        });
-        async move {
-            task.await.unwrap_or_else(|_| Err(ExchangeError::Unreachable("the token request task was stopped".into())))
-        }
-        .boxed()
-        .shared()
+    /// The flight's work. It stores the token before the flight ends, so a
+    /// request that finds no flight also finds the new token.
+    async fn fetch_and_store(this: Arc<Self>, mode: Mode) -> FlightResult {
+        let token = this.fetch(mode).await?;
+        this.current.store(Some(Arc::clone(&token)));
+        Ok(token)
     }
 
-    async fn fetch(&self, mode: Mode) -> FlightResult {
+    async fn fetch(&self, mode: Mode) -> Result<Arc<CachedToken>, ExchangeError> {
         let mut attempt = 0;
         loop {
             let error = match self.fetch_once().await {
@@ -128,10 +106,10 @@ impl Inner {
     /// One upstream request. Its failure is logged here, once for all the
     /// requests that share it: error level when the upstream refused us or sent
     /// garbage (someone must act), warning when it was unreachable (it may recover).
-    async fn fetch_once(&self) -> FlightResult {
+    async fn fetch_once(&self) -> Result<Arc<CachedToken>, ExchangeError> {
         let started = Instant::now();
         let result = self.source.fetch(&self.scopes).await;
-        self.metrics.record_upstream(started.elapsed(), result.as_ref().err());
+        self.metrics.record_upstream(started.elapsed(), result.as_ref().err().map(ExchangeError::kind));
         match &result {
             Err(e @ (ExchangeError::Rejected { .. } | ExchangeError::InvalidResponse(_))) => {
                 tracing::error!(kind = e.kind(), error = %e, "token request to the authorization server failed");
