@@ -15,7 +15,6 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Serialize;
 
-use crate::cluster::ClusterError;
 use crate::exchange::ExchangeError;
 use crate::http_headers::escape_html;
 pub use crate::http_headers::no_store_headers;
@@ -125,8 +124,10 @@ impl From<&ExchangeError> for ErrorCode {
     }
 }
 
-/// A failed request: one flat variant per failure, each reached from a layer's
-/// error through one `From` path, keeping the layer's error as its `source`.
+/// A failed request. A layer's error reaches it through one `From` path and
+/// keeps its `source`: an upstream or session-store failure always lands in
+/// `Exchange` or `Session`, whichever flow it came from; `UserToken` and `SignIn`
+/// hold only their flow's own failures.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("no token profile named `{0}`")]
@@ -142,35 +143,13 @@ pub enum ApiError {
     CrossSite(&'static str),
     #[error(transparent)]
     Session(#[from] SessionError),
-    /// Redis failed while ordering a session's refresh across replicas.
-    #[error("the session refresh lock is unavailable: {0}")]
-    RefreshLock(#[source] ClusterError),
-    /// Another replica held the session's refresh lock for longer than a refresh takes.
-    #[error("the session refresh lock was not acquired in time")]
-    RefreshLockTimeout,
-    #[error("no signed-in session, or it has ended")]
-    LoginRequired,
-    /// Still signed in, but the refresh produced no token that can be served yet.
-    #[error("no usable user token after refreshing")]
-    NoUsableToken,
-    #[error("the provider has no userinfo endpoint")]
-    NoUserinfo,
-    #[error("return_to must be a path on this site")]
-    InvalidReturnTo,
-    #[error("the sign-in response has no state")]
-    MissingState,
-    #[error("the sign-in state is unknown, expired or already used")]
-    InvalidState,
-    #[error("the user declined to sign in")]
-    Denied,
-    #[error("the authorization server reported `{error}`")]
-    Provider { error: String, description: Option<String> },
-    #[error("the sign-in response has no authorization code")]
-    MissingCode,
-    #[error("the ID token does not belong to this sign-in ({0})")]
-    InvalidIdToken(&'static str),
-    /// A bug or a stopped runtime, not a bad request: a task ended without an answer,
-    /// or we built a header we cannot send.
+    /// The user's token could not be served (never its `Exchange` or `Session` variants).
+    #[error(transparent)]
+    UserToken(UserTokenError),
+    /// A sign-in navigation failed (never its `Exchange` or `Session` variants).
+    #[error(transparent)]
+    SignIn(SignInError),
+    /// A bug, not a bad request: we built a header we cannot send.
     #[error("internal error: {0}")]
     Internal(&'static str),
 }
@@ -178,14 +157,9 @@ pub enum ApiError {
 impl From<UserTokenError> for ApiError {
     fn from(e: UserTokenError) -> Self {
         match e {
-            UserTokenError::LoginRequired => Self::LoginRequired,
             UserTokenError::Exchange(e) => Self::Exchange(e),
             UserTokenError::Session(e) => Self::Session(e),
-            UserTokenError::RefreshLock(e) => Self::RefreshLock(e),
-            UserTokenError::RefreshLockTimeout => Self::RefreshLockTimeout,
-            UserTokenError::RefreshStopped(_) => Self::Internal("the session refresh task was stopped"),
-            UserTokenError::NoUsableToken => Self::NoUsableToken,
-            UserTokenError::NoUserinfo => Self::NoUserinfo,
+            other => Self::UserToken(other),
         }
     }
 }
@@ -193,15 +167,9 @@ impl From<UserTokenError> for ApiError {
 impl From<SignInError> for ApiError {
     fn from(e: SignInError) -> Self {
         match e {
-            SignInError::InvalidReturnTo => Self::InvalidReturnTo,
-            SignInError::MissingState => Self::MissingState,
-            SignInError::InvalidState => Self::InvalidState,
-            SignInError::Denied => Self::Denied,
-            SignInError::Provider { error, description } => Self::Provider { error, description },
-            SignInError::MissingCode => Self::MissingCode,
-            SignInError::InvalidIdToken(reason) => Self::InvalidIdToken(reason),
             SignInError::Exchange(e) => Self::Exchange(e),
             SignInError::Session(e) => Self::Session(e),
+            other => Self::SignIn(other),
         }
     }
 }
@@ -218,26 +186,35 @@ impl ApiError {
     pub fn code(&self) -> ErrorCode {
         match self {
             Self::UnknownProfile(_) => ErrorCode::UnknownProfile,
-            Self::Cache(CacheError::Upstream(e)) | Self::Exchange(e) => e.into(),
-            Self::Cache(CacheError::Stopped(_)) | Self::Internal(_) => ErrorCode::InternalError,
+            Self::Cache(CacheError::Upstream(e))
+            | Self::Exchange(e)
+            | Self::UserToken(UserTokenError::Exchange(e))
+            | Self::SignIn(SignInError::Exchange(e)) => e.into(),
+            Self::Cache(CacheError::Stopped(_))
+            | Self::UserToken(UserTokenError::RefreshStopped(_))
+            | Self::Internal(_) => ErrorCode::InternalError,
             Self::CrossSite(_) => ErrorCode::CrossSiteRequest,
-            Self::Session(_) | Self::RefreshLock(_) | Self::RefreshLockTimeout => ErrorCode::SessionStoreUnavailable,
-            Self::LoginRequired => ErrorCode::LoginRequired,
-            Self::NoUsableToken => ErrorCode::UpstreamUnavailable,
-            Self::NoUserinfo => ErrorCode::UserinfoNotConfigured,
-            Self::InvalidReturnTo => ErrorCode::InvalidReturnTo,
-            Self::MissingState | Self::InvalidState => ErrorCode::InvalidState,
-            Self::Denied => ErrorCode::AccessDenied,
-            Self::Provider { .. } => ErrorCode::ProviderError,
-            Self::MissingCode => ErrorCode::InvalidRequest,
-            Self::InvalidIdToken(_) => ErrorCode::InvalidIdToken,
+            Self::Session(_)
+            | Self::UserToken(
+                UserTokenError::Session(_) | UserTokenError::RefreshLock(_) | UserTokenError::RefreshLockTimeout,
+            )
+            | Self::SignIn(SignInError::Session(_)) => ErrorCode::SessionStoreUnavailable,
+            Self::UserToken(UserTokenError::LoginRequired) => ErrorCode::LoginRequired,
+            Self::UserToken(UserTokenError::NoUsableToken) => ErrorCode::UpstreamUnavailable,
+            Self::UserToken(UserTokenError::NoUserinfo) => ErrorCode::UserinfoNotConfigured,
+            Self::SignIn(SignInError::InvalidReturnTo) => ErrorCode::InvalidReturnTo,
+            Self::SignIn(SignInError::MissingState | SignInError::InvalidState) => ErrorCode::InvalidState,
+            Self::SignIn(SignInError::Denied) => ErrorCode::AccessDenied,
+            Self::SignIn(SignInError::Provider { .. }) => ErrorCode::ProviderError,
+            Self::SignIn(SignInError::MissingCode) => ErrorCode::InvalidRequest,
+            Self::SignIn(SignInError::InvalidIdToken(_)) => ErrorCode::InvalidIdToken,
         }
     }
 
     fn description(&self) -> String {
         match (self.code().description(), self) {
             (Some(fixed), _) => fixed.to_owned(),
-            (None, Self::Provider { error, .. }) => {
+            (None, Self::SignIn(SignInError::Provider { error, .. })) => {
                 format!("the sign-in service reported an error ({})", printable(error))
             }
             (None, _) => self.to_string(),
@@ -253,14 +230,10 @@ impl ApiError {
     pub fn record(&self, metrics: &Metrics) {
         let code = self.code().as_str();
         metrics.record_error(code);
-        match self {
-            Self::Exchange(e) => tracing::error!(code, error = %e, "request to the authorization server failed"),
-            Self::Session(_) | Self::RefreshLock(_) | Self::RefreshLockTimeout => {
-                tracing::error!(code, error = %self, "session store failed");
-            }
-            Self::Internal(_) | Self::Cache(CacheError::Stopped(_)) => {
-                tracing::error!(code, error = %self, "internal error");
-            }
+        match (self.code(), self) {
+            (_, Self::Exchange(e)) => tracing::error!(code, error = %e, "request to the authorization server failed"),
+            (ErrorCode::SessionStoreUnavailable, _) => tracing::error!(code, error = %self, "session store failed"),
+            (ErrorCode::InternalError, _) => tracing::error!(code, error = %self, "internal error"),
             _ => tracing::debug!(code, error = %self, "request failed"),
         }
     }
@@ -354,7 +327,7 @@ mod tests {
     /// Provider error codes are reduced to safe characters and escaped.
     #[test]
     fn provider_text_cannot_inject_markup() {
-        let error = ApiError::Provider { error: "<script>x</script>".into(), description: None };
+        let error = ApiError::from(SignInError::Provider { error: "<script>x</script>".into(), description: None });
         assert!(!error.description().contains('<'));
         assert!(!sign_in_page(StatusCode::BAD_REQUEST, "<script>").0.contains("<script>"));
     }
@@ -362,14 +335,13 @@ mod tests {
     /// Each family of failure has its status.
     #[test]
     fn statuses() {
-        assert_eq!(ApiError::LoginRequired.code().status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(ApiError::CrossSite("missing X-Requested-With").code().status(), StatusCode::FORBIDDEN);
-        assert_eq!(ApiError::InvalidState.code().status(), StatusCode::BAD_REQUEST);
-        assert_eq!(ApiError::RefreshLockTimeout.code().status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(
-            ApiError::Cache(CacheError::Stopped(crate::single_flight::TaskStopped)).code().status(),
-            StatusCode::INTERNAL_SERVER_ERROR
-        );
+        let status = |e: ApiError| e.code().status();
+        assert_eq!(status(UserTokenError::LoginRequired.into()), StatusCode::UNAUTHORIZED);
+        assert_eq!(status(ApiError::CrossSite("missing X-Requested-With")), StatusCode::FORBIDDEN);
+        assert_eq!(status(SignInError::InvalidState.into()), StatusCode::BAD_REQUEST);
+        assert_eq!(status(UserTokenError::RefreshLockTimeout.into()), StatusCode::SERVICE_UNAVAILABLE);
+        let stopped = CacheError::Stopped(crate::single_flight::TaskStopped);
+        assert_eq!(status(stopped.into()), StatusCode::INTERNAL_SERVER_ERROR);
     }
 
     /// A layer error keeps its cause reachable through `source`, for the log.
@@ -377,10 +349,10 @@ mod tests {
     fn sources_are_kept() {
         use std::error::Error;
         let refused = ExchangeError::Unreachable("connection refused".into());
-        let error = ApiError::from(UserTokenError::RefreshLock(ClusterError::Encode(Arc::new(
+        let error = ApiError::from(UserTokenError::RefreshLock(crate::cluster::ClusterError::Encode(Arc::new(
             serde_json::from_str::<u8>("x").expect_err("not JSON"),
         ))));
         assert!(error.source().is_some());
-        assert!(matches!(ApiError::from(SignInError::Exchange(refused)), ApiError::Exchange(_)));
+        assert!(matches!(ApiError::from(SignInError::Exchange(refused)), ApiError::Exchange(_)), "one path");
     }
 }
