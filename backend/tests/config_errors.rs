@@ -3,7 +3,8 @@
 
 mod common;
 
-use common::{run_to_exit, scratch_file};
+use common::binary::run_to_exit;
+use common::scratch_file;
 
 const SECRET: &str = "S3CRET-config-0d9e-value";
 

@@ -3,7 +3,10 @@
 
 mod common;
 
-use common::{Broker, FaultUpstream, Script, get_with, http_client, request, run_to_exit};
+use common::binary::run_to_exit;
+use common::broker::Broker;
+use common::fault_upstream::{FaultUpstream, Script};
+use common::{get_with, http_client, request};
 
 const APP: &str = "https://app.example.com";
 const OTHER: &str = "https://evil.example.net";

@@ -8,11 +8,12 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use common::fault_upstream::{FaultUpstream, Script};
 use common::redis::{
-    CodeUpstream, CodeUpstreamSettings, Load, RedisServer, Replicas, free_port, manual_client, metric, replica_env,
-    set_cookie, sign_in, user_token, wait_for_redis_state, with_sign_in,
+    CodeUpstream, CodeUpstreamSettings, Load, RedisServer, Replicas, manual_client, metric, replica_env, set_cookie,
+    sign_in, user_token, wait_for_redis_state, with_sign_in,
 };
-use common::{FaultUpstream, PATIENCE, Script, get, http_client, poll_for, wait_until};
+use common::{PATIENCE, free_port, get, http_client, poll_for, wait_until};
 
 /// Token lifetime at the upstream, and the policy that makes it refresh 2 s before expiry.
 const LIFETIME: Duration = Duration::from_secs(6);

@@ -9,7 +9,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Broker, Deadline, FaultUpstream, Reply, Script, get, http_client, wait_until};
+use common::broker::Broker;
+use common::fault_upstream::{FaultUpstream, Script};
+use common::{Deadline, Reply, get, http_client, wait_until};
 
 const LIFETIME: u64 = 8;
 const MIN_TTL: Duration = Duration::from_secs(1);

@@ -4,7 +4,9 @@
 mod common;
 
 use base64::Engine;
-use common::{BrokerProcess, FaultUpstream, Reply, Script, get, http_client};
+use common::binary::BrokerProcess;
+use common::fault_upstream::{FaultUpstream, Script};
+use common::{Reply, get, http_client};
 use serde_json::json;
 
 const SECRET: &str = "S3CRET-7f1c9a-broker-value";

@@ -8,11 +8,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::sign_in::{
-    Browser, DEV_CLIENT_ID, Rig, SESSION_SECRET, dev_token, free_port, is_removal, query_param, s256,
-    standalone_dev_server,
-};
-use common::{BrokerProcess, Reply};
+use common::binary::BrokerProcess;
+use common::sign_in::{Browser, DEV_CLIENT_ID, Rig, dev_token, is_removal, query_param, s256, standalone_dev_server};
+use common::{Reply, SESSION_SECRET, free_port};
 
 /// Asserts the 400 `invalid_state` sign-in page.
 fn assert_invalid_state(reply: &Reply, what: &str) {
@@ -452,7 +450,7 @@ async fn logout_revokes_the_refresh_token_and_ends_the_session() {
 /// The real binary (not --dev, RUST_LOG=trace): no refresh token, client secret or session secret in any response or in stderr.
 #[tokio::test]
 async fn secrets_never_reach_the_browser_or_the_log() {
-    let port = free_port().await;
+    let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let redirect = format!("{base}/auth/callback");
     let (dev, proxy, client_secret) = standalone_dev_server(4, &redirect).await;

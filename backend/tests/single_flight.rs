@@ -5,7 +5,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Broker, FaultUpstream, OidcProvider, Reply, Script, get, http_client};
+use common::broker::Broker;
+use common::fault_upstream::{FaultUpstream, Script};
+use common::oidc_provider::OidcProvider;
+use common::{Reply, get, http_client};
 use futures_util::future::join_all;
 
 /// Sends `n` concurrent requests to `url`.

@@ -4,10 +4,11 @@
 
 mod common;
 
-use common::{
-    Broker, BrokerProcess, FaultUpstream, OidcClient, OidcProvider, Reply, Script, get, http_client, poll_for,
-    run_to_exit, scratch_file,
-};
+use common::binary::{BrokerProcess, run_to_exit};
+use common::broker::Broker;
+use common::fault_upstream::{FaultUpstream, Script};
+use common::oidc_provider::{OidcClient, OidcProvider};
+use common::{Reply, get, http_client, poll_for, scratch_file};
 
 /// A broker for the real server with one of its clients, authenticating the way
 /// that client is registered.

@@ -5,7 +5,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Broker, FaultUpstream, Reply, Script, closed_port_url, get, http_client};
+use common::binary::closed_port_url;
+use common::broker::Broker;
+use common::fault_upstream::{FaultUpstream, Script};
+use common::{Reply, get, http_client};
 use serde_json::{Value, json};
 
 /// One request through a fresh broker whose upstream follows `script`.

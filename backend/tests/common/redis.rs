@@ -21,19 +21,11 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
 
-use super::{BrokerProcess, PATIENCE, Reply, get_with, lock, scratch_dir, wait_until};
+use super::binary::BrokerProcess;
+use super::{PATIENCE, Reply, SESSION_SECRET, free_port, get_with, lock, scratch_dir, wait_until};
 
 /// The header every cookie-authenticated route wants.
 pub const XRW: (&str, &str) = ("X-Requested-With", "test");
-/// Shared by every replica, so a session cookie signed by one is valid on all.
-pub const SESSION_SECRET: &str = "replica-tests-session-secret-0123456789abcdef";
-
-/// A port nothing listens on right now (bound, then released).
-pub fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("local addr").port()
-}
-
 // ---------------------------------------------------------------------------
 // Redis
 // ---------------------------------------------------------------------------

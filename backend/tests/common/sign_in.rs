@@ -4,17 +4,15 @@
 //! driven over plain HTTP.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
 use axum::extract::{Path as AxumPath, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use clap::{CommandFactory, FromArgMatches};
 use serde_json::Value;
 use sha2::Digest;
-use token_backend::config::Cli;
 use token_backend::dev_auth_server::DevAuthServer;
 use token_backend::session::{SessionBackend, UserGrant};
 use token_backend::{AppState, Config, app, server};
@@ -23,23 +21,11 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use url::Url;
 
-use super::{PATIENCE, Reply, scratch_dir};
+use super::config::config_bound_to;
+use super::{PATIENCE, Reply, SESSION_SECRET, lock};
 
 /// The dev server's fixed client id.
 pub const DEV_CLIENT_ID: &str = token_backend::dev_auth_server::DEV_CLIENT_ID;
-/// A `SESSION_SECRET` for the non-dev rigs (≥ 32 characters).
-pub const SESSION_SECRET: &str = "test-session-secret-0123456789abcdefghijklmnop";
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// A loopback port that was free a moment ago (for the binary, which binds it itself).
-pub async fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    listener.local_addr().expect("local addr").port()
-}
-
 /// `base64url(SHA-256(verifier))`, the S256 code challenge (RFC 7636 §4.2).
 pub fn s256(verifier: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()))
@@ -194,17 +180,7 @@ pub struct Rig {
 }
 
 fn config(bind: SocketAddr, args: &[&str]) -> Config {
-    let public_dir = scratch_dir();
-    let bind = bind.to_string();
-    let mut full =
-        vec!["token-backend", "--bind-addr", &bind, "--public-dir", public_dir.to_str().expect("utf-8 path")];
-    full.extend_from_slice(args);
-    let matches = Cli::command()
-        .mut_args(|arg| arg.env(None::<&str>))
-        .try_get_matches_from(full)
-        .unwrap_or_else(|e| panic!("bad test flags: {e}"));
-    let cli = Cli::from_arg_matches(&matches).expect("flags match the Cli struct");
-    Config::from_cli(cli).unwrap_or_else(|e| panic!("invalid test configuration:\n{e}"))
+    config_bound_to(&bind.to_string(), args).unwrap_or_else(|e| panic!("invalid test configuration:\n{e}"))
 }
 
 impl Rig {

@@ -1,0 +1,75 @@
+//! The real third-party authorization server: `tests/servers/oidc-provider.mjs`
+//! (the `oidc-provider` package) under Node.
+
+use std::process::Stdio;
+
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use super::binary::LogCapture;
+use super::{PATIENCE, get, http_client, repo_root};
+
+/// A client registered at [`OidcProvider`].
+#[derive(Debug, Clone)]
+pub struct OidcClient {
+    pub id: String,
+    pub secret: String,
+}
+
+/// `tests/servers/oidc-provider.mjs` running under Node; killed on drop.
+#[derive(Debug)]
+pub struct OidcProvider {
+    pub issuer: String,
+    pub token_endpoint: String,
+    /// Registered with `client_secret_basic`.
+    pub basic: OidcClient,
+    /// Registered with `client_secret_post`.
+    pub post: OidcClient,
+    /// `client_secret_basic`, with reserved characters in its id and secret.
+    pub special: OidcClient,
+    _child: Child,
+}
+
+impl OidcProvider {
+    /// Starts the server; its tokens live `access_token_ttl` seconds.
+    pub async fn start(access_token_ttl: u64) -> Self {
+        let root = repo_root();
+        let mut child = Command::new("node")
+            .arg(root.join("tests/servers/oidc-provider.mjs"))
+            .current_dir(&root)
+            .env("ACCESS_TOKEN_TTL", access_token_ttl.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("node is installed (oidc-provider tests need Node 20 and `npm install`)");
+        let stderr = LogCapture::start(child.stderr.take().expect("piped stderr"));
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+        let line = tokio::time::timeout(PATIENCE, stdout.next_line()).await;
+        let line = match line {
+            Ok(Ok(Some(line))) => line,
+            other => panic!("oidc-provider did not start ({other:?}); stderr:\n{}", stderr.lines().join("\n")),
+        };
+        let info: Value = serde_json::from_str(&line).expect("oidc-provider prints JSON");
+        let client = |kind: &str| OidcClient {
+            id: info["clients"][kind]["client_id"].as_str().expect("client_id").to_owned(),
+            secret: info["clients"][kind]["client_secret"].as_str().expect("client_secret").to_owned(),
+        };
+        Self {
+            issuer: info["issuer"].as_str().expect("issuer").to_owned(),
+            token_endpoint: info["token_endpoint"].as_str().expect("token_endpoint").to_owned(),
+            basic: client("basic"),
+            post: client("post"),
+            special: client("special"),
+            _child: child,
+        }
+    }
+
+    /// Requests that reached the token endpoint so far.
+    pub async fn token_requests(&self) -> u64 {
+        let reply = get(&http_client(), &format!("{}/test/token-requests", self.issuer)).await;
+        reply.json()["count"].as_u64().expect("count")
+    }
+}
