@@ -25,12 +25,14 @@
 //!   outage tracking.
 //! - [`transport`]: the one upstream HTTP client (timeouts, no redirects, body
 //!   cap), built at start-up; a failure to build it stops start-up.
+//! - [`constant_time`]: the one comparison of secrets.
 //! - [`http_headers`]: no-store headers and HTML escaping, shared with the dev server.
 //! - [`dev_auth_server`]: the embedded authorization server behind `--dev`.
 
 pub mod app;
 pub mod cluster;
 pub mod config;
+pub mod constant_time;
 pub mod dev_auth_server;
 pub mod error;
 pub mod exchange;

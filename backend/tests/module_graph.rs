@@ -14,7 +14,7 @@ const LAYERS: &[&[&str]] = &[
     &["routes", "error"],
     &["token_cache", "sign_in", "session", "dev_auth_server"],
     &["exchange", "provider", "cluster"],
-    &["transport", "telemetry", "http_headers", "single_flight"],
+    &["transport", "telemetry", "http_headers", "single_flight", "constant_time"],
 ];
 
 fn layer_of(module: &str) -> usize {

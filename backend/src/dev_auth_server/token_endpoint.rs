@@ -10,10 +10,10 @@ use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
 use base64::Engine;
 use serde_json::json;
-use subtle::ConstantTimeEq;
 
 use super::grants::Holder;
 use super::{DevState, random_token};
+use crate::constant_time;
 use crate::http_headers::no_store_headers;
 
 /// `POST /token`: authenticates the client, then dispatches on `grant_type`.
@@ -114,7 +114,7 @@ fn authorization_code(state: &DevState, form: &HashMap<String, String>) -> Respo
         use sha2::Digest;
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()))
     };
-    if verifier.len() < 43 || !bool::from(challenge.as_bytes().ct_eq(grant.code_challenge.as_bytes())) {
+    if verifier.len() < 43 || !constant_time::eq(&challenge, &grant.code_challenge) {
         return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "PKCE verification failed");
     }
     let holder = Holder { user: grant.user, scope: grant.scope };
@@ -201,8 +201,7 @@ fn is_client_authenticated(state: &DevState, headers: &HeaderMap, form: &HashMap
             _ => return false,
         },
     };
-    let secret_ok: bool = secret.as_bytes().ct_eq(state.client_secret.secret().as_bytes()).into();
-    id == state.client_id && secret_ok
+    id == state.client_id && constant_time::eq(&secret, state.client_secret.secret())
 }
 
 fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {

@@ -11,6 +11,7 @@ use tower_sessions::Session;
 use super::extract::{SameSiteCaller, SignInState};
 use super::token::TokenBody;
 use crate::error::{ApiError, no_store_headers};
+use crate::token_cache::now_ms;
 
 pub fn router() -> Router<SignInState> {
     Router::new().route("/api/user/token", get(user_token)).route("/api/user/me", get(me))
@@ -22,9 +23,7 @@ async fn user_token(
     session: Session,
 ) -> Result<Response, ApiError> {
     let token = state.service.browser_token(&session).await?;
-    let now_ms =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
-    let expires_in = ((token.expires_at_ms - now_ms).max(0) / 1000) as u64;
+    let expires_in = token.remaining(now_ms()).as_secs();
     let body = TokenBody { access_token: token.access_token.secret(), token_type: "Bearer", expires_in };
     Ok((no_store_headers(), Json(body)).into_response())
 }

@@ -2,8 +2,11 @@
 //! prints `[redacted]`; times are Unix milliseconds so they survive restarts and
 //! mean the same on every replica.
 
-use oauth2::{AccessToken, CsrfToken, PkceCodeVerifier, RefreshToken};
+use oauth2::{CsrfToken, PkceCodeVerifier, RefreshToken};
 use serde::{Deserialize, Serialize};
+
+use crate::constant_time;
+use crate::token_cache::StoredToken;
 
 /// At most this many sign-ins may be in progress per session (one per tab).
 const MAX_PENDING: usize = 5;
@@ -36,32 +39,13 @@ impl PendingLogins {
     /// Removes and returns the sign-in with this `state`, if it is still fresh.
     /// Removal makes a replayed callback fail.
     pub fn take(&mut self, state: &str, now_ms: i64) -> Option<PendingLogin> {
-        let index = self.0.iter().position(|p| constant_time_eq(p.state.secret(), state))?;
+        let index = self.0.iter().position(|p| constant_time::eq(p.state.secret(), state))?;
         let login = self.0.remove(index);
         (now_ms - login.started_at_ms < PENDING_TTL_MS).then_some(login)
     }
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
-    }
-}
-
-fn constant_time_eq(a: &str, b: &str) -> bool {
-    use subtle::ConstantTimeEq;
-    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
-}
-
-/// An access token with its lifetime.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StoredToken {
-    pub access_token: AccessToken,
-    pub issued_at_ms: i64,
-    pub expires_at_ms: i64,
-}
-
-impl StoredToken {
-    pub fn lifetime_ms(&self) -> i64 {
-        self.expires_at_ms - self.issued_at_ms
     }
 }
 
@@ -118,7 +102,11 @@ mod tests {
     fn debug_is_redacted() {
         let grant = UserGrant {
             refresh_token: Some(RefreshToken::new("rt-secret".into())),
-            wide: StoredToken { access_token: AccessToken::new("at-secret".into()), issued_at_ms: 0, expires_at_ms: 1 },
+            wide: StoredToken {
+                access_token: oauth2::AccessToken::new("at-secret".into()),
+                issued_at_ms: 0,
+                expires_at_ms: 1,
+            },
             browser: None,
             signed_in_at_ms: 0,
         };

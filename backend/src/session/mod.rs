@@ -7,7 +7,7 @@
 mod data;
 mod memory;
 
-pub use data::{PendingLogin, PendingLogins, StoredToken, UserGrant};
+pub use data::{PendingLogin, PendingLogins, UserGrant};
 pub use memory::MemoryStore;
 
 use std::fmt;

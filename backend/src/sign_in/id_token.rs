@@ -4,6 +4,7 @@ use base64::Engine;
 use serde::Deserialize;
 
 use super::SignInError;
+use crate::constant_time;
 use crate::exchange::IdToken;
 
 /// Checks the ID token's `nonce` and `aud` (OpenID Connect Core §3.1.3.7). The
@@ -23,10 +24,7 @@ pub(super) fn check(id_token: &IdToken, nonce: &str, client_id: &str, now_ms: i6
         .map_err(|_| SignInError::InvalidIdToken("payload is not base64url"))?;
     let claims: Claims =
         serde_json::from_slice(&bytes).map_err(|_| SignInError::InvalidIdToken("payload is not JSON"))?;
-    let nonce_ok = claims.nonce.as_deref().is_some_and(|n| {
-        use subtle::ConstantTimeEq;
-        n.len() == nonce.len() && bool::from(n.as_bytes().ct_eq(nonce.as_bytes()))
-    });
+    let nonce_ok = claims.nonce.as_deref().is_some_and(|n| constant_time::eq(n, nonce));
     if !nonce_ok {
         return Err(SignInError::InvalidIdToken("nonce mismatch"));
     }

@@ -6,9 +6,9 @@
 //! refresh token and the client secret stay here.
 
 use std::convert::Infallible;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use oauth2::{AccessToken, CsrfToken, PkceCodeChallenge};
+use oauth2::{CsrfToken, PkceCodeChallenge};
 use serde::Deserialize;
 use tower_sessions::session::Id;
 use tower_sessions::{Expiry, Session};
@@ -22,11 +22,10 @@ pub use userinfo::Userinfo;
 use crate::cluster::{Cluster, ClusterError};
 use crate::exchange::{Exchange, ExchangeError};
 use crate::session::{
-    PENDING_KEY, PendingLogin, PendingLogins, SessionBackend, SessionError, StoredToken, USER_KEY, UserGrant,
-    pending_expiry,
+    PENDING_KEY, PendingLogin, PendingLogins, SessionBackend, SessionError, USER_KEY, UserGrant, pending_expiry,
 };
 use crate::single_flight::{Flight, SingleFlight, TaskStopped};
-use crate::token_cache::CachePolicy;
+use crate::token_cache::{CachePolicy, StoredToken, now_ms};
 
 /// Settings of the three-legged flow.
 #[derive(Debug, Clone)]
@@ -232,7 +231,7 @@ impl SignInService {
         }
         let grant = UserGrant {
             refresh_token: issued.refresh_token,
-            wide: stored(issued.access_token, now, issued.expires_in),
+            wide: StoredToken::issued(issued.access_token, now, issued.expires_in),
             browser: None,
             signed_in_at_ms: now,
         };
@@ -283,14 +282,14 @@ impl SignInService {
     async fn token(&self, session: &Session, audience: Audience) -> Result<StoredToken, UserTokenError> {
         let id = session.id().ok_or(UserTokenError::LoginRequired)?;
         let grant: UserGrant = session.get(USER_KEY).await?.ok_or(UserTokenError::LoginRequired)?;
-        if let Some(token) = self.pick(&grant, audience).filter(|t| is_fresh(&self.policy, t, now_ms())) {
+        if let Some(token) = self.pick(&grant, audience).filter(|t| t.is_fresh(&self.policy, now_ms())) {
             return Ok(token.clone());
         }
         // A flight for the other audience may be running; after it, look again.
         // Three rounds cover joining that flight and then running our own.
         for _ in 0..3 {
             let grant = self.refresh_flight(id, audience).await?;
-            if let Some(token) = self.pick(&grant, audience).filter(|t| is_usable(&self.policy, t, now_ms())) {
+            if let Some(token) = self.pick(&grant, audience).filter(|t| t.is_usable(&self.policy, now_ms())) {
                 return Ok(token.clone());
             }
         }
@@ -384,10 +383,10 @@ impl RefreshWork {
         let browser = audience == Audience::Browser && self.browser_scopes.is_some();
         let now = now_ms();
         let current = if browser { grant.browser.as_ref() } else { Some(&grant.wide) };
-        if current.is_some_and(|t| is_fresh(&self.policy, t, now)) {
+        if current.is_some_and(|t| t.is_fresh(&self.policy, now)) {
             return Ok(grant);
         }
-        let usable = current.is_some_and(|t| is_usable(&self.policy, t, now));
+        let usable = current.is_some_and(|t| t.is_usable(&self.policy, now));
         let Some(refresh_token) = grant.refresh_token.clone() else {
             // No refresh token: the session lasts as long as its access token.
             return if usable { Ok(grant) } else { self.end(&id).await };
@@ -398,7 +397,7 @@ impl RefreshWork {
         };
         match self.exchange.refresh(&refresh_token, scopes).await {
             Ok(issued) => {
-                let token = stored(issued.access_token, now, issued.expires_in);
+                let token = StoredToken::issued(issued.access_token, now, issued.expires_in);
                 if browser {
                     grant.browser = Some(token);
                 } else {
@@ -426,27 +425,4 @@ impl RefreshWork {
         self.sessions.delete(id).await?;
         Err(UserTokenError::LoginRequired)
     }
-}
-
-fn stored(access_token: AccessToken, issued_at_ms: i64, expires_in: Duration) -> StoredToken {
-    StoredToken { access_token, issued_at_ms, expires_at_ms: issued_at_ms + expires_in.as_millis() as i64 }
-}
-
-/// Outside its refresh window at `now`: served without refreshing.
-fn is_fresh(policy: &CachePolicy, token: &StoredToken, now: i64) -> bool {
-    policy.is_fresh(millis(token.lifetime_ms()), millis(token.expires_at_ms - now))
-}
-
-/// At least `min_ttl` left at `now`: may still be served if a refresh fails.
-fn is_usable(policy: &CachePolicy, token: &StoredToken, now: i64) -> bool {
-    policy.is_usable(millis(token.expires_at_ms - now))
-}
-
-/// A span of epoch milliseconds as a duration; a negative span is zero.
-fn millis(ms: i64) -> Duration {
-    Duration::from_millis(ms.max(0) as u64)
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }

@@ -16,10 +16,12 @@ mod policy;
 mod refresh;
 mod shared;
 mod source;
+mod stored;
 
 pub use policy::CachePolicy;
 pub use shared::SharedSource;
 pub use source::TokenSource;
+pub use stored::{StoredToken, now_ms};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -8,25 +8,15 @@
 //! asks the upstream directly (its local single-flight still holds).
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use fred::prelude::{Expiration, KeysInterface};
 use futures_util::future::BoxFuture;
-use oauth2::AccessToken;
-use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
-use super::{CachePolicy, TokenSource};
+use super::{CachePolicy, StoredToken, TokenSource, now_ms};
 use crate::cluster::{Cluster, ClusterError, poll_interval};
 use crate::exchange::{ExchangeError, IssuedToken};
-
-/// The token as stored in Redis; absolute times, so every replica agrees.
-#[derive(Debug, Serialize, Deserialize)]
-struct StoredToken {
-    access_token: AccessToken,
-    issued_at_ms: u64,
-    expires_at_ms: u64,
-}
 
 /// A token source that shares tokens and single-flight across replicas.
 #[derive(Debug)]
@@ -101,11 +91,7 @@ impl SharedSource {
             Ok(token) => token,
             Err(e) => return Ok(Outcome::Failed(e)),
         };
-        let stored = StoredToken {
-            access_token: token.access_token.clone(),
-            issued_at_ms,
-            expires_at_ms: issued_at_ms + token.expires_in.as_millis() as u64,
-        };
+        let stored = StoredToken::issued(token.access_token.clone(), issued_at_ms, token.expires_in);
         let write = self.write(key, &stored, token.expires_in).await;
         if let Err(e) = &write {
             // The token is good; the other replicas will fetch their own.
@@ -120,14 +106,12 @@ impl SharedSource {
         let raw: Option<String> = self.cluster.pool_ref().get(key).await?;
         let Some(stored) = raw.and_then(|r| serde_json::from_str::<StoredToken>(&r).ok()) else { return Ok(None) };
         let now = now_ms();
-        let lifetime = Duration::from_millis(stored.expires_at_ms.saturating_sub(stored.issued_at_ms));
-        let refresh_at = stored.expires_at_ms.saturating_sub(self.policy.refresh_window(lifetime).as_millis() as u64);
-        if now >= refresh_at {
+        if !stored.is_fresh(&self.policy, now) {
             return Ok(None);
         }
         Ok(Some(IssuedToken {
+            expires_in: stored.remaining(now),
             access_token: stored.access_token,
-            expires_in: Duration::from_millis(stored.expires_at_ms - now),
             refresh_token: None,
             id_token: None,
         }))
@@ -154,8 +138,4 @@ impl TokenSource for SharedSource {
             }
         })
     }
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
