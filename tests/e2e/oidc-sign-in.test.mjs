@@ -12,6 +12,7 @@ import { after, before, test } from 'node:test';
 
 import { BACKEND_BIN, ROOT, WWW_DIR, freePort, requireBuilt } from '../support/backend.mjs';
 import { launchChromium } from '../support/chromium.mjs';
+import { recordExchanges } from '../support/exchanges.mjs';
 
 /** oidc-provider's access tokens live 8 s; the broker refreshes in their last 3 s. */
 const ACCESS_TOKEN_TTL = 8;
@@ -22,8 +23,7 @@ const DEADLINE_MS = 20_000;
 
 let oidc, broker, browser, context, page, port, issuer, brokerUrl;
 /** Every request and response text the browser saw (headers and bodies). */
-const seen = [];
-const pendingReads = new Set();
+let exchanges;
 
 /** Spawns `command`, keeping its output; `stop()` kills it and waits for the exit. */
 function startProcess(command, args, env) {
@@ -85,22 +85,6 @@ async function signInAtProvider(target, login) {
   if (target.url().startsWith(interaction)) await consent.click();
 }
 
-function record(target) {
-  const track = (read) => {
-    const entry = read.then((text) => seen.push(text), (error) => seen.push(`[unreadable: ${error.message}]`));
-    pendingReads.add(entry);
-    entry.finally(() => pendingReads.delete(entry));
-  };
-  const headerText = (headers) => Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\n');
-  target.on('request', (request) => {
-    track(request.allHeaders().then((h) => `> ${request.method()} ${request.url()}\n${headerText(h)}\n\n${request.postData() ?? ''}`));
-  });
-  target.on('response', (response) => {
-    const body = response.text().catch(() => '');
-    track(Promise.all([response.allHeaders(), body]).then(([h, text]) => `< ${response.status()} ${response.url()}\n${headerText(h)}\n\n${text}`));
-  });
-}
-
 before(async () => {
   requireBuilt();
   port = await freePort();
@@ -156,7 +140,7 @@ before(async () => {
 
   browser = await launchChromium();
   context = await browser.newContext();
-  record(context);
+  exchanges = recordExchanges(context);
   page = await context.newPage();
 });
 
@@ -311,7 +295,8 @@ test('sign_out_revokes_the_refresh_token', { timeout: 60_000 }, () => check(asyn
 
 /** No refresh token, client secret or session secret in anything the browser saw or in the broker's trace log. */
 test('secrets_stay_out_of_the_browser_and_the_log', { timeout: 30_000 }, () => check(async () => {
-  while (pendingReads.size) await Promise.allSettled([...pendingReads]);
+  await exchanges.settle();
+  const seen = exchanges.texts;
   await broker.stop();
   const { refresh_tokens: tokens } = await events();
   assert.ok(tokens.length >= 2);

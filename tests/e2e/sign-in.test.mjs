@@ -10,6 +10,7 @@ import { after, before, test } from 'node:test';
 
 import { ROOT, startBackend } from '../support/backend.mjs';
 import { collectPageErrors, launchChromium } from '../support/chromium.mjs';
+import { recordExchanges } from '../support/exchanges.mjs';
 import { assertNeverHeldExpired, recordTokenTraffic } from '../support/token-traffic.mjs';
 
 /**
@@ -46,39 +47,6 @@ after(async () => {
   await browser?.close();
   await backend?.stop();
 });
-
-/**
- * Every request and response the page's frames made, as text (method, URL,
- * headers, body), to search for secrets; `paths` lists request paths in order.
- */
-function recordExchanges(target) {
-  const texts = [];
-  const paths = [];
-  const pending = new Set();
-  const track = (read) => {
-    const entry = read.then((text) => texts.push(text), (error) => texts.push(`[unreadable: ${error.message}]`));
-    pending.add(entry);
-    entry.finally(() => pending.delete(entry));
-  };
-  const headerText = (headers) => Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\n');
-  target.on('request', (request) => {
-    paths.push(new URL(request.url()).pathname);
-    track(request.allHeaders().then((headers) => `> ${request.method()} ${request.url()}\n${headerText(headers)}\n\n${request.postData() ?? ''}`));
-  });
-  target.on('response', (response) => {
-    // Redirects have no readable body; their headers (Location) are what matters.
-    const body = response.text().catch(() => '');
-    track(Promise.all([response.allHeaders(), body]).then(([headers, text]) => `< ${response.status()} ${response.url()}\n${headerText(headers)}\n\n${text}`));
-  });
-  return {
-    texts,
-    paths,
-    /** Waits until everything seen so far has been read. */
-    async settle() {
-      while (pending.size) await Promise.allSettled([...pending]);
-    },
-  };
-}
 
 /** Asks the user-token route from the page on purpose (as the package does); its 401 log line is expected. */
 async function fetchUserTokenFromPage() {
