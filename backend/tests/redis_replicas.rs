@@ -8,10 +8,11 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use common::code_upstream::{CodeUpstream, CodeUpstreamSettings};
 use common::fault_upstream::{FaultUpstream, Script};
 use common::redis::{
-    CodeUpstream, CodeUpstreamSettings, Load, RedisServer, Replicas, manual_client, metric, replica_env, set_cookie,
-    sign_in, user_token, wait_for_redis_state, with_sign_in,
+    Load, RedisServer, Replicas, manual_client, metric, replica_env, set_cookie, sign_in, user_token,
+    wait_for_redis_state, with_sign_in,
 };
 use common::{PATIENCE, free_port, get, http_client, poll_for, wait_until};
 

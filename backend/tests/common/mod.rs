@@ -2,7 +2,8 @@
 //! oidc-provider under Node (`oidc_provider`), a scriptable fault-injecting
 //! upstream (`fault_upstream`), the broker in-process (`broker`) and as the real
 //! binary (`binary`), configuration builders (`config`), the multi-replica rig
-//! with a real Redis (`redis`) and the sign-in rig (`sign_in`). This file holds
+//! with a real Redis (`redis`) and its authorization server (`code_upstream`),
+//! the sign-in rig (`sign_in`) and its recording proxy (`token_proxy`). This file holds
 //! what they all use: ports, locks, polling, the HTTP client and its replies.
 //!
 //! Every server binds 127.0.0.1 on a port the OS picks and is stopped when its
@@ -14,11 +15,13 @@
 
 pub mod binary;
 pub mod broker;
+pub mod code_upstream;
 pub mod config;
 pub mod fault_upstream;
 pub mod oidc_provider;
 pub mod redis;
 pub mod sign_in;
+pub mod token_proxy;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
