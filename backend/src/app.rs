@@ -47,7 +47,7 @@ pub struct Config {
     pub bind_addr: SocketAddr,
     pub public_dir: PathBuf,
     pub upstream: Upstream,
-    /// Token profiles by name; always contains [`DEFAULT_PROFILE`].
+    /// Token profiles by name; always contains [`DEFAULT_PROFILE`](crate::token_cache::DEFAULT_PROFILE).
     pub profiles: BTreeMap<String, Profile>,
     pub cors: Cors,
     pub cache: CachePolicy,

@@ -3,31 +3,31 @@
 //!
 //! # Layout
 //!
-//! - [`config`]: typed configuration from the environment and an optional TOML
-//!   file, validated once at start-up ([`Config`], [`ConfigError`]).
-//! - [`provider`]: the upstream authorization server's endpoints and client
-//!   authentication, from a preset (`aps`, `glimesh`, `generic`) or OIDC discovery.
-//! - [`exchange`]: the OAuth 2.0 grants against the upstream, through the `oauth2`
-//!   crate, and validation of what the upstream answers ([`ExchangeError`]).
-//! - [`token_cache`]: per-profile token cache with single-flight and
-//!   refresh-ahead; the reason this project exists.
-//! - [`app`]: [`AppState`] and [`app()`], the one place routes and layers meet;
-//!   the route families live in `routes/`.
-//! - [`error`]: [`ApiError`], the only place errors become HTTP responses.
-//! - [`telemetry`]: tracing subscriber and the Prometheus registry.
-//! - [`server`]: serving with graceful shutdown.
-//! - [`session`]: server-side sessions (tower-sessions) and what they hold.
-//! - [`sign_in`]: the three-legged flow: sign-in with PKCE, user tokens kept
-//!   fresh with the refresh grant, sign-out with revocation.
-//! - [`single_flight`]: one run per key at a time, shared by its waiters; used by
-//!   the token cache and the per-session refresh.
-//! - [`cluster`]: several replicas sharing one Redis: shared tokens, locks,
-//!   outage tracking.
-//! - [`transport`]: the one upstream HTTP client (timeouts, no redirects, body
-//!   cap), built at start-up; a failure to build it stops start-up.
-//! - [`constant_time`]: the one comparison of secrets.
-//! - [`http_headers`]: no-store headers and HTML escaping, shared with the dev server.
-//! - [`dev_auth_server`]: the embedded authorization server behind `--dev`.
+//! Top to bottom; every `use crate::…` points down a layer or sideways, never up
+//! (`tests/module_graph.rs` checks it, and the README's "Architecture" explains it).
+//!
+//! 1. [`config`]: command line, environment and an optional TOML file, validated
+//!    once at start-up into [`Config`], made of each layer's own settings types
+//!    ([`ConfigError`] names every bad variable at once).
+//! 2. [`app`]: [`Config`], [`AppState`] and [`app()`], the one place routes and
+//!    layers meet (route families live in `routes/`); [`server`]: serving with
+//!    graceful shutdown.
+//! 3. [`error`]: [`ApiError`] and its [`error::ErrorCode`], the only place errors
+//!    become HTTP responses.
+//! 4. Services: [`token_cache`] (per-profile cache with single-flight and
+//!    refresh-ahead; the reason this project exists), [`sign_in`] (sign-in with
+//!    PKCE, user tokens kept fresh with the refresh grant, userinfo, sign-out
+//!    with revocation), [`session`] (server-side sessions and what they hold),
+//!    [`dev_auth_server`] (the embedded authorization server behind `--dev`).
+//! 5. Upstream: [`exchange`] (the OAuth 2.0 grants through the `oauth2` crate,
+//!    token-response parsing, revocation; [`ExchangeError`]), [`provider`]
+//!    (presets and OIDC discovery), [`cluster`] (several replicas sharing one
+//!    Redis: shared tokens, locks, outage tracking).
+//! 6. Leaves: [`transport`] (the one upstream HTTP client, built at start-up; a
+//!    failure to build it stops start-up), [`telemetry`] (tracing and the
+//!    Prometheus registry), [`single_flight`] (one run per key, shared by its
+//!    waiters), [`http_headers`] (no-store headers, HTML escaping),
+//!    [`constant_time`] (the one comparison of secrets).
 
 pub mod app;
 pub mod cluster;

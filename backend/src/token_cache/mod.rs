@@ -1,6 +1,6 @@
 //! Per-profile token cache: the reason this project exists.
 //!
-//! - Reads are lock-free ([`ArcSwapOption`]): a request with a valid token in the
+//! - Reads are lock-free ([`arc_swap::ArcSwapOption`]): a request with a valid token in the
 //!   cache never waits on anything.
 //! - Single-flight: however many requests find the cache cold or expired, one
 //!   upstream request is made and all of them get its outcome
