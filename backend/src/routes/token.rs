@@ -132,6 +132,16 @@ mod tests {
         assert!(matches!(body["expires_in"].as_u64(), Some(3599 | 3600)), "{body}");
     }
 
+    /// The token routes set `nosniff` themselves (they skip the app's header
+    /// layer), on tokens and on errors alike; the other routes keep the layer.
+    #[tokio::test]
+    async fn token_routes_send_nosniff_without_the_layer() {
+        for uri in ["/api/token", "/api/token/nope", "/healthz"] {
+            let (_, headers, _) = get(state(Ok(3600)), uri).await;
+            assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff", "{uri}");
+        }
+    }
+
     /// Unknown profiles are a JSON 404, not the static-file fallback.
     #[tokio::test]
     async fn unknown_profile_is_a_json_404() {
