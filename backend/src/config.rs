@@ -801,7 +801,7 @@ fn parse_remote(
     };
     let auth = match pick(&cli.client_auth, &file.oauth.client_auth) {
         Some(raw) => v.check("OAUTH_CLIENT_AUTH", ClientAuth::parse(raw)),
-        None => Some(ClientAuth::Basic),
+        None => preset.map(crate::provider::Preset::default_client_auth),
     };
     let id = match pick(&cli.client_id, &file.oauth.client_id).map(str::trim) {
         Some(id) if !id.is_empty() => Some(ClientId::new(id.to_owned())),

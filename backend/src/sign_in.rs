@@ -206,12 +206,13 @@ impl SignInService {
         self.token(session, Audience::Browser).await
     }
 
-    /// The user's profile from the provider's userinfo endpoint.
+    /// The user's profile from the provider's userinfo endpoint. Signed-out callers
+    /// learn that first (401), whether or not the provider has userinfo (404).
     pub async fn profile(&self, session: &Session) -> Result<serde_json::Value, UserTokenError> {
+        let token = self.token(session, Audience::Backend).await?;
         if !self.exchange.has_userinfo_url() {
             return Err(UserTokenError::NoUserinfo);
         }
-        let token = self.token(session, Audience::Backend).await?;
         match self.exchange.userinfo(&token.access_token).await {
             Err(ExchangeError::Rejected { status: 401, .. }) => Err(UserTokenError::LoginRequired),
             other => Ok(other?),

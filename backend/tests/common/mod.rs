@@ -8,6 +8,7 @@
 // Each test file uses a different subset of these fixtures.
 #![allow(dead_code)]
 
+pub mod glimesh;
 pub mod redis;
 pub mod sign_in;
 

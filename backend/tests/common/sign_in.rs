@@ -193,7 +193,8 @@ pub struct Rig {
     _standalone: Option<DevAuthServer>,
 }
 
-fn config(bind: SocketAddr, args: &[&str]) -> Config {
+/// `Config` for a broker that will serve on `bind`, from flags alone.
+pub fn config(bind: SocketAddr, args: &[&str]) -> Config {
     let public_dir = scratch_dir();
     let bind = bind.to_string();
     let mut full =
