@@ -11,6 +11,7 @@ import { homedir } from 'node:os';
 import { dirname, join, resolve, delimiter } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { WASM_FEATURES } from './wasm-features.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const crate = join(root, 'token-wasm');
@@ -19,15 +20,6 @@ const vendor = join(root, 'www', 'vendor', 'token-wasm');
 const targetDir = resolve(root, process.env.CARGO_TARGET_DIR || 'target');
 const env = { ...process.env, PATH: [join(homedir(), '.cargo', 'bin'), process.env.PATH].join(delimiter) };
 
-/** wasm-opt features the module uses (rustc's default wasm32 features). */
-export const WASM_FEATURES = [
-  '--enable-bulk-memory',
-  '--enable-nontrapping-float-to-int',
-  '--enable-reference-types',
-  '--enable-sign-ext',
-  '--enable-multivalue',
-  '--enable-mutable-globals',
-];
 
 function run(cmd, args, options = {}) {
   console.error(`$ ${cmd} ${args.join(' ')}`);

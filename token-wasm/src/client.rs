@@ -5,6 +5,8 @@
 //! `future_to_promise`) so JS callers and Rust callers can all wait on it.
 
 use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::{Rc, Weak};
 
 use gloo_timers::callback::Timeout;
@@ -12,7 +14,7 @@ use js_sys::{Function, JsString, Promise};
 use serde::Serialize;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::{JsFuture, future_to_promise, spawn_local};
+use wasm_bindgen_futures::{JsFuture, future_to_promise};
 
 use crate::cache::{Lookup, Ticket, TokenCache, WallClock};
 use crate::error::{ErrorCode, ErrorSummary, JsTokenError};
@@ -29,6 +31,16 @@ const VIEWER_MIN_LEFT_MS: f64 = 1_000.0;
 /// Refresh-ahead fires this long (or a tenth of the remaining freshness, if
 /// shorter) before the token leaves its freshness window.
 const REFRESH_AHEAD_MARGIN_MS: f64 = 5_000.0;
+
+/// Every operation's future, boxed as one type: `future_to_promise` (the
+/// executor's task and its glue) is then generated once rather than once per
+/// operation, which costs download size (see BENCHMARKS.md).
+pub type Operation = Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>;
+
+/// Run `operation` and return the `Promise` of its outcome.
+pub fn spawn(operation: Operation) -> Promise {
+    future_to_promise(operation)
+}
 
 /// A cached token as JS values: the string for callbacks, and a resolved
 /// `Promise` of it that every cached `getAccessToken()` returns, so a cache
@@ -149,7 +161,7 @@ impl TokenClient {
     fn start_flight(&self) -> Promise {
         let ticket = self.inner.cache.borrow_mut().begin();
         let client = self.clone();
-        let flight = future_to_promise(async move { client.fly(ticket).await });
+        let flight = spawn(Box::pin(client.fly(ticket)));
         self.inner.cache.borrow_mut().attach(ticket, flight.clone());
         flight
     }
@@ -338,9 +350,10 @@ impl TokenClient {
         }
         let flight = self.start_flight();
         // Observe the flight so a failure is not an unhandled rejection.
-        spawn_local(async move {
+        let _ = spawn(Box::pin(async move {
             let _ = JsFuture::from(flight).await;
-        });
+            Ok(JsValue::UNDEFINED)
+        }));
     }
 }
 

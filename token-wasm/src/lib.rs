@@ -34,9 +34,9 @@ pub mod options;
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::future_to_promise;
 
 pub use client::TokenClient;
+use client::spawn;
 pub use error::{ErrorCode, TokenError};
 pub use options::Options;
 
@@ -71,7 +71,7 @@ impl JsTokenClient {
     #[wasm_bindgen(js_name = getAccessToken)]
     pub fn get_access_token(&self, on_ready: JsValue) -> Promise {
         match on_ready.dyn_into::<Function>() {
-            Ok(on_ready) => future_to_promise(self.client.clone().call_when_ready(on_ready)),
+            Ok(on_ready) => spawn(Box::pin(self.client.clone().call_when_ready(on_ready))),
             Err(_) => self.client.token_promise(),
         }
     }
@@ -79,7 +79,7 @@ impl JsTokenClient {
     /// `fetch` with `Authorization: Bearer …`, retried once after a 401.
     #[wasm_bindgen(js_name = authorizedFetch)]
     pub fn authorized_fetch(&self, input: JsValue, init: JsValue) -> Promise {
-        future_to_promise(self.client.clone().authorized_fetch(input, init))
+        spawn(Box::pin(self.client.clone().authorized_fetch(input, init)))
     }
 
     /// Forget the cached token.
