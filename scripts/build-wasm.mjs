@@ -45,7 +45,16 @@ if (!existsSync(join(root, 'Cargo.lock'))) run('cargo', ['generate-lockfile']);
 const version = lockedVersion('wasm-bindgen');
 ensureWasmBindgen(version);
 
-run('cargo', ['build', '-p', 'token-wasm', '--target', 'wasm32-unknown-unknown', '--profile', 'wasm-release'], {
+// Panic locations keep their source paths as strings in the module; cutting
+// the registry and checkout prefixes saves download size and keeps this
+// machine's paths out of the package. (std's own `/rustc/<hash>/` paths come
+// precompiled and stay.)
+const cargoHome = process.env.CARGO_HOME || join(homedir(), '.cargo');
+const registrySrc = join(cargoHome, 'registry', 'src');
+const remaps = [root, ...(existsSync(registrySrc) ? readdirSync(registrySrc).map((d) => join(registrySrc, d)) : [])]
+  .map((prefix) => `"--remap-path-prefix=${prefix}/="`);
+run('cargo', ['build', '-p', 'token-wasm', '--target', 'wasm32-unknown-unknown', '--profile', 'wasm-release',
+  '--config', `target.wasm32-unknown-unknown.rustflags=[${remaps.join(',')}]`], {
   env: { ...env, CARGO_TARGET_DIR: targetDir },
 });
 const built = join(targetDir, 'wasm32-unknown-unknown', 'wasm-release', 'token_wasm.wasm');
@@ -76,10 +85,12 @@ const sharedErrorClass = {
 rmSync(pkg, { recursive: true, force: true });
 mkdirSync(pkg, { recursive: true });
 // --converge repeats -Oz until it stops shrinking; the producers and debug
-// sections are metadata nobody needs at run time. The optimised module
+// sections are metadata nobody needs at run time. The module's memory is
+// its own (zero-filled when instantiated) and Rust never uses its first KiB,
+// which lets wasm-opt fold constants and addresses. The optimised module
 // replaces the staged one, which embedded.js inlines.
 const wasm = join(staging, 'token_wasm_bg.wasm');
-run(join(root, 'node_modules', '.bin', 'wasm-opt'), ['-Oz', '--converge', '--strip-debug', '--strip-producers', ...WASM_FEATURES, wasm, '-o', wasm]);
+run(join(root, 'node_modules', '.bin', 'wasm-opt'), ['-Oz', '--converge', '--zero-filled-memory', '--low-memory-unused', '--strip-debug', '--strip-producers', ...WASM_FEATURES, wasm, '-o', wasm]);
 cpSync(wasm, join(pkg, 'token_wasm_bg.wasm'));
 
 // Each entry and the wasm-bindgen glue become one minified ES module: one
