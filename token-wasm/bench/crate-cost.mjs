@@ -24,7 +24,7 @@ const dir = mkdtempSync(join(tmpdir(), 'token-wasm-cost-'));
 try {
   execFileSync(bin('wasm-bindgen'), ['--target', 'web', '--no-typescript', '--keep-debug', '--out-dir', dir, '--out-name', 't', built]);
   const wasm = join(dir, 'opt.wasm');
-  execFileSync(join(root, 'node_modules', '.bin', 'wasm-opt'), ['-Oz', '--converge', '--debuginfo', ...WASM_FEATURES, join(dir, 't_bg.wasm'), '-o', wasm]);
+  execFileSync(join(root, 'node_modules', '.bin', 'wasm-opt'), ['-Oz', '--converge', '--zero-filled-memory', '--low-memory-unused', '--debuginfo', ...WASM_FEATURES, join(dir, 't_bg.wasm'), '-o', wasm]);
   const items = JSON.parse(execFileSync(bin('twiggy'), ['top', '-n', '100000', '--format', 'json', wasm], { maxBuffer: 1 << 28 }));
   const costs = new Map();
   let total = 0;
