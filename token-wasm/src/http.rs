@@ -51,8 +51,8 @@ pub fn backoff_ms(attempt: u32, base_ms: f64, cap_ms: f64, retry_after_s: Option
 /// Milliseconds as the whole, non-negative count timers take, at most
 /// `i32::MAX` (gloo-timers passes it on as an `i32`; larger would wrap).
 pub fn timer_ms(ms: f64) -> u32 {
-    // `as` saturates (NaN gives 0), which is what a timer wants.
-    ms.ceil().min(f64::from(i32::MAX)) as u32
+    // `clamp` keeps NaN, which `as` turns into 0 (`min` would turn it into the maximum).
+    ms.ceil().clamp(0.0, f64::from(i32::MAX)) as u32
 }
 
 /// Wait `ms` milliseconds.
