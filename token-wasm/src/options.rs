@@ -18,7 +18,7 @@ const KNOWN: [&str; 8] =
     ["endpoint", "leewaySeconds", "credentials", "headers", "timeoutMs", "retries", "retryDelayMs", "refreshAhead"];
 
 /// The options object as given (see `TokenClientOptions` in `js/index.d.ts`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RawOptions {
     endpoint: Option<String>,
@@ -137,21 +137,6 @@ impl Options {
             )?,
             refresh_ahead: raw.refresh_ahead.unwrap_or(false),
         })
-    }
-}
-
-impl Default for RawOptions {
-    fn default() -> Self {
-        Self {
-            endpoint: None,
-            leeway_seconds: None,
-            credentials: None,
-            headers: JsValue::UNDEFINED,
-            timeout_ms: None,
-            retries: None,
-            retry_delay_ms: None,
-            refresh_ahead: None,
-        }
     }
 }
 
