@@ -183,6 +183,7 @@ pub fn app(state: AppState) -> Router {
     };
     let mut others: Router = Router::new()
         .merge(crate::routes::ops::router())
+        .merge(crate::openapi::router())
         .fallback_service(crate::static_site::router(
             state.config.public_dir.as_deref(),
             matches!(state.config.upstream, Upstream::Dev { .. }),

@@ -25,6 +25,7 @@
 //! - `static_site`: the site at `/`, from `PUBLIC_DIR` or, in `--dev`, the demo
 //!   site embedded in the binary.
 //! - [`effective_settings`]: what `token-backend check-config` prints.
+//! - `openapi`: the OpenAPI 3.1 description of the routes (`GET /openapi.json`).
 
 pub mod app;
 pub mod cluster;
@@ -33,6 +34,7 @@ pub mod dev_auth_server;
 pub mod effective_settings;
 pub mod error;
 pub mod exchange;
+mod openapi;
 pub mod provider;
 mod routes;
 pub mod server;
