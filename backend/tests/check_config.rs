@@ -97,3 +97,22 @@ async fn dev_configuration_is_valid() {
     assert!(out.contains("DEV_TOKEN_TTL_SECS=120"), "{out}");
     assert!(out.contains("PUBLIC_DIR=(unset: the embedded demo site)"), "{out}");
 }
+
+/// The README's "Deploy" example: APS from the environment, the secret from a file.
+#[tokio::test]
+async fn aps_from_the_environment_as_the_readme_shows() {
+    let secret_file = scratch_file("aps-secret", CLIENT_SECRET);
+    let exited = run_to_exit(
+        &["check-config"],
+        &[
+            ("OAUTH_PROVIDER", "aps"),
+            ("OAUTH_CLIENT_ID", "your-client-id"),
+            ("OAUTH_CLIENT_SECRET_FILE", secret_file.to_str().expect("utf-8 path")),
+        ],
+    )
+    .await;
+    assert_eq!(exited.status.code(), Some(0), "{:?}", exited.stderr);
+    let out = exited.stdout.join("\n");
+    assert!(out.contains("OAUTH_TOKEN_URL=https://developer.api.autodesk.com/authentication/v2/token"), "{out}");
+    assert!(out.contains("OAUTH_SCOPE=viewables:read") && !out.contains(CLIENT_SECRET), "{out}");
+}
