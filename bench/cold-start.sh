@@ -27,11 +27,11 @@ time_until_served() {
   local start=$(date +%s.%N)
   BIND_ADDR=127.0.0.1:$port "$@" >"$scratch/log-$port" 2>&1 &
   pids+=($!)
-  until curl -fsS -o /dev/null "http://127.0.0.1:$port/"; do
+  until curl -fs -o /dev/null "http://127.0.0.1:$port/" 2>/dev/null; do
     kill -0 "${pids[-1]}" 2>/dev/null || { cat "$scratch/log-$port" >&2; exit 1; }
     sleep 0.05
   done
-  echo "$(date +%s.%N) - $start" | bc
+  printf '%.2f' "$(echo "$(date +%s.%N) - $start" | bc)"
   kill "${pids[-1]}"
   wait "${pids[-1]}" 2>/dev/null || true
 }
