@@ -11,7 +11,6 @@ use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -184,7 +183,11 @@ pub fn app(state: AppState) -> Router {
     };
     let mut others: Router = Router::new()
         .merge(crate::routes::ops::router())
-        .fallback_service(ServeDir::new(&state.config.public_dir))
+        .merge(crate::openapi::router())
+        .fallback_service(crate::static_site::router(
+            state.config.public_dir.as_deref(),
+            matches!(state.config.upstream, Upstream::Dev { .. }),
+        ))
         .with_state(state.clone());
     if let (Some(service), Some(settings)) = (&state.sign_in, &state.config.sign_in) {
         others = others.merge(sign_in_routes(&state, Arc::clone(service), settings, cors));

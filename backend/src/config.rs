@@ -28,13 +28,17 @@ pub const DEFAULT_PROFILE: &str = "default";
 #[command(name = "token-backend", version, about)]
 pub struct Cli {
     /// TOML configuration file; environment variables override its values.
-    #[arg(long, value_name = "FILE", env = "TOKEN_BACKEND_CONFIG")]
+    #[arg(long, value_name = "FILE", env = "TOKEN_BACKEND_CONFIG", global = true)]
     pub config: Option<PathBuf>,
 
     /// Run against the embedded development authorization server (no credentials,
-    /// no network). Never use in production.
-    #[arg(long)]
+    /// no network) and serve the embedded demo site. Never use in production.
+    #[arg(long, global = true)]
     pub dev: bool,
+
+    /// What to do instead of serving; none serves.
+    #[command(subcommand)]
+    pub command: Option<Command>,
 
     #[arg(long, env = "BIND_ADDR", hide = true)]
     bind_addr: Option<String>,
@@ -98,6 +102,14 @@ pub struct Cli {
     redis_url: Option<SecretString>,
     #[arg(long, env = "REDIS_KEY_PREFIX", hide = true)]
     redis_key_prefix: Option<String>,
+}
+
+/// Subcommands of `token-backend`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Subcommand)]
+pub enum Command {
+    /// Validate the configuration, print the effective settings (secrets
+    /// redacted) and exit: 0 when valid, 2 when not. Nothing is contacted.
+    CheckConfig,
 }
 
 fn parse_secret(raw: &str) -> Result<SecretString, std::convert::Infallible> {
@@ -202,11 +214,13 @@ struct FileProfile {
     scope: String,
 }
 
-/// Validated configuration, built once by [`Config::load`].
+/// Validated configuration, built once by [`Config::from_cli`].
 #[derive(Debug, Clone)]
 pub struct Config {
     pub bind_addr: SocketAddr,
-    pub public_dir: PathBuf,
+    /// The customer's own static site, served at `/`; `None` serves none (the
+    /// embedded demo site in `--dev`).
+    pub public_dir: Option<PathBuf>,
     pub upstream: Upstream,
     /// Token profiles by name; always contains [`DEFAULT_PROFILE`].
     pub profiles: BTreeMap<String, Profile>,
@@ -358,13 +372,8 @@ impl fmt::Display for ConfigError {
 }
 
 impl Config {
-    /// Parses the command line and environment, reads the TOML file if one is
-    /// named, and validates the result.
-    pub fn load() -> Result<Self, ConfigError> {
-        Self::from_cli(Cli::parse())
-    }
-
-    /// Builds the configuration from already-parsed command-line and environment values.
+    /// Builds the configuration from the parsed command line and environment
+    /// (`Cli::parse()`), reading the TOML file if one is named, and validates it.
     pub fn from_cli(cli: Cli) -> Result<Self, ConfigError> {
         let mut v = Validator::default();
         let file = match &cli.config {
@@ -436,7 +445,12 @@ impl Validator {
 fn build(cli: &Cli, file: FileConfig, v: &mut Validator) -> Option<Config> {
     let bind_addr =
         v.check("BIND_ADDR", parse_bind_addr(pick(&cli.bind_addr, &file.bind_addr).unwrap_or("127.0.0.1:3000")));
-    let public_dir = v.check("PUBLIC_DIR", parse_public_dir(pick(&cli.public_dir, &file.public_dir).unwrap_or("www")));
+    // Off unless set (an empty value, as container environments often pass,
+    // counts as unset): a production deployment serves no demo page by accident.
+    let public_dir = match pick(&cli.public_dir, &file.public_dir).filter(|raw| !raw.trim().is_empty()) {
+        Some(raw) => v.check("PUBLIC_DIR", parse_public_dir(raw)).map(Some),
+        None => Some(None),
+    };
     let log_format = v.check("LOG_FORMAT", parse_log_format(pick(&cli.log_format, &file.log_format).unwrap_or("text")));
     let cors = parse_cors(cli, &file, v);
 

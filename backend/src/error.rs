@@ -41,8 +41,10 @@ pub enum ApiError {
 }
 
 /// The error body sent to the browser.
-#[derive(Debug, Serialize)]
-struct ErrorBody {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = ErrorResponse, title = "ErrorResponse")]
+pub(crate) struct ErrorBody {
+    /// A stable code such as `upstream_unavailable` or `login_required`.
     error: &'static str,
     error_description: String,
 }

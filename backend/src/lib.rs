@@ -22,18 +22,25 @@
 //! - [`cluster`]: several replicas sharing one Redis: shared tokens, locks,
 //!   outage tracking.
 //! - [`dev_auth_server`]: the embedded authorization server behind `--dev`.
+//! - `static_site`: the site at `/`, from `PUBLIC_DIR` or, in `--dev`, the demo
+//!   site embedded in the binary.
+//! - [`effective_settings`]: what `token-backend check-config` prints.
+//! - `openapi`: the OpenAPI 3.1 description of the routes (`GET /openapi.json`).
 
 pub mod app;
 pub mod cluster;
 pub mod config;
 pub mod dev_auth_server;
+pub mod effective_settings;
 pub mod error;
 pub mod exchange;
+mod openapi;
 pub mod provider;
 mod routes;
 pub mod server;
 pub mod session;
 pub mod sign_in;
+mod static_site;
 pub mod telemetry;
 pub mod token_cache;
 

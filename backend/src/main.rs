@@ -1,19 +1,30 @@
-//! `token-backend`: parse the configuration, start telemetry, build the state, serve.
+//! `token-backend`: parse the configuration, start telemetry, build the state, serve;
+//! or, with `check-config`, validate the configuration and print it.
 
 use std::process::ExitCode;
 
-use token_backend::config::{Config, Upstream};
-use token_backend::{AppState, app, server, telemetry};
+use clap::Parser;
+use token_backend::config::{Cli, Command, Config, Upstream};
+use token_backend::{AppState, app, effective_settings, server, telemetry};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let config = match Config::load() {
+    let cli = Cli::parse();
+    let command = cli.command;
+    let config = match Config::from_cli(cli) {
         Ok(config) => config,
         Err(e) => {
             eprintln!("{e}");
             return ExitCode::from(2);
         }
     };
+    if command == Some(Command::CheckConfig) {
+        print!("{}", effective_settings::render(&config));
+        for warning in &config.warnings {
+            eprintln!("warning: {warning}");
+        }
+        return ExitCode::SUCCESS;
+    }
     telemetry::init_tracing(config.log_format);
     for warning in &config.warnings {
         tracing::warn!("{warning}");

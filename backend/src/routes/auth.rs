@@ -21,12 +21,18 @@ pub fn router() -> Router<SignInState> {
 }
 
 #[derive(Debug, Deserialize)]
-struct LoginQuery {
+pub(crate) struct LoginQuery {
     return_to: Option<String>,
 }
 
 /// Redirects to the provider (302) with state, PKCE challenge and nonce.
-async fn login(
+#[utoipa::path(get, path = "/auth/login", tag = "auth",
+    params(("return_to" = Option<String>, Query, description = "A path on this site to return to")),
+    responses(
+        (status = 302, description = "To the provider's authorization endpoint"),
+        (status = 400, description = "`invalid_return_to` (an HTML page)", content_type = "text/html"),
+    ))]
+pub(crate) async fn login(
     State(state): State<SignInState>,
     session: Session,
     headers: HeaderMap,
@@ -54,7 +60,18 @@ async fn login(
 }
 
 /// Completes sign-in and redirects to `return_to`; failures are a page.
-async fn callback(
+#[utoipa::path(get, path = "/auth/callback", tag = "auth",
+    params(
+        ("code" = Option<String>, Query, description = "The authorization code"),
+        ("state" = Option<String>, Query, description = "The state sent at login"),
+        ("error" = Option<String>, Query, description = "The provider's error code"),
+    ),
+    responses(
+        (status = 302, description = "Signed in: to `return_to`, with the session cookie"),
+        (status = 400, description = "Missing, wrong or replayed `state`, or a failed exchange (an HTML page)", content_type = "text/html"),
+        (status = 403, description = "`access_denied` (an HTML page)", content_type = "text/html"),
+    ))]
+pub(crate) async fn callback(
     State(state): State<SignInState>,
     session: Session,
     Query(params): Query<CallbackParams>,
@@ -68,7 +85,16 @@ async fn callback(
 
 /// Revokes and forgets the session. A `fetch` (with `X-Requested-With`) gets
 /// 204; a plain form post is sent back to `/`.
-async fn logout(State(state): State<SignInState>, session: Session, headers: HeaderMap) -> Result<Response, ApiError> {
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", responses(
+    (status = 204, description = "Signed out (a `fetch` with `X-Requested-With`)"),
+    (status = 303, description = "Signed out (a form post): to `/`"),
+    (status = 403, description = "`cross_site_request`", body = crate::error::ErrorBody),
+))]
+pub(crate) async fn logout(
+    State(state): State<SignInState>,
+    session: Session,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     if let Some(origin) = headers.get(header::ORIGIN)
         && !is_trusted_origin(&state, origin)
     {

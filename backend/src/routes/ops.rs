@@ -17,14 +17,20 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).route("/metrics", get(metrics))
 }
 
-async fn healthz() -> impl IntoResponse {
+/// The process is up (liveness).
+#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, description = "`{\"status\":\"ok\"}`", body = Object)))]
+pub(crate) async fn healthz() -> impl IntoResponse {
     Json(json!({ "status": "ok" }))
 }
 
 /// Ready when the default profile has, or can get, a token. A cached token answers
 /// at once, so probes do not load the upstream. With Redis, its state is reported
 /// too; a replica whose Redis is down still serves two-legged tokens, so it stays ready.
-async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+#[utoipa::path(get, path = "/readyz", tag = "ops", responses(
+    (status = 200, description = "`status` is `ready`; `redis` is `up`, `down` or null", body = Object),
+    (status = 503, description = "`status` is `not_ready`, with the `error` code", body = Object),
+))]
+pub(crate) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let result = match state.caches.get(DEFAULT_PROFILE) {
         Some(cache) => cache.token().await.map(|_| ()).map_err(ApiError::from),
         None => Err(ApiError::UnknownProfile(DEFAULT_PROFILE.to_owned())),
@@ -41,6 +47,10 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
-async fn metrics(State(metrics): State<Metrics>) -> impl IntoResponse {
+/// Prometheus / OpenMetrics text.
+#[utoipa::path(get, path = "/metrics", tag = "ops", responses(
+    (status = 200, description = "OpenMetrics text", body = String, content_type = "application/openmetrics-text"),
+))]
+pub(crate) async fn metrics(State(metrics): State<Metrics>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], metrics.render())
 }
