@@ -15,7 +15,10 @@
 //!   the route families live in `routes/`.
 //! - [`error`]: [`ApiError`], the only place errors become HTTP responses.
 //! - [`telemetry`]: tracing subscriber and the Prometheus registry.
-//! - [`server`]: serving with graceful shutdown.
+//! - `log_text`: upstream text made fit for a log line (credentials scrubbed,
+//!   control characters escaped, length capped).
+//! - [`server`]: serving with a connection cap, timeouts for slow and idle
+//!   clients, and graceful shutdown with a deadline.
 //! - [`session`]: server-side sessions (tower-sessions) and what they hold.
 //! - [`sign_in`]: the three-legged flow: sign-in with PKCE, user tokens kept
 //!   fresh with the refresh grant, sign-out with revocation.
@@ -29,6 +32,7 @@ pub mod config;
 pub mod dev_auth_server;
 pub mod error;
 pub mod exchange;
+mod log_text;
 pub mod provider;
 mod routes;
 pub mod server;

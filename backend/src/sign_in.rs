@@ -380,6 +380,25 @@ impl RefreshWork {
             _ => &[],
         };
         match self.exchange.refresh(&refresh_token, scopes).await {
+            // Too short to serve: storing it would only send the next request
+            // straight back to the upstream. A rotated refresh token is kept.
+            Ok(issued) if issued.expires_in <= self.policy.min_ttl => {
+                if let Some(rotated) = issued.refresh_token {
+                    grant.refresh_token = Some(rotated);
+                    self.sessions.save_grant(record, &grant).await?;
+                }
+                let e = ExchangeError::InvalidResponse(format!(
+                    "refreshed user token lifetime of {}s is not longer than TOKEN_MIN_TTL_SECS ({}s)",
+                    issued.expires_in.as_secs(),
+                    self.policy.min_ttl.as_secs()
+                ));
+                if usable {
+                    tracing::warn!(error = %e, "user token refresh failed; serving the current token");
+                    Ok(grant)
+                } else {
+                    Err(e.into())
+                }
+            }
             Ok(issued) => {
                 let token = stored(issued.access_token, now, issued.expires_in);
                 if browser {
