@@ -89,13 +89,11 @@ async fn idle_connections_are_capped_and_the_token_route_still_answers() {
 async fn half_sent_request_cannot_hold_shutdown_open() {
     let mut broker = broker(&[("HEADER_READ_TIMEOUT_SECS", "600"), ("SHUTDOWN_TIMEOUT_SECS", "1")]).await;
     let mut stream = connect(&broker).await;
-    // A whole request first, so the connection is surely accepted and served
-    // when the half-sent one follows on it.
-    stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").await.expect("send a request");
-    let mut response = vec![0u8; 1024];
-    let n = stream.read(&mut response).await.expect("read the response");
-    assert!(response[..n].starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&response[..n]));
     stream.write_all(HALF_SENT).await.expect("send half a request");
+    // The broker must have accepted the connection and read the half request
+    // before the signal, or there is nothing in flight to hold shutdown open.
+    let ports = (port_of(&broker.base), stream.local_addr().expect("local addr").port());
+    common::wait_until("the broker to read the half-sent request", || async move { has_read_everything(ports) }).await;
     let status =
         std::process::Command::new("kill").args(["-TERM", &broker.pid().to_string()]).status().expect("run kill");
     assert!(status.success());
@@ -103,4 +101,23 @@ async fn half_sent_request_cannot_hold_shutdown_open() {
     let exited = broker.wait_for_exit(Duration::from_secs(10)).await;
     let exited = exited.unwrap_or_else(|| panic!("still running {:?} after SIGTERM", signalled.elapsed()));
     assert!(exited.success(), "{exited}");
+}
+
+fn port_of(base: &str) -> u16 {
+    base.rsplit(':').next().and_then(|p| p.parse().ok()).expect("a port in the base URL")
+}
+
+/// Whether the broker's end of the connection from `client_port` exists and has
+/// no unread bytes, from the kernel's socket table (`/proc/net/tcp`: local and
+/// remote `ADDR:PORT` in hex, then state, then `tx_queue:rx_queue`).
+fn has_read_everything((broker_port, client_port): (u16, u16)) -> bool {
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("read /proc/net/tcp");
+    let port = |field: &str| field.rsplit(':').next().and_then(|p| u16::from_str_radix(p, 16).ok());
+    table.lines().skip(1).any(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        fields.len() > 4
+            && port(fields[1]) == Some(broker_port)
+            && port(fields[2]) == Some(client_port)
+            && fields[4].split(':').nth(1).is_some_and(|rx| u64::from_str_radix(rx, 16) == Ok(0))
+    })
 }
