@@ -1,11 +1,14 @@
 //! The log tells operators the truth and nothing secret (issue 10, section 4):
 //! upstream error text is scrubbed of every credential the broker sent and of
 //! control characters, one upstream failure is one log line however many
-//! requests share it, and a log written to a pipe carries no colour codes.
+//! requests share it, a log written to a pipe carries no colour codes, and a
+//! browser still sending the cookie of an ended session is not a warning.
 
 mod common;
 
 use base64::Engine;
+use common::redis::free_port;
+use common::sign_in::Browser;
 use common::{BrokerProcess, FaultUpstream, Script, get, http_client};
 
 const CLIENT_ID: &str = "broker id";
@@ -78,4 +81,27 @@ async fn one_upstream_failure_is_one_log_line() {
     let log = broker.stop().await;
     let failures: Vec<&String> = log.iter().filter(|l| l.contains(" ERROR ") || l.contains(" WARN ")).collect();
     assert_eq!(failures.len(), 1, "one failure, one line:\n{}", log.join("\n"));
+}
+
+/// Requests carrying the cookie of a session that has ended (signed out, expired)
+/// are routine for browsers: they get 401 and write no WARN line each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_session_cookie_is_not_a_warning() {
+    // Dev-mode sign-in redirects back to BIND_ADDR, so it needs a real port.
+    let port = free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let env = [("BIND_ADDR", bind.as_str()), ("SESSION_SECRET", "log-hygiene-session-secret-0123456789abcdef")];
+    let broker = BrokerProcess::start(&["--dev"], &env).await;
+    let browser = Browser::new(&broker.base);
+    browser.sign_in("/", "bob").await;
+    let stale = browser.cookie().expect("a session cookie");
+    assert_eq!(browser.logout(None).await.status, 204);
+    browser.set_cookie(Some(&stale));
+    for _ in 0..5 {
+        assert_eq!(browser.user_token().await.status, 401);
+    }
+    let log = broker.stop().await;
+    let warnings: Vec<&String> =
+        log.iter().filter(|l| l.contains(" WARN ") && !l.contains("development mode")).collect();
+    assert!(warnings.is_empty(), "{warnings:#?}");
 }
