@@ -20,6 +20,8 @@
 //! - [`server`]: serving with a connection cap, timeouts for slow and idle
 //!   clients, and graceful shutdown with a deadline.
 //! - [`session`]: server-side sessions (tower-sessions) and what they hold.
+//! - `login_state`: pending sign-ins sealed (AES-256-GCM) in a short-lived
+//!   browser cookie, so anonymous `/auth/login` stores nothing server-side.
 //! - [`sign_in`]: the three-legged flow: sign-in with PKCE, user tokens kept
 //!   fresh with the refresh grant, sign-out with revocation.
 //! - [`cluster`]: several replicas sharing one Redis: shared tokens, locks,
@@ -33,6 +35,7 @@ pub mod dev_auth_server;
 pub mod error;
 pub mod exchange;
 mod log_text;
+mod login_state;
 pub mod provider;
 mod routes;
 pub mod server;
