@@ -446,11 +446,24 @@ impl Validator {
         default: u64,
         range: (u64, u64),
     ) -> Duration {
+        Duration::from_secs(self.number(var, env, file, default, range, "seconds"))
+    }
+
+    /// A whole number of `unit`s within `range`, from the environment, else the file, else `default`.
+    fn number(
+        &mut self,
+        var: &'static str,
+        env: Option<&str>,
+        file: Option<u64>,
+        default: u64,
+        range: (u64, u64),
+        unit: &str,
+    ) -> u64 {
         let value = match env {
             Some(raw) => match raw.trim().parse::<u64>() {
                 Ok(n) => n,
                 Err(_) => {
-                    self.problem(var, format!("`{raw}` is not a whole number of seconds"));
+                    self.problem(var, format!("`{raw}` is not a whole number of {unit}"));
                     default
                 }
             },
@@ -459,7 +472,7 @@ impl Validator {
         if value < range.0 || value > range.1 {
             self.problem(var, format!("{value} is out of range ({}..={})", range.0, range.1));
         }
-        Duration::from_secs(value)
+        value
     }
 }
 
@@ -607,16 +620,14 @@ fn parse_server_limits(cli: &Cli, file: &FileConfig, v: &mut Validator) -> Serve
             defaults.idle_timeout.as_secs(),
             (1, 3600),
         ),
-        // A count, not seconds; `seconds` does the same parse and range check.
-        max_connections: v
-            .seconds(
-                "MAX_CONNECTIONS",
-                cli.max_connections.as_deref(),
-                file.server.max_connections,
-                defaults.max_connections as u64,
-                (1, 1_000_000),
-            )
-            .as_secs() as usize,
+        max_connections: v.number(
+            "MAX_CONNECTIONS",
+            cli.max_connections.as_deref(),
+            file.server.max_connections,
+            defaults.max_connections as u64,
+            (1, 1_000_000),
+            "connections",
+        ) as usize,
         shutdown_timeout: v.seconds(
             "SHUTDOWN_TIMEOUT_SECS",
             cli.shutdown_timeout_secs.as_deref(),
