@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Broker, FaultUpstream, Script, get, http_client, run_to_exit};
+use common::{Broker, BrokerProcess, FaultUpstream, Script, get, http_client, run_to_exit};
 
 /// A hung upstream makes `/readyz` say "not ready" within about a second, not
 /// after the upstream timeout: orchestrators fail slow probes.
@@ -50,6 +50,38 @@ async fn password_in_token_url_is_never_echoed() {
         let all = exited.stderr.join("\n");
         assert!(all.contains("OAUTH_TOKEN_URL"), "{all}");
         assert!(!all.contains("hunter2-url-pw"), "the password was printed: {all}");
+    }
+}
+
+/// A password in `OAUTH_TOKEN_URL` appears in no response and no log line, even
+/// at trace level, whether the upstream fails or answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_in_token_url_stays_out_of_responses_and_logs() {
+    let upstream = FaultUpstream::start(Script::raw(500, "text/plain", "down")).await;
+    let url = upstream.token_url().replacen("http://", "http://broker:hunter2-url-pw@", 1);
+    let broker = BrokerProcess::start(
+        &[],
+        &[
+            ("RUST_LOG", "trace"),
+            ("OAUTH_PROVIDER", "generic"),
+            ("OAUTH_TOKEN_URL", &url),
+            ("OAUTH_CLIENT_ID", "broker"),
+            ("OAUTH_CLIENT_SECRET", "broker-secret"),
+            ("UPSTREAM_BACKOFF_MAX_SECS", "0"),
+        ],
+    )
+    .await;
+    let client = http_client();
+    let failed = get(&client, &broker.url("/api/token")).await;
+    assert_eq!(failed.status, 503, "{}", failed.body);
+    upstream.set(Script::token(3600));
+    let served = get(&client, &broker.url("/api/token")).await;
+    assert_eq!(served.status, 200, "{}", served.body);
+    assert_eq!(upstream.requests(), 2);
+    let log = broker.stop().await;
+    assert!(log.iter().any(|l| l.contains("TRACE")), "trace logging was not on");
+    for text in log.iter().chain([&failed.body, &served.body]) {
+        assert!(!text.contains("hunter2-url-pw"), "the URL password is out: {text}");
     }
 }
 
