@@ -1,7 +1,7 @@
 //! Slow, idle and numerous clients against the real binary, over raw sockets
-//! (issue 10, section 2): a half-sent request and an idle keep-alive connection
-//! are closed, open connections are capped so descriptors cannot run out, and a
-//! half-sent request cannot hold shutdown open.
+//! (issue 10, section 2): a half-sent request, an idle keep-alive connection and
+//! a client that stopped reading are closed, open connections are capped so
+//! descriptors cannot run out, and a half-sent request cannot hold shutdown open.
 
 mod common;
 
@@ -82,6 +82,30 @@ async fn idle_connections_are_capped_and_the_token_route_still_answers() {
     let reply = get(&http_client(), &broker.url("/api/token")).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert!(descriptors(&broker) <= baseline + CAP + 4);
+}
+
+/// A client that stops reading a large response is disconnected after the idle
+/// timeout, instead of holding a connection and a blocked write forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_that_stops_reading_is_closed_after_the_idle_timeout() {
+    const SIZE: usize = 48 * 1024 * 1024;
+    let public = common::scratch_dir().join(format!("idle-{}", std::process::id()));
+    std::fs::create_dir_all(&public).expect("create public dir");
+    std::fs::write(public.join("big.bin"), vec![b'x'; SIZE]).expect("write a large file");
+    let public = public.to_str().expect("utf-8 path").to_owned();
+    let broker = broker(&[("PUBLIC_DIR", &public), ("IDLE_TIMEOUT_SECS", "1")]).await;
+    let baseline = descriptors(&broker);
+    let mut stream = connect(&broker).await;
+    stream.write_all(b"GET /big.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").await.expect("send a request");
+    common::wait_until("the broker to accept the connection", || async { descriptors(&broker) > baseline }).await;
+    // Not reading: the socket buffers fill, the broker's write stalls, and the idle timeout closes it.
+    common::wait_until("the broker to close the stalled connection", || async { descriptors(&broker) <= baseline })
+        .await;
+    let mut received = Vec::new();
+    let _ = stream.read_to_end(&mut received).await;
+    assert!(received.len() < SIZE, "the whole {SIZE}-byte response arrived: the connection was never closed");
+    drop(broker);
+    let _ = std::fs::remove_dir_all(&public);
 }
 
 /// After SIGTERM a half-sent request holds the process at most the shutdown deadline.
