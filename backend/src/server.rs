@@ -10,7 +10,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -20,13 +20,17 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
+use tower::ServiceExt;
 
 /// After a failed `accept` (out of descriptors, say), wait this long before the
 /// next one instead of spinning.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
+/// At the connection cap, a connection with no request in progress that has
+/// moved no byte for this long gives up its place to a waiting client.
+const EVICTABLE_AFTER: Duration = Duration::from_millis(250);
 
 /// Bounds on what clients can hold open.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,7 +44,9 @@ pub struct ServerLimits {
     /// (`IDLE_TIMEOUT_SECS`): a client that stopped reading a response, say.
     pub idle_timeout: Duration,
     /// Connections open at once (`MAX_CONNECTIONS`); more wait in the listen
-    /// backlog, so descriptors cannot run out.
+    /// backlog, so descriptors cannot run out. At the cap, quiet connections
+    /// without a request in progress are closed to make room, so idle clients
+    /// cannot keep `/api/token` from answering.
     pub max_connections: usize,
     /// After the shutdown signal, in-flight requests get this long to finish
     /// (`SHUTDOWN_TIMEOUT_SECS`); then the remaining connections are closed.
@@ -81,16 +87,26 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let (stop, stopping) = watch::channel(false);
+    let pressure = Arc::new(Notify::new());
     let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
     loop {
-        let permit = tokio::select! {
-            () = &mut shutdown => break,
-            permit = Arc::clone(&permits).acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => break,
-            },
+        // At the cap, ask quiet connections to make room, again each time a
+        // connection may have become quiet, until a place frees up.
+        let permit = loop {
+            match Arc::clone(&permits).try_acquire_owned() {
+                Ok(permit) => break Some(permit),
+                Err(_) => {
+                    pressure.notify_waiters();
+                    tokio::select! {
+                        () = &mut shutdown => break None,
+                        permit = Arc::clone(&permits).acquire_owned() => break permit.ok(),
+                        () = tokio::time::sleep(EVICTABLE_AFTER) => {}
+                    }
+                }
+            }
         };
+        let Some(permit) = permit else { break };
         let stream = tokio::select! {
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
@@ -103,7 +119,8 @@ pub async fn serve(
             },
         };
         while connections.try_join_next().is_some() {}
-        connections.spawn(serve_connection(stream, app.clone(), limits.clone(), stopping.clone(), permit));
+        let signals = Signals { stopping: stopping.clone(), pressure: Arc::clone(&pressure) };
+        connections.spawn(serve_connection(stream, app.clone(), limits.clone(), signals, permit));
     }
     drop(listener);
     // Receivers gone means no connection is left to tell.
@@ -120,23 +137,44 @@ pub async fn serve(
     Ok(())
 }
 
-/// One connection, until the client closes it, a timeout closes it, or shutdown
-/// drains it. Holding `_permit` is what counts it against the cap.
+/// What the accept loop tells every connection.
+struct Signals {
+    /// Becomes true at shutdown.
+    stopping: watch::Receiver<bool>,
+    /// Notified when the cap is reached and a client is waiting for a place.
+    pressure: Arc<Notify>,
+}
+
+/// One connection, until the client closes it, a timeout closes it, shutdown
+/// drains it, or it is quiet when its place is needed. Holding `_permit` is what
+/// counts it against the cap.
 async fn serve_connection(
     stream: TcpStream,
     app: Router,
     limits: ServerLimits,
-    mut stopping: watch::Receiver<bool>,
+    mut signals: Signals,
     _permit: OwnedSemaphorePermit,
 ) {
     // Small JSON responses: send them now rather than wait for more to write.
     let _ = stream.set_nodelay(true);
     let activity = Arc::new(Activity::new());
     let io = TokioIo::new(Tracked { inner: stream, activity: Arc::clone(&activity) });
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let service = {
+        let in_flight = Arc::clone(&in_flight);
+        tower::service_fn(move |request| {
+            let (app, guard) = (app.clone(), InFlight::enter(&in_flight));
+            async move {
+                let response = app.oneshot(request).await;
+                drop(guard);
+                response
+            }
+        })
+    };
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
-        .serve_connection(io, TowerToHyperService::new(app));
+        .serve_connection(io, TowerToHyperService::new(service));
     tokio::pin!(connection);
     let mut is_draining = false;
     loop {
@@ -148,9 +186,16 @@ async fn serve_connection(
                 }
                 return;
             }
-            _ = stopping.changed(), if !is_draining => {
+            _ = signals.stopping.changed(), if !is_draining => {
                 is_draining = true;
                 connection.as_mut().graceful_shutdown();
+            }
+            () = signals.pressure.notified() => {
+                let is_quiet = activity.last() + EVICTABLE_AFTER <= Instant::now();
+                if is_quiet && in_flight.load(Ordering::Acquire) == 0 {
+                    tracing::debug!("closing a quiet connection to make room under the connection cap");
+                    return;
+                }
             }
             () = tokio::time::sleep_until(idle_deadline) => {
                 if activity.last() + limits.idle_timeout <= Instant::now() {
@@ -159,6 +204,22 @@ async fn serve_connection(
                 }
             }
         }
+    }
+}
+
+/// Counts a request in progress on its connection until dropped.
+struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    fn enter(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::AcqRel);
+        Self(Arc::clone(count))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
