@@ -13,7 +13,7 @@ use axum::response::Response;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::cluster::{Cluster, ClusterError};
 use crate::config::{Config, Cors, SignIn, Upstream};
@@ -201,7 +201,13 @@ pub fn app(state: AppState) -> Router {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
-        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        // Failures are logged once where they happen (the token cache, `record_errors`),
+        // not again per response: one upstream failure shared by 50 requests is one line.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
+        )
 }
 
 /// `/auth/*` and `/api/user/*`, behind the session layer.

@@ -18,7 +18,8 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::provider::{ClientAuth, EndpointOverrides, ProviderSpec};
-use crate::token_cache::CachePolicy;
+use crate::server::ServerLimits;
+use crate::token_cache::{BackoffPolicy, CachePolicy};
 
 /// The name of the profile served at `/api/token`.
 pub const DEFAULT_PROFILE: &str = "default";
@@ -76,6 +77,20 @@ pub struct Cli {
     upstream_timeout_secs: Option<String>,
     #[arg(long, env = "UPSTREAM_CONNECT_TIMEOUT_SECS", hide = true)]
     upstream_connect_timeout_secs: Option<String>,
+    // Backoff after a failed upstream token request (issue 10).
+    #[arg(long, env = "UPSTREAM_BACKOFF_MAX_SECS", hide = true)]
+    upstream_backoff_max_secs: Option<String>,
+    #[arg(long, env = "UPSTREAM_RETRY_AFTER_MAX_SECS", hide = true)]
+    upstream_retry_after_max_secs: Option<String>,
+    // Client connections and shutdown (issue 10).
+    #[arg(long, env = "HEADER_READ_TIMEOUT_SECS", hide = true)]
+    header_read_timeout_secs: Option<String>,
+    #[arg(long, env = "IDLE_TIMEOUT_SECS", hide = true)]
+    idle_timeout_secs: Option<String>,
+    #[arg(long, env = "MAX_CONNECTIONS", hide = true)]
+    max_connections: Option<String>,
+    #[arg(long, env = "SHUTDOWN_TIMEOUT_SECS", hide = true)]
+    shutdown_timeout_secs: Option<String>,
     #[arg(long, env = "DEV_TOKEN_TTL_SECS", hide = true)]
     dev_token_ttl_secs: Option<String>,
     #[arg(long, env = "LOG_FORMAT", hide = true)]
@@ -149,6 +164,17 @@ struct FileConfig {
     redis: FileRedis,
     #[serde(default)]
     profiles: BTreeMap<String, FileProfile>,
+    #[serde(default)]
+    server: FileServer,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileServer {
+    header_read_timeout_secs: Option<u64>,
+    idle_timeout_secs: Option<u64>,
+    max_connections: Option<u64>,
+    shutdown_timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -200,6 +226,8 @@ struct FileCache {
 struct FileUpstream {
     timeout_secs: Option<u64>,
     connect_timeout_secs: Option<u64>,
+    backoff_max_secs: Option<u64>,
+    retry_after_max_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -234,6 +262,8 @@ pub struct Config {
     pub warnings: Vec<&'static str>,
     /// The shared Redis of a multi-replica deployment; `None` runs standalone.
     pub redis: Option<RedisSettings>,
+    /// Bounds on client connections and shutdown.
+    pub server: ServerLimits,
 }
 
 /// Where the replicas meet.
@@ -425,11 +455,24 @@ impl Validator {
         default: u64,
         range: (u64, u64),
     ) -> Duration {
+        Duration::from_secs(self.number(var, env, file, default, range, "seconds"))
+    }
+
+    /// A whole number of `unit`s within `range`, from the environment, else the file, else `default`.
+    fn number(
+        &mut self,
+        var: &'static str,
+        env: Option<&str>,
+        file: Option<u64>,
+        default: u64,
+        range: (u64, u64),
+        unit: &str,
+    ) -> u64 {
         let value = match env {
             Some(raw) => match raw.trim().parse::<u64>() {
                 Ok(n) => n,
                 Err(_) => {
-                    self.problem(var, format!("`{raw}` is not a whole number of seconds"));
+                    self.problem(var, format!("`{raw}` is not a whole number of {unit}"));
                     default
                 }
             },
@@ -438,7 +481,7 @@ impl Validator {
         if value < range.0 || value > range.1 {
             self.problem(var, format!("{value} is out of range ({}..={})", range.0, range.1));
         }
-        Duration::from_secs(value)
+        value
     }
 }
 
@@ -492,6 +535,7 @@ fn build(cli: &Cli, file: FileConfig, v: &mut Validator) -> Option<Config> {
             60,
             (0, 86_400),
         ),
+        backoff: parse_backoff(cli, &file, v),
         ..CachePolicy::default()
     };
     let http = UpstreamHttp {
@@ -524,6 +568,7 @@ fn build(cli: &Cli, file: FileConfig, v: &mut Validator) -> Option<Config> {
     } else {
         parse_remote(cli, &file, preset, v)
     };
+    check_lifetimes(&cache, upstream.as_ref(), v);
     let sign_in = match (&upstream, bind_addr) {
         (Some(upstream), Some(bind_addr)) => parse_sign_in(cli, &file, upstream, bind_addr, preset, v),
         _ => None,
@@ -541,7 +586,93 @@ fn build(cli: &Cli, file: FileConfig, v: &mut Validator) -> Option<Config> {
         sign_in,
         warnings: std::mem::take(&mut v.warnings),
         redis: parse_redis(cli, &file, v),
+        server: parse_server_limits(cli, &file, v),
     })
+}
+
+/// Lifetimes that no token could be served with stop the start-up: every such
+/// token would be refused as too short, at every request.
+fn check_lifetimes(cache: &CachePolicy, upstream: Option<&Upstream>, v: &mut Validator) {
+    let min = cache.min_ttl.as_secs();
+    if cache.default_ttl <= cache.min_ttl {
+        v.problem(
+            "TOKEN_DEFAULT_TTL_SECS",
+            format!(
+                "{} must be longer than TOKEN_MIN_TTL_SECS ({min}), or tokens without `expires_in` are never served",
+                cache.default_ttl.as_secs()
+            ),
+        );
+    }
+    if let Some(Upstream::Dev { token_ttl }) = upstream {
+        if *token_ttl <= cache.min_ttl {
+            v.problem(
+                "DEV_TOKEN_TTL_SECS",
+                format!(
+                    "{} must be longer than TOKEN_MIN_TTL_SECS ({min}), or no dev token is ever served",
+                    token_ttl.as_secs()
+                ),
+            );
+        }
+    }
+}
+
+/// What slow, idle and numerous clients may hold open, and how long shutdown waits.
+fn parse_server_limits(cli: &Cli, file: &FileConfig, v: &mut Validator) -> ServerLimits {
+    let defaults = ServerLimits::default();
+    ServerLimits {
+        header_read_timeout: v.seconds(
+            "HEADER_READ_TIMEOUT_SECS",
+            cli.header_read_timeout_secs.as_deref(),
+            file.server.header_read_timeout_secs,
+            defaults.header_read_timeout.as_secs(),
+            (1, 3600),
+        ),
+        idle_timeout: v.seconds(
+            "IDLE_TIMEOUT_SECS",
+            cli.idle_timeout_secs.as_deref(),
+            file.server.idle_timeout_secs,
+            defaults.idle_timeout.as_secs(),
+            (1, 3600),
+        ),
+        max_connections: v.number(
+            "MAX_CONNECTIONS",
+            cli.max_connections.as_deref(),
+            file.server.max_connections,
+            defaults.max_connections as u64,
+            (1, 1_000_000),
+            "connections",
+        ) as usize,
+        shutdown_timeout: v.seconds(
+            "SHUTDOWN_TIMEOUT_SECS",
+            cli.shutdown_timeout_secs.as_deref(),
+            file.server.shutdown_timeout_secs,
+            defaults.shutdown_timeout.as_secs(),
+            (0, 3600),
+        ),
+    }
+}
+
+/// How long a failing upstream is left alone. 0 turns a bound off, which only
+/// tests that script one upstream failure after another should want.
+fn parse_backoff(cli: &Cli, file: &FileConfig, v: &mut Validator) -> BackoffPolicy {
+    let defaults = BackoffPolicy::default();
+    BackoffPolicy {
+        max: v.seconds(
+            "UPSTREAM_BACKOFF_MAX_SECS",
+            cli.upstream_backoff_max_secs.as_deref(),
+            file.upstream.backoff_max_secs,
+            defaults.max.as_secs(),
+            (0, 3600),
+        ),
+        retry_after_max: v.seconds(
+            "UPSTREAM_RETRY_AFTER_MAX_SECS",
+            cli.upstream_retry_after_max_secs.as_deref(),
+            file.upstream.retry_after_max_secs,
+            defaults.retry_after_max.as_secs(),
+            (0, 3600),
+        ),
+        ..defaults
+    }
 }
 
 /// Sign-in is on in dev mode, and elsewhere when `OAUTH_REDIRECT_URL` is set.
@@ -862,12 +993,33 @@ fn client_secret(cli: &Cli, file: &FileConfig, v: &mut Validator) -> Option<Clie
 /// Upstream endpoints must be https, except on loopback where tests and local
 /// servers run: the client secret travels to them.
 pub(crate) fn parse_endpoint_url(raw: &str) -> Result<Url, String> {
-    let url = Url::parse(raw.trim()).map_err(|e| format!("`{raw}` is not a URL: {e}"))?;
+    let shown = without_password(raw);
+    let url = Url::parse(raw.trim()).map_err(|e| format!("`{shown}` is not a URL: {e}"))?;
     match url.scheme() {
         "https" => Ok(url),
         "http" if is_loopback(&url) => Ok(url),
-        "http" => Err(format!("`{raw}` must use https (plain http is allowed only on loopback)")),
-        other => Err(format!("`{raw}` has unsupported scheme `{other}`")),
+        "http" => Err(format!("`{shown}` must use https (plain http is allowed only on loopback)")),
+        other => Err(format!("`{shown}` has unsupported scheme `{other}`")),
+    }
+}
+
+/// A URL setting as an error message may show it: a `user:password@` part
+/// loses its password, parsable or not, since configuration errors are printed.
+fn without_password(raw: &str) -> String {
+    if let Ok(mut url) = Url::parse(raw.trim()) {
+        if url.password().is_some() && url.set_password(Some("redacted")).is_ok() {
+            return url.to_string();
+        }
+        return raw.to_owned();
+    }
+    let (scheme, rest) = raw.split_once("://").unwrap_or(("", raw));
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => {
+            let user = rest[..at].split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:redacted@{}", &rest[at + 1..])
+        }
+        None => raw.to_owned(),
     }
 }
 

@@ -24,7 +24,8 @@ const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(5);
 /// A failed request.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error("no token profile named `{0}`")]
+    /// The name as requested; shown reduced by [`printable`], since it is the caller's text.
+    #[error("no token profile named `{}`", printable(.0))]
     UnknownProfile(String),
     #[error(transparent)]
     Exchange(#[from] ExchangeError),
@@ -51,9 +52,10 @@ pub(crate) struct ErrorBody {
 
 fn exchange_code(e: &ExchangeError) -> &'static str {
     match e {
-        ExchangeError::Timeout(_) | ExchangeError::Unreachable(_) | ExchangeError::Unavailable { .. } => {
-            "upstream_unavailable"
-        }
+        ExchangeError::Timeout(_)
+        | ExchangeError::Unreachable(_)
+        | ExchangeError::Unavailable { .. }
+        | ExchangeError::BackingOff { .. } => "upstream_unavailable",
         ExchangeError::Rejected { .. } => "upstream_rejected",
         ExchangeError::InvalidResponse(_) => "upstream_invalid_response",
     }
@@ -142,6 +144,10 @@ impl IntoResponse for ApiError {
         if status == StatusCode::SERVICE_UNAVAILABLE {
             let retry_after = match &self {
                 Self::Exchange(ExchangeError::Unavailable { retry_after: Some(d), .. }) => *d,
+                // Counts down the backoff window, rounded up so a browser never comes back early.
+                Self::Exchange(ExchangeError::BackingOff { retry_after }) => {
+                    Duration::from_secs(retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0))
+                }
                 _ => DEFAULT_RETRY_AFTER,
             };
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after.as_secs().max(1)));

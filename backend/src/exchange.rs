@@ -21,10 +21,11 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::config::{ClientCredentials, UpstreamHttp};
+use crate::log_text::Scrubber;
 use crate::provider::{ClientAuth, Provider};
 
 /// Longest token lifetime we believe; anything longer is a broken upstream.
-const MAX_LIFETIME: Duration = Duration::from_secs(366 * 24 * 3600);
+pub(crate) const MAX_LIFETIME: Duration = Duration::from_secs(366 * 24 * 3600);
 
 /// A token the upstream issued, validated.
 #[derive(Debug, Clone)]
@@ -73,6 +74,10 @@ pub enum ExchangeError {
     /// A success response we cannot use: not JSON, missing fields, absurd lifetime, too large.
     #[error("the authorization server sent an invalid token response: {0}")]
     InvalidResponse(String),
+    /// Not asked: a recent token request failed and the upstream is left alone
+    /// until this much time has passed (`token_cache`'s backoff window).
+    #[error("the authorization server failed recently; the broker waits {retry_after:?} before asking it again")]
+    BackingOff { retry_after: Duration },
 }
 
 impl ExchangeError {
@@ -84,6 +89,7 @@ impl ExchangeError {
             Self::Unavailable { .. } => "unavailable",
             Self::Rejected { .. } => "rejected",
             Self::InvalidResponse(_) => "invalid_response",
+            Self::BackingOff { .. } => "backing_off",
         }
     }
 }
@@ -191,13 +197,14 @@ impl Exchange {
     pub async fn exchange_code(&self, code: String, verifier: PkceCodeVerifier) -> Result<IssuedToken, ExchangeError> {
         let reply = Reply::default();
         let transport = Transport { exchange: self, reply: &reply };
+        let sent = self.scrubber().credential(&code).credential(verifier.secret());
         let response = self
             .client
             .exchange_code(AuthorizationCode::new(code))
             .set_pkce_verifier(verifier)
             .request_async(&transport)
             .await
-            .map_err(|e| self.classify(e, &reply))?;
+            .map_err(|e| self.classify(e, &reply, &sent))?;
         validate(response, self.default_ttl)
     }
 
@@ -211,7 +218,7 @@ impl Exchange {
             .add_scopes(scopes.iter().cloned().map(Scope::new))
             .request_async(&transport)
             .await
-            .map_err(|e| self.classify(e, &reply))?;
+            .map_err(|e| self.classify(e, &reply, &self.scrubber().credential(refresh_token.secret())))?;
         validate(response, self.default_ttl)
     }
 
@@ -291,7 +298,7 @@ impl Exchange {
             .add_scopes(scopes.iter().cloned().map(Scope::new))
             .request_async(&transport)
             .await
-            .map_err(|e| self.classify(e, &reply))?;
+            .map_err(|e| self.classify(e, &reply, &self.scrubber()))?;
         validate(response, self.default_ttl)
     }
 
@@ -323,18 +330,30 @@ impl Exchange {
         Ok(out)
     }
 
+    /// Scrubs the client's credentials, as sent with either client authentication.
+    fn scrubber(&self) -> Scrubber {
+        Scrubber::default().basic(self.client.client_id(), self.secret.expose_secret())
+    }
+
+    /// `sent` scrubs every credential this request carried from the upstream's
+    /// text, which ends up in the log.
     fn classify<T: ErrorResponseType + std::fmt::Display>(
         &self,
         error: RequestTokenError<TransportError, StandardErrorResponse<T>>,
         reply: &Reply,
+        sent: &Scrubber,
     ) -> ExchangeError {
         let status = reply.status.load(Ordering::Relaxed);
         let retry_after = match reply.retry_after_secs.load(Ordering::Relaxed) {
             0 => None,
             secs => Some(Duration::from_secs(u64::from(secs))),
         };
-        let scrub = |text: &str| scrub_secret(text, self.secret.expose_secret());
+        let scrub = |text: &str| sent.clean(text);
         match error {
+            // An outage page too large to read is still an outage, with its Retry-After.
+            RequestTokenError::Request(TransportError::TooLarge(_)) if status >= 500 || status == 429 => {
+                ExchangeError::Unavailable { status, retry_after }
+            }
             RequestTokenError::Request(e) => match transport_error(e) {
                 ExchangeError::Unreachable(reason) => ExchangeError::Unreachable(scrub(&reason)),
                 other => other,
@@ -432,10 +451,6 @@ fn parse_reason(e: &serde_json::Error) -> String {
         }
         Category::Io => "read error".to_owned(),
     }
-}
-
-fn scrub_secret(text: &str, secret: &str) -> String {
-    if secret.is_empty() { text.to_owned() } else { text.replace(secret, "[redacted]") }
 }
 
 /// Checks a parsed token response and turns it into an [`IssuedToken`].
@@ -661,10 +676,5 @@ mod tests {
         assert_eq!(retry_after_secs(&headers("86400")), Some(MAX_RETRY_AFTER_SECS));
         assert_eq!(retry_after_secs(&headers("Wed, 21 Oct 2015 07:28:00 GMT")), None);
         assert_eq!(retry_after_secs(&http::HeaderMap::new()), None);
-    }
-
-    #[test]
-    fn secrets_are_scrubbed_from_upstream_text() {
-        assert_eq!(scrub_secret("bad secret hunter2!", "hunter2"), "bad secret [redacted]!");
     }
 }

@@ -15,8 +15,13 @@
 //!   the route families live in `routes/`.
 //! - [`error`]: [`ApiError`], the only place errors become HTTP responses.
 //! - [`telemetry`]: tracing subscriber and the Prometheus registry.
-//! - [`server`]: serving with graceful shutdown.
+//! - `log_text`: upstream text made fit for a log line (credentials scrubbed,
+//!   control characters escaped, length capped).
+//! - [`server`]: serving with a connection cap, timeouts for slow and idle
+//!   clients, and graceful shutdown with a deadline.
 //! - [`session`]: server-side sessions (tower-sessions) and what they hold.
+//! - `login_state`: pending sign-ins sealed (AES-256-GCM) in a short-lived
+//!   browser cookie, so anonymous `/auth/login` stores nothing server-side.
 //! - [`sign_in`]: the three-legged flow: sign-in with PKCE, user tokens kept
 //!   fresh with the refresh grant, sign-out with revocation.
 //! - [`cluster`]: several replicas sharing one Redis: shared tokens, locks,
@@ -34,6 +39,8 @@ pub mod dev_auth_server;
 pub mod effective_settings;
 pub mod error;
 pub mod exchange;
+mod log_text;
+mod login_state;
 mod openapi;
 pub mod provider;
 mod routes;

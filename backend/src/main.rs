@@ -30,27 +30,21 @@ async fn main() -> ExitCode {
         tracing::warn!("{warning}");
     }
     let bind_addr = config.bind_addr;
+    let limits = config.server.clone();
     if let Upstream::Dev { token_ttl } = &config.upstream {
         print_dev_banner(bind_addr, token_ttl.as_secs());
     }
     let built = match AppState::build(config).await {
         Ok(built) => built,
-        Err(e) => {
-            tracing::error!("{e}");
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return startup_failure(&e),
     };
     let listener = match tokio::net::TcpListener::bind(bind_addr).await {
         Ok(listener) => listener,
-        Err(e) => {
-            eprintln!("error: cannot listen on BIND_ADDR {bind_addr}: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return startup_failure(&format!("cannot listen on BIND_ADDR {bind_addr}: {e}")),
     };
     let local = listener.local_addr().unwrap_or(bind_addr);
     tracing::info!(address = %local, "token-backend listening on http://{local}");
-    let result = server::run(listener, app(built.state), server::shutdown_signal()).await;
+    let result = server::serve(listener, app(built.state), server::shutdown_signal(), limits).await;
     drop(built.dev_server);
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -59,6 +53,14 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// A start-up that failed after the configuration was valid (discovery, Redis
+/// URL, port taken): one log line, and exit code 2 like a configuration error,
+/// since retrying the same configuration will not help.
+fn startup_failure(error: &dyn std::fmt::Display) -> ExitCode {
+    tracing::error!("cannot start: {error}");
+    ExitCode::from(2)
 }
 
 /// Dev mode must be impossible to miss: a banner on stderr and a warning in the log.

@@ -21,10 +21,8 @@ use url::Url;
 use crate::cluster::Cluster;
 use crate::config::SignIn;
 use crate::exchange::{Exchange, ExchangeError, IdToken};
-use crate::session::{
-    PENDING_KEY, PendingLogin, PendingLogins, SessionBackend, SessionError, StoredToken, USER_KEY, UserGrant,
-    pending_expiry,
-};
+use crate::login_state::LoginStateKey;
+use crate::session::{PendingLogin, SessionBackend, SessionError, StoredToken, USER_KEY, UserGrant};
 use crate::token_cache::CachePolicy;
 
 /// Why a sign-in (login or callback) failed; shown to the user as a page.
@@ -106,6 +104,8 @@ pub struct SignInService {
     /// Ask for and check an OpenID Connect nonce.
     is_oidc: bool,
     client_id: String,
+    /// Seals the pending sign-ins into the browser's login-state cookie.
+    login_state: LoginStateKey,
     /// One refresh per session at a time: refresh tokens rotate, so two parallel
     /// refreshes would race and one would be rejected.
     flights: Arc<Mutex<HashMap<Id, Flight>>>,
@@ -128,7 +128,8 @@ impl SignInService {
         client_id: String,
     ) -> Self {
         let is_oidc = is_oidc || config.user_scopes.iter().any(|s| s == "openid");
-        Self { config, exchange, sessions, cluster, policy, is_oidc, client_id, flights: Arc::default() }
+        let login_state = LoginStateKey::derive(&config.session_key.0);
+        Self { config, exchange, sessions, cluster, policy, is_oidc, client_id, login_state, flights: Arc::default() }
     }
 
     pub fn config(&self) -> &SignIn {
@@ -139,9 +140,11 @@ impl SignInService {
         self.sessions.clone()
     }
 
-    /// Starts a sign-in: remembers state, PKCE verifier and nonce in the session
-    /// and returns the provider's authorization URL.
-    pub async fn begin(&self, session: &Session, return_to: Option<&str>) -> Result<Url, SignInError> {
+    /// Starts a sign-in: adds state, PKCE verifier and nonce to the browser's
+    /// pending sign-ins (from its login-state `cookie`, if any) and returns the
+    /// provider's authorization URL and the new cookie value. Nothing is stored
+    /// on the server, so anonymous requests cannot grow memory or Redis.
+    pub fn begin(&self, cookie: Option<&str>, return_to: Option<&str>) -> Result<(Url, String), SignInError> {
         let return_to = self.validate_return_to(return_to.unwrap_or("/"))?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let nonce = self.is_oidc.then(CsrfToken::new_random);
@@ -151,26 +154,39 @@ impl SignInService {
             nonce.as_ref().map(|n| n.secret().as_str()),
         )?;
         let now = now_ms();
-        let mut pending: PendingLogins = session.get(PENDING_KEY).await?.unwrap_or_default();
+        let mut pending = cookie.and_then(|c| self.login_state.open(c)).unwrap_or_default();
         pending.push(PendingLogin { state, verifier, nonce, return_to, started_at_ms: now }, now);
-        session.insert(PENDING_KEY, &pending).await?;
-        if session.get::<serde_json::Value>(USER_KEY).await?.is_none() {
-            session.set_expiry(Some(pending_expiry()));
-        }
-        Ok(url)
+        Ok((url, self.login_state.seal(&pending)))
     }
 
-    /// Completes a sign-in from the provider's redirect. On success the session
+    /// Takes the sign-in named by the callback's `state` out of the browser's
+    /// login-state `cookie`. Also returns the cookie without it (`None` when no
+    /// sign-in is left), which the caller sends back whatever happens next, so a
+    /// replayed callback never finds its state again.
+    pub fn take_login(
+        &self,
+        cookie: Option<&str>,
+        state: Option<&str>,
+    ) -> (Option<String>, Result<PendingLogin, SignInError>) {
+        let mut pending = cookie.and_then(|c| self.login_state.open(c)).unwrap_or_default();
+        let login = match state.filter(|s| !s.is_empty()) {
+            None => Err(SignInError::MissingState),
+            Some(state) => pending.take(state, now_ms()).ok_or(SignInError::InvalidState),
+        };
+        let remaining = (!pending.is_empty()).then(|| self.login_state.seal(&pending));
+        (remaining, login)
+    }
+
+    /// Completes `login` from the provider's redirect. On success the session
     /// holds the user's grant under a new id, and the caller redirects to the
     /// returned path.
-    pub async fn complete(&self, session: &Session, params: CallbackParams) -> Result<String, SignInError> {
-        let state = params.state.as_deref().filter(|s| !s.is_empty()).ok_or(SignInError::MissingState)?;
+    pub async fn complete(
+        &self,
+        session: &Session,
+        login: PendingLogin,
+        params: CallbackParams,
+    ) -> Result<String, SignInError> {
         let now = now_ms();
-        let mut pending: PendingLogins = session.get(PENDING_KEY).await?.unwrap_or_default();
-        let login = pending.take(state, now).ok_or(SignInError::InvalidState)?;
-        // Forget the state before anything else can fail, so a replayed callback never succeeds.
-        session.insert(PENDING_KEY, &pending).await?;
-        session.save().await?;
         if let Some(error) = params.error {
             return Err(if error == "access_denied" {
                 SignInError::Denied
@@ -192,9 +208,6 @@ impl SignInService {
         // A new session id on sign-in defeats session fixation.
         session.cycle_id().await?;
         session.insert(USER_KEY, &grant).await?;
-        if pending.is_empty() {
-            session.remove::<serde_json::Value>(PENDING_KEY).await?;
-        }
         let ends = time::OffsetDateTime::now_utc() + self.config.session_max_lifetime;
         session.set_expiry(Some(Expiry::AtDateTime(ends)));
         Ok(login.return_to)
@@ -381,6 +394,25 @@ impl RefreshWork {
             _ => &[],
         };
         match self.exchange.refresh(&refresh_token, scopes).await {
+            // Too short to serve: storing it would only send the next request
+            // straight back to the upstream. A rotated refresh token is kept.
+            Ok(issued) if issued.expires_in <= self.policy.min_ttl => {
+                if let Some(rotated) = issued.refresh_token {
+                    grant.refresh_token = Some(rotated);
+                    self.sessions.save_grant(record, &grant).await?;
+                }
+                let e = ExchangeError::InvalidResponse(format!(
+                    "refreshed user token lifetime of {}s is not longer than TOKEN_MIN_TTL_SECS ({}s)",
+                    issued.expires_in.as_secs(),
+                    self.policy.min_ttl.as_secs()
+                ));
+                if usable {
+                    tracing::warn!(error = %e, "user token refresh failed; serving the current token");
+                    Ok(grant)
+                } else {
+                    Err(e.into())
+                }
+            }
             Ok(issued) => {
                 let token = stored(issued.access_token, now, issued.expires_in);
                 if browser {

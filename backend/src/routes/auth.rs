@@ -8,9 +8,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use tower_sessions::Session;
+use tower_sessions::cookie::time::Duration as CookieDuration;
+use tower_sessions::cookie::{Cookie, SameSite};
 
 use super::user::{SignInState, is_trusted_origin};
 use crate::error::{ApiError, no_store_headers};
+use crate::login_state::COOKIE_NAME;
+use crate::session::PENDING_TTL_MS;
 use crate::sign_in::CallbackParams;
 
 pub fn router() -> Router<SignInState> {
@@ -25,7 +29,8 @@ pub(crate) struct LoginQuery {
     return_to: Option<String>,
 }
 
-/// Redirects to the provider (302) with state, PKCE challenge and nonce.
+/// Redirects to the provider (302) with state, PKCE challenge and nonce, which
+/// go into the login-state cookie (no server session is created).
 #[utoipa::path(get, path = "/auth/login", tag = "auth",
     params(("return_to" = Option<String>, Query, description = "A path on this site to return to")),
     responses(
@@ -34,7 +39,6 @@ pub(crate) struct LoginQuery {
     ))]
 pub(crate) async fn login(
     State(state): State<SignInState>,
-    session: Session,
     headers: HeaderMap,
     uri: Uri,
     Query(query): Query<LoginQuery>,
@@ -55,11 +59,14 @@ pub(crate) async fn login(
         canonical.set_query(uri.query());
         return Ok(found(canonical.as_str()));
     }
-    let url = state.service.begin(&session, query.return_to.as_deref()).await?;
-    Ok(found(url.as_str()))
+    let (url, login_state) = state.service.begin(login_state(&headers).as_deref(), query.return_to.as_deref())?;
+    let mut response = found(url.as_str());
+    set_login_state(&mut response, &state, Some(&login_state));
+    Ok(response)
 }
 
-/// Completes sign-in and redirects to `return_to`; failures are a page.
+/// Completes sign-in and redirects to `return_to`; failures are a page. Either
+/// way the login-state cookie loses this sign-in.
 #[utoipa::path(get, path = "/auth/callback", tag = "auth",
     params(
         ("code" = Option<String>, Query, description = "The authorization code"),
@@ -74,13 +81,51 @@ pub(crate) async fn login(
 pub(crate) async fn callback(
     State(state): State<SignInState>,
     session: Session,
+    headers: HeaderMap,
     Query(params): Query<CallbackParams>,
-) -> Result<Response, ApiError> {
-    let return_to = state.service.complete(&session, params).await?;
-    let mut response = found(&return_to);
+) -> Response {
+    let (remaining, login) = state.service.take_login(login_state(&headers).as_deref(), params.state.as_deref());
+    let result = match login {
+        Ok(login) => state.service.complete(&session, login, params).await,
+        Err(e) => Err(e),
+    };
+    let mut response = match result {
+        Ok(return_to) => found(&return_to),
+        Err(e) => ApiError::from(e).into_response(),
+    };
     // The callback URL carries the code: keep it out of the next page's Referer.
     response.headers_mut().insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    Ok(response)
+    set_login_state(&mut response, &state, remaining.as_deref());
+    response
+}
+
+/// The login-state cookie of the request, if it sent one.
+fn login_state(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == COOKIE_NAME)
+        .map(|c| c.value().to_owned())
+}
+
+/// Sets the login-state cookie to `value`, or removes it. It is sent only to
+/// the callback path and lives as long as a pending sign-in.
+fn set_login_state(response: &mut Response, state: &SignInState, value: Option<&str>) {
+    let config = state.service.config();
+    let max_age = if value.is_some() { CookieDuration::milliseconds(PENDING_TTL_MS) } else { CookieDuration::ZERO };
+    let cookie = Cookie::build((COOKIE_NAME, value.unwrap_or_default()))
+        .path(config.redirect_url.path().to_owned())
+        .http_only(true)
+        .secure(config.cookie_secure)
+        .same_site(SameSite::Lax)
+        .max_age(max_age)
+        .build();
+    if let Ok(value) = HeaderValue::from_str(&cookie.to_string()) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
 }
 
 /// Revokes and forgets the session. A `fetch` (with `X-Requested-With`) gets

@@ -7,7 +7,7 @@
 mod data;
 mod memory;
 
-pub use data::{PendingLogin, PendingLogins, StoredToken, UserGrant};
+pub use data::{PENDING_TTL_MS, PendingLogin, PendingLogins, StoredToken, UserGrant};
 pub use memory::MemoryStore;
 
 use std::fmt;
@@ -22,11 +22,7 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 use crate::config::SignIn;
 
 /// Session keys.
-pub const PENDING_KEY: &str = "pending_logins";
 pub const USER_KEY: &str = "user";
-
-/// A session that has only started a sign-in expires after this.
-const PENDING_LIFETIME: time::Duration = time::Duration::minutes(15);
 
 /// Why the session store failed; becomes `503 session_store_unavailable`.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -123,9 +119,4 @@ pub fn layer(sign_in: &SignIn, backend: SessionBackend) -> SessionManagerLayer<S
         .with_path("/")
         .with_expiry(Expiry::OnSessionEnd)
         .with_signed(Key::from(&sign_in.session_key.0))
-}
-
-/// When a session that only holds pending sign-ins should expire.
-pub fn pending_expiry() -> Expiry {
-    Expiry::AtDateTime(time::OffsetDateTime::now_utc() + PENDING_LIFETIME)
 }

@@ -6,12 +6,14 @@
 //! held only to look at or replace the slot, never across an `.await`.
 
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
 use tokio::time::Instant;
 
+use super::backoff::Backoff;
 use super::{CachePolicy, CachedToken, TokenSource};
 use crate::exchange::ExchangeError;
 use crate::telemetry::ProfileMetrics;
@@ -36,6 +38,8 @@ pub(super) struct Inner {
     pub(super) current: ArcSwapOption<CachedToken>,
     /// The upstream request in progress, if any.
     flight: Mutex<Option<Flight>>,
+    /// Set by a failed flight: until it closes, misses fail without a new flight.
+    backoff: Backoff,
 }
 
 impl std::fmt::Debug for Inner {
@@ -51,7 +55,8 @@ impl Inner {
         policy: CachePolicy,
         metrics: ProfileMetrics,
     ) -> Self {
-        Self { scopes, source, policy, metrics, current: ArcSwapOption::empty(), flight: Mutex::new(None) }
+        let backoff = Backoff::new(policy.backoff.clone());
+        Self { scopes, source, policy, metrics, current: ArcSwapOption::empty(), flight: Mutex::new(None), backoff }
     }
 
     /// Waits for the flight in progress, starting one if there is none.
@@ -62,9 +67,11 @@ impl Inner {
                 Some(flight) => flight.clone(),
                 None => {
                     // A flight may have finished between our cache miss and taking the lock.
-                    if let Some(token) = this.current.load_full().filter(|t| t.is_usable(Instant::now())) {
+                    let now = Instant::now();
+                    if let Some(token) = this.current.load_full().filter(|t| t.is_usable(now)) {
                         return Ok(token);
                     }
+                    this.backoff.check(now)?;
                     let flight = Self::spawn(this, Mode::Cold);
                     *slot = Some(flight.clone());
                     flight
@@ -82,14 +89,19 @@ impl Inner {
         }
     }
 
-    /// Runs the fetch in its own task. The task stores the token before it clears
-    /// the slot, so a request that finds the slot empty also finds the new token.
+    /// Runs the fetch in its own task. The task stores the token (or opens the
+    /// backoff window) before it clears the slot, so a request that finds the slot
+    /// empty also finds the new token (or the window).
     fn spawn(this: &Arc<Self>, mode: Mode) -> Flight {
         let inner = Arc::clone(this);
         let task = tokio::spawn(async move {
             let result = inner.fetch(mode).await;
-            if let Ok(token) = &result {
-                inner.current.store(Some(Arc::clone(token)));
+            match &result {
+                Ok(token) => {
+                    inner.current.store(Some(Arc::clone(token)));
+                    inner.backoff.record_success();
+                }
+                Err(error) => inner.backoff.record_failure(error, Instant::now()),
             }
             *inner.flight.lock().unwrap_or_else(PoisonError::into_inner) = None;
             result
@@ -112,7 +124,15 @@ impl Inner {
             let now = Instant::now();
             match usable_until {
                 Some(until) if mode == Mode::RefreshAhead && now < until => {
-                    let delay = self.policy.retry_delay(attempt).min(until - now);
+                    // An upstream that asked for a pause gets it, even while we still have a token.
+                    let asked = match &error {
+                        ExchangeError::Unavailable { retry_after: Some(d), .. } => {
+                            (*d).min(self.policy.backoff.retry_after_max)
+                        }
+                        ExchangeError::BackingOff { retry_after } => *retry_after,
+                        _ => Duration::ZERO,
+                    };
+                    let delay = self.policy.retry_delay(attempt).max(asked).min(until - now);
                     tracing::info!(
                         retry_in_ms = delay.as_millis() as u64,
                         "still serving the current token; background refresh will be retried"
@@ -131,6 +151,11 @@ impl Inner {
     async fn fetch_once(&self) -> FlightResult {
         let started = Instant::now();
         let result = self.source.fetch(&self.scopes).await;
+        if let Err(e @ ExchangeError::BackingOff { .. }) = &result {
+            // Another replica's failure: no upstream call was made, and it was logged there.
+            tracing::debug!(error = %e, "the cluster is backing off the authorization server");
+            return Err(e.clone());
+        }
         self.metrics.record_upstream(started.elapsed(), result.as_ref().err());
         match &result {
             Err(e @ (ExchangeError::Rejected { .. } | ExchangeError::InvalidResponse(_))) => {
