@@ -2,13 +2,16 @@
 // Builds token-wasm into the npm package token-wasm/pkg/ and copies it to
 // www/vendor/token-wasm/ for the demo page. Steps: cargo (wasm-release
 // profile) → wasm-bindgen --target web (CLI pinned to Cargo.lock) → wasm-opt -Oz
-// (binaryen from node_modules) → esbuild --bundle --minify of js/index.js with
-// the glue → package files. Honours CARGO_TARGET_DIR.
+// (binaryen from node_modules) → esbuild bundles of the two entries
+// (js/index.js, js/embedded.js) with the glue → package files. Honours
+// CARGO_TARGET_DIR.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve, delimiter } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { WASM_FEATURES } from './wasm-features.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const crate = join(root, 'token-wasm');
@@ -17,15 +20,6 @@ const vendor = join(root, 'www', 'vendor', 'token-wasm');
 const targetDir = resolve(root, process.env.CARGO_TARGET_DIR || 'target');
 const env = { ...process.env, PATH: [join(homedir(), '.cargo', 'bin'), process.env.PATH].join(delimiter) };
 
-/** wasm-opt features the module uses (rustc's default wasm32 features). */
-export const WASM_FEATURES = [
-  '--enable-bulk-memory',
-  '--enable-nontrapping-float-to-int',
-  '--enable-reference-types',
-  '--enable-sign-ext',
-  '--enable-multivalue',
-  '--enable-mutable-globals',
-];
 
 function run(cmd, args, options = {}) {
   console.error(`$ ${cmd} ${args.join(' ')}`);
@@ -51,51 +45,99 @@ if (!existsSync(join(root, 'Cargo.lock'))) run('cargo', ['generate-lockfile']);
 const version = lockedVersion('wasm-bindgen');
 ensureWasmBindgen(version);
 
-// `--no-default-features` drops `std`: the crate is then `no_std` with a
-// trapping panic handler, so no panic formatting is linked (token-wasm/Cargo.toml).
-run('cargo', ['build', '-p', 'token-wasm', '--target', 'wasm32-unknown-unknown', '--profile', 'wasm-release', '--no-default-features'], {
+// Panic locations keep their source paths as strings in the module; cutting
+// the registry and checkout prefixes saves download size and keeps this
+// machine's paths out of the package. (std's own `/rustc/<hash>/` paths come
+// precompiled and stay.)
+const cargoHome = process.env.CARGO_HOME || join(homedir(), '.cargo');
+const registrySrc = join(cargoHome, 'registry', 'src');
+const remaps = [root, ...(existsSync(registrySrc) ? readdirSync(registrySrc).map((d) => join(registrySrc, d)) : [])]
+  .map((prefix) => `"--remap-path-prefix=${prefix}/="`);
+run('cargo', ['build', '-p', 'token-wasm', '--target', 'wasm32-unknown-unknown', '--profile', 'wasm-release',
+  '--config', `target.wasm32-unknown-unknown.rustflags=[${remaps.join(',')}]`], {
   env: { ...env, CARGO_TARGET_DIR: targetDir },
 });
 const built = join(targetDir, 'wasm32-unknown-unknown', 'wasm-release', 'token_wasm.wasm');
 
-// wasm-bindgen writes its glue and raw module to a staging directory next to
-// a copy of js/index.js; the package gets only the optimised module and one
-// bundled JS file (see below).
+// wasm-bindgen writes its glue, the `js/error.js` snippet and the raw module
+// to a staging directory next to copies of the JS sources; the package gets
+// only the optimised module and one bundled JS file per entry (see below).
 const staging = join(targetDir, 'token-wasm-bindgen');
 rmSync(staging, { recursive: true, force: true });
 mkdirSync(staging, { recursive: true });
 run('wasm-bindgen', ['--target', 'web', '--no-typescript', '--out-dir', staging, '--out-name', 'token_wasm', built]);
-cpSync(join(crate, 'js', 'index.js'), join(staging, 'index.js'));
+for (const file of ['index.js', 'embedded.js', 'client.js']) cpSync(join(crate, 'js', file), join(staging, file));
+
+// The glue imports `TokenError` from its copy of js/error.js under
+// snippets/token-wasm-<hash>/; client.js must import that same file, or
+// `instanceof TokenError` would compare two different classes.
+const snippets = join(staging, 'snippets');
+const [snippetDir] = readdirSync(snippets).filter((d) => existsSync(join(snippets, d, 'js', 'error.js')));
+if (!snippetDir) throw new Error(`no js/error.js snippet under ${snippets}`);
+const errorModule = join(snippets, snippetDir, 'js', 'error.js');
+const sharedErrorClass = {
+  name: 'shared-error-class',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/error\.js$/ }, () => ({ path: errorModule }));
+  },
+};
 
 rmSync(pkg, { recursive: true, force: true });
 mkdirSync(pkg, { recursive: true });
-const wasm = join(pkg, 'token_wasm_bg.wasm');
 // --converge repeats -Oz until it stops shrinking; the producers and debug
-// sections are metadata nobody needs at run time.
-run(join(root, 'node_modules', '.bin', 'wasm-opt'), ['-Oz', '--converge', '--strip-debug', '--strip-producers', ...WASM_FEATURES, join(staging, 'token_wasm_bg.wasm'), '-o', wasm]);
+// sections are metadata nobody needs at run time. The module's memory is
+// its own (zero-filled when instantiated) and Rust never uses its first KiB,
+// which lets wasm-opt fold constants and addresses. The optimised module
+// replaces the staged one, which embedded.js inlines.
+const wasm = join(staging, 'token_wasm_bg.wasm');
+run(join(root, 'node_modules', '.bin', 'wasm-opt'), ['-Oz', '--converge', '--zero-filled-memory', '--low-memory-unused', '--strip-debug', '--strip-producers', ...WASM_FEATURES, wasm, '-o', wasm]);
+cpSync(wasm, join(pkg, 'token_wasm_bg.wasm'));
 
-// index.js and the wasm-bindgen glue become one minified ES module: one
+// Each entry and the wasm-bindgen glue become one minified ES module: one
 // request instead of two, one gzip stream (the two share many words), and
-// glue exports index.js does not use (`initSync`) are dropped. esbuild keeps
-// `new URL('./token_wasm_bg.wasm', import.meta.url)` intact for bundlers.
-run(join(root, 'node_modules', '.bin', 'esbuild'), [join(staging, 'index.js'), '--bundle', '--minify', '--format=esm', '--target=es2022', '--log-level=warning', `--outfile=${join(pkg, 'index.js')}`]);
+// glue exports the API does not use (`initSync`) are dropped. esbuild keeps
+// `new URL('./token_wasm_bg.wasm', import.meta.url)` intact for bundlers;
+// embedded.js gets the module bytes inlined by the binary loader.
+for (const entry of ['index.js', 'embedded.js']) {
+  await build({
+    entryPoints: [join(staging, entry)],
+    outfile: join(pkg, entry),
+    bundle: true,
+    minify: true,
+    format: 'esm',
+    target: 'es2022',
+    logLevel: 'warning',
+    loader: { '.wasm': 'binary' },
+    plugins: [sharedErrorClass],
+  });
+}
 cpSync(join(crate, 'js', 'index.d.ts'), join(pkg, 'index.d.ts'));
 cpSync(join(crate, 'README.md'), join(pkg, 'README.md'));
-const cargoToml = readFileSync(join(crate, 'Cargo.toml'), 'utf8');
-const crateVersion = cargoToml.match(/^version = "([^"]+)"/m)?.[1] ?? '0.0.0';
+for (const licence of ['LICENSE-MIT', 'LICENSE-APACHE']) cpSync(join(root, licence), join(pkg, licence));
+
+// Name, version, licence and links come from Cargo (one source of truth).
+const metadata = JSON.parse(execFileSync('cargo', ['metadata', '--no-deps', '--format-version', '1', '--offline'], { cwd: root, env, encoding: 'utf8' }));
+const crateMeta = metadata.packages.find((p) => p.name === 'token-wasm');
 const manifest = {
   name: 'token-wasm',
-  version: crateVersion,
+  version: crateMeta.version,
   description: 'Access tokens for browser apps and the Autodesk Viewer: cached, single-flight, retried (Rust → WebAssembly).',
-  license: 'MIT OR Apache-2.0',
+  keywords: ['oauth', 'access-token', 'token', 'autodesk', 'viewer', 'wasm', 'webassembly'],
+  license: crateMeta.license,
+  repository: { type: 'git', url: `git+${crateMeta.repository}.git`, directory: 'token-wasm' },
+  homepage: crateMeta.homepage,
   type: 'module',
   main: './index.js',
   types: './index.d.ts',
+  // `node` and `development` get the wasm inlined (see js/embedded.js); a
+  // production bundle or a plain <script type="module"> gets index.js.
   exports: {
-    '.': { types: './index.d.ts', default: './index.js' },
+    '.': { types: './index.d.ts', node: './embedded.js', development: './embedded.js', default: './index.js' },
     './package.json': './package.json',
   },
-  files: ['index.js', 'index.d.ts', 'token_wasm_bg.wasm', 'README.md'],
+  files: ['index.js', 'embedded.js', 'index.d.ts', 'token_wasm_bg.wasm', 'README.md', 'LICENSE-MIT', 'LICENSE-APACHE'],
+  // fetch, Headers, AbortController and WeakRef as globals.
+  engines: { node: '>=18' },
   sideEffects: false,
 };
 writeFileSync(join(pkg, 'package.json'), JSON.stringify(manifest, null, 2) + '\n');

@@ -13,10 +13,9 @@ use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::cluster::{Cluster, ClusterError, RedisSettings};
 use crate::dev_auth_server::DevAuthServer;
@@ -25,6 +24,7 @@ use crate::exchange::Exchange;
 use crate::provider::{ClientCredentials, DiscoveryError, Provider, ProviderSpec};
 use crate::routes::extract::SignInState;
 use crate::routes::token::TokenRoutes;
+use crate::server::ServerLimits;
 use crate::session::{self, MemoryStore, SessionBackend};
 use crate::sign_in::{SignIn, SignInService, Userinfo};
 use crate::telemetry::{LogFormat, Metrics};
@@ -39,13 +39,15 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often expired sessions are deleted from the in-memory store.
 const SESSION_SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 
-/// The broker's settings, validated: built by `config` (`Config::load`) from
+/// The broker's settings, validated: built by `config` (`Config::from_cli`) from
 /// the command line, environment and file, and made of each layer's own
 /// settings types.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub bind_addr: SocketAddr,
-    pub public_dir: PathBuf,
+    /// The customer's own static site, served at `/`; `None` serves none (the
+    /// embedded demo site in `--dev`).
+    pub public_dir: Option<PathBuf>,
     pub upstream: Upstream,
     /// Token profiles by name; always contains [`DEFAULT_PROFILE`](crate::token_cache::DEFAULT_PROFILE).
     pub profiles: BTreeMap<String, Profile>,
@@ -59,6 +61,8 @@ pub struct Config {
     pub warnings: Vec<&'static str>,
     /// The shared Redis of a multi-replica deployment; `None` runs standalone.
     pub redis: Option<RedisSettings>,
+    /// Bounds on client connections and shutdown.
+    pub server: ServerLimits,
 }
 
 /// Where tokens come from.
@@ -250,7 +254,11 @@ pub fn app(state: AppState) -> Router {
     };
     let mut others: Router = Router::new()
         .merge(crate::routes::ops::router())
-        .fallback_service(ServeDir::new(&state.config.public_dir))
+        .merge(crate::openapi::router())
+        .fallback_service(crate::static_site::router(
+            state.config.public_dir.as_deref(),
+            matches!(state.config.upstream, Upstream::Dev { .. }),
+        ))
         .with_state(state.clone());
     if let (Some(service), Some(settings)) = (&state.sign_in, &state.config.sign_in) {
         others = others.merge(sign_in_routes(&state, Arc::clone(service), settings, cors));
@@ -262,7 +270,13 @@ pub fn app(state: AppState) -> Router {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
-        .layer(TraceLayer::new_for_http().make_span_with(request_span));
+        // Failures are logged once where they happen (the token cache, `record_errors`),
+        // not again per response: one upstream failure shared by 50 requests is one line.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
+        );
     token_routes.merge(others)
 }
 

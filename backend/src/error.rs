@@ -115,9 +115,10 @@ impl ErrorCode {
 impl From<&ExchangeError> for ErrorCode {
     fn from(e: &ExchangeError) -> Self {
         match e {
-            ExchangeError::Timeout(_) | ExchangeError::Unreachable(_) | ExchangeError::Unavailable { .. } => {
-                Self::UpstreamUnavailable
-            }
+            ExchangeError::Timeout(_)
+            | ExchangeError::Unreachable(_)
+            | ExchangeError::Unavailable { .. }
+            | ExchangeError::BackingOff { .. } => Self::UpstreamUnavailable,
             ExchangeError::Rejected { .. } => Self::UpstreamRejected,
             ExchangeError::InvalidResponse(_) => Self::UpstreamInvalidResponse,
         }
@@ -130,7 +131,8 @@ impl From<&ExchangeError> for ErrorCode {
 /// hold only their flow's own failures.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error("no token profile named `{0}`")]
+    /// The name as requested; shown reduced by [`printable`], since it is the caller's text.
+    #[error("no token profile named `{}`", printable(.0))]
     UnknownProfile(String),
     /// A two-legged token could not be served; the cache has logged why.
     #[error(transparent)]
@@ -175,8 +177,10 @@ impl From<SignInError> for ApiError {
 }
 
 /// The error body sent to the browser.
-#[derive(Debug, Serialize)]
-struct ErrorBody {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = ErrorResponse, title = "ErrorResponse")]
+pub(crate) struct ErrorBody {
+    /// A stable code such as `upstream_unavailable` or `login_required`.
     error: &'static str,
     error_description: String,
 }
@@ -243,6 +247,11 @@ impl ApiError {
         match self {
             Self::Cache(CacheError::Upstream(ExchangeError::Unavailable { retry_after: Some(d), .. }))
             | Self::Exchange(ExchangeError::Unavailable { retry_after: Some(d), .. }) => *d,
+            // Counts down the backoff window, rounded up so a browser never comes back early.
+            Self::Cache(CacheError::Upstream(ExchangeError::BackingOff { retry_after }))
+            | Self::Exchange(ExchangeError::BackingOff { retry_after }) => {
+                Duration::from_secs(retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0))
+            }
             _ => DEFAULT_RETRY_AFTER,
         }
     }

@@ -1,46 +1,52 @@
-//! `token-backend`: parse the configuration, start telemetry, build the state, serve.
+//! `token-backend`: parse the configuration, start telemetry, build the state, serve;
+//! or, with `check-config`, validate the configuration and print it.
 
 use std::process::ExitCode;
 
+use clap::Parser;
 use token_backend::Config;
 use token_backend::app::Upstream;
-use token_backend::{AppState, app, server, telemetry};
+use token_backend::config::{Cli, Command};
+use token_backend::{AppState, app, effective_settings, server, telemetry};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let config = match Config::load() {
+    let cli = Cli::parse();
+    let command = cli.command;
+    let config = match Config::from_cli(cli) {
         Ok(config) => config,
         Err(e) => {
             eprintln!("{e}");
             return ExitCode::from(2);
         }
     };
+    if command == Some(Command::CheckConfig) {
+        print!("{}", effective_settings::render(&config));
+        for warning in &config.warnings {
+            eprintln!("warning: {warning}");
+        }
+        return ExitCode::SUCCESS;
+    }
     telemetry::init_tracing(config.log_format);
     for warning in &config.warnings {
         tracing::warn!("{warning}");
     }
     let bind_addr = config.bind_addr;
+    let limits = config.server.clone();
     if let Upstream::Dev { token_ttl } = &config.upstream {
         print_dev_banner(bind_addr, token_ttl.as_secs());
     }
     let built = match AppState::build(config).await {
         Ok(built) => built,
-        Err(e) => {
-            tracing::error!("{e}");
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return startup_failure(&e),
     };
     let listener = match tokio::net::TcpListener::bind(bind_addr).await {
         Ok(listener) => listener,
-        Err(e) => {
-            eprintln!("error: cannot listen on BIND_ADDR {bind_addr}: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return startup_failure(&format!("cannot listen on BIND_ADDR {bind_addr}: {e}")),
     };
     let local = listener.local_addr().unwrap_or(bind_addr);
     tracing::info!(address = %local, "token-backend listening on http://{local}");
-    let result = server::run(listener, app(built.state), server::shutdown_signal()).await;
+    let result = server::serve(listener, app(built.state), server::shutdown_signal(), limits).await;
     drop(built.dev_server);
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -49,6 +55,14 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// A start-up that failed after the configuration was valid (discovery, Redis
+/// URL, port taken): one log line, and exit code 2 like a configuration error,
+/// since retrying the same configuration will not help.
+fn startup_failure(error: &dyn std::fmt::Display) -> ExitCode {
+    tracing::error!("cannot start: {error}");
+    ExitCode::from(2)
 }
 
 /// Dev mode must be impossible to miss: a banner on stderr and a warning in the log.

@@ -3,6 +3,7 @@
 //! Hot-path counters are resolved once per profile ([`ProfileMetrics`]) so a cache
 //! hit costs one atomic increment, not a label lookup.
 
+use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,8 +25,14 @@ pub enum LogFormat {
 }
 
 pub fn init_tracing(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,fred=error"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // tower-sessions warns on every request whose cookie names a session that has
+    // expired or was signed out: routine for a browser, noise in the log.
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,fred=error,tower_sessions_core::session=error"));
+    // Colour only for a person at a terminal (and not asked for `NO_COLOR`):
+    // escape codes corrupt log files and collectors.
+    let is_colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(is_colour);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),

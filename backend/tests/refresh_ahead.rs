@@ -109,7 +109,13 @@ async fn failing_refresh_is_invisible_until_the_token_runs_out() {
     );
 
     upstream.set(Script::token(LIFETIME));
-    let recovered = get(&client, &url).await;
+    // The failure opened a backoff window (under 1 s after one failed flight);
+    // the first request after it gets a fresh token.
+    let recovered = common::poll_for("a token after the backoff window", || async {
+        let reply = get(&client, &url).await;
+        (reply.status == 200).then_some(reply)
+    })
+    .await;
     assert_ne!(recovered.token(), first);
     assert_fresh_enough(&upstream, &recovered);
 }

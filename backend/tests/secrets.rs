@@ -50,6 +50,9 @@ async fn assert_secret_stays_inside(client_auth: &str) {
             ("OAUTH_CLIENT_ID", "broker"),
             ("OAUTH_CLIENT_SECRET", SECRET),
             ("OAUTH_CLIENT_AUTH", client_auth),
+            // Every scripted failure must reach the upstream, so no backoff window.
+            ("UPSTREAM_BACKOFF_MAX_SECS", "0"),
+            ("UPSTREAM_RETRY_AFTER_MAX_SECS", "0"),
         ],
     )
     .await;

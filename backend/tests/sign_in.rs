@@ -67,8 +67,9 @@ async fn dev_sign_in_sends_every_parameter_and_rotates_the_session() {
     assert!(param("state").len() >= 22, "state too short: {}", param("state"));
     assert!(param("nonce").len() >= 22, "nonce too short");
     assert_eq!(param("scope").split(' ').collect::<Vec<_>>(), ["openid", "profile", "data:read"]);
-    let pending_set_cookie = login.header("set-cookie").expect("login sets the session cookie").to_owned();
-    let pending_cookie = browser.cookie().expect("a pending-sign-in cookie");
+    let pending_set_cookie = login.header("set-cookie").expect("login sets the login-state cookie").to_owned();
+    assert!(pending_set_cookie.starts_with("login_state="), "{pending_set_cookie}");
+    assert_eq!(login.headers.get_all("set-cookie").iter().count(), 1, "an anonymous login creates no session");
 
     let callback = browser.decide(&authorize, "allow", "alice").await;
     assert!(callback.starts_with(&format!("{}/auth/callback?", rig.base)), "{callback}");
@@ -77,18 +78,22 @@ async fn dev_sign_in_sends_every_parameter_and_rotates_the_session() {
     assert_eq!(landed.status, 302, "{}", landed.body);
     assert_eq!(landed.header("location"), Some("/viewer?x=1"));
     assert_eq!(landed.header("referrer-policy"), Some("no-referrer"));
-    let set_cookie = landed.header("set-cookie").expect("callback sets the cookie").to_owned();
-    for cookie in [&pending_set_cookie, &set_cookie] {
+    let set_cookie = landed
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().expect("ASCII").to_owned())
+        .find(|c| c.starts_with("session="))
+        .expect("callback sets the session cookie");
+    for (cookie, path) in [(&pending_set_cookie, "path=/auth/callback"), (&set_cookie, "path=/")] {
         let attrs: Vec<String> = cookie.split(';').map(|a| a.trim().to_ascii_lowercase()).collect();
-        for wanted in ["httponly", "samesite=lax", "path=/"] {
+        for wanted in ["httponly", "samesite=lax", path] {
             assert!(attrs.iter().any(|a| a == wanted), "`{wanted}` missing: {cookie}");
         }
         assert!(!attrs.iter().any(|a| a == "secure"), "--dev cookies are not Secure: {cookie}");
     }
+    assert_eq!(browser.login_state(), None, "the finished sign-in leaves no login state");
     let signed_in_cookie = browser.cookie().expect("a session cookie");
-    assert_ne!(signed_in_cookie, pending_cookie, "the session id must change on sign-in");
-    // The pre-sign-in id (e.g. fixed by an attacker) holds no grant.
-    assert!(rig.grant(&pending_cookie).await.is_none());
     assert!(rig.grant(&signed_in_cookie).await.is_some());
 
     let token = browser.user_token().await;

@@ -54,14 +54,16 @@ async fn cold_burst_against_oidc_provider_makes_one_token_request() {
 }
 
 /// A failing upstream is asked once per burst, not once per viewer, and every
-/// viewer gets the same error; the failure is not cached, so the next request retries.
+/// viewer gets the same error; the failure is not cached as a token, so the next
+/// request retries. (The backoff window, off here, has its own tests in `upstream_backoff.rs`.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_flight_is_shared_then_retried() {
     let upstream = FaultUpstream::start(
         Script::raw(500, "text/html", "<h1>Internal Server Error</h1>").delayed(Duration::from_millis(500)),
     )
     .await;
-    let broker = Broker::generic(&upstream.token_url(), &[]).await;
+    let no_backoff = ["--upstream-backoff-max-secs", "0", "--upstream-retry-after-max-secs", "0"];
+    let broker = Broker::generic(&upstream.token_url(), &no_backoff).await;
     let replies = burst(&broker.url("/api/token"), 100).await;
     for reply in &replies {
         assert_eq!(reply.status, 503, "{}", reply.body);

@@ -279,7 +279,8 @@ async fn discovery_refuses_metadata_for_another_issuer() {
         ],
     )
     .await;
-    assert_eq!(exited.status.code(), Some(1), "{:?}", exited.stderr);
+    // Exit 2 like a configuration error (issue 10): retrying will not help.
+    assert_eq!(exited.status.code(), Some(2), "{:?}", exited.stderr);
     let stderr = exited.stderr.join("\n");
     assert!(stderr.contains("does not match OAUTH_ISSUER"), "{stderr}");
     assert!(!stderr.contains(&oidc.basic.secret), "{stderr}");

@@ -108,7 +108,10 @@ async fn unusable_success_responses_are_502_and_not_cached() {
         ("DPoP token_type", token(json!({ "access_token": "t", "token_type": "DPoP", "expires_in": 3600 }))),
         ("redirect", Script::raw(302, "text/plain", "").with_header("location", "/token")),
     ] {
-        let (reply, upstream, broker) = one_request(script, &[]).await;
+        // The backoff window (tested in `upstream_backoff.rs`) would answer the
+        // second request itself; off here, the second request shows nothing was cached.
+        let no_backoff = ["--upstream-backoff-max-secs", "0", "--upstream-retry-after-max-secs", "0"];
+        let (reply, upstream, broker) = one_request(script, &no_backoff).await;
         assert_bad_gateway(&reply, "upstream_invalid_response", case);
         let again = get(&http_client(), &broker.url("/api/token")).await;
         assert_eq!(again.status, 502, "{case}: {}", again.body);

@@ -9,8 +9,8 @@ import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 
 import { ROOT, requireBuilt, startBackend } from '../support/backend.mjs';
-import { collectPageErrors, launchChromium } from '../support/chromium.mjs';
-import { maskToken, recordTokenTraffic } from '../support/token-traffic.mjs';
+import { launchChromium } from '../support/chromium.mjs';
+import { expectFixtureGetsToken } from '../support/vite-fixture.mjs';
 
 const APP = join(ROOT, 'tests', 'fixtures', 'vite-app');
 const DIST = join(APP, 'dist');
@@ -60,19 +60,5 @@ test('vite_builds_an_app_that_imports_token_wasm', { timeout: 60_000 }, async ()
 test('built_vite_app_gets_a_token_in_the_browser', { timeout: 30_000 }, async () => {
   assert.ok(existsSync(join(DIST, 'index.html')), 'the build step did not produce dist/');
   backend = await startBackend({ publicDir: DIST });
-  await backend.check(async () => {
-    const page = await browser.newPage();
-    const errors = collectPageErrors(page);
-    const traffic = recordTokenTraffic(page);
-    await page.goto(backend.url);
-    await page.waitForFunction(() => ['token', 'viewer'].every((id) => document.getElementById(id).dataset.state !== 'loading'));
-    await traffic.settle();
-
-    const token = await page.locator('#token').textContent();
-    assert.equal(await page.locator('#token').getAttribute('data-state'), 'ok', `getAccessToken() failed: ${token}`);
-    assert.equal(traffic.served.length, 1, `expected one token request, saw ${traffic.requests.length}`);
-    assert.equal(token, maskToken(traffic.served[0].token));
-    assert.match(await page.locator('#viewer').textContent(), new RegExp(`^${token.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} for \\d+ s \\(1 request\\)$`));
-    assert.deepEqual(errors, [], 'console errors or uncaught exceptions in the Vite app');
-  });
+  await backend.check(() => expectFixtureGetsToken(browser, backend.url));
 });

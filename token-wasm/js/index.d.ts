@@ -2,7 +2,8 @@
  * token-wasm: access tokens for browser apps and the Autodesk Viewer, cached in
  * memory, fetched once for any number of concurrent callers, retried with
  * backoff, refreshed before expiry. Importing the module loads the wasm
- * (top-level await); no init call is needed.
+ * (top-level await); no init call is needed. Importing never throws outside a
+ * browser (Node, server-side rendering).
  */
 
 /** Stable error codes of {@link TokenError}. */
@@ -17,7 +18,11 @@ export type TokenErrorCode =
   | 'invalid_response'
   /** HTTP 401: the user must sign in (user-token routes). */
   | 'login_required'
-  /** Bad options for `configure` / `new TokenClient`, or a non-function listener. */
+  /**
+   * Bad options for `configure` / `new TokenClient`, a non-function listener,
+   * or an endpoint that cannot be requested where the code runs (a relative
+   * URL in Node / server-side rendering: configure an absolute one there).
+   */
   | 'invalid_options';
 
 /** Why a token could not be obtained. A real `Error`: `err instanceof Error` is true. */
@@ -89,9 +94,11 @@ export class TokenClient {
    * effective leeway, see `leewaySeconds`; floored, at least 1: a cached
    * token with less than a second left is replaced first). Never
    * gives up: retries with backoff (≤ 30 s) and reports each failure to
-   * `onError` listeners. Resolves after `onReady` ran. The one exception is
+   * `onError` listeners. Resolves after `onReady` ran. The exceptions are
    * `login_required` (user-token routes): retrying can't sign the user in, so
-   * the promise rejects with that `TokenError`; call again after sign-in.
+   * the promise rejects with that `TokenError`; call again after sign-in; and
+   * `invalid_options` for an endpoint that cannot be requested (a relative
+   * URL outside a browser page).
    */
   getAccessToken(onReady: OnTokenReady): Promise<void>;
   /** `fetch` with `Authorization: Bearer <token>`; after a 401, retried once with a fresh token. */

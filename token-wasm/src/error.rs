@@ -1,77 +1,171 @@
-//! `TokenError` and its kinds, and the one place where the Rust error becomes
-//! the JS `TokenError` (an `Error` subclass, as in oauth4webapi).
+//! `TokenError` and its codes, defined once, and the one place where the Rust
+//! error becomes the JS `TokenError` (an `Error` subclass with `code`,
+//! `status`, `error`, `error_description` and `cause`, as in oauth4webapi).
 //!
-//! The JS object is built by the JS entry from primitives (`makeError` in
-//! `js/index.js`): the kind picks the stable `code` and the message there,
-//! which keeps message strings, property names and `Reflect` calls out of the
-//! wasm (see BENCHMARKS.md).
+//! The class itself is `js/error.js`, imported here as a wasm-bindgen module
+//! snippet and re-exported by the package entry, so callers and the wasm share
+//! one class. Messages are built by concatenation rather than `format!`: every
+//! format string costs download size (see BENCHMARKS.md).
 
-use js_sys::Function;
+use serde::{Deserialize, Deserializer, Serialize};
 use wasm_bindgen::JsValue;
+use wasm_bindgen::prelude::wasm_bindgen;
 
-use crate::http::call;
+#[wasm_bindgen(module = "/js/error.js")]
+extern "C" {
+    /// The JS `TokenError` class.
+    #[wasm_bindgen(extends = js_sys::Error, js_name = TokenError)]
+    #[derive(Debug, Clone)]
+    pub type JsTokenError;
 
-/// Why a token could not be obtained. The discriminant is the contract with
-/// `makeError` in `js/index.js`, which maps it to the JS `code` (the kinds
-/// after `LoginRequired` all become `invalid_response`) and message. The
-/// sixth code, `invalid_options`, is raised by the JS entry, which validates
-/// options.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
-    /// `network`: the request never got a response (offline, DNS, CORS, connection reset).
-    Network = 0,
-    /// `timeout`: no complete response within `timeoutMs`.
-    Timeout = 1,
-    /// `http`: the endpoint answered with an error status other than 401.
-    Http = 2,
-    /// `login_required`: HTTP 401, the user has to sign in (user-token routes).
-    LoginRequired = 3,
-    /// `invalid_response`: a 2xx answer whose body is not a JSON object.
-    NotJsonObject = 4,
-    /// `invalid_response`: no non-empty string `access_token`.
-    NoAccessToken = 5,
-    /// `invalid_response`: no finite, non-negative number `expires_in`.
-    BadExpiresIn = 6,
+    #[wasm_bindgen(constructor, js_class = TokenError)]
+    fn new(message: &str, code: &str, details: &JsValue) -> JsTokenError;
+
+    /// The stable code (an [`ErrorCode`] string).
+    #[wasm_bindgen(method, getter, js_class = TokenError)]
+    pub fn code(this: &JsTokenError) -> String;
+}
+
+/// The stable, machine-readable reason of a [`TokenError`] (`err.code` in JS).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The request never got a response (offline, DNS, CORS, connection reset).
+    Network,
+    /// No complete response within `timeoutMs`.
+    Timeout,
+    /// The endpoint answered with an error status other than 401.
+    Http,
+    /// A 2xx answer without a usable `access_token` / `expires_in`.
+    InvalidResponse,
+    /// HTTP 401: the user has to sign in (user-token routes).
+    LoginRequired,
+    /// Bad options, or an endpoint that cannot be requested where the code runs.
+    InvalidOptions,
+}
+
+impl ErrorCode {
+    /// The code as JS sees it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Network => "network",
+            Self::Timeout => "timeout",
+            Self::Http => "http",
+            Self::InvalidResponse => "invalid_response",
+            Self::LoginRequired => "login_required",
+            Self::InvalidOptions => "invalid_options",
+        }
+    }
+}
+
+/// The RFC 6749-style fields of an error answer (`{ error, error_description }`).
+#[derive(Debug, Default, Deserialize)]
+pub struct ErrorBody {
+    /// The server's error code, e.g. `upstream_rejected`.
+    #[serde(default, deserialize_with = "lenient")]
+    pub error: Option<String>,
+    /// The server's human-readable explanation.
+    #[serde(default, deserialize_with = "lenient")]
+    pub error_description: Option<String>,
+}
+
+/// A field of the wrong type reads as absent: a malformed body is judged by
+/// what is missing, not rejected as a whole.
+pub fn lenient<'de, D: Deserializer<'de>, T: Deserialize<'de>>(de: D) -> Result<Option<T>, D::Error> {
+    Ok(Option::<T>::deserialize(de).ok().flatten())
 }
 
 /// A failure, kept as Rust data until it crosses into JS.
 #[derive(Debug)]
 pub struct TokenError {
     /// The machine-readable reason.
-    pub kind: ErrorKind,
+    pub code: ErrorCode,
+    /// What went wrong, for people (the JS `message`).
+    pub message: String,
     /// The HTTP status, where there was a response.
     pub status: Option<u16>,
-    /// The parsed error body of a non-2xx answer (its RFC 6749-style `error`
-    /// and `error_description` are read in JS), or `undefined`.
-    pub body: JsValue,
+    /// The parsed body of an error answer.
+    pub body: ErrorBody,
     /// `Retry-After` in seconds, when an error answer carried one (used by the retry loop).
     pub retry_after_s: Option<f64>,
     /// The underlying JS exception (e.g. fetch's `TypeError`), or `undefined`.
     pub cause: JsValue,
 }
 
+/// The JS `TokenError`'s `details` argument.
+#[derive(Serialize)]
+struct Details<'a> {
+    status: Option<u16>,
+    error: Option<&'a str>,
+    error_description: Option<&'a str>,
+    #[serde(with = "serde_wasm_bindgen::preserve", skip_serializing_if = "JsValue::is_undefined")]
+    cause: JsValue,
+}
+
+/// The last failure as `getState().lastError` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorSummary {
+    /// See [`TokenError::code`].
+    pub code: ErrorCode,
+    /// See [`TokenError::message`].
+    pub message: String,
+    /// See [`TokenError::status`].
+    pub status: Option<u16>,
+}
+
 impl TokenError {
-    /// An error with only a kind.
-    pub fn new(kind: ErrorKind) -> Self {
-        Self { kind, status: None, body: JsValue::UNDEFINED, retry_after_s: None, cause: JsValue::UNDEFINED }
+    /// An error with a code and a message only.
+    pub fn new(code: ErrorCode, message: &str) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            status: None,
+            body: ErrorBody::default(),
+            retry_after_s: None,
+            cause: JsValue::UNDEFINED,
+        }
+    }
+
+    /// Bad options: `message` names the option, `cause` is serde's or the browser's own error.
+    pub fn invalid_options(message: &str, cause: JsValue) -> Self {
+        Self { cause, ..Self::new(ErrorCode::InvalidOptions, message) }
     }
 
     /// Network failures, timeouts and 5xx may succeed on a later attempt; 4xx
     /// and malformed answers will not.
     pub fn is_retryable(&self) -> bool {
-        match self.kind {
-            ErrorKind::Network | ErrorKind::Timeout => true,
-            ErrorKind::Http => self.status.is_some_and(|s| s >= 500),
+        match self.code {
+            ErrorCode::Network | ErrorCode::Timeout => true,
+            ErrorCode::Http => self.status.is_some_and(|s| s >= 500),
             _ => false,
         }
     }
 
-    /// The JS `TokenError`: `make_error(kind, status | null, body, cause)`
-    /// builds a real `Error` with `name`, `code`, `status`, `error`,
-    /// `error_description` and `cause`.
-    pub fn into_js(self, make_error: &Function) -> JsValue {
-        let status = self.status.map_or(JsValue::NULL, JsValue::from);
-        call(make_error, &(self.kind as u32).into(), &status, &self.body, &self.cause, &JsValue::UNDEFINED)
-            .unwrap_or_else(|thrown| thrown)
+    /// The `lastError` view of this error.
+    pub fn summary(&self) -> ErrorSummary {
+        ErrorSummary { code: self.code, message: self.message.clone(), status: self.status }
+    }
+
+    /// The JS `TokenError`.
+    pub fn into_js(self) -> JsTokenError {
+        let details = Details {
+            status: self.status,
+            error: self.body.error.as_deref(),
+            error_description: self.body.error_description.as_deref(),
+            cause: self.cause.clone(),
+        };
+        // Serialising plain fields into a fresh object cannot fail; should it
+        // ever, the error still carries its code and message.
+        let details = serde_wasm_bindgen::to_value(&details).unwrap_or(JsValue::UNDEFINED);
+        JsTokenError::new(&self.message, self.code.as_str(), &details)
+    }
+}
+
+/// The message of a JS exception (the value itself if it is a string).
+pub fn js_message(value: &JsValue) -> String {
+    use wasm_bindgen::JsCast;
+    match value.dyn_ref::<js_sys::Error>() {
+        Some(error) => error.message().into(),
+        None => value.as_string().unwrap_or_default(),
     }
 }

@@ -1,107 +1,38 @@
-//! Talking to the token endpoint: one `fetch` per attempt with a timeout
-//! (AbortController), validation of the answer, and retries with jittered
-//! exponential backoff, as a state machine ([`TokenRequest`]) driven by the
-//! client's flight task. Also the small browser bindings the client needs.
+//! Talking to the token endpoint through gloo-net: one request per attempt,
+//! aborted after `timeoutMs` (request and body), the answer read with
+//! serde-wasm-bindgen, and retries with jittered exponential backoff that
+//! honours `Retry-After`.
 
-use js_sys::{Function, JsString, Promise};
-use wasm_bindgen::prelude::wasm_bindgen;
-use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{AbortSignal, Response};
+use gloo_net::http::{Headers, RequestBuilder, Response};
+use gloo_timers::callback::Timeout;
+use gloo_timers::future::TimeoutFuture;
+use serde::Deserialize;
+use wasm_bindgen::JsValue;
+use web_sys::{AbortController, AbortSignal, RequestCache};
 
-use crate::error::{ErrorKind, TokenError};
+use crate::error::{ErrorBody, ErrorCode, TokenError, lenient};
 use crate::options::Options;
-use crate::task::Step;
 
 /// Longest wait between two attempts of one request, even if `Retry-After` asks for more.
 pub const MAX_RETRY_DELAY_MS: f64 = 10_000.0;
 
-#[wasm_bindgen]
-extern "C" {
-    /// The global `fetch` (works in windows and workers alike, unlike `Window::fetch`).
-    #[wasm_bindgen(js_name = fetch)]
-    pub fn fetch(input: &JsValue, init: &JsValue) -> Promise;
-
-    #[wasm_bindgen(js_name = setTimeout)]
-    pub fn set_timeout(handler: &Function, ms: f64) -> JsValue;
-
-    #[wasm_bindgen(js_name = clearTimeout)]
-    pub fn clear_timeout(id: &JsValue);
-
-    /// `f.call(thisArg, a, b, c, d, e)`: the one binding for every JS
-    /// callback the client calls (unused arguments are `undefined`), so the
-    /// glue has one function for all of them.
-    pub type Callback;
-
-    #[wasm_bindgen(method, catch, js_name = call)]
-    fn call_with(
-        this: &Callback,
-        this_arg: &JsValue,
-        a: &JsValue,
-        b: &JsValue,
-        c: &JsValue,
-        d: &JsValue,
-        e: &JsValue,
-    ) -> Result<JsValue, JsValue>;
-
-    /// `JSON.parse` on a JS string, without copying the body into Rust first.
-    #[wasm_bindgen(catch, js_namespace = JSON, js_name = parse)]
-    fn json_parse(text: &JsValue) -> Result<JsValue, JsValue>;
-
-    /// `Number.isFinite`: true only for finite numbers (no coercion).
-    #[wasm_bindgen(js_namespace = Number, js_name = isFinite)]
-    fn is_finite_number(value: &JsValue) -> bool;
-
-    /// `Number.parseFloat` on a JS value (`null` gives `NaN`).
-    #[wasm_bindgen(js_namespace = Number, js_name = parseFloat)]
-    fn parse_float(value: &JsValue) -> f64;
-
-    /// `new AbortController()` (cannot fail in a browser, so no `catch`).
-    type AbortController;
-
-    #[wasm_bindgen(constructor)]
-    fn new() -> AbortController;
-
-    #[wasm_bindgen(method, getter)]
-    fn signal(this: &AbortController) -> AbortSignal;
-
-    /// The `abort` method itself, to be bound and handed to `setTimeout`.
-    #[wasm_bindgen(method, getter = abort)]
-    fn abort_method(this: &AbortController) -> Callback;
-
-    /// `f.bind(thisArg, arg)`.
-    #[wasm_bindgen(method, js_name = bind)]
-    pub fn bind_arg(this: &Callback, this_arg: &JsValue, arg: &JsValue) -> Function;
-
-    /// `Headers` whose `get(name)` returns a JS value (`null` when absent),
-    /// never copied into Rust.
-    type HttpHeaders;
-
-    #[wasm_bindgen(method, js_name = get)]
-    fn get(this: &HttpHeaders, name: &str) -> JsValue;
-
-    /// A parsed token endpoint body (RFC 6749 §5.1 field names).
-    type TokenBody;
-
-    #[wasm_bindgen(method, getter)]
-    fn access_token(this: &TokenBody) -> JsValue;
-
-    #[wasm_bindgen(method, getter)]
-    fn expires_in(this: &TokenBody) -> JsValue;
-}
-
-/// Call a JS function with up to five arguments (`this` is `undefined`).
-pub fn call(f: &Function, a: &JsValue, b: &JsValue, c: &JsValue, d: &JsValue, e: &JsValue) -> Result<JsValue, JsValue> {
-    f.unchecked_ref::<Callback>().call_with(&JsValue::UNDEFINED, a, b, c, d, e)
-}
-
 /// A validated token answer.
 #[derive(Debug)]
 pub struct TokenResponse {
-    /// Kept as a JS string: it is handed back to JS on every call and never
-    /// needs to be decoded into Rust.
-    pub access_token: JsString,
+    /// The access token.
+    pub access_token: String,
     /// Seconds of life left when the response arrived.
     pub expires_in: f64,
+}
+
+/// A 2xx body as RFC 6749 §5.1 names its fields. Wrong types read as absent,
+/// so the error says which field is unusable.
+#[derive(Debug, Deserialize)]
+struct TokenBody {
+    #[serde(default, deserialize_with = "lenient")]
+    access_token: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    expires_in: Option<f64>,
 }
 
 /// Delay before retry number `attempt` (0-based): `base * 2^attempt`, capped,
@@ -117,133 +48,139 @@ pub fn backoff_ms(attempt: u32, base_ms: f64, cap_ms: f64, retry_after_s: Option
     }
 }
 
-/// Where a [`TokenRequest`] stands.
-#[derive(Debug)]
-enum Stage {
-    /// About to send an attempt (at the start and after a backoff sleep).
-    Idle,
-    /// Waiting for the response headers.
-    Sending { signal: AbortSignal, timer: JsValue },
-    /// Waiting for the body.
-    Reading { signal: AbortSignal, timer: JsValue, response: Response },
+/// Milliseconds as the whole, non-negative count timers take, at most
+/// `i32::MAX` (gloo-timers passes it on as an `i32`; larger would wrap).
+pub fn timer_ms(ms: f64) -> u32 {
+    // `clamp` keeps NaN, which `as` turns into 0 (`min` would turn it into the maximum).
+    ms.ceil().clamp(0.0, f64::from(i32::MAX)) as u32
 }
 
-/// What a [`TokenRequest`] needs next.
-#[derive(Debug)]
-pub enum Progress {
-    /// Wait for this, then resume.
-    Wait(Step),
-    /// The request is over: a token, or the error of its last attempt.
-    Done(Result<TokenResponse, TokenError>),
+/// Wait `ms` milliseconds.
+pub async fn sleep(ms: f64) {
+    TimeoutFuture::new(timer_ms(ms)).await;
 }
 
-/// One token request: attempts bounded by `timeout_ms` each (request start
-/// to body end), retrying network errors, timeouts and 5xx up to
-/// `options.retries` times with backoff.
-#[derive(Debug)]
-pub struct TokenRequest {
-    /// Attempts that failed and were retried so far.
-    retried: u32,
-    stage: Stage,
-}
-
-impl Default for TokenRequest {
-    fn default() -> Self {
-        Self { retried: 0, stage: Stage::Idle }
-    }
-}
-
-impl TokenRequest {
-    /// Advance with the outcome of what the last [`Progress::Wait`] waited for.
-    pub fn resume(&mut self, options: &Options, input: Result<JsValue, JsValue>) -> Progress {
-        let outcome = match core::mem::replace(&mut self.stage, Stage::Idle) {
-            Stage::Idle => return self.send(options),
-            Stage::Sending { signal, timer } => match input {
-                Ok(response) => {
-                    let response: Response = response.unchecked_into();
-                    match response.text() {
-                        Ok(text) => {
-                            self.stage = Stage::Reading { signal, timer, response };
-                            return Progress::Wait(Step::Await(text));
-                        }
-                        Err(cause) => Err(transport_error(&signal, cause)),
-                    }
-                }
-                Err(cause) => Err(transport_error(&signal, cause)),
+/// One token request: attempts bounded by `timeout_ms` each, retrying
+/// network errors, timeouts and 5xx up to `options.retries` times with backoff.
+pub async fn fetch_token(options: &Options) -> Result<TokenResponse, TokenError> {
+    let mut retried = 0;
+    loop {
+        match attempt(options).await {
+            Err(error) if error.is_retryable() && retried < options.retries => {
+                let random = js_sys::Math::random();
+                sleep(backoff_ms(retried, options.retry_delay_ms, MAX_RETRY_DELAY_MS, error.retry_after_s, random))
+                    .await;
+                retried += 1;
             }
-            .inspect_err(|_| clear_timeout(&timer)),
-            Stage::Reading { signal, timer, response } => {
-                clear_timeout(&timer);
-                match input {
-                    Ok(text) => read_response(&response, &text),
-                    Err(cause) => Err(transport_error(&signal, cause)),
-                }
-            }
-        };
-        match outcome {
-            Err(error) if error.is_retryable() && self.retried < options.retries => {
-                let delay = backoff_ms(
-                    self.retried,
-                    options.retry_delay_ms,
-                    MAX_RETRY_DELAY_MS,
-                    error.retry_after_s,
-                    js_sys::Math::random(),
-                );
-                self.retried += 1;
-                Progress::Wait(Step::Sleep(delay))
-            }
-            result => Progress::Done(result),
+            result => return result,
         }
     }
+}
 
-    /// Start an attempt, with a timer that aborts it after `timeout_ms`.
-    fn send(&mut self, options: &Options) -> Progress {
-        let controller = AbortController::new();
-        let signal = controller.signal();
-        let abort = controller.abort_method().bind_arg(&controller, &JsValue::UNDEFINED);
-        let timer = set_timeout(&abort, options.timeout_ms);
-        // The init object is the client's own; fetch reads it synchronously.
-        options.init.set_signal(Some(&signal));
-        let response = fetch(&options.endpoint, options.init.as_ref());
-        self.stage = Stage::Sending { signal, timer };
-        Progress::Wait(Step::Await(response))
+/// One attempt, with a timer that aborts it after `timeout_ms`.
+async fn attempt(options: &Options) -> Result<TokenResponse, TokenError> {
+    let controller = AbortController::new().map_err(|cause| transport_error(None, cause))?;
+    let signal = controller.signal();
+    let request = RequestBuilder::new(&options.endpoint)
+        .credentials(options.credentials)
+        .cache(RequestCache::NoStore)
+        .headers(Headers::from_raw(options.headers.clone()))
+        .abort_signal(Some(&signal))
+        .build()
+        .map_err(|error| unusable_endpoint(&options.endpoint, error))?;
+    // Dropped (and so cancelled) when the attempt ends, whichever way.
+    let _deadline = Timeout::new(timer_ms(options.timeout_ms), move || controller.abort());
+    let response = request.send().await.map_err(|error| transport_error(Some(&signal), js_error(error)))?;
+    let text = response.text().await.map_err(|error| transport_error(Some(&signal), js_error(error)))?;
+    read_response(&response, &text)
+}
+
+/// The JS exception behind a gloo-net error. gloo-net keeps the exception's
+/// name and message, not the object, so an equivalent one is rebuilt: a
+/// `TypeError` stays a `TypeError` (what `fetch` throws for network failures),
+/// anything else becomes an `Error` with the original `name` (e.g. `AbortError`).
+pub fn js_error(error: gloo_net::Error) -> JsValue {
+    match error {
+        gloo_net::Error::JsError(error) if error.name == "TypeError" => js_sys::TypeError::new(&error.message).into(),
+        gloo_net::Error::JsError(error) => {
+            let rebuilt = js_sys::Error::new(&error.message);
+            rebuilt.set_name(&error.name);
+            rebuilt.into()
+        }
+        gloo_net::Error::GlooError(message) => js_sys::Error::new(&message).into(),
     }
 }
 
-/// A rejected `fetch`/`text()`: ours if our timer aborted it, else the network.
-fn transport_error(signal: &AbortSignal, cause: JsValue) -> TokenError {
-    let kind = if signal.aborted() { ErrorKind::Timeout } else { ErrorKind::Network };
-    TokenError { cause, ..TokenError::new(kind) }
+/// The endpoint cannot become a request here: typically a relative URL
+/// outside a browser page (server-side rendering, Node), where there is no
+/// page address to resolve it against.
+fn unusable_endpoint(endpoint: &str, error: gloo_net::Error) -> TokenError {
+    let cause = js_error(error);
+    let mut message = String::from("endpoint ");
+    message.push_str(endpoint);
+    message.push_str(" cannot be requested here (");
+    message.push_str(&crate::error::js_message(&cause));
+    message.push_str("); outside a browser page, configure an absolute URL");
+    TokenError::invalid_options(&message, cause)
+}
+
+/// A failed request or body read: ours if our timer aborted it, else the network.
+fn transport_error(signal: Option<&AbortSignal>, cause: JsValue) -> TokenError {
+    let error = if signal.is_some_and(AbortSignal::aborted) {
+        TokenError::new(ErrorCode::Timeout, "Token request timed out")
+    } else {
+        TokenError::new(ErrorCode::Network, "Token request failed: network error")
+    };
+    TokenError { cause, ..error }
 }
 
 /// Turn a complete response into a token or a typed error.
-fn read_response(response: &Response, text: &JsValue) -> Result<TokenResponse, TokenError> {
+fn read_response(response: &Response, text: &str) -> Result<TokenResponse, TokenError> {
     let status = response.status();
-    let body = json_parse(text).ok().filter(JsValue::is_object).map(JsCast::unchecked_into::<TokenBody>);
-    let error = |kind| TokenError { status: Some(status), ..TokenError::new(kind) };
+    let body = js_sys::JSON::parse(text).ok().filter(JsValue::is_object);
+    let error = |code, message| TokenError { status: Some(status), ..TokenError::new(code, message) };
 
     if !(200..300).contains(&status) {
-        let retry_after_s = parse_float(&response.headers().unchecked_into::<HttpHeaders>().get("retry-after"));
-        return Err(TokenError {
-            body: body.map_or(JsValue::UNDEFINED, Into::into),
-            retry_after_s: Some(retry_after_s).filter(|s| s.is_finite() && *s >= 0.0),
-            ..error(if status == 401 { ErrorKind::LoginRequired } else { ErrorKind::Http })
-        });
+        let body: ErrorBody = body.and_then(|b| serde_wasm_bindgen::from_value(b).ok()).unwrap_or_default();
+        let retry_after_s = response.headers().get("retry-after").map(|v| js_sys::Number::parse_float(&v));
+        let mut failure = if status == 401 {
+            error(ErrorCode::LoginRequired, "Sign-in required to get a token")
+        } else {
+            error(ErrorCode::Http, "Token endpoint answered with an error")
+        };
+        failure.message.push_str(" (HTTP ");
+        push_number(&mut failure.message, status);
+        failure.message.push(')');
+        if let Some(description) = &body.error_description {
+            failure.message.push_str(": ");
+            failure.message.push_str(description);
+        }
+        failure.retry_after_s = retry_after_s.filter(|s| s.is_finite() && *s >= 0.0);
+        failure.body = body;
+        return Err(failure);
     }
 
-    let body = body.ok_or_else(|| error(ErrorKind::NotJsonObject))?;
+    let body =
+        body.ok_or_else(|| error(ErrorCode::InvalidResponse, "Token endpoint did not answer with a JSON object"))?;
+    let body: TokenBody = serde_wasm_bindgen::from_value(body)
+        .map_err(|_| error(ErrorCode::InvalidResponse, "Token endpoint did not answer with a JSON object"))?;
     let access_token = body
-        .access_token()
-        .dyn_into::<JsString>()
-        .ok()
-        .filter(|s| s.length() > 0)
-        .ok_or_else(|| error(ErrorKind::NoAccessToken))?;
-    let expires_in = Some(body.expires_in())
-        .filter(is_finite_number)
-        .map(|n| n.unchecked_into_f64())
-        .filter(|n| *n >= 0.0)
-        .ok_or_else(|| error(ErrorKind::BadExpiresIn))?;
+        .access_token
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| error(ErrorCode::InvalidResponse, "Token response has no access_token"))?;
+    let expires_in = body
+        .expires_in
+        .filter(|n| n.is_finite() && *n >= 0.0)
+        .ok_or_else(|| error(ErrorCode::InvalidResponse, "Token response has no valid expires_in"))?;
     Ok(TokenResponse { access_token, expires_in })
+}
+
+/// Append `n` in decimal (in place of `format!`, whose machinery costs download size).
+fn push_number(out: &mut String, n: u16) {
+    if n >= 10 {
+        push_number(out, n / 10);
+    }
+    out.push(char::from(b'0' + (n % 10) as u8));
 }
 
 #[cfg(test)]
@@ -265,5 +202,24 @@ mod tests {
         assert_eq!(backoff_ms(0, 100.0, 10_000.0, Some(2.0), 0.5), 2_000.0);
         assert_eq!(backoff_ms(0, 100.0, 10_000.0, Some(3600.0), 0.5), 10_000.0);
         assert_eq!(backoff_ms(0, 100.0, 10_000.0, Some(0.0), 0.0), 50.0);
+    }
+
+    /// Status codes read the same as `format!` would write them.
+    #[test]
+    fn numbers_are_written_in_decimal() {
+        for n in [0_u16, 7, 10, 401, 503, 65_535] {
+            let mut out = String::new();
+            push_number(&mut out, n);
+            assert_eq!(out, n.to_string());
+        }
+    }
+
+    /// Timer delays round up and never go negative or wrap.
+    #[test]
+    fn timer_delays_saturate() {
+        assert_eq!(timer_ms(0.2), 1);
+        assert_eq!(timer_ms(-5.0), 0);
+        assert_eq!(timer_ms(f64::NAN), 0);
+        assert_eq!(timer_ms(1e12), i32::MAX as u32);
     }
 }

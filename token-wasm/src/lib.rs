@@ -7,42 +7,38 @@
 //!
 //! - `lib.rs` (this file): the JS boundary only. The `#[wasm_bindgen]` exports
 //!   delegate to the modules below. The public JS API is the hand-written
-//!   `js/index.js` entry and `js/index.d.ts`, which wrap these exports with
-//!   lazy defaults, a cached fast path and the `TokenError` class.
-//! - [`client`]: `TokenClient`, the core logic (cache lookups, the shared
-//!   request, viewer callback loop, refresh-ahead, `authorizedFetch`).
+//!   `js/client.js` (lazy default client, a cached fast path, listeners,
+//!   wake-up events), `js/index.d.ts`, and the two entries that load the wasm
+//!   (`js/index.js` by URL, `js/embedded.js` with the bytes inlined).
+//! - [`client`]: `TokenClient`, the core logic as `async fn`s (cache lookups,
+//!   the shared request, viewer callback loop, refresh-ahead, `authorizedFetch`).
 //! - [`cache`]: the token cache and in-flight slot, pure Rust with an
 //!   injectable clock (unit-tested on the host).
-//! - [`http`]: fetch with timeout, response validation, retry with backoff,
-//!   as a state machine; the browser bindings.
-//! - [`task`]: the hand-written async driver (state machines resumed from
-//!   `Promise.then`), in place of an async executor.
-//! - [`options`]: the typed options (parsed and validated by `js/index.js`).
-//! - [`error`]: `TokenError`, its kind enum, and the conversion to the JS error.
+//! - [`http`]: requests through gloo-net with timeout, response validation,
+//!   retry with backoff.
+//! - [`options`]: the options, deserialised with serde-wasm-bindgen and validated.
+//! - [`error`]: `TokenError`, its code enum, and the conversion to the JS error.
+//!
+//! Sharing one token across tabs (`tabs.rs`) and a sign-in surface would sit
+//! beside `client` and use it; nothing here assumes a single tab.
 //!
 //! Modules are public so the browser tests (`tests/web.rs`) can drive the
 //! Rust API directly.
-//!
-//! The shipped module is built without the default `std` feature: the crate
-//! is then `no_std` and brings its own panic handler (see `Cargo.toml`).
-
-#![cfg_attr(not(feature = "std"), no_std)]
-
-extern crate alloc;
 
 pub mod cache;
 pub mod client;
 pub mod error;
 pub mod http;
 pub mod options;
-pub mod task;
 
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::RequestInit;
 
 pub use client::TokenClient;
+use client::spawn;
+pub use error::{ErrorCode, TokenError};
+pub use options::Options;
 
 /// The token client allocates little and briefly, so a small free-list
 /// allocator beats dlmalloc on download size (see BENCHMARKS.md).
@@ -50,20 +46,8 @@ pub use client::TokenClient;
 #[global_allocator]
 static ALLOCATOR: lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator> =
     lol_alloc::LockedAllocator::new(lol_alloc::FreeListAllocator::new());
-pub use error::{ErrorKind, TokenError};
-pub use options::Options;
 
-/// Without std, a panic traps (a `RuntimeError: unreachable` in JS) and
-/// formats nothing, so `core::fmt` and the panic message strings are dead code.
-/// Nothing in the crate is meant to panic: there is no `unwrap`, `expect`,
-/// slice indexing or formatting in it, and `RefCell` borrows never overlap.
-#[cfg(all(not(feature = "std"), target_arch = "wasm32"))]
-#[panic_handler]
-fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
-    core::arch::wasm32::unreachable()
-}
-
-/// The wasm side of the JS `TokenClient` (wrapped by `js/index.js`).
+/// The wasm side of the JS `TokenClient` (wrapped by `js/client.js`).
 #[wasm_bindgen(js_name = TokenClient, skip_typescript)]
 #[derive(Debug)]
 pub struct JsTokenClient {
@@ -72,35 +56,14 @@ pub struct JsTokenClient {
 
 #[wasm_bindgen(js_class = TokenClient)]
 impl JsTokenClient {
-    /// `new TokenClient(...parseOptions(options), onChange, onError,
-    /// makeError)`: the options arrive validated, in the order of
-    /// [`Options`]' fields (`leewaySeconds` in seconds); the hooks are
-    /// described on [`client::Hooks`].
+    /// `new TokenClient(options, onChange, onError)`; throws a `TokenError`
+    /// (`invalid_options`) for bad options. The hooks are described on
+    /// [`client::Hooks`].
     #[wasm_bindgen(constructor)]
-    #[allow(clippy::too_many_arguments, reason = "one plain argument per option keeps the boundary cheap")]
-    pub fn new(
-        endpoint: JsValue,
-        init: RequestInit,
-        leeway_seconds: f64,
-        timeout_ms: f64,
-        retries: u32,
-        retry_delay_ms: f64,
-        refresh_ahead: bool,
-        on_change: Function,
-        on_error: Function,
-        make_error: Function,
-    ) -> JsTokenClient {
-        let options = Options {
-            endpoint,
-            init,
-            leeway_ms: leeway_seconds * 1000.0,
-            timeout_ms,
-            retries,
-            retry_delay_ms,
-            refresh_ahead,
-        };
-        let hooks = client::Hooks { on_change, on_error, make_error };
-        Self { client: TokenClient::new(options, hooks) }
+    pub fn new(options: JsValue, on_change: Function, on_error: Function) -> Result<JsTokenClient, JsValue> {
+        let options = Options::from_js(options).map_err(|error| JsValue::from(error.into_js()))?;
+        let hooks = client::Hooks { on_change, on_error };
+        Ok(Self { client: TokenClient::new(options, hooks) })
     }
 
     /// `getAccessToken()` → `Promise<string>`; `getAccessToken(onReady)` →
@@ -108,7 +71,7 @@ impl JsTokenClient {
     #[wasm_bindgen(js_name = getAccessToken)]
     pub fn get_access_token(&self, on_ready: JsValue) -> Promise {
         match on_ready.dyn_into::<Function>() {
-            Ok(on_ready) => self.client.call_when_ready(on_ready),
+            Ok(on_ready) => spawn(Box::pin(self.client.clone().call_when_ready(on_ready))),
             Err(_) => self.client.token_promise(),
         }
     }
@@ -116,7 +79,7 @@ impl JsTokenClient {
     /// `fetch` with `Authorization: Bearer …`, retried once after a 401.
     #[wasm_bindgen(js_name = authorizedFetch)]
     pub fn authorized_fetch(&self, input: JsValue, init: JsValue) -> Promise {
-        self.client.authorized_fetch(input, init)
+        spawn(Box::pin(self.client.clone().authorized_fetch(input, init)))
     }
 
     /// Forget the cached token.
@@ -129,10 +92,10 @@ impl JsTokenClient {
         self.client.wake();
     }
 
-    /// `build(status, expiresAt, fetches, cacheHits, lastError)`, never the
-    /// token (see [`TokenClient::state`]).
+    /// The `TokenState` object (missing values as `null`), never the token.
     #[wasm_bindgen(js_name = getState)]
-    pub fn state(&self, build: &Function) -> JsValue {
-        self.client.state(build)
+    pub fn state(&self) -> Result<JsValue, JsValue> {
+        let serializer = serde_wasm_bindgen::Serializer::new().serialize_missing_as_null(true);
+        Ok(serde::Serialize::serialize(&self.client.state(), &serializer)?)
     }
 }

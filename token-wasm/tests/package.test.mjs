@@ -83,7 +83,14 @@ test('package.json has the contract fields', async () => {
   assert.equal(manifest.name, 'token-wasm');
   assert.equal(manifest.type, 'module');
   assert.equal(manifest.sideEffects, false);
-  assert.deepEqual(Object.keys(manifest.exports['.']), ['types', 'default']);
+  // `types` first and `default` last, as resolvers read conditions in order;
+  // Node and dev servers get the entry with the wasm inlined.
+  assert.deepEqual(Object.keys(manifest.exports['.']), ['types', 'node', 'development', 'default']);
+  assert.equal(manifest.exports['.'].node, './embedded.js');
+  assert.equal(manifest.exports['.'].default, './index.js');
+  assert.equal(manifest.license, 'MIT OR Apache-2.0');
+  for (const field of ['repository', 'homepage', 'keywords', 'engines']) assert.ok(manifest[field], field);
+  for (const file of ['LICENSE-MIT', 'LICENSE-APACHE', 'embedded.js']) assert.ok(manifest.files.includes(file), file);
   for (const file of manifest.files) assert.ok(existsSync(join(pkg, file)), file);
 });
 

@@ -8,9 +8,8 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use js_sys::{Array, Function, JSON, Object, Promise, Reflect};
+use js_sys::{Array, Function, JSON, Promise, Reflect};
 use token_wasm::JsTokenClient;
-use token_wasm::http::{fetch, set_timeout};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -30,67 +29,22 @@ fn opts(json: &str) -> JsValue {
     JSON::parse(&json.replace("{S}", server())).unwrap()
 }
 
-/// A stand-in for `makeError` in `js/index.js` (tested in
-/// `package.test.mjs`): the same fields, with the kind in the message.
-fn make_error() -> Function {
-    Function::new_with_args(
-        "kind, status, body, cause",
-        "const codes = ['network', 'timeout', 'http', 'login_required', 'invalid_response', 'invalid_response', 'invalid_response'];
-         const e = new Error('kind ' + kind + (status ? ' (HTTP ' + status + ')' : ''), cause === undefined ? undefined : { cause });
-         Object.assign(e, { name: 'TokenError', code: codes[kind], status, error: body?.error ?? null,
-           error_description: body?.error_description ?? null });
-         return e;",
-    )
-}
-
-/// A client from (valid) JSON options, with the given hooks. The JS entry
-/// validates options and applies defaults (tested in `package.test.mjs`);
-/// this does the same for the known-good options of these tests.
+/// A client from (valid) JSON options, with the given hooks; options go
+/// through the same parsing as from JS.
 fn client_with(json: &str, on_change: Option<Function>, on_error: Option<Function>) -> JsTokenClient {
-    let o = opts(json);
-    let field = |key: &str| get(&o, key);
-    let num = |key: &str, default: f64| field(key).as_f64().unwrap_or(default);
-    let headers = web_sys::Headers::new_with_str_sequence_sequence(&field("headers"))
-        .unwrap_or_else(|_| web_sys::Headers::new().unwrap());
-    if !headers.has("accept").unwrap() {
-        headers.set("Accept", "application/json").unwrap();
-    }
-    headers.set("X-Requested-With", "token-wasm").unwrap();
-    let credentials = field("credentials").as_string().unwrap_or_else(|| "same-origin".into());
-    let init = Object::new();
-    Reflect::set(&init, &"credentials".into(), &credentials.into()).unwrap();
-    Reflect::set(&init, &"headers".into(), &headers).unwrap();
-    Reflect::set(&init, &"cache".into(), &"no-store".into()).unwrap();
     let noop = || Function::new_no_args("");
-    JsTokenClient::new(
-        field("endpoint"),
-        init.unchecked_into(),
-        num("leewaySeconds", 60.0),
-        num("timeoutMs", 10_000.0),
-        num("retries", 2.0) as u32,
-        num("retryDelayMs", 300.0),
-        field("refreshAhead").as_bool().unwrap_or(false),
-        on_change.unwrap_or_else(noop),
-        on_error.unwrap_or_else(noop),
-        make_error(),
-    )
+    JsTokenClient::new(opts(json), on_change.unwrap_or_else(noop), on_error.unwrap_or_else(noop))
+        .unwrap_or_else(|e| panic!("options {json} rejected: {:?}", get(&e, "message")))
 }
 
-/// `client.getState()` as the JS entry builds it.
+/// `client.getState()`.
 fn state(c: &JsTokenClient) -> JsValue {
-    let build = Function::new_with_args(
-        "status, expiresAt, fetches, cacheHits, lastError",
-        "return { status: ['empty', 'fresh', 'refreshing', 'error'][status], expiresAt, fetches, cacheHits, lastError };",
-    );
-    c.state(&build)
+    c.state().unwrap()
 }
 
 /// Resolve after `ms` milliseconds.
 async fn sleep(ms: f64) {
-    let _ = JsFuture::from(Promise::new(&mut |resolve, _| {
-        set_timeout(&resolve, ms);
-    }))
-    .await;
+    token_wasm::http::sleep(ms).await;
 }
 
 fn client(json: &str) -> JsTokenClient {
@@ -111,9 +65,8 @@ async fn token(c: &JsTokenClient) -> Result<JsValue, JsValue> {
 
 async fn server_json(path: &str) -> JsValue {
     let url = format!("{}{}", server(), path);
-    let resp: web_sys::Response =
-        JsFuture::from(fetch(&url.into(), &JsValue::UNDEFINED)).await.unwrap().unchecked_into();
-    JsFuture::from(resp.json().unwrap()).await.unwrap()
+    let resp = gloo_net::http::Request::get(&url).send().await.unwrap();
+    JSON::parse(&resp.text().await.unwrap()).unwrap()
 }
 
 async fn count(key: &str) -> f64 {
@@ -463,4 +416,39 @@ async fn wake_drops_stale_token() {
     wait_until(5_000.0, async || js_sys::Date::now() >= expires_at - 60_000.0).await;
     c.wake();
     assert!(get(&state(&c), "expiresAt").is_null());
+}
+
+/// The constructor's error for bad options.
+fn rejected_options(json: &str) -> JsValue {
+    let noop = Function::new_no_args("");
+    match JsTokenClient::new(opts(json), noop.clone(), noop) {
+        Ok(_) => panic!("options {json} were accepted"),
+        Err(error) => error,
+    }
+}
+
+/// serde-wasm-bindgen reads only the fields it knows, so unknown options are
+/// checked separately: a typo must be rejected, naming the option.
+#[wasm_bindgen_test]
+fn unknown_option_is_rejected() {
+    let err = rejected_options(r#"{"endpoint":"/api/token","leeway":30}"#);
+    assert!(err.is_instance_of::<js_sys::Error>());
+    assert_eq!(get(&err, "name"), "TokenError");
+    assert_eq!(get(&err, "code"), "invalid_options");
+    assert!(get(&err, "message").as_string().unwrap().contains("leeway"));
+}
+
+/// A wrongly typed option is rejected with serde's error as the `cause`;
+/// out-of-range values with a message naming the option.
+#[wasm_bindgen_test]
+fn mistyped_and_out_of_range_options_are_rejected() {
+    let err = rejected_options(r#"{"retryDelayMs":"5"}"#);
+    assert_eq!(get(&err, "code"), "invalid_options");
+    assert!(get(&err, "cause").is_instance_of::<js_sys::Error>());
+    let err = rejected_options(r#"{"credentials":"sometimes"}"#);
+    assert!(get(&err, "message").as_string().unwrap().contains("same-origin"));
+    let err = rejected_options(r#"{"leewaySeconds":-1}"#);
+    assert!(get(&err, "message").as_string().unwrap().contains("leewaySeconds"));
+    let err = rejected_options(r#"{"headers":{"bad name":"x"}}"#);
+    assert!(get(&err, "message").as_string().unwrap().contains("headers"));
 }

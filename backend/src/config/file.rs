@@ -40,6 +40,17 @@ pub(super) struct FileConfig {
     pub(super) redis: FileRedis,
     #[serde(default)]
     pub(super) profiles: BTreeMap<String, FileProfile>,
+    #[serde(default)]
+    pub(super) server: FileServer,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileServer {
+    pub(super) header_read_timeout_secs: Option<u64>,
+    pub(super) idle_timeout_secs: Option<u64>,
+    pub(super) max_connections: Option<u64>,
+    pub(super) shutdown_timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -91,6 +102,8 @@ pub(super) struct FileCache {
 pub(super) struct FileUpstream {
     pub(super) timeout_secs: Option<u64>,
     pub(super) connect_timeout_secs: Option<u64>,
+    pub(super) backoff_max_secs: Option<u64>,
+    pub(super) retry_after_max_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -11,11 +11,9 @@ mod cli;
 mod file;
 mod validate;
 
-pub use cli::Cli;
+pub use cli::{Cli, Command};
 
 use std::fmt;
-
-use clap::Parser;
 
 use self::file::{FileConfig, read_file};
 use self::validate::{Validator, build};
@@ -47,13 +45,8 @@ impl fmt::Display for ConfigError {
 }
 
 impl Config {
-    /// Parses the command line and environment, reads the TOML file if one is
-    /// named, and validates the result.
-    pub fn load() -> Result<Self, ConfigError> {
-        Self::from_cli(Cli::parse())
-    }
-
-    /// Builds the configuration from already-parsed command-line and environment values.
+    /// Builds the configuration from the parsed command line and environment
+    /// (`Cli::parse()`), reading the TOML file if one is named, and validates it.
     pub fn from_cli(cli: Cli) -> Result<Self, ConfigError> {
         let mut v = Validator::default();
         let file = match &cli.config {

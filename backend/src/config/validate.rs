@@ -18,10 +18,11 @@ use crate::cluster::RedisSettings;
 use crate::provider::{
     ClientAuth, ClientCredentials, EndpointOverrides, ProviderSpec, is_loopback, parse_endpoint_url,
 };
+use crate::server::ServerLimits;
 use crate::session::SessionKey;
 use crate::sign_in::SignIn;
 use crate::telemetry::LogFormat;
-use crate::token_cache::{CachePolicy, DEFAULT_PROFILE};
+use crate::token_cache::{BackoffPolicy, CachePolicy, DEFAULT_PROFILE};
 use crate::transport::UpstreamHttp;
 
 #[derive(Default)]
@@ -48,11 +49,24 @@ impl Validator {
         default: u64,
         range: (u64, u64),
     ) -> Duration {
+        Duration::from_secs(self.number(var, env, file, default, range, "seconds"))
+    }
+
+    /// A whole number of `unit`s within `range`, from the environment, else the file, else `default`.
+    fn number(
+        &mut self,
+        var: &'static str,
+        env: Option<&str>,
+        file: Option<u64>,
+        default: u64,
+        range: (u64, u64),
+        unit: &str,
+    ) -> u64 {
         let value = match env {
             Some(raw) => match raw.trim().parse::<u64>() {
                 Ok(n) => n,
                 Err(_) => {
-                    self.problem(var, format!("`{raw}` is not a whole number of seconds"));
+                    self.problem(var, format!("`{raw}` is not a whole number of {unit}"));
                     default
                 }
             },
@@ -61,14 +75,19 @@ impl Validator {
         if value < range.0 || value > range.1 {
             self.problem(var, format!("{value} is out of range ({}..={})", range.0, range.1));
         }
-        Duration::from_secs(value)
+        value
     }
 }
 
 pub(super) fn build(cli: &Cli, file: FileConfig, v: &mut Validator) -> Option<Config> {
     let bind_addr =
         v.check("BIND_ADDR", parse_bind_addr(pick(&cli.bind_addr, &file.bind_addr).unwrap_or("127.0.0.1:3000")));
-    let public_dir = v.check("PUBLIC_DIR", parse_public_dir(pick(&cli.public_dir, &file.public_dir).unwrap_or("www")));
+    // Off unless set (an empty value, as container environments often pass,
+    // counts as unset): a production deployment serves no demo page by accident.
+    let public_dir = match pick(&cli.public_dir, &file.public_dir).filter(|raw| !raw.trim().is_empty()) {
+        Some(raw) => v.check("PUBLIC_DIR", parse_public_dir(raw)).map(Some),
+        None => Some(None),
+    };
     let log_format = v.check("LOG_FORMAT", parse_log_format(pick(&cli.log_format, &file.log_format).unwrap_or("text")));
     let cors = parse_cors(cli, &file, v);
 
@@ -110,6 +129,7 @@ pub(super) fn build(cli: &Cli, file: FileConfig, v: &mut Validator) -> Option<Co
             60,
             (0, 86_400),
         ),
+        backoff: parse_backoff(cli, &file, v),
         ..CachePolicy::default()
     };
     let http = UpstreamHttp {
@@ -142,6 +162,7 @@ pub(super) fn build(cli: &Cli, file: FileConfig, v: &mut Validator) -> Option<Co
     } else {
         parse_remote(cli, &file, preset, v)
     };
+    check_lifetimes(&cache, upstream.as_ref(), v);
     let sign_in = match (&upstream, bind_addr) {
         (Some(upstream), Some(bind_addr)) => parse_sign_in(cli, &file, upstream, bind_addr, preset, v),
         _ => None,
@@ -159,7 +180,93 @@ pub(super) fn build(cli: &Cli, file: FileConfig, v: &mut Validator) -> Option<Co
         sign_in,
         warnings: std::mem::take(&mut v.warnings),
         redis: parse_redis(cli, &file, v),
+        server: parse_server_limits(cli, &file, v),
     })
+}
+
+/// Lifetimes that no token could be served with stop the start-up: every such
+/// token would be refused as too short, at every request.
+fn check_lifetimes(cache: &CachePolicy, upstream: Option<&Upstream>, v: &mut Validator) {
+    let min = cache.min_ttl.as_secs();
+    if cache.default_ttl <= cache.min_ttl {
+        v.problem(
+            "TOKEN_DEFAULT_TTL_SECS",
+            format!(
+                "{} must be longer than TOKEN_MIN_TTL_SECS ({min}), or tokens without `expires_in` are never served",
+                cache.default_ttl.as_secs()
+            ),
+        );
+    }
+    if let Some(Upstream::Dev { token_ttl }) = upstream {
+        if *token_ttl <= cache.min_ttl {
+            v.problem(
+                "DEV_TOKEN_TTL_SECS",
+                format!(
+                    "{} must be longer than TOKEN_MIN_TTL_SECS ({min}), or no dev token is ever served",
+                    token_ttl.as_secs()
+                ),
+            );
+        }
+    }
+}
+
+/// What slow, idle and numerous clients may hold open, and how long shutdown waits.
+fn parse_server_limits(cli: &Cli, file: &FileConfig, v: &mut Validator) -> ServerLimits {
+    let defaults = ServerLimits::default();
+    ServerLimits {
+        header_read_timeout: v.seconds(
+            "HEADER_READ_TIMEOUT_SECS",
+            cli.header_read_timeout_secs.as_deref(),
+            file.server.header_read_timeout_secs,
+            defaults.header_read_timeout.as_secs(),
+            (1, 3600),
+        ),
+        idle_timeout: v.seconds(
+            "IDLE_TIMEOUT_SECS",
+            cli.idle_timeout_secs.as_deref(),
+            file.server.idle_timeout_secs,
+            defaults.idle_timeout.as_secs(),
+            (1, 3600),
+        ),
+        max_connections: v.number(
+            "MAX_CONNECTIONS",
+            cli.max_connections.as_deref(),
+            file.server.max_connections,
+            defaults.max_connections as u64,
+            (1, 1_000_000),
+            "connections",
+        ) as usize,
+        shutdown_timeout: v.seconds(
+            "SHUTDOWN_TIMEOUT_SECS",
+            cli.shutdown_timeout_secs.as_deref(),
+            file.server.shutdown_timeout_secs,
+            defaults.shutdown_timeout.as_secs(),
+            (0, 3600),
+        ),
+    }
+}
+
+/// How long a failing upstream is left alone. 0 turns a bound off, which only
+/// tests that script one upstream failure after another should want.
+fn parse_backoff(cli: &Cli, file: &FileConfig, v: &mut Validator) -> BackoffPolicy {
+    let defaults = BackoffPolicy::default();
+    BackoffPolicy {
+        max: v.seconds(
+            "UPSTREAM_BACKOFF_MAX_SECS",
+            cli.upstream_backoff_max_secs.as_deref(),
+            file.upstream.backoff_max_secs,
+            defaults.max.as_secs(),
+            (0, 3600),
+        ),
+        retry_after_max: v.seconds(
+            "UPSTREAM_RETRY_AFTER_MAX_SECS",
+            cli.upstream_retry_after_max_secs.as_deref(),
+            file.upstream.retry_after_max_secs,
+            defaults.retry_after_max.as_secs(),
+            (0, 3600),
+        ),
+        ..defaults
+    }
 }
 
 /// Sign-in is on in dev mode, and elsewhere when `OAUTH_REDIRECT_URL` is set.
@@ -433,7 +540,7 @@ pub(super) fn parse_remote(
     };
     let auth = match pick(&cli.client_auth, &file.oauth.client_auth) {
         Some(raw) => v.check("OAUTH_CLIENT_AUTH", ClientAuth::parse(raw)),
-        None => Some(ClientAuth::Basic),
+        None => preset.map(crate::provider::Preset::default_client_auth),
     };
     let id = match pick(&cli.client_id, &file.oauth.client_id).map(str::trim) {
         Some(id) if !id.is_empty() => Some(ClientId::new(id.to_owned())),

@@ -9,8 +9,8 @@
 mod response;
 mod revocation;
 
-pub(crate) use response::parse_reason;
 pub use response::{IdToken, IssuedToken};
+pub(crate) use response::{MAX_LIFETIME, parse_reason};
 
 use std::sync::atomic::{AtomicU16, AtomicU32, Ordering};
 use std::time::Duration;
@@ -24,6 +24,7 @@ use oauth2::{
 use secrecy::{ExposeSecret, SecretString};
 
 use self::response::{UpstreamTokenResponse, validate};
+use crate::log_text::Scrubber;
 use crate::provider::{ClientAuth, ClientCredentials, Provider};
 use crate::transport::{Transport, TransportError, retry_after_secs};
 
@@ -46,6 +47,10 @@ pub enum ExchangeError {
     /// A success response we cannot use: not JSON, missing fields, absurd lifetime, too large.
     #[error("the authorization server sent an invalid token response: {0}")]
     InvalidResponse(String),
+    /// Not asked: a recent token request failed and the upstream is left alone
+    /// until this much time has passed (`token_cache`'s backoff window).
+    #[error("the authorization server failed recently; the broker waits {retry_after:?} before asking it again")]
+    BackingOff { retry_after: Duration },
 }
 
 impl ExchangeError {
@@ -57,6 +62,7 @@ impl ExchangeError {
             Self::Unavailable { .. } => "unavailable",
             Self::Rejected { .. } => "rejected",
             Self::InvalidResponse(_) => "invalid_response",
+            Self::BackingOff { .. } => "backing_off",
         }
     }
 }
@@ -155,13 +161,14 @@ impl Exchange {
     pub async fn exchange_code(&self, code: String, verifier: PkceCodeVerifier) -> Result<IssuedToken, ExchangeError> {
         let reply = Reply::default();
         let transport = GrantHttp { exchange: self, reply: &reply };
+        let sent = self.scrubber().credential(&code).credential(verifier.secret());
         let response = self
             .client
             .exchange_code(AuthorizationCode::new(code))
             .set_pkce_verifier(verifier)
             .request_async(&transport)
             .await
-            .map_err(|e| self.classify(e, &reply))?;
+            .map_err(|e| self.classify(e, &reply, &sent))?;
         validate(response, self.default_ttl)
     }
 
@@ -175,7 +182,7 @@ impl Exchange {
             .add_scopes(scopes.iter().cloned().map(Scope::new))
             .request_async(&transport)
             .await
-            .map_err(|e| self.classify(e, &reply))?;
+            .map_err(|e| self.classify(e, &reply, &self.scrubber().credential(refresh_token.secret())))?;
         validate(response, self.default_ttl)
     }
 
@@ -189,7 +196,7 @@ impl Exchange {
             .add_scopes(scopes.iter().cloned().map(Scope::new))
             .request_async(&transport)
             .await
-            .map_err(|e| self.classify(e, &reply))?;
+            .map_err(|e| self.classify(e, &reply, &self.scrubber()))?;
         validate(response, self.default_ttl)
     }
 
@@ -214,18 +221,30 @@ impl Exchange {
         Ok(out)
     }
 
+    /// Scrubs the client's credentials, as sent with either client authentication.
+    fn scrubber(&self) -> Scrubber {
+        Scrubber::default().basic(self.client.client_id(), self.secret.expose_secret())
+    }
+
+    /// `sent` scrubs every credential this request carried from the upstream's
+    /// text, which ends up in the log.
     fn classify<T: ErrorResponseType + std::fmt::Display>(
         &self,
         error: RequestTokenError<TransportError, StandardErrorResponse<T>>,
         reply: &Reply,
+        sent: &Scrubber,
     ) -> ExchangeError {
         let status = reply.status.load(Ordering::Relaxed);
         let retry_after = match reply.retry_after_secs.load(Ordering::Relaxed) {
             0 => None,
             secs => Some(Duration::from_secs(u64::from(secs))),
         };
-        let scrub = |text: &str| scrub_secret(text, self.secret.expose_secret());
+        let scrub = |text: &str| sent.clean(text);
         match error {
+            // An outage page too large to read is still an outage, with its Retry-After.
+            RequestTokenError::Request(TransportError::TooLarge(_)) if status >= 500 || status == 429 => {
+                ExchangeError::Unavailable { status, retry_after }
+            }
             RequestTokenError::Request(e) => match ExchangeError::from(e) {
                 ExchangeError::Unreachable(reason) => ExchangeError::Unreachable(scrub(&reason)),
                 other => other,
@@ -300,19 +319,5 @@ impl From<TransportError> for ExchangeError {
             }
             TransportError::Connect(reason) | TransportError::Other(reason) => Self::Unreachable(reason),
         }
-    }
-}
-
-fn scrub_secret(text: &str, secret: &str) -> String {
-    if secret.is_empty() { text.to_owned() } else { text.replace(secret, "[redacted]") }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn secrets_are_scrubbed_from_upstream_text() {
-        assert_eq!(scrub_secret("bad secret hunter2!", "hunter2"), "bad secret [redacted]!");
     }
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use super::ExchangeError;
 
 /// Longest token lifetime we believe; anything longer is a broken upstream.
-const MAX_LIFETIME: Duration = Duration::from_secs(366 * 24 * 3600);
+pub(crate) const MAX_LIFETIME: Duration = Duration::from_secs(366 * 24 * 3600);
 
 /// A token the upstream issued, validated.
 #[derive(Debug, Clone)]

@@ -142,12 +142,33 @@ impl Provider {
 /// Upstream endpoints must be https, except on loopback where tests and local
 /// servers run: the client secret travels to them.
 pub fn parse_endpoint_url(raw: &str) -> Result<Url, String> {
-    let url = Url::parse(raw.trim()).map_err(|e| format!("`{raw}` is not a URL: {e}"))?;
+    let shown = without_password(raw);
+    let url = Url::parse(raw.trim()).map_err(|e| format!("`{shown}` is not a URL: {e}"))?;
     match url.scheme() {
         "https" => Ok(url),
         "http" if is_loopback(&url) => Ok(url),
-        "http" => Err(format!("`{raw}` must use https (plain http is allowed only on loopback)")),
-        other => Err(format!("`{raw}` has unsupported scheme `{other}`")),
+        "http" => Err(format!("`{shown}` must use https (plain http is allowed only on loopback)")),
+        other => Err(format!("`{shown}` has unsupported scheme `{other}`")),
+    }
+}
+
+/// A URL setting as an error message may show it: a `user:password@` part
+/// loses its password, parsable or not, since configuration errors are printed.
+fn without_password(raw: &str) -> String {
+    if let Ok(mut url) = Url::parse(raw.trim()) {
+        if url.password().is_some() && url.set_password(Some("redacted")).is_ok() {
+            return url.to_string();
+        }
+        return raw.to_owned();
+    }
+    let (scheme, rest) = raw.split_once("://").unwrap_or(("", raw));
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => {
+            let user = rest[..at].split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:redacted@{}", &rest[at + 1..])
+        }
+        None => raw.to_owned(),
     }
 }
 

@@ -2,6 +2,8 @@
 
 use url::Url;
 
+use super::ClientAuth;
+
 /// A provider preset, chosen with `OAUTH_PROVIDER`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Preset {
@@ -55,6 +57,16 @@ impl Preset {
         }
     }
 
+    /// How the client authenticates when `OAUTH_CLIENT_AUTH` is not set: what the
+    /// provider's documentation uses. Glimesh reads `client_id`/`client_secret`
+    /// from request parameters only, so HTTP Basic there is `invalid_client`.
+    pub fn default_client_auth(self) -> ClientAuth {
+        match self {
+            Self::Glimesh => ClientAuth::Post,
+            Self::Aps | Self::Oidc | Self::Generic => ClientAuth::Basic,
+        }
+    }
+
     pub fn endpoints(self) -> PresetEndpoints {
         let url = |s: &str| Url::parse(s).ok();
         match self {
@@ -87,5 +99,12 @@ mod tests {
             assert!(e.token_url.is_some() && e.authorize_url.is_some(), "{preset:?}");
         }
         assert!(Preset::Aps.endpoints().revocation_url.is_some());
+    }
+
+    /// Each preset authenticates the way its provider documents.
+    #[test]
+    fn client_auth_follows_the_provider() {
+        assert_eq!(Preset::Aps.default_client_auth(), ClientAuth::Basic);
+        assert_eq!(Preset::Glimesh.default_client_auth(), ClientAuth::Post);
     }
 }

@@ -8,9 +8,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use tower_sessions::Session;
+use tower_sessions::cookie::time::Duration as CookieDuration;
+use tower_sessions::cookie::{Cookie, SameSite};
 
 use super::extract::{SignInState, is_trusted_origin};
 use crate::error::{ApiError, SignInPage, no_store_headers};
+use crate::login_state::COOKIE_NAME;
+use crate::session::PENDING_TTL_MS;
 use crate::sign_in::CallbackParams;
 
 pub fn router() -> Router<SignInState> {
@@ -21,14 +25,20 @@ pub fn router() -> Router<SignInState> {
 }
 
 #[derive(Debug, Deserialize)]
-struct LoginQuery {
+pub(crate) struct LoginQuery {
     return_to: Option<String>,
 }
 
-/// Redirects to the provider (302) with state, PKCE challenge and nonce.
-async fn login(
+/// Redirects to the provider (302) with state, PKCE challenge and nonce, which
+/// go into the login-state cookie (no server session is created).
+#[utoipa::path(get, path = "/auth/login", tag = "auth",
+    params(("return_to" = Option<String>, Query, description = "A path on this site to return to")),
+    responses(
+        (status = 302, description = "To the provider's authorization endpoint"),
+        (status = 400, description = "`invalid_return_to` (an HTML page)", content_type = "text/html"),
+    ))]
+pub(crate) async fn login(
     State(state): State<SignInState>,
-    session: Session,
     headers: HeaderMap,
     uri: Uri,
     Query(query): Query<LoginQuery>,
@@ -49,26 +59,87 @@ async fn login(
         canonical.set_query(uri.query());
         return Ok(found(canonical.as_str())?);
     }
-    let url = state.service.begin(&session, query.return_to.as_deref()).await?;
-    Ok(found(url.as_str())?)
+    let (url, login_state) = state.service.begin(login_state(&headers).as_deref(), query.return_to.as_deref())?;
+    let mut response = found(url.as_str())?;
+    set_login_state(&mut response, &state, Some(&login_state));
+    Ok(response)
 }
 
-/// Completes sign-in and redirects to `return_to`; failures are a page.
-async fn callback(
+/// Completes sign-in and redirects to `return_to`; failures are a page. Either
+/// way the login-state cookie loses this sign-in.
+#[utoipa::path(get, path = "/auth/callback", tag = "auth",
+    params(
+        ("code" = Option<String>, Query, description = "The authorization code"),
+        ("state" = Option<String>, Query, description = "The state sent at login"),
+        ("error" = Option<String>, Query, description = "The provider's error code"),
+    ),
+    responses(
+        (status = 302, description = "Signed in: to `return_to`, with the session cookie"),
+        (status = 400, description = "Missing, wrong or replayed `state`, or a failed exchange (an HTML page)", content_type = "text/html"),
+        (status = 403, description = "`access_denied` (an HTML page)", content_type = "text/html"),
+    ))]
+pub(crate) async fn callback(
     State(state): State<SignInState>,
     session: Session,
+    headers: HeaderMap,
     Query(params): Query<CallbackParams>,
-) -> Result<Response, SignInPage> {
-    let return_to = state.service.complete(&session, params).await?;
-    let mut response = found(&return_to)?;
+) -> Response {
+    let (remaining, login) = state.service.take_login(login_state(&headers).as_deref(), params.state.as_deref());
+    let result = match login {
+        Ok(login) => state.service.complete(&session, login, params).await.map_err(ApiError::from),
+        Err(e) => Err(ApiError::from(e)),
+    };
+    let mut response = match result.and_then(|return_to| found(&return_to)) {
+        Ok(response) => response,
+        Err(e) => SignInPage(e).into_response(),
+    };
     // The callback URL carries the code: keep it out of the next page's Referer.
     response.headers_mut().insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    Ok(response)
+    set_login_state(&mut response, &state, remaining.as_deref());
+    response
+}
+
+/// The login-state cookie of the request, if it sent one.
+fn login_state(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == COOKIE_NAME)
+        .map(|c| c.value().to_owned())
+}
+
+/// Sets the login-state cookie to `value`, or removes it. It is sent only to
+/// the callback path and lives as long as a pending sign-in.
+fn set_login_state(response: &mut Response, state: &SignInState, value: Option<&str>) {
+    let config = state.service.config();
+    let max_age = if value.is_some() { CookieDuration::milliseconds(PENDING_TTL_MS) } else { CookieDuration::ZERO };
+    let cookie = Cookie::build((COOKIE_NAME, value.unwrap_or_default()))
+        .path(config.redirect_url.path().to_owned())
+        .http_only(true)
+        .secure(config.cookie_secure)
+        .same_site(SameSite::Lax)
+        .max_age(max_age)
+        .build();
+    if let Ok(value) = HeaderValue::from_str(&cookie.to_string()) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
 }
 
 /// Revokes and forgets the session. A `fetch` (with `X-Requested-With`) gets
 /// 204; a plain form post is sent back to `/`.
-async fn logout(State(state): State<SignInState>, session: Session, headers: HeaderMap) -> Result<Response, ApiError> {
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", responses(
+    (status = 204, description = "Signed out (a `fetch` with `X-Requested-With`)"),
+    (status = 303, description = "Signed out (a form post): to `/`"),
+    (status = 403, description = "`cross_site_request`", body = crate::error::ErrorBody),
+))]
+pub(crate) async fn logout(
+    State(state): State<SignInState>,
+    session: Session,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     if let Some(origin) = headers.get(header::ORIGIN)
         && !is_trusted_origin(&state, origin)
     {

@@ -36,18 +36,39 @@ pub fn router(state: Arc<TokenRoutes>) -> Router {
 }
 
 /// RFC 6749 §5.1 success body. `expires_in` is computed at response time.
-#[derive(Debug, Serialize)]
-pub(super) struct TokenBody<'a> {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = TokenResponse, title = "TokenResponse")]
+pub(crate) struct TokenBody<'a> {
     pub(super) access_token: &'a str,
+    /// Always `Bearer`.
+    #[schema(pattern = "^Bearer$")]
     pub(super) token_type: &'static str,
+    /// Whole seconds of life left now (never less than `TOKEN_MIN_TTL_SECS`).
     pub(super) expires_in: u64,
 }
 
-async fn default_token(State(state): State<Arc<TokenRoutes>>) -> Response {
+/// The browser token of the default profile.
+#[utoipa::path(get, path = "/api/token", tag = "token", responses(
+    (status = 200, description = "A token with at least `TOKEN_MIN_TTL_SECS` to live", body = TokenBody),
+    (status = 500, description = "`internal_error`", body = crate::error::ErrorBody),
+    (status = 502, description = "`upstream_rejected` or `upstream_invalid_response`", body = crate::error::ErrorBody),
+    (status = 503, description = "`upstream_unavailable`, with `Retry-After`", body = crate::error::ErrorBody),
+))]
+pub(crate) async fn default_token(State(state): State<Arc<TokenRoutes>>) -> Response {
     serve(&state, DEFAULT_PROFILE).await
 }
 
-async fn profile_token(State(state): State<Arc<TokenRoutes>>, Path(profile): Path<String>) -> Response {
+/// The browser token of a named profile (`[profiles.NAME]` in the TOML file).
+#[utoipa::path(get, path = "/api/token/{profile}", tag = "token",
+    params(("profile" = String, Path, description = "A profile name")),
+    responses(
+        (status = 200, description = "A token with at least `TOKEN_MIN_TTL_SECS` to live", body = TokenBody),
+        (status = 404, description = "`unknown_profile`", body = crate::error::ErrorBody),
+        (status = 500, description = "`internal_error`", body = crate::error::ErrorBody),
+        (status = 502, description = "`upstream_rejected` or `upstream_invalid_response`", body = crate::error::ErrorBody),
+        (status = 503, description = "`upstream_unavailable`, with `Retry-After`", body = crate::error::ErrorBody),
+    ))]
+pub(crate) async fn profile_token(State(state): State<Arc<TokenRoutes>>, Path(profile): Path<String>) -> Response {
     serve(&state, &profile).await
 }
 

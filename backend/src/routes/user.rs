@@ -17,7 +17,17 @@ pub fn router() -> Router<SignInState> {
     Router::new().route("/api/user/token", get(user_token)).route("/api/user/me", get(me))
 }
 
-async fn user_token(
+/// The signed-in user's browser token (needs the session cookie and `X-Requested-With`).
+#[utoipa::path(get, path = "/api/user/token", tag = "user",
+    params(("X-Requested-With" = String, Header, description = "Any non-empty value")),
+    responses(
+        (status = 200, description = "The user's token", body = crate::routes::token::TokenBody),
+        (status = 401, description = "`login_required`", body = crate::error::ErrorBody),
+        (status = 403, description = "`cross_site_request`", body = crate::error::ErrorBody),
+        (status = 500, description = "`internal_error`", body = crate::error::ErrorBody),
+        (status = 503, description = "`upstream_unavailable` or `session_store_unavailable`", body = crate::error::ErrorBody),
+    ))]
+pub(crate) async fn user_token(
     _caller: SameSiteCaller,
     State(state): State<SignInState>,
     session: Session,
@@ -28,7 +38,19 @@ async fn user_token(
     Ok((no_store_headers(), Json(body)).into_response())
 }
 
-async fn me(_caller: SameSiteCaller, State(state): State<SignInState>, session: Session) -> Result<Response, ApiError> {
+/// The signed-in user's profile, from the provider's userinfo endpoint.
+#[utoipa::path(get, path = "/api/user/me", tag = "user",
+    params(("X-Requested-With" = String, Header, description = "Any non-empty value")),
+    responses(
+        (status = 200, description = "The userinfo claims", body = Object),
+        (status = 401, description = "`login_required`", body = crate::error::ErrorBody),
+        (status = 404, description = "`userinfo_not_configured`", body = crate::error::ErrorBody),
+    ))]
+pub(crate) async fn me(
+    _caller: SameSiteCaller,
+    State(state): State<SignInState>,
+    session: Session,
+) -> Result<Response, ApiError> {
     let profile = state.service.profile(&session).await?;
     Ok((no_store_headers(), Json(profile)).into_response())
 }

@@ -11,7 +11,7 @@ use crate::token_cache::StoredToken;
 /// At most this many sign-ins may be in progress per session (one per tab).
 const MAX_PENDING: usize = 5;
 /// A sign-in not completed within this is forgotten.
-const PENDING_TTL_MS: i64 = 10 * 60 * 1000;
+pub const PENDING_TTL_MS: i64 = 10 * 60 * 1000;
 
 /// A sign-in started by `/auth/login`, awaiting its callback.
 #[derive(Debug, Serialize, Deserialize)]

@@ -7,7 +7,7 @@
 mod data;
 mod memory;
 
-pub use data::{PendingLogin, PendingLogins, UserGrant};
+pub use data::{PENDING_TTL_MS, PendingLogin, PendingLogins, UserGrant};
 pub use memory::MemoryStore;
 
 use std::fmt;
@@ -20,11 +20,7 @@ use tower_sessions::session_store::{self, SessionStore};
 use tower_sessions::{Expiry, SessionManagerLayer};
 
 /// Session keys.
-pub const PENDING_KEY: &str = "pending_logins";
 pub const USER_KEY: &str = "user";
-
-/// A session that has only started a sign-in expires after this.
-const PENDING_LIFETIME: time::Duration = time::Duration::minutes(15);
 
 /// Why the session store failed; becomes `503 session_store_unavailable`.
 /// Cloneable so one refresh failure can be shared by every request waiting on
@@ -155,9 +151,4 @@ pub fn layer(
         .with_path("/")
         .with_expiry(Expiry::OnSessionEnd)
         .with_signed(Key::from(&key.0))
-}
-
-/// When a session that only holds pending sign-ins should expire.
-pub fn pending_expiry() -> Expiry {
-    Expiry::AtDateTime(time::OffsetDateTime::now_utc() + PENDING_LIFETIME)
 }

@@ -21,9 +21,8 @@ pub use userinfo::Userinfo;
 
 use crate::cluster::{Cluster, ClusterError};
 use crate::exchange::{Exchange, ExchangeError};
-use crate::session::{
-    PENDING_KEY, PendingLogin, PendingLogins, SessionBackend, SessionError, USER_KEY, UserGrant, pending_expiry,
-};
+use crate::login_state::LoginStateKey;
+use crate::session::{PendingLogin, SessionBackend, SessionError, USER_KEY, UserGrant};
 use crate::single_flight::{Flight, SingleFlight, TaskStopped};
 use crate::token_cache::{CachePolicy, StoredToken, now_ms};
 
@@ -141,6 +140,8 @@ pub struct SignInService {
     /// Ask for and check an OpenID Connect nonce.
     is_oidc: bool,
     client_id: String,
+    /// Seals the pending sign-ins into the browser's login-state cookie.
+    login_state: LoginStateKey,
     /// One refresh per session at a time: refresh tokens rotate, so two parallel
     /// refreshes would race and one would be rejected.
     flights: SingleFlight<Id, UserGrant, UserTokenError>,
@@ -164,6 +165,7 @@ impl SignInService {
     ) -> Self {
         let client_id = exchange.client_id().to_owned();
         let is_oidc = is_oidc || config.user_scopes.iter().any(|s| s == "openid");
+        let login_state = LoginStateKey::derive(&config.session_key.0);
         Self {
             config,
             exchange,
@@ -173,6 +175,7 @@ impl SignInService {
             policy,
             is_oidc,
             client_id,
+            login_state,
             flights: SingleFlight::default(),
         }
     }
@@ -185,9 +188,11 @@ impl SignInService {
         self.sessions.clone()
     }
 
-    /// Starts a sign-in: remembers state, PKCE verifier and nonce in the session
-    /// and returns the provider's authorization URL.
-    pub async fn begin(&self, session: &Session, return_to: Option<&str>) -> Result<Url, SignInError> {
+    /// Starts a sign-in: adds state, PKCE verifier and nonce to the browser's
+    /// pending sign-ins (from its login-state `cookie`, if any) and returns the
+    /// provider's authorization URL and the new cookie value. Nothing is stored
+    /// on the server, so anonymous requests cannot grow memory or Redis.
+    pub fn begin(&self, cookie: Option<&str>, return_to: Option<&str>) -> Result<(Url, String), SignInError> {
         let return_to = self.validate_return_to(return_to.unwrap_or("/"))?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let nonce = self.is_oidc.then(CsrfToken::new_random);
@@ -197,26 +202,39 @@ impl SignInService {
             nonce.as_ref().map(|n| n.secret().as_str()),
         )?;
         let now = now_ms();
-        let mut pending: PendingLogins = session.get(PENDING_KEY).await?.unwrap_or_default();
+        let mut pending = cookie.and_then(|c| self.login_state.open(c)).unwrap_or_default();
         pending.push(PendingLogin { state, verifier, nonce, return_to, started_at_ms: now }, now);
-        session.insert(PENDING_KEY, &pending).await?;
-        if session.get::<serde_json::Value>(USER_KEY).await?.is_none() {
-            session.set_expiry(Some(pending_expiry()));
-        }
-        Ok(url)
+        Ok((url, self.login_state.seal(&pending)))
     }
 
-    /// Completes a sign-in from the provider's redirect. On success the session
+    /// Takes the sign-in named by the callback's `state` out of the browser's
+    /// login-state `cookie`. Also returns the cookie without it (`None` when no
+    /// sign-in is left), which the caller sends back whatever happens next, so a
+    /// replayed callback never finds its state again.
+    pub fn take_login(
+        &self,
+        cookie: Option<&str>,
+        state: Option<&str>,
+    ) -> (Option<String>, Result<PendingLogin, SignInError>) {
+        let mut pending = cookie.and_then(|c| self.login_state.open(c)).unwrap_or_default();
+        let login = match state.filter(|s| !s.is_empty()) {
+            None => Err(SignInError::MissingState),
+            Some(state) => pending.take(state, now_ms()).ok_or(SignInError::InvalidState),
+        };
+        let remaining = (!pending.is_empty()).then(|| self.login_state.seal(&pending));
+        (remaining, login)
+    }
+
+    /// Completes `login` from the provider's redirect. On success the session
     /// holds the user's grant under a new id, and the caller redirects to the
     /// returned path.
-    pub async fn complete(&self, session: &Session, params: CallbackParams) -> Result<String, SignInError> {
-        let state = params.state.as_deref().filter(|s| !s.is_empty()).ok_or(SignInError::MissingState)?;
+    pub async fn complete(
+        &self,
+        session: &Session,
+        login: PendingLogin,
+        params: CallbackParams,
+    ) -> Result<String, SignInError> {
         let now = now_ms();
-        let mut pending: PendingLogins = session.get(PENDING_KEY).await?.unwrap_or_default();
-        let login = pending.take(state, now).ok_or(SignInError::InvalidState)?;
-        // Forget the state before anything else can fail, so a replayed callback never succeeds.
-        session.insert(PENDING_KEY, &pending).await?;
-        session.save().await?;
         if let Some(error) = params.error {
             return Err(if error == "access_denied" {
                 SignInError::Denied
@@ -238,9 +256,6 @@ impl SignInService {
         // A new session id on sign-in defeats session fixation.
         session.cycle_id().await?;
         session.insert(USER_KEY, &grant).await?;
-        if pending.is_empty() {
-            session.remove::<serde_json::Value>(PENDING_KEY).await?;
-        }
         let ends = time::OffsetDateTime::now_utc() + self.config.session_max_lifetime;
         session.set_expiry(Some(Expiry::AtDateTime(ends)));
         Ok(login.return_to)
@@ -252,12 +267,13 @@ impl SignInService {
         self.token(session, Audience::Browser).await
     }
 
-    /// The user's profile from the provider's userinfo endpoint.
+    /// The user's profile from the provider's userinfo endpoint. Signed-out callers
+    /// learn that first (401), whether or not the provider has userinfo (404).
     pub async fn profile(&self, session: &Session) -> Result<serde_json::Value, UserTokenError> {
+        let token = self.token(session, Audience::Backend).await?;
         if !self.userinfo.is_configured() {
             return Err(UserTokenError::NoUserinfo);
         }
-        let token = self.token(session, Audience::Backend).await?;
         match self.userinfo.fetch(&token.access_token).await {
             Err(ExchangeError::Rejected { status: 401, .. }) => Err(UserTokenError::LoginRequired),
             other => Ok(other?),
@@ -396,6 +412,25 @@ impl RefreshWork {
             _ => &[],
         };
         match self.exchange.refresh(&refresh_token, scopes).await {
+            // Too short to serve: storing it would only send the next request
+            // straight back to the upstream. A rotated refresh token is kept.
+            Ok(issued) if issued.expires_in <= self.policy.min_ttl => {
+                if let Some(rotated) = issued.refresh_token {
+                    grant.refresh_token = Some(rotated);
+                    self.sessions.save_grant(record, &grant).await?;
+                }
+                let e = ExchangeError::InvalidResponse(format!(
+                    "refreshed user token lifetime of {}s is not longer than TOKEN_MIN_TTL_SECS ({}s)",
+                    issued.expires_in.as_secs(),
+                    self.policy.min_ttl.as_secs()
+                ));
+                if usable {
+                    tracing::warn!(error = %e, "user token refresh failed; serving the current token");
+                    Ok(grant)
+                } else {
+                    Err(e.into())
+                }
+            }
             Ok(issued) => {
                 let token = StoredToken::issued(issued.access_token, now, issued.expires_in);
                 if browser {

@@ -8,16 +8,20 @@
 //! - Refresh-ahead: the first request that sees the token inside its refresh
 //!   window starts one background refresh, which retries with jittered backoff
 //!   while the current token is still good; requests keep getting the current token.
+//! - Backoff: after a failed upstream request the upstream is left alone for a
+//!   window, and requests in it fail at once ([`backoff`]).
 //! - No request ever receives a token with less than `min_ttl` left.
 //!
 //! Expiry uses [`tokio::time::Instant`], so tests drive it with paused time.
 
+mod backoff;
 mod policy;
 mod refresh;
 mod shared;
 mod source;
 mod stored;
 
+pub use backoff::BackoffPolicy;
 pub use policy::CachePolicy;
 pub use shared::SharedSource;
 pub use source::TokenSource;

@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use super::BackoffPolicy;
+
 /// When tokens are refreshed and how long they must still live when served.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CachePolicy {
@@ -18,6 +20,8 @@ pub struct CachePolicy {
     /// First delay between failed background refreshes; doubles up to `retry_max`.
     pub retry_base: Duration,
     pub retry_max: Duration,
+    /// How long the upstream is left alone after a failed token request.
+    pub backoff: BackoffPolicy,
 }
 
 impl Default for CachePolicy {
@@ -29,17 +33,28 @@ impl Default for CachePolicy {
             refresh_window_min: Duration::from_secs(60),
             retry_base: Duration::from_secs(1),
             retry_max: Duration::from_secs(30),
+            backoff: BackoffPolicy::default(),
         }
     }
 }
 
 impl CachePolicy {
     /// How long before expiry a token of this lifetime is refreshed: the last 20%
-    /// (configurable), at least 60 s, never more than half the lifetime, and never
-    /// less than `min_ttl` (or the token would stop being served before its refresh).
+    /// (configurable), at least 60 s, never more than half the lifetime, and always
+    /// strictly before the token stops being served (`min_ttl` before expiry).
+    ///
+    /// That last rule is a lead over the servable life (`lifetime - min_ttl`) of
+    /// half the refresh percentage. Clamping the window to `min_ttl` alone made
+    /// `refresh_at == usable_until` whenever half the lifetime was at most
+    /// `min_ttl` (a 60 s token with the defaults): no background refresh ever ran
+    /// and every request at expiry waited on the upstream. The lead leaves the
+    /// usual lifetimes (those with a window well over `min_ttl`) unchanged.
     pub fn refresh_window(&self, lifetime: Duration) -> Duration {
-        let share = lifetime.mul_f64(f64::from(self.refresh_window_percent) / 100.0);
-        share.max(self.refresh_window_min).min(lifetime / 2).max(self.min_ttl)
+        let percent = f64::from(self.refresh_window_percent) / 100.0;
+        let share = lifetime.mul_f64(percent);
+        let servable = lifetime.saturating_sub(self.min_ttl);
+        let lead = servable.mul_f64(percent / 2.0);
+        share.max(self.refresh_window_min).min(lifetime / 2).max(self.min_ttl + lead).min(lifetime)
     }
 
     /// Delay before background refresh attempt `attempt` (0-based): exponential,

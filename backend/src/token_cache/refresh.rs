@@ -1,12 +1,15 @@
 //! The cache's upstream fetch: one at a time per cache ([`SingleFlight`]), a cold
 //! fetch tried once for its waiters, a refresh-ahead retried with backoff while
-//! the current token lasts, and each failure logged once.
+//! the current token lasts, each failure logged once, and after a failure a
+//! window in which misses fail at once (`backoff`).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
 use tokio::time::Instant;
 
+use super::backoff::Backoff;
 use super::{CacheError, CachePolicy, CachedToken, TokenSource};
 use crate::exchange::ExchangeError;
 use crate::single_flight::SingleFlight;
@@ -31,6 +34,8 @@ pub(super) struct Inner {
     pub(super) current: ArcSwapOption<CachedToken>,
     /// The upstream request in progress, if any; one cache has one key, `()`.
     flight: SingleFlight<(), Arc<CachedToken>, CacheError>,
+    /// Set by a failed flight: until it closes, misses fail without a new flight.
+    backoff: Backoff,
 }
 
 impl std::fmt::Debug for Inner {
@@ -46,21 +51,35 @@ impl Inner {
         policy: CachePolicy,
         metrics: ProfileMetrics,
     ) -> Self {
-        Self { scopes, source, policy, metrics, current: ArcSwapOption::empty(), flight: SingleFlight::default() }
+        let backoff = Backoff::new(policy.backoff.clone());
+        Self {
+            scopes,
+            source,
+            policy,
+            metrics,
+            current: ArcSwapOption::empty(),
+            flight: SingleFlight::default(),
+            backoff,
+        }
     }
 
     /// Waits for the flight in progress, starting one if there is none.
     pub(super) async fn wait_for_token(this: &Arc<Self>) -> FlightResult {
         let flight = this.flight.join_or_start((), || {
             // A flight may have finished between our cache miss and taking the lock.
-            match this.current.load_full().filter(|t| t.is_usable(Instant::now())) {
-                Some(token) => Err(token),
-                None => Ok(Self::fetch_and_store(Arc::clone(this), Mode::Cold)),
+            let now = Instant::now();
+            if let Some(token) = this.current.load_full().filter(|t| t.is_usable(now)) {
+                return Err(Ok(token));
             }
+            // A failed flight opened a window: until it closes, misses fail at once.
+            if let Err(e) = this.backoff.check(now) {
+                return Err(Err(e.into()));
+            }
+            Ok(Self::fetch_and_store(Arc::clone(this), Mode::Cold))
         });
         match flight {
             Ok(flight) => flight.await,
-            Err(ready) => Ok(ready),
+            Err(answer) => answer,
         }
     }
 
@@ -71,12 +90,21 @@ impl Inner {
             this.flight.join_or_start((), || Ok::<_, ()>(Self::fetch_and_store(Arc::clone(this), Mode::RefreshAhead)));
     }
 
-    /// The flight's work. It stores the token before the flight ends, so a
-    /// request that finds no flight also finds the new token.
+    /// The flight's work. It stores the token (or opens the backoff window)
+    /// before the flight ends, so a request that finds no flight also finds the
+    /// new token (or the window).
     async fn fetch_and_store(this: Arc<Self>, mode: Mode) -> FlightResult {
-        let token = this.fetch(mode).await?;
-        this.current.store(Some(Arc::clone(&token)));
-        Ok(token)
+        match this.fetch(mode).await {
+            Ok(token) => {
+                this.current.store(Some(Arc::clone(&token)));
+                this.backoff.record_success();
+                Ok(token)
+            }
+            Err(error) => {
+                this.backoff.record_failure(&error, Instant::now());
+                Err(error.into())
+            }
+        }
     }
 
     async fn fetch(&self, mode: Mode) -> Result<Arc<CachedToken>, ExchangeError> {
@@ -90,7 +118,15 @@ impl Inner {
             let now = Instant::now();
             match usable_until {
                 Some(until) if mode == Mode::RefreshAhead && now < until => {
-                    let delay = self.policy.retry_delay(attempt).min(until - now);
+                    // An upstream that asked for a pause gets it, even while we still have a token.
+                    let asked = match &error {
+                        ExchangeError::Unavailable { retry_after: Some(d), .. } => {
+                            (*d).min(self.policy.backoff.retry_after_max)
+                        }
+                        ExchangeError::BackingOff { retry_after } => *retry_after,
+                        _ => Duration::ZERO,
+                    };
+                    let delay = self.policy.retry_delay(attempt).max(asked).min(until - now);
                     tracing::info!(
                         retry_in_ms = delay.as_millis() as u64,
                         "still serving the current token; background refresh will be retried"
@@ -109,6 +145,11 @@ impl Inner {
     async fn fetch_once(&self) -> Result<Arc<CachedToken>, ExchangeError> {
         let started = Instant::now();
         let result = self.source.fetch(&self.scopes).await;
+        if let Err(e @ ExchangeError::BackingOff { .. }) = &result {
+            // Another replica's failure: no upstream call was made, and it was logged there.
+            tracing::debug!(error = %e, "the cluster is backing off the authorization server");
+            return Err(e.clone());
+        }
         self.metrics.record_upstream(started.elapsed(), result.as_ref().err().map(ExchangeError::kind));
         match &result {
             Err(e @ (ExchangeError::Rejected { .. } | ExchangeError::InvalidResponse(_))) => {

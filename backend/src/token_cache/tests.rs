@@ -90,7 +90,28 @@ fn refresh_window_follows_the_issue() {
     assert_eq!(p.refresh_window(Duration::from_secs(120)), Duration::from_secs(60));
     assert_eq!(p.refresh_window(Duration::from_secs(3600)), Duration::from_secs(720));
     assert_eq!(p.refresh_window(Duration::from_secs(100)), Duration::from_secs(50), "never more than half");
-    assert_eq!(p.refresh_window(Duration::from_secs(40)), Duration::from_secs(30), "never less than min_ttl");
+    assert_eq!(p.refresh_window(Duration::from_secs(60)), Duration::from_secs(33), "starts before min_ttl is reached");
+    assert_eq!(p.refresh_window(Duration::from_secs(40)), Duration::from_secs(31), "starts before min_ttl is reached");
+}
+
+/// For every lifetime the cache accepts, the refresh starts strictly before the
+/// token stops being served, whatever the (valid) settings.
+#[test]
+fn refresh_starts_before_the_token_stops_being_served() {
+    for (min_ttl, percent, window_min) in [(30, 20, 60), (0, 1, 0), (3600, 50, 86_400), (30, 1, 0), (1, 50, 60)] {
+        let p = CachePolicy {
+            min_ttl: Duration::from_secs(min_ttl),
+            refresh_window_percent: percent,
+            refresh_window_min: Duration::from_secs(window_min),
+            ..CachePolicy::default()
+        };
+        for lifetime in (min_ttl + 1..min_ttl + 200).chain([7200, 86_400, 366 * 86_400]) {
+            let lifetime = Duration::from_secs(lifetime);
+            let window = p.refresh_window(lifetime);
+            assert!(window > p.min_ttl, "{p:?}, lifetime {lifetime:?}: window {window:?}");
+            assert!(window <= lifetime, "{p:?}, lifetime {lifetime:?}: window {window:?}");
+        }
+    }
 }
 
 /// Backoff grows, is capped, and is jittered within [d/2, d].
@@ -114,7 +135,8 @@ async fn cold_burst_makes_one_upstream_call() {
     assert!(results.iter().all(|r| r.as_ref().map(|t| t.secret() == "token-0").unwrap_or(false)));
 }
 
-/// A failure is shared by every waiter, is not cached, and the next request tries again.
+/// A failure is shared by every waiter and is not cached; requests inside the
+/// backoff window fail at once, and the first one after it tries again.
 #[tokio::test(start_paused = true)]
 async fn errors_are_shared_then_retried() {
     let source = ScriptedSource::new(Duration::from_millis(50), vec![down()], ok());
@@ -122,6 +144,10 @@ async fn errors_are_shared_then_retried() {
     let results = join_all((0..50).map(|_| cache.token())).await;
     assert_eq!(source.calls(), 1);
     assert!(results.iter().all(|r| matches!(r, Err(CacheError::Upstream(ExchangeError::Unreachable(_))))));
+    assert!(matches!(cache.token().await, Err(CacheError::Upstream(ExchangeError::BackingOff { .. }))));
+    assert_eq!(source.calls(), 1, "no call inside the window");
+    // The first window is at most `backoff.base` (1 s).
+    tokio::time::advance(Duration::from_secs(1)).await;
     let token = cache.token().await.expect("second attempt succeeds");
     assert_eq!(token.secret(), "token-1");
     assert_eq!(source.calls(), 2);
@@ -215,6 +241,7 @@ async fn too_short_lifetime_is_an_error() {
     let source = ScriptedSource::new(Duration::ZERO, vec![Answer::Token { lifetime: Duration::from_secs(10) }], ok());
     let cache = cache(&source);
     assert!(matches!(cache.token().await, Err(CacheError::Upstream(ExchangeError::InvalidResponse(_)))));
+    tokio::time::advance(Duration::from_secs(1)).await;
     assert_eq!(cache.token().await.expect("next one is fine").secret(), "token-1");
 }
 

@@ -110,6 +110,17 @@ impl BrokerProcess {
         format!("{}{path}", self.base)
     }
 
+    /// The process id, to signal the process or count its descriptors.
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("token-backend is running")
+    }
+
+    /// Waits up to `within` for the process to exit by itself; `None` if it did not.
+    pub async fn wait_for_exit(&mut self, within: Duration) -> Option<ExitStatus> {
+        let waited = tokio::time::timeout(within, self.child.wait()).await.ok()?;
+        Some(waited.expect("wait for token-backend"))
+    }
+
     /// Kills the process and returns everything it wrote to stderr.
     pub async fn stop(mut self) -> Vec<String> {
         let _ = self.child.kill().await;

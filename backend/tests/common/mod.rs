@@ -18,6 +18,7 @@ pub mod broker;
 pub mod code_upstream;
 pub mod config;
 pub mod fault_upstream;
+pub mod glimesh;
 pub mod oidc_provider;
 pub mod redis;
 pub mod sign_in;

@@ -245,10 +245,17 @@ pub fn manual_client() -> reqwest::Client {
         .expect("reqwest client")
 }
 
-/// `name=value` of the `Set-Cookie` header of `reply`, if any.
+/// `session=value` of the session's `Set-Cookie` header in `reply`, if any.
 pub fn set_cookie(reply: &Reply) -> Option<String> {
-    let value = reply.header("set-cookie")?;
-    Some(value.split(';').next().expect("split yields one item").to_owned())
+    set_cookie_named(reply, "session")
+}
+
+/// `name=value` of the `Set-Cookie` header for cookie `name` in `reply`, if any.
+pub fn set_cookie_named(reply: &Reply, name: &str) -> Option<String> {
+    reply.headers.get_all("set-cookie").iter().find_map(|value| {
+        let pair = value.to_str().ok()?.split(';').next()?;
+        pair.starts_with(&format!("{name}=")).then(|| pair.to_owned())
+    })
 }
 
 /// Signs in through `login_base` (`/auth/login`, the upstream's `/authorize`,
@@ -256,7 +263,8 @@ pub fn set_cookie(reply: &Reply) -> Option<String> {
 pub async fn sign_in(client: &reqwest::Client, login_base: &str) -> String {
     let login = get_with(client, &format!("{login_base}/auth/login"), &[]).await;
     assert_eq!(login.status, 302, "login: {}", login.body);
-    let pending = set_cookie(&login).expect("login sets the session cookie");
+    let pending = set_cookie_named(&login, "login_state").expect("login sets the login-state cookie");
+    assert_eq!(set_cookie(&login), None, "an anonymous login stores no session");
     let authorize = get_with(client, login.header("location").expect("location"), &[]).await;
     assert_eq!(authorize.status, 302, "authorize: {}", authorize.body);
     let callback_url = authorize.header("location").expect("location");
@@ -264,7 +272,7 @@ pub async fn sign_in(client: &reqwest::Client, login_base: &str) -> String {
     let callback = get_with(client, callback_url, &[("Cookie", &pending)]).await;
     assert_eq!(callback.status, 302, "callback: {}", callback.body);
     let cookie = set_cookie(&callback).expect("sign-in sets a new session cookie");
-    assert_ne!(cookie, pending, "sign-in cycles the session id");
+    assert!(cookie.starts_with("session="), "{cookie}");
     cookie
 }
 

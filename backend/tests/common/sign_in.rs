@@ -51,7 +51,8 @@ pub struct Rig {
     _standalone: Option<DevAuthServer>,
 }
 
-fn config(bind: SocketAddr, args: &[&str]) -> Config {
+/// `Config` for a broker that will serve on `bind`, from flags alone.
+pub fn config(bind: SocketAddr, args: &[&str]) -> Config {
     config_bound_to(&bind.to_string(), args).unwrap_or_else(|e| panic!("invalid test configuration:\n{e}"))
 }
 
@@ -196,12 +197,14 @@ pub fn session_id(cookie: &str) -> Option<tower_sessions::session::Id> {
 // One browser
 // ---------------------------------------------------------------------------
 
-/// One browser: its own `session` cookie for the broker's origin, redirects not
-/// followed, and every response it saw kept as text for secret searches.
+/// One browser: its own `session` and `login_state` cookies for the broker's
+/// origin, redirects not followed, and every response it saw kept as text for
+/// secret searches.
 pub struct Browser {
     base: String,
     client: reqwest::Client,
     cookie: Mutex<Option<String>>,
+    login_state: Mutex<Option<String>>,
     seen: Mutex<Vec<String>>,
 }
 
@@ -213,7 +216,13 @@ impl Browser {
             .timeout(PATIENCE)
             .build()
             .expect("reqwest client");
-        Self { base: base.to_owned(), client, cookie: Mutex::default(), seen: Mutex::default() }
+        Self {
+            base: base.to_owned(),
+            client,
+            cookie: Mutex::default(),
+            login_state: Mutex::default(),
+            seen: Mutex::default(),
+        }
     }
 
     /// The current `session` cookie value.
@@ -225,6 +234,15 @@ impl Browser {
         *lock(&self.cookie) = value.map(str::to_owned);
     }
 
+    /// The current `login_state` cookie value (the pending sign-ins).
+    pub fn login_state(&self) -> Option<String> {
+        lock(&self.login_state).clone()
+    }
+
+    pub fn set_login_state(&self, value: Option<&str>) {
+        *lock(&self.login_state) = value.map(str::to_owned);
+    }
+
     /// Every response seen so far (status, headers, body) as text.
     pub fn seen(&self) -> Vec<String> {
         lock(&self.seen).clone()
@@ -234,8 +252,8 @@ impl Browser {
         format!("{}{path}", self.base)
     }
 
-    /// Sends a request; the cookie goes only to the broker's origin, and a
-    /// `Set-Cookie` for `session` from it is applied.
+    /// Sends a request; the cookies go only to the broker's origin (`login_state`
+    /// only to the callback, as its `Path` says), and its `Set-Cookie`s are applied.
     pub async fn send(
         &self,
         method: reqwest::Method,
@@ -245,8 +263,18 @@ impl Browser {
     ) -> Reply {
         let mut builder = self.client.request(method.clone(), url);
         let ours = url.starts_with(&self.base);
+        let mut cookies = Vec::new();
         if ours && let Some(cookie) = self.cookie() {
-            builder = builder.header("cookie", format!("session={cookie}"));
+            cookies.push(format!("session={cookie}"));
+        }
+        if ours
+            && url[self.base.len()..].starts_with("/auth/callback")
+            && let Some(state) = self.login_state()
+        {
+            cookies.push(format!("login_state={state}"));
+        }
+        if !cookies.is_empty() {
+            builder = builder.header("cookie", cookies.join("; "));
         }
         for (name, value) in headers {
             builder = builder.header(*name, *value);
@@ -265,6 +293,10 @@ impl Browser {
                 if let Some(value) = set.strip_prefix("session=").map(|v| v.split(';').next().unwrap_or_default()) {
                     let removed = value.is_empty() || is_removal(set);
                     self.set_cookie((!removed).then_some(value));
+                }
+                if let Some(value) = set.strip_prefix("login_state=").map(|v| v.split(';').next().unwrap_or_default()) {
+                    let removed = value.is_empty() || is_removal(set);
+                    self.set_login_state((!removed).then_some(value));
                 }
             }
         }
