@@ -68,6 +68,12 @@ pub fn render(config: &Config) -> String {
     out.set("TOKEN_DEFAULT_TTL_SECS", secs(config.cache.default_ttl));
     out.set("UPSTREAM_TIMEOUT_SECS", secs(config.http.timeout));
     out.set("UPSTREAM_CONNECT_TIMEOUT_SECS", secs(config.http.connect_timeout));
+    out.set("UPSTREAM_RETRY_AFTER_MAX_SECS", secs(config.cache.backoff.retry_after_max));
+    out.set("UPSTREAM_BACKOFF_MAX_SECS", secs(config.cache.backoff.max));
+    out.set("HEADER_READ_TIMEOUT_SECS", secs(config.server.header_read_timeout));
+    out.set("IDLE_TIMEOUT_SECS", secs(config.server.idle_timeout));
+    out.set("MAX_CONNECTIONS", config.server.max_connections);
+    out.set("SHUTDOWN_TIMEOUT_SECS", secs(config.server.shutdown_timeout));
     out.set(
         "LOG_FORMAT",
         match config.log_format {
