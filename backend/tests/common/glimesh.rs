@@ -13,7 +13,7 @@
 //! dialect (credentials refused in the header, `refresh_token: null`).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -25,6 +25,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use super::lock;
 use super::sign_in::s256;
 
 /// The client the fake knows.
@@ -78,7 +79,7 @@ struct Shared {
 
 impl Shared {
     fn book(&self) -> std::sync::MutexGuard<'_, Book> {
-        self.book.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.book)
     }
 }
 
