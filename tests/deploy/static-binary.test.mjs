@@ -60,7 +60,7 @@ test('static_binary_needs_no_dynamic_loader', () => {
   assert.equal(hasInterpreter(process.execPath), true, 'the check sees a dynamic executable as one');
 });
 
-/** The demo page, its script and the token-wasm package come from inside the binary. */
+/** The demo page, its scripts (app.js and the modules it imports) and the token-wasm package come from inside the binary. */
 test('dev_mode_serves_the_embedded_demo_from_an_empty_directory', async () => {
   const page = await fetch(`${base}/`);
   assert.equal(page.status, 200, log);
@@ -68,6 +68,10 @@ test('dev_mode_serves_the_embedded_demo_from_an_empty_directory', async () => {
   assert.match(await page.text(), /<title>Token broker/);
   for (const [path, type] of [
     ['/app.js', /javascript/],
+    ['/viewer.js', /javascript/],
+    ['/model.js', /javascript/],
+    ['/user.js', /javascript/],
+    ['/view.js', /javascript/],
     ['/vendor/token-wasm/index.js', /javascript/],
     ['/vendor/token-wasm/token_wasm_bg.wasm', /^application\/wasm$/],
   ]) {
