@@ -36,6 +36,7 @@ pub(crate) struct LoginQuery {
     responses(
         (status = 302, description = "To the provider's authorization endpoint"),
         (status = 400, description = "`invalid_return_to` (an HTML page)", content_type = "text/html"),
+        (status = 500, description = "`internal_error` (an HTML page)", content_type = "text/html"),
     ))]
 pub(crate) async fn login(
     State(state): State<SignInState>,
@@ -77,6 +78,7 @@ pub(crate) async fn login(
         (status = 302, description = "Signed in: to `return_to`, with the session cookie"),
         (status = 400, description = "Missing, wrong or replayed `state`, or a failed exchange (an HTML page)", content_type = "text/html"),
         (status = 403, description = "`access_denied` (an HTML page)", content_type = "text/html"),
+        (status = 500, description = "`internal_error` (an HTML page)", content_type = "text/html"),
     ))]
 pub(crate) async fn callback(
     State(state): State<SignInState>,

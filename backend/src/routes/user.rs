@@ -45,6 +45,8 @@ pub(crate) async fn user_token(
         (status = 200, description = "The userinfo claims", body = Object),
         (status = 401, description = "`login_required`", body = crate::error::ErrorBody),
         (status = 404, description = "`userinfo_not_configured`", body = crate::error::ErrorBody),
+        (status = 500, description = "`internal_error`", body = crate::error::ErrorBody),
+        (status = 503, description = "`upstream_unavailable` or `session_store_unavailable`", body = crate::error::ErrorBody),
     ))]
 pub(crate) async fn me(
     _caller: SameSiteCaller,
