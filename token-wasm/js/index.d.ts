@@ -66,6 +66,14 @@ export interface TokenClientOptions {
   retryDelayMs?: number;
   /** Fetch a new token shortly before the cached one stops being handed out. Default false. */
   refreshAhead?: boolean;
+  /**
+   * Share one token with the other tabs of this origin that use the same
+   * endpoint (Web Locks + BroadcastChannel, memory to memory): however many
+   * tabs need a token, one request is made. Default true; where the browser
+   * lacks these APIs each tab works alone. Turn off when tabs send different
+   * `headers` to one endpoint and must not share tokens.
+   */
+  shareAcrossTabs?: boolean;
 }
 
 /** What a UI may show. Never contains the token. */

@@ -36,6 +36,7 @@ async function usage(): Promise<void> {
     retries: 0,
     retryDelayMs: 100,
     refreshAhead: true,
+    shareAcrossTabs: false,
   };
   configure(options);
   const user = new TokenClient(options);
