@@ -221,7 +221,7 @@ impl TokenClient {
                     self.notify_change();
                     self.arm_refresh();
                     if let (Some(tabs), Some(expires_at)) = (&self.inner.tabs, self.inner.cache.borrow().expires_at()) {
-                        tabs.post(Message::Token { access_token: answer.access_token, expires_at });
+                        tabs.post_token(answer.access_token, expires_at);
                     }
                 }
                 Ok(value.into())
@@ -347,7 +347,7 @@ impl TokenClient {
     }
 
     /// A message from another tab: keep its token if it outlives ours (and
-    /// tell the listeners), forget ours, or answer with ours if it is fresh.
+    /// tell the listeners), or answer a request with ours if it is fresh.
     fn receive(&self, message: Message) -> Option<Message> {
         match message {
             Message::Token { access_token, expires_at } => {
@@ -360,7 +360,6 @@ impl TokenClient {
                     self.arm_refresh();
                 }
             }
-            Message::Cleared => self.clear(),
             Message::Wanted => {
                 let cache = self.inner.cache.borrow();
                 let token = cache.token().filter(|_| cache.is_fresh())?;

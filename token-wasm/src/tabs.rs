@@ -63,15 +63,13 @@ pub enum Message {
         /// Epoch ms at which the server says it expires.
         expires_at: f64,
     },
-    /// Tokens of this route must be forgotten (the user signed out).
-    Cleared,
     /// The lock holder asks for the freshest token: answer with a `Token`
     /// (or nothing).
     Wanted,
 }
 
-/// What goes over the channel: `{ from, accessToken, expiresAt }`, `{ from }`
-/// for `Cleared`, `{ from, want }` for `Wanted`, and an answer to a want as
+/// What goes over the channel: `{ from, accessToken, expiresAt }` for a
+/// `Token`, `{ from, want }` for `Wanted`, and an answer to a want as
 /// `{ from, re, accessToken?, expiresAt? }`. A flat struct rather than a
 /// tagged enum: serde's internally tagged enums buffer their input
 /// generically, which cost ~6 KB gzipped of download size here.
@@ -98,7 +96,6 @@ impl Wire {
     fn into_message(self) -> Option<Message> {
         match (self.access_token, self.expires_at) {
             (None, None) if self.want.is_some() => Some(Message::Wanted),
-            (None, None) if self.re.is_none() => Some(Message::Cleared),
             (Some(access_token), Some(expires_at)) if !access_token.is_empty() => {
                 Some(Message::Token { access_token, expires_at })
             }
@@ -241,17 +238,11 @@ impl Tabs {
         self.gathering.borrow_mut().take();
     }
 
-    /// Tell the other members (a failure to post loses only the hand-off).
-    pub fn post(&self, message: Message) {
-        let wire = match message {
-            Message::Token { access_token, expires_at } => Wire {
-                from: self.id,
-                access_token: Some(access_token),
-                expires_at: Some(expires_at),
-                ..Wire::default()
-            },
-            Message::Cleared | Message::Wanted => Wire { from: self.id, ..Wire::default() },
-        };
+    /// Hand a token this tab fetched to the other members (a failure to
+    /// post loses only the hand-off).
+    pub fn post_token(&self, access_token: String, expires_at: f64) {
+        let wire =
+            Wire { from: self.id, access_token: Some(access_token), expires_at: Some(expires_at), ..Wire::default() };
         send(&self.channel, &wire);
     }
 
