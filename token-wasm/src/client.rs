@@ -186,7 +186,8 @@ impl TokenClient {
             return self.fetch(ticket).await;
         };
         let stored = self.inner.cache.borrow().stored;
-        tabs.exclusive(Box::pin(self.clone().fetch_unless_received(ticket, stored))).await
+        let client = self.clone();
+        tabs.exclusive(move || spawn(Box::pin(client.fetch_unless_received(ticket, stored)))).await
     }
 
     /// Under the lock: answer with a fresh token that arrived from another

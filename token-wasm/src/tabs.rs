@@ -32,8 +32,6 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{BroadcastChannel, MessageEvent};
 
-use crate::client::{Operation, spawn};
-
 #[wasm_bindgen]
 extern "C" {
     /// `navigator.locks`. Bound by hand: web-sys offers `LockManager` only
@@ -246,16 +244,16 @@ impl Tabs {
         send(&self.channel, &wire);
     }
 
-    /// Run `task` while this tab holds the route's lock, so at most one tab
-    /// runs it at a time. Where the lock cannot be taken (an opaque origin
-    /// throws `SecurityError`), `task` runs without it: working alone beats
-    /// not working.
-    pub async fn exclusive(&self, task: Operation) -> Result<JsValue, JsValue> {
-        let task = Rc::new(Cell::new(Some(task)));
-        let held = Rc::clone(&task);
+    /// Run `start` while this tab holds the route's lock, so at most one
+    /// tab runs it at a time, and wait for the promise it returns. Where the
+    /// lock cannot be taken (an opaque origin rejects with `SecurityError`),
+    /// it runs without it: working alone beats not working.
+    pub async fn exclusive(&self, start: impl FnOnce() -> Promise + 'static) -> Result<JsValue, JsValue> {
+        let start = Rc::new(Cell::new(Some(start)));
+        let held = Rc::clone(&start);
         let callback = Closure::once_into_js(move |_lock: JsValue| -> Promise {
             match held.take() {
-                Some(task) => spawn(task),
+                Some(start) => start(),
                 None => Promise::resolve(&JsValue::UNDEFINED),
             }
         });
@@ -263,9 +261,9 @@ impl Tabs {
             Ok(promise) => JsFuture::from(promise).await,
             Err(error) => Err(error),
         };
-        match (outcome, task.take()) {
+        match (outcome, start.take()) {
             // The lock was refused before the task ran: run it alone.
-            (Err(_), Some(task)) => task.await,
+            (Err(_), Some(start)) => JsFuture::from(start()).await,
             (outcome, _) => outcome,
         }
     }
