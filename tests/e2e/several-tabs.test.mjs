@@ -81,6 +81,14 @@ test('cold_burst_of_5_tabs_x_100_calls_makes_one_request', { timeout: 60_000 }, 
       assert.equal(tabs.requests.length, 1, `the token route saw ${tabs.requests.length} requests`);
       assert.equal(distinct.size, 1, 'every call of every tab got the same token');
       assert.equal(answers.reduce((n, a) => n + a.state.fetches, 0), 1, 'one tab counts the request; the others adopted its token');
+      // Handed over memory to memory: nothing is stored where the page could read it later.
+      const stored = await tabs.pages[1].evaluate(async () => ({
+        local: localStorage.length,
+        session: sessionStorage.length,
+        databases: (await indexedDB.databases()).length,
+        cookie: document.cookie,
+      }));
+      assert.deepEqual(stored, { local: 0, session: 0, databases: 0, cookie: '' });
       assert.deepEqual(tabs.errors.flat(), []);
     });
   } finally {
@@ -155,6 +163,39 @@ test('tab_closed_while_holding_the_lock_does_not_block_the_others', { timeout: 6
       assert.equal(await holderCall, 'closed');
       assert.equal(tabs.requests.length, 2, 'the waiter made the one new request');
       assert.deepEqual(tabs.errors[1], []);
+    });
+  } finally {
+    await tabs.close();
+  }
+});
+
+/** Malformed or useless messages on the channel are ignored: the next call asks the server. */
+test('malformed_channel_messages_are_ignored', { timeout: 60_000 }, async () => {
+  const tabs = await openTabs(1, { DEV_TOKEN_TTL_SECS: '600' });
+  const [page] = tabs.pages;
+  try {
+    await tabs.backend.check(async () => {
+      const token = await page.evaluate(async () => {
+        window.changes = 0;
+        window.tw.onTokenChange(() => { window.changes += 1; });
+        const channel = new BroadcastChannel('token-wasm:/api/token');
+        const later = Date.now() + 600_000;
+        for (const data of [
+          'a string', null, { from: 1, accessToken: 42, expiresAt: later }, { from: 1, accessToken: 'half' },
+          { from: 1, accessToken: '', expiresAt: later }, { from: 1, accessToken: 'expired', expiresAt: Date.now() - 1 },
+          { from: 1, accessToken: 'nan', expiresAt: 'soon' },
+        ]) channel.postMessage(data);
+        // A message posted after these arrives after them: once it is seen, they were all seen.
+        const marker = new BroadcastChannel('token-wasm:/api/token');
+        const seen = new Promise((ok) => { marker.onmessage = ({ data }) => data === 'last' && ok(); });
+        channel.postMessage('last');
+        await seen;
+        return window.tw.getAccessToken();
+      });
+      assert.ok(token.startsWith('dev_'), `the page took ${token} from the channel`);
+      assert.equal(tabs.requests.length, 1);
+      assert.equal(await page.evaluate(() => window.changes), 1, 'only the fetched token was a change');
+      assert.deepEqual(tabs.errors.flat(), []);
     });
   } finally {
     await tabs.close();
