@@ -2,8 +2,9 @@
 //! Chromium context, several pages) against the real `token-backend --dev`.
 //! The tabs share one token: a cold burst from all of them costs one request,
 //! refresh-ahead costs the requests of a single tab, a token from
-//! another tab obeys the leeway and fires `onTokenChange`, and a tab closed
-//! while holding the lock does not leave the others waiting.
+//! another tab obeys the leeway and fires `onTokenChange`, a tab closed while
+//! holding the lock or a stalled tab does not leave the others waiting, junk
+//! on the channel is ignored, and without Web Locks each tab works alone.
 import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -163,6 +164,44 @@ test('tab_closed_while_holding_the_lock_does_not_block_the_others', { timeout: 6
       assert.equal(await holderCall, 'closed');
       assert.equal(tabs.requests.length, 2, 'the waiter made the one new request');
       assert.deepEqual(tabs.errors[1], []);
+    });
+  } finally {
+    await tabs.close();
+  }
+});
+
+/**
+ * A tab that stalls (its main thread busy, as a frozen or hung tab) cannot
+ * answer the lock holder's request for tokens: the holder waits at most its
+ * bound (1 s), then asks the server itself.
+ */
+test('stalled_tab_does_not_leave_the_others_waiting', { timeout: 60_000 }, async () => {
+  const tabs = await openTabs(2, { DEV_TOKEN_TTL_SECS: '600' });
+  const [stalled, other] = tabs.pages;
+  try {
+    await tabs.backend.check(async () => {
+      // The first tab joins the group (its client and presence lock exist), then stalls for 4 s.
+      await stalled.evaluate(() => window.tw.getState());
+      await other.evaluate(() => {
+        window.stalling = new Promise((ok) => { new BroadcastChannel('test-stall').onmessage = ok; });
+      });
+      const stall = stalled.evaluate(() => {
+        const until = Date.now() + 4_000;
+        new BroadcastChannel('test-stall').postMessage('stalling');
+        while (Date.now() < until);
+      });
+      const { token, waitedMs } = await other.evaluate(async () => {
+        await window.stalling;
+        const started = performance.now();
+        const token = await window.tw.getAccessToken();
+        return { token, waitedMs: performance.now() - started };
+      });
+      await stall;
+      assert.ok(token.startsWith('dev_'));
+      assert.equal(tabs.requests.length, 1);
+      // The stalled member was counted and waited for, up to the bound, not until it woke.
+      assert.ok(waitedMs >= 1_000 && waitedMs < 3_500, `waited ${waitedMs} ms`);
+      assert.deepEqual(tabs.errors.flat(), []);
     });
   } finally {
     await tabs.close();
