@@ -191,7 +191,11 @@ impl Tabs {
         let mut presence = self.name.clone();
         presence.push_str(":member:");
         presence.push_str(&self.id.to_string());
-        let _held = self.locks.unchecked_ref::<LockManager>().request(&presence, callback.unchecked_ref()).ok()?;
+        let request = self.locks.unchecked_ref::<LockManager>().request(&presence, callback.unchecked_ref()).ok()?;
+        // Observed, so a refused lock (opaque origin) is not an unhandled rejection.
+        wasm_bindgen_futures::spawn_local(async move {
+            let _ = JsFuture::from(request).await;
+        });
         leave
     }
 
