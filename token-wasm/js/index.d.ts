@@ -81,7 +81,7 @@ export interface TokenState {
   status: 'empty' | 'fresh' | 'refreshing' | 'error';
   /** Epoch ms at which the cached token expires, or `null`. */
   expiresAt: number | null;
-  /** Token requests started (one per shared request; retries inside it not counted). */
+  /** Token requests this client made (one per shared request; retries inside it, and tokens adopted from another tab, not counted). */
   fetches: number;
   /** Calls answered from the cache. */
   cacheHits: number;
