@@ -5,41 +5,33 @@
 //! the signed-in user without being told, and a sign-out in the first reaches
 //! the second without a reload (its user token dropped, its listener called).
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { startBackend, WWW_DIR } from '../support/backend.mjs';
+import { startBackend } from '../support/backend.mjs';
 import { collectPageErrors, launchChromium } from '../support/chromium.mjs';
+import { createPackageSite, openPackagePage } from '../support/package-site.mjs';
 
-const PAGE = `<!doctype html><meta charset="utf-8"><title>app</title><link rel="icon" href="data:,">
-<script type="importmap">{"imports":{"token-wasm":"/vendor/token-wasm/index.js"}}</script>
-<script type="module">window.tw = await import('token-wasm'); window.ready = true;</script>`;
 /** Chromium's console line for a 401 answer (asking while signed out): a network log, not a page error. */
 const UNAUTHORIZED = 'Failed to load resource: the server responded with a status of 401 (Unauthorized)';
 
 let site, backend, browser, context, first, second, errors;
 
 before(async () => {
-  site = mkdtempSync(join(tmpdir(), 'session-surface-'));
-  cpSync(join(WWW_DIR, 'vendor'), join(site, 'vendor'), { recursive: true });
-  writeFileSync(join(site, 'index.html'), PAGE);
-  backend = await startBackend({ env: { DEV_TOKEN_TTL_SECS: '600' }, publicDir: site });
+  site = createPackageSite();
+  backend = await startBackend({ env: { DEV_TOKEN_TTL_SECS: '600' }, publicDir: site.dir });
   browser = await launchChromium();
   context = await browser.newContext();
   [first, second] = [await context.newPage(), await context.newPage()];
   errors = [collectPageErrors(first), collectPageErrors(second)];
   for (const page of [first, second]) {
-    await page.goto(backend.url);
-    await page.waitForFunction(() => window.ready === true);
+    await openPackagePage(page, backend.url);
   }
 });
 
 after(async () => {
   await browser?.close();
   await backend?.stop();
-  if (site) rmSync(site, { recursive: true, force: true });
+  site?.remove();
 });
 
 const unexpectedErrors = () => errors.flat().filter((e) => !e.startsWith(`console: ${UNAUTHORIZED}`));

@@ -6,33 +6,25 @@
 //! holding the lock or a stalled tab does not leave the others waiting, junk
 //! on the channel is ignored, and without Web Locks each tab works alone.
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { startBackend, WWW_DIR } from '../support/backend.mjs';
+import { startBackend } from '../support/backend.mjs';
 import { collectPageErrors, launchChromium } from '../support/chromium.mjs';
+import { createPackageSite, openPackagePage } from '../support/package-site.mjs';
 
-/** The app every tab loads: the built package and nothing else. */
-const PAGE = `<!doctype html><meta charset="utf-8"><title>tab</title><link rel="icon" href="data:,">
-<script type="importmap">{"imports":{"token-wasm":"/vendor/token-wasm/index.js"}}</script>
-<script type="module">window.tw = await import('token-wasm'); window.ready = true;</script>`;
 
 const TABS = 5;
 
 let site, browser;
 
 before(async () => {
-  site = mkdtempSync(join(tmpdir(), 'several-tabs-'));
-  cpSync(join(WWW_DIR, 'vendor'), join(site, 'vendor'), { recursive: true });
-  writeFileSync(join(site, 'index.html'), PAGE);
+  site = createPackageSite();
   browser = await launchChromium();
 });
 
 after(async () => {
   await browser?.close();
-  if (site) rmSync(site, { recursive: true, force: true });
+  site?.remove();
 });
 
 /**
@@ -41,7 +33,7 @@ after(async () => {
  * runs in every page before its scripts.
  */
 async function openTabs(count, env, initScript) {
-  const backend = await startBackend({ env, publicDir: site });
+  const backend = await startBackend({ env, publicDir: site.dir });
   const context = await browser.newContext();
   if (initScript) await context.addInitScript(initScript);
   const requests = [];
@@ -53,8 +45,7 @@ async function openTabs(count, env, initScript) {
   for (let i = 0; i < count; i++) {
     const page = await context.newPage();
     errors.push(collectPageErrors(page));
-    await page.goto(backend.url);
-    await page.waitForFunction(() => window.ready === true);
+    await openPackagePage(page, backend.url);
     pages.push(page);
   }
   return {
