@@ -211,9 +211,9 @@ test('malformed_channel_messages_are_ignored', { timeout: 60_000 }, async () => 
         const channel = new BroadcastChannel('token-wasm:/api/token');
         const later = Date.now() + 600_000;
         for (const data of [
-          'a string', null, { from: 1, accessToken: 42, expiresAt: later }, { from: 1, accessToken: 'half' },
-          { from: 1, accessToken: '', expiresAt: later }, { from: 1, accessToken: 'expired', expiresAt: Date.now() - 1 },
-          { from: 1, accessToken: 'nan', expiresAt: 'soon' },
+          'a string', null, { accessToken: 42, expiresAt: later }, { accessToken: 'half' },
+          { accessToken: '', expiresAt: later }, { accessToken: 'expired', expiresAt: Date.now() - 1 },
+          { accessToken: 'nan', expiresAt: 'soon' },
         ]) channel.postMessage(data);
         // A message posted after these arrives after them: once it is seen, they were all seen.
         const marker = new BroadcastChannel('token-wasm:/api/token');

@@ -66,16 +66,15 @@ pub enum Message {
     Wanted,
 }
 
-/// What goes over the channel: `{ from, accessToken, expiresAt }` for a
-/// `Token`, `{ from, want }` for `Wanted`, and an answer to a want as
-/// `{ from, re, accessToken?, expiresAt? }`. A flat struct rather than a
+/// What goes over the channel: `{ accessToken, expiresAt }` for a `Token`,
+/// `{ want }` for `Wanted`, and an answer to a want as
+/// `{ re, accessToken?, expiresAt? }`. (A channel object never receives its
+/// own posts, so no sender id is needed.) A flat struct rather than a
 /// tagged enum: serde's internally tagged enums buffer their input
 /// generically, which cost ~6 KB gzipped of download size here.
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Wire {
-    /// The sender's [`Tabs::id`], so a member skips what it posted itself.
-    from: f64,
     /// A request for tokens, with its marker.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     want: Option<f64>,
@@ -115,8 +114,7 @@ const GATHER_BOUND_MS: u32 = 1_000;
 #[derive(Debug)]
 pub struct Tabs {
     channel: BroadcastChannel,
-    /// Random, per member: tells its own messages from the others', and
-    /// names its presence lock.
+    /// Random, per member: names its presence lock.
     id: f64,
     /// The request for tokens in progress, counted down by the channel.
     gathering: Gathering,
@@ -151,7 +149,6 @@ impl Tabs {
             if let Some(answer) = wire.into_message().and_then(&on_message) {
                 if let (Some(marker), Message::Token { access_token, expires_at }) = (want, answer) {
                     let answer = Wire {
-                        from: id,
                         re: Some(marker),
                         access_token: Some(access_token),
                         expires_at: Some(expires_at),
@@ -160,7 +157,7 @@ impl Tabs {
                     send(&replies, &answer);
                 }
             } else if let Some(marker) = want {
-                send(&replies, &Wire { from: id, re: Some(marker), ..Wire::default() });
+                send(&replies, &Wire { re: Some(marker), ..Wire::default() });
             }
             // Counted after the token in it (if any) was taken.
             let mut pending = pending.borrow_mut();
@@ -235,7 +232,7 @@ impl Tabs {
         let _bound = Timeout::new(GATHER_BOUND_MS, move || {
             let _ = done.call0(&JsValue::UNDEFINED);
         });
-        send(&self.channel, &Wire { from: self.id, want: Some(marker), ..Wire::default() });
+        send(&self.channel, &Wire { want: Some(marker), ..Wire::default() });
         let _ = JsFuture::from(answered).await;
         self.gathering.borrow_mut().take();
     }
@@ -243,8 +240,7 @@ impl Tabs {
     /// Hand a token this tab fetched to the other members (a failure to
     /// post loses only the hand-off).
     pub fn post_token(&self, access_token: String, expires_at: f64) {
-        let wire =
-            Wire { from: self.id, access_token: Some(access_token), expires_at: Some(expires_at), ..Wire::default() };
+        let wire = Wire { access_token: Some(access_token), expires_at: Some(expires_at), ..Wire::default() };
         send(&self.channel, &wire);
     }
 
