@@ -179,8 +179,8 @@ impl TokenClient {
     }
 
     /// The shared request. Alone, it fetches. With other tabs, it waits for
-    /// this endpoint's lock first, and fetches only if no tab brought a newer
-    /// token while it waited.
+    /// this endpoint's lock first, and fetches only if no tab brought a fresh
+    /// token while it waited (or has one when asked).
     async fn fly(self, ticket: Ticket) -> Result<JsValue, JsValue> {
         let Some(tabs) = &self.inner.tabs else {
             return self.fetch(ticket).await;
