@@ -66,7 +66,7 @@ const staging = join(targetDir, 'token-wasm-bindgen');
 rmSync(staging, { recursive: true, force: true });
 mkdirSync(staging, { recursive: true });
 run('wasm-bindgen', ['--target', 'web', '--no-typescript', '--out-dir', staging, '--out-name', 'token_wasm', built]);
-for (const file of ['index.js', 'embedded.js', 'client.js']) cpSync(join(crate, 'js', file), join(staging, file));
+for (const file of ['index.js', 'embedded.js', 'client.js', 'session.js']) cpSync(join(crate, 'js', file), join(staging, file));
 
 // The glue imports `TokenError` from its copy of js/error.js under
 // snippets/token-wasm-<hash>/; client.js must import that same file, or

@@ -8,5 +8,6 @@ import init from './token_wasm.js';
 import wasm from './token_wasm_bg.wasm';
 
 export * from './client.js';
+export * from './session.js';
 
 await init({ module_or_path: wasm });

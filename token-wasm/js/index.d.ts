@@ -66,6 +66,14 @@ export interface TokenClientOptions {
   retryDelayMs?: number;
   /** Fetch a new token shortly before the cached one stops being handed out. Default false. */
   refreshAhead?: boolean;
+  /**
+   * Share one token with the other tabs of this origin that use the same
+   * endpoint (Web Locks + BroadcastChannel, memory to memory): however many
+   * tabs need a token, one request is made. Default true; where the browser
+   * lacks these APIs each tab works alone. Turn off when tabs send different
+   * `headers` to one endpoint and must not share tokens.
+   */
+  shareAcrossTabs?: boolean;
 }
 
 /** What a UI may show. Never contains the token. */
@@ -73,7 +81,7 @@ export interface TokenState {
   status: 'empty' | 'fresh' | 'refreshing' | 'error';
   /** Epoch ms at which the cached token expires, or `null`. */
   expiresAt: number | null;
-  /** Token requests started (one per shared request; retries inside it not counted). */
+  /** Token requests this client made (one per shared request; retries inside it, and tokens adopted from another tab, not counted). */
   fetches: number;
   /** Calls answered from the cache. */
   cacheHits: number;
@@ -126,3 +134,50 @@ export function onTokenChange(listener: (token: string | null, state: TokenState
 export function onError(listener: (error: TokenError) => void): () => void;
 export function clear(): void;
 export function getState(): TokenState;
+
+/** The broker's sign-in routes, relative to the page or absolute. */
+export interface SessionRoutes {
+  /** Navigated to by `login()`, with `?return_to=`. Default `/auth/login`. */
+  login: string;
+  /** Posted to by `logout()`. Default `/auth/logout`. */
+  logout: string;
+  /** Asked by `getUser()` / `isAuthenticated()`. Default `/api/user/me`. */
+  user: string;
+  /** The user-token route of `getUserClient()`. Default `/api/user/token`. */
+  userToken: string;
+}
+
+/** The signed-in user's claims as the broker returns them (`/api/user/me`). */
+export interface User {
+  sub: string;
+  name?: string;
+  preferred_username?: string;
+  email?: string;
+  [claim: string]: unknown;
+}
+
+/** What `onSessionChange` listeners receive. */
+export interface SessionChange {
+  authenticated: boolean;
+  /** The user's claims when a `getUser()` in this tab found them; otherwise `null`. */
+  user: User | null;
+  /** `'check'`: a `getUser`/`isAuthenticated` answer differed; `'logout'`: this tab signed out; `'other-tab'`: another tab signed in or out. */
+  source: 'check' | 'logout' | 'other-tab';
+}
+
+/** Set the sign-in routes (left-out ones keep their defaults); drops the user-token client. @throws {TokenError} `invalid_options`. */
+export function configureSession(options: { routes?: Partial<SessionRoutes> }): void;
+/** The routes in use. */
+export function getSessionRoutes(): Readonly<SessionRoutes>;
+/** The signed-in user's token client (route `userToken`, `refreshAhead`), created on first use. */
+export function getUserClient(): TokenClient;
+/** Navigate to sign-in; the broker returns to `returnTo` (a same-site path; default: this page). */
+export function login(options?: { returnTo?: string }): void;
+/** End the session on the broker, drop user tokens here and in the other tabs, notify every tab. Rejects with `TokenError` (`network`, `http`). */
+export function logout(): Promise<void>;
+/** The signed-in user's claims, or `null` when nobody is signed in. Rejects with `TokenError` (`network`, `http`, `invalid_response`). */
+export function getUser(): Promise<User | null>;
+/** Whether the broker has a session for this browser (asks it; nothing is stored in the page). */
+export function isAuthenticated(): Promise<boolean>;
+/** Called when this tab learns the session changed. Returns an unsubscribe function. */
+export function onSessionChange(listener: (change: SessionChange) => void): () => void;

@@ -4,5 +4,6 @@
 import init from './token_wasm.js';
 
 export * from './client.js';
+export * from './session.js';
 
 await init({ module_or_path: new URL('./token_wasm_bg.wasm', import.meta.url) });

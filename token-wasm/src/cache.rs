@@ -78,12 +78,15 @@ pub struct TokenCache<T, F, C> {
     pub fetches: u32,
     /// Calls answered from the cache.
     pub cache_hits: u32,
+    /// Tokens stored so far (fetched or received): a request that waited for
+    /// its turn compares it to see whether a token arrived meanwhile.
+    pub stored: u64,
 }
 
 impl<T: Clone, F: Clone, C: Clock> TokenCache<T, F, C> {
     /// An empty cache.
     pub fn new(clock: C, leeway_ms: f64) -> Self {
-        Self { clock, leeway_ms, token: None, flight: None, generation: 0, fetches: 0, cache_hits: 0 }
+        Self { clock, leeway_ms, token: None, flight: None, generation: 0, fetches: 0, cache_hits: 0, stored: 0 }
     }
 
     /// The cache's notion of "now", in epoch ms.
@@ -162,12 +165,49 @@ impl<T: Clone, F: Clone, C: Clock> TokenCache<T, F, C> {
         if ticket.0 != self.generation {
             return false;
         }
-        let life_ms = expires_in_s * 1000.0;
-        let leeway_ms = if life_ms <= self.leeway_ms { life_ms / 2.0 } else { self.leeway_ms };
-        let expires_at = self.now() + life_ms;
-        self.token = Some(CachedToken { value, expires_at, leeway_ms });
+        let expires_at = self.now() + expires_in_s * 1000.0;
+        self.store(value, expires_at);
         self.flight = None;
         true
+    }
+
+    /// Store a token another tab fetched, if it outlives the one held: it
+    /// obeys the same leeway rule as one fetched here (its remaining life is
+    /// judged now, on arrival). A request in flight here is left alone; it
+    /// finds this token when it gets its turn (see [`Self::finish_adopted`]).
+    /// Returns whether the token was stored.
+    pub fn receive(&mut self, value: T, expires_at: f64) -> bool {
+        // Written so NaN is refused too.
+        let is_live = expires_at > self.now();
+        if !is_live || self.token.as_ref().is_some_and(|t| t.expires_at >= expires_at) {
+            return false;
+        }
+        self.store(value, expires_at);
+        true
+    }
+
+    /// Expiry of the held token, whether fresh or not.
+    pub fn expires_at(&self) -> Option<f64> {
+        self.token.as_ref().map(|t| t.expires_at)
+    }
+
+    /// End a request that made no request after all, because another tab's
+    /// token arrived while it waited: it is not counted in `fetches`.
+    pub fn finish_adopted(&mut self, ticket: Ticket) -> bool {
+        if ticket.0 != self.generation {
+            return false;
+        }
+        self.fetches = self.fetches.saturating_sub(1);
+        self.flight = None;
+        true
+    }
+
+    /// Keep `value` until `expires_at`, with the leeway rule of [`Self::finish_ok`].
+    fn store(&mut self, value: T, expires_at: f64) {
+        let life_ms = expires_at - self.now();
+        let leeway_ms = if life_ms <= self.leeway_ms { life_ms / 2.0 } else { self.leeway_ms };
+        self.token = Some(CachedToken { value, expires_at, leeway_ms });
+        self.stored = self.stored.wrapping_add(1);
     }
 
     /// Forget a failed request so the next call tries again. A still-valid
@@ -399,6 +439,32 @@ mod tests {
             clock.advance_s(told);
         }
         assert_eq!(c.fetches, 10, "one request per viewer cycle, not a spin");
+    }
+
+    /// A token from another tab obeys the same leeway rule, and only a longer-lived one replaces the held token.
+    #[test]
+    fn received_token_obeys_leeway_and_age() {
+        let (mut c, clock) = cache(60.0);
+        assert!(c.receive("other-tab", c.now() + 45_000.0));
+        assert_eq!(c.token().map(|t| t.leeway_ms), Some(22_500.0));
+        assert!(!c.receive("older", c.now() + 30_000.0));
+        assert!(!c.receive("expired", c.now() - 1.0));
+        assert_eq!(c.lookup(), Lookup::Hit("other-tab"));
+        clock.advance_s(22.5);
+        assert_eq!(c.lookup(), Lookup::Miss);
+    }
+
+    /// A request whose turn comes after another tab's token arrived is not counted and leaves the token.
+    #[test]
+    fn adopted_request_is_not_counted() {
+        let (mut c, _) = cache(60.0);
+        let t = c.begin();
+        c.attach(t, 1);
+        assert!(c.receive("other-tab", c.now() + 3_600_000.0));
+        assert_eq!(c.lookup(), Lookup::Hit("other-tab"), "a received token answers callers at once");
+        assert!(c.finish_adopted(t));
+        assert!(!c.is_refreshing());
+        assert_eq!(c.fetches, 0);
     }
 
     /// The viewer callback's lifetime is remaining minus leeway, floored, never negative.

@@ -20,6 +20,7 @@ use crate::cache::{Lookup, Ticket, TokenCache, WallClock};
 use crate::error::{ErrorCode, ErrorSummary, JsTokenError};
 use crate::http::{backoff_ms, fetch_token, js_error, sleep, timer_ms};
 use crate::options::Options;
+use crate::tabs::{Message, Tabs};
 
 /// The viewer callback form never gives up, but waits at most this long between tries.
 pub const MAX_CALLBACK_RETRY_DELAY_MS: f64 = 30_000.0;
@@ -113,6 +114,9 @@ struct Inner {
     /// The pending refresh-ahead timer; dropping it cancels it. Its closure
     /// holds only a `Weak`, so a dropped client is not kept alive by it.
     refresh_timer: RefCell<Option<Timeout>>,
+    /// The other tabs sharing this endpoint's token, where the browser can
+    /// share (and `shareAcrossTabs` is on); `None` means working alone.
+    tabs: Option<Tabs>,
 }
 
 #[wasm_bindgen]
@@ -129,16 +133,24 @@ extern "C" {
 impl TokenClient {
     /// A client with validated options.
     pub fn new(options: Options, hooks: Hooks) -> Self {
-        let leeway_ms = options.leeway_ms;
-        let inner = Inner {
-            cache: RefCell::new(TokenCache::new(WallClock, leeway_ms)),
-            options,
-            hooks,
-            last_error: RefCell::new(None),
-            has_failed: Cell::new(false),
-            refresh_timer: RefCell::new(None),
-        };
-        Self { inner: Rc::new(inner) }
+        let inner = Rc::new_cyclic(|me: &Weak<Inner>| {
+            let me = me.clone();
+            let tabs = options.share_across_tabs.then(|| {
+                Tabs::join(&options.endpoint, move |message| {
+                    me.upgrade().and_then(|inner| TokenClient { inner }.receive(message))
+                })
+            });
+            Inner {
+                cache: RefCell::new(TokenCache::new(WallClock, options.leeway_ms)),
+                options,
+                hooks,
+                last_error: RefCell::new(None),
+                has_failed: Cell::new(false),
+                refresh_timer: RefCell::new(None),
+                tabs: tabs.flatten(),
+            }
+        });
+        Self { inner }
     }
 
     /// A promise of a usable token: the cached one, the one in flight, or a new request.
@@ -166,18 +178,52 @@ impl TokenClient {
         flight
     }
 
-    /// The shared request: fetch, then store the outcome (if the flight is
-    /// still current) and tell the listeners.
+    /// The shared request. Alone, it fetches. With other tabs, it waits for
+    /// this endpoint's lock first, and fetches only if no tab brought a fresh
+    /// token while it waited (or has one when asked).
     async fn fly(self, ticket: Ticket) -> Result<JsValue, JsValue> {
+        let Some(tabs) = &self.inner.tabs else {
+            return self.fetch(ticket).await;
+        };
+        let stored = self.inner.cache.borrow().stored;
+        let client = self.clone();
+        tabs.exclusive(move || spawn(Box::pin(client.fetch_unless_received(ticket, stored)))).await
+    }
+
+    /// Under the lock: answer with a fresh token that arrived from another
+    /// tab after this request began (when `stored` tokens had been stored),
+    /// or fetch.
+    async fn fetch_unless_received(self, ticket: Ticket, stored: u64) -> Result<JsValue, JsValue> {
+        if let Some(tabs) = &self.inner.tabs {
+            tabs.gather().await;
+        }
+        let received = {
+            let mut cache = self.inner.cache.borrow_mut();
+            let is_new = cache.stored != stored;
+            let token = cache.token().filter(|_| is_new && cache.is_fresh()).map(|t| t.value.value.clone());
+            token.filter(|_| cache.finish_adopted(ticket))
+        };
+        match received {
+            Some(token) => Ok(token.into()),
+            None => self.fetch(ticket).await,
+        }
+    }
+
+    /// Fetch, then store the outcome (if the request is still current), tell
+    /// the listeners and the other tabs.
+    async fn fetch(self, ticket: Ticket) -> Result<JsValue, JsValue> {
         match fetch_token(&self.inner.options).await {
             Ok(answer) => {
-                let value = JsString::from(answer.access_token);
+                let value = JsString::from(answer.access_token.as_str());
                 let token = Token { resolved: Promise::resolve(&JsValue::from(&value)), value: value.clone() };
                 let is_stored = self.inner.cache.borrow_mut().finish_ok(ticket, token, answer.expires_in);
                 if is_stored {
                     self.inner.has_failed.set(false);
                     self.notify_change();
                     self.arm_refresh();
+                    if let (Some(tabs), Some(expires_at)) = (&self.inner.tabs, self.inner.cache.borrow().expires_at()) {
+                        tabs.post_token(answer.access_token, expires_at);
+                    }
                 }
                 Ok(value.into())
             }
@@ -299,6 +345,30 @@ impl TokenClient {
             cache_hits: cache.cache_hits,
             last_error: self.inner.last_error.borrow().clone(),
         }
+    }
+
+    /// A message from another tab: keep its token if it outlives ours (and
+    /// tell the listeners), or answer a request with ours if it is fresh.
+    fn receive(&self, message: Message) -> Option<Message> {
+        match message {
+            Message::Token { access_token, expires_at } => {
+                let value = JsString::from(access_token);
+                let token = Token { resolved: Promise::resolve(&JsValue::from(&value)), value };
+                let is_stored = self.inner.cache.borrow_mut().receive(token, expires_at);
+                if is_stored {
+                    self.inner.has_failed.set(false);
+                    self.notify_change();
+                    self.arm_refresh();
+                }
+            }
+            Message::Wanted => {
+                let cache = self.inner.cache.borrow();
+                let token = cache.token().filter(|_| cache.is_fresh())?;
+                let access_token = token.value.value.as_string()?;
+                return Some(Message::Token { access_token, expires_at: token.expires_at });
+            }
+        }
+        None
     }
 
     /// Tell the JS side the cached token changed (or is gone).

@@ -19,8 +19,9 @@
 //! - [`options`]: the options, deserialised with serde-wasm-bindgen and validated.
 //! - [`error`]: `TokenError`, its code enum, and the conversion to the JS error.
 //!
-//! Sharing one token across tabs (`tabs.rs`) and a sign-in surface would sit
-//! beside `client` and use it; nothing here assumes a single tab.
+//! - [`tabs`]: one token per endpoint across the tabs of an origin (Web
+//!   Locks for one request at a time, `BroadcastChannel` for the hand-off);
+//!   the client uses it when the browser has both APIs.
 //!
 //! Modules are public so the browser tests (`tests/web.rs`) can drive the
 //! Rust API directly.
@@ -30,6 +31,7 @@ pub mod client;
 pub mod error;
 pub mod http;
 pub mod options;
+pub mod tabs;
 
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::wasm_bindgen;

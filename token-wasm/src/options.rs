@@ -14,8 +14,17 @@ use crate::error::{TokenError, js_message};
 /// reads only the fields a struct declares (`deny_unknown_fields` never sees
 /// the others), so [`Options::from_js`] checks the object's own keys against
 /// this list: a typo (`leeway` for `leewaySeconds`) is loud, not ignored.
-const KNOWN: [&str; 8] =
-    ["endpoint", "leewaySeconds", "credentials", "headers", "timeoutMs", "retries", "retryDelayMs", "refreshAhead"];
+const KNOWN: [&str; 9] = [
+    "endpoint",
+    "leewaySeconds",
+    "credentials",
+    "headers",
+    "timeoutMs",
+    "retries",
+    "retryDelayMs",
+    "refreshAhead",
+    "shareAcrossTabs",
+];
 
 /// The options object as given (see `TokenClientOptions` in `js/index.d.ts`).
 #[derive(Debug, Default, Deserialize)]
@@ -32,6 +41,7 @@ pub struct RawOptions {
     retries: Option<f64>,
     retry_delay_ms: Option<f64>,
     refresh_ahead: Option<bool>,
+    share_across_tabs: Option<bool>,
 }
 
 /// `fetch`'s credentials modes.
@@ -64,6 +74,9 @@ pub struct Options {
     pub retry_delay_ms: f64,
     /// Fetch a new token shortly before the cached one leaves its freshness window.
     pub refresh_ahead: bool,
+    /// Share one token (and one request at a time) with the other tabs of
+    /// the origin that use the same endpoint (see `tabs.rs`).
+    pub share_across_tabs: bool,
 }
 
 impl Options {
@@ -136,6 +149,7 @@ impl Options {
                 "retryDelayMs must be a number from 0 to 60000",
             )?,
             refresh_ahead: raw.refresh_ahead.unwrap_or(false),
+            share_across_tabs: raw.share_across_tabs.unwrap_or(true),
         })
     }
 }

@@ -57,8 +57,9 @@ async function inNode(body) {
 
 test('import succeeds in Node and exposes the API', async () => {
   const r = await inNode(`console.log(JSON.stringify(Object.keys(tw).sort()));`);
-  assert.deepEqual(r, ['TokenClient', 'TokenError', 'authorizedFetch', 'clear', 'configure', 'getAccessToken',
-    'getDefaultClient', 'getState', 'onError', 'onTokenChange']);
+  assert.deepEqual(r, ['TokenClient', 'TokenError', 'authorizedFetch', 'clear', 'configure', 'configureSession',
+    'getAccessToken', 'getDefaultClient', 'getSessionRoutes', 'getState', 'getUser', 'getUserClient',
+    'isAuthenticated', 'login', 'logout', 'onError', 'onSessionChange', 'onTokenChange']);
 });
 
 test('a relative endpoint rejects with a TokenError that says why', async () => {

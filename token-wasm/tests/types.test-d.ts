@@ -8,13 +8,20 @@ import {
   authorizedFetch,
   clear,
   configure,
+  configureSession,
   getAccessToken,
   getDefaultClient,
   getState,
+  getUser,
+  getUserClient,
+  isAuthenticated,
+  login,
+  logout,
   onError,
+  onSessionChange,
   onTokenChange,
 } from '../pkg/index.js';
-import type { OnTokenReady, TokenClientOptions, TokenErrorCode, TokenState } from '../pkg/index.js';
+import type { OnTokenReady, SessionChange, TokenClientOptions, TokenErrorCode, TokenState, User } from '../pkg/index.js';
 
 // The Autodesk Viewer's option: `getAccessToken(onReady)` where onReady gets a
 // token and its lifetime in seconds.
@@ -36,6 +43,7 @@ async function usage(): Promise<void> {
     retries: 0,
     retryDelayMs: 100,
     refreshAhead: true,
+    shareAcrossTabs: false,
   };
   configure(options);
   const user = new TokenClient(options);
@@ -90,3 +98,29 @@ function mustNotCompile(e: TokenError): void {
 
 void usage;
 void mustNotCompile;
+
+// The sign-in surface.
+async function session(): Promise<void> {
+  configureSession({ routes: { login: '/signin', userToken: '/api/me/token' } });
+  login();
+  login({ returnTo: '/after' });
+  const signedIn: boolean = await isAuthenticated();
+  const user: User | null = await getUser();
+  const name: string | undefined = user?.name;
+  const userToken: string = await getUserClient().getAccessToken();
+  const stop: () => void = onSessionChange((change: SessionChange) => {
+    const who: User | null = change.user;
+    console.log(change.authenticated, change.source, who?.sub);
+  });
+  await logout();
+  stop();
+  console.log(signedIn, name, userToken);
+  // @ts-expect-error: routes have fixed names
+  configureSession({ routes: { signin: '/x' } });
+  // @ts-expect-error: returnTo is a string
+  login({ returnTo: 42 });
+  // @ts-expect-error: user is nullable
+  const sub: string = (await getUser()).sub;
+  console.log(sub);
+}
+void session;

@@ -452,3 +452,21 @@ fn mistyped_and_out_of_range_options_are_rejected() {
     let err = rejected_options(r#"{"headers":{"bad name":"x"}}"#);
     assert!(get(&err, "message").as_string().unwrap().contains("headers"));
 }
+
+/// Two clients of one endpoint share its token as tabs would (the lock holder
+/// asks the other members first); with `shareAcrossTabs: false` a client
+/// keeps to itself and makes its own request.
+#[wasm_bindgen_test]
+async fn clients_of_one_endpoint_share_unless_told_not_to() {
+    let first = client(r#"{"endpoint":"{S}/token?key=shared"}"#);
+    let second = client(r#"{"endpoint":"{S}/token?key=shared"}"#);
+    let alone = client(r#"{"endpoint":"{S}/token?key=shared","shareAcrossTabs":false}"#);
+    let a = token(&first).await.unwrap();
+    let b = token(&second).await.unwrap();
+    assert_eq!(a, b, "the second client adopted the first one's token");
+    assert_eq!(count("shared").await, 1.0);
+    assert_eq!(get(&state(&second), "fetches"), 0.0);
+    let c = token(&alone).await.unwrap();
+    assert_ne!(c, a);
+    assert_eq!(count("shared").await, 2.0);
+}

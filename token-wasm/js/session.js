@@ -1,0 +1,153 @@
+// The sign-in surface for the broker's sign-in routes: `login`, `logout`,
+// `isAuthenticated`, `getUser`, `onSessionChange`, and the user-token client.
+// The session cookie (HttpOnly, on the broker) is the truth: nothing here is
+// stored in the page, every question is asked of the backend. Sign-in and
+// sign-out are told to the other tabs over a BroadcastChannel.
+//
+// Plain JS rather than wasm: it navigates, makes two fetches and relays
+// events, with no decision the wasm client could share; in the wasm it would
+// cost download size for nothing.
+import { TokenClient } from './client.js';
+import { TokenError } from './error.js';
+
+const DEFAULT_ROUTES = Object.freeze({
+  login: '/auth/login',
+  logout: '/auth/logout',
+  user: '/api/user/me',
+  userToken: '/api/user/token',
+});
+
+/** The CSRF proof the broker's same-site routes require. */
+const SAME_SITE_HEADERS = { 'X-Requested-With': 'token-wasm', Accept: 'application/json' };
+
+let routes = DEFAULT_ROUTES;
+let userClient = null;
+/** `true` / `false` once the backend answered, `null` before. */
+let known = null;
+const listeners = new Set();
+
+const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel('token-wasm:session') : null;
+// Node has BroadcastChannel too; there it must not keep the process alive.
+channel?.unref?.();
+if (channel) {
+  channel.onmessage = ({ data }) => {
+    if (data?.kind === 'signed-out') signedOut('other-tab');
+    else if (data?.kind === 'signed-in') changed(true, null, 'other-tab');
+  };
+}
+
+/** Tell the listeners (a throwing listener is reported, not allowed to break the others). */
+function changed(authenticated, user, source) {
+  if (known === authenticated) return;
+  known = authenticated;
+  const event = { authenticated, user, source };
+  for (const listener of listeners) {
+    try { listener(event); } catch (error) { queueMicrotask(() => { throw error; }); }
+  }
+}
+
+function signedOut(source) {
+  userClient?.clear();
+  changed(false, null, source);
+}
+
+/**
+ * Set the sign-in routes (any left out keep their defaults). The user-token
+ * client is replaced and its token dropped.
+ */
+export function configureSession(options = {}) {
+  const next = { ...DEFAULT_ROUTES };
+  for (const [name, value] of Object.entries(options.routes ?? {})) {
+    if (!(name in DEFAULT_ROUTES)) {
+      throw new TokenError(`unknown route ${name} (expected ${Object.keys(DEFAULT_ROUTES).join(', ')})`, 'invalid_options');
+    }
+    if (typeof value !== 'string' || value === '') {
+      throw new TokenError(`route ${name} must be a non-empty string`, 'invalid_options');
+    }
+    next[name] = value;
+  }
+  routes = Object.freeze(next);
+  userClient?.clear();
+  userClient = null;
+}
+
+/** The routes in use. */
+export function getSessionRoutes() {
+  return routes;
+}
+
+/** The signed-in user's token client (route `userToken`, renewed ahead of expiry); created on first use. */
+export function getUserClient() {
+  return (userClient ??= new TokenClient({ endpoint: routes.userToken, credentials: 'same-origin', refreshAhead: true }));
+}
+
+/** Navigate to sign-in; the broker brings the browser back to `returnTo` (default: this page). */
+export function login({ returnTo } = {}) {
+  const back = returnTo ?? `${location.pathname}${location.search}${location.hash}`;
+  location.assign(`${routes.login}?return_to=${encodeURIComponent(back)}`);
+}
+
+/**
+ * Sign out: ends the session on the broker (POST with the CSRF header),
+ * drops the user's token here and in the other tabs, and tells the
+ * `onSessionChange` listeners of every tab. Rejects with a `TokenError` if
+ * the broker did not confirm.
+ */
+export async function logout() {
+  let response;
+  try {
+    response = await fetch(routes.logout, { method: 'POST', credentials: 'same-origin', headers: SAME_SITE_HEADERS });
+  } catch (cause) {
+    throw new TokenError('Sign-out request failed', 'network', { cause });
+  }
+  if (!response.ok) throw new TokenError(`Sign-out failed (HTTP ${response.status})`, 'http', { status: response.status });
+  signedOut('logout');
+  channel?.postMessage({ kind: 'signed-out' });
+}
+
+/**
+ * The signed-in user's claims from the broker (`sub`, `name`, `email`, …),
+ * or `null` when nobody is signed in. Rejects with a `TokenError` when the
+ * broker cannot be asked or answers with another error.
+ */
+export async function getUser() {
+  let response;
+  try {
+    response = await fetch(routes.user, { credentials: 'same-origin', headers: SAME_SITE_HEADERS, cache: 'no-store' });
+  } catch (cause) {
+    throw new TokenError('Could not reach the sign-in routes', 'network', { cause });
+  }
+  if (response.status === 401) {
+    if (known !== false) signedOut('check');
+    return null;
+  }
+  const body = await response.json().catch(() => null);
+  if (!response.ok || body === null || typeof body !== 'object') {
+    throw new TokenError(`Could not read the signed-in user (HTTP ${response.status})`, response.ok ? 'invalid_response' : 'http', {
+      status: response.status, error: body?.error, error_description: body?.error_description,
+    });
+  }
+  if (known !== true) {
+    changed(true, body, 'check');
+    channel?.postMessage({ kind: 'signed-in' });
+  }
+  return body;
+}
+
+/** Whether the broker has a signed-in session for this browser. */
+export async function isAuthenticated() {
+  return (await getUser()) !== null;
+}
+
+/**
+ * `listener({ authenticated, user, source })` when this tab learns that the
+ * session changed: `source` is `'check'` (a `getUser`/`isAuthenticated`
+ * answer differed), `'logout'` (this tab signed out) or `'other-tab'`.
+ * Returns an unsubscribe function.
+ */
+export function onSessionChange(listener) {
+  if (typeof listener !== 'function') throw new TokenError('listener must be a function', 'invalid_options');
+  const entry = (event) => listener(event);
+  listeners.add(entry);
+  return () => { listeners.delete(entry); };
+}
