@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use common::broker::Broker;
 use common::glimesh::{CredentialsIn, FakeGlimesh, GLIMESH_CLIENT_ID, GLIMESH_CLIENT_SECRET, GLIMESH_TOKEN_TTL_SECS};
-use common::sign_in::{Browser, config, query_param};
-use common::{Reply, SESSION_SECRET};
+use common::sign_in::{Browser, config, query_param, sign_in_flags};
+use common::Reply;
 use token_backend::{AppState, app, server};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -81,16 +81,8 @@ impl SignInRig {
         let redirect = format!("http://{addr}/auth/callback");
         let (token_url, authorize_url) = (fake.token_url(), fake.authorize_url());
         let mut args = two_legged_args(&token_url, &[]);
-        args.extend_from_slice(&[
-            "--authorize-url",
-            &authorize_url,
-            "--redirect-url",
-            &redirect,
-            "--session-secret",
-            SESSION_SECRET,
-            "--cookie-secure",
-            "false",
-        ]);
+        args.extend_from_slice(&["--authorize-url", &authorize_url]);
+        args.extend_from_slice(&sign_in_flags(&redirect));
         args.extend_from_slice(extra);
         let built = AppState::build(config(addr, &args)).await.expect("broker starts");
         let (tx, rx) = oneshot::channel::<()>();

@@ -56,6 +56,12 @@ pub fn config(bind: SocketAddr, args: &[&str]) -> Config {
     config_bound_to(&bind.to_string(), args).unwrap_or_else(|e| panic!("invalid test configuration:\n{e}"))
 }
 
+/// The flags that turn sign-in on for a broker whose callback is `redirect`
+/// (on loopback, so the cookie may go without `Secure`).
+pub fn sign_in_flags(redirect: &str) -> [&str; 6] {
+    ["--redirect-url", redirect, "--session-secret", SESSION_SECRET, "--cookie-secure", "false"]
+}
+
 impl Rig {
     /// `--dev` plus `args`: sign-in on, against the embedded dev server.
     pub async fn dev(args: &[&str]) -> Self {
@@ -96,13 +102,8 @@ impl Rig {
             DEV_CLIENT_ID,
             "--client-secret",
             &client_secret,
-            "--redirect-url",
-            &redirect,
-            "--session-secret",
-            SESSION_SECRET,
-            "--cookie-secure",
-            "false",
         ];
+        full.extend_from_slice(&sign_in_flags(&redirect));
         full.extend_from_slice(args);
         let built = AppState::build(config(addr, &full)).await.expect("broker starts");
         Self::serve(listener, built, dev_issuer, client_secret, Some(proxy), Some(dev))
