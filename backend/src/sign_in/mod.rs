@@ -244,14 +244,16 @@ impl SignInService {
         }
         let code = params.code.filter(|c| !c.is_empty()).ok_or(SignInError::MissingCode)?;
         let issued = self.exchange.exchange_code(code, login.verifier).await?;
-        if let (Some(nonce), Some(id_token)) = (&login.nonce, &issued.id_token) {
-            id_token::check(id_token, nonce.secret(), &self.client_id, now)?;
-        }
+        let id_claims = match (&login.nonce, &issued.id_token) {
+            (Some(nonce), Some(id_token)) => Some(id_token::check(id_token, nonce.secret(), &self.client_id, now)?),
+            _ => None,
+        };
         let grant = UserGrant {
             refresh_token: issued.refresh_token,
             wide: StoredToken::issued(issued.access_token, now, issued.expires_in),
             browser: None,
             signed_in_at_ms: now,
+            id_claims,
         };
         // A new session id on sign-in defeats session fixation.
         session.cycle_id().await?;
@@ -267,17 +269,41 @@ impl SignInService {
         self.token(session, Audience::Browser).await
     }
 
-    /// The user's profile from the provider's userinfo endpoint. Signed-out callers
-    /// learn that first (401), whether or not the provider has userinfo (404).
+    /// The user's profile: the ID token's user claims kept at sign-in, with the
+    /// provider's userinfo claims merged over them when userinfo answers for the
+    /// same `sub` (OpenID Connect Core §5.3.2). Signed-out callers learn that
+    /// first (401), whether or not there is a profile to give (404).
+    ///
+    /// A userinfo 401/403 does not end the session when the ID token can answer:
+    /// the token sent is the backend's own, refreshed ahead of expiry, so such a
+    /// refusal means the token is not meant for userinfo (an API audience under
+    /// RFC 8707 resource indicators, `insufficient_scope`), not that the user is
+    /// signed out. Without ID-token claims a 401 still means `login_required`.
     pub async fn profile(&self, session: &Session) -> Result<serde_json::Value, UserTokenError> {
         let token = self.token(session, Audience::Backend).await?;
+        let grant: Option<UserGrant> = session.get(USER_KEY).await?;
+        let id_claims = grant.and_then(|g| g.id_claims);
         if !self.userinfo.is_configured() {
-            return Err(UserTokenError::NoUserinfo);
+            return id_claims.map(serde_json::Value::Object).ok_or(UserTokenError::NoUserinfo);
         }
-        match self.userinfo.fetch(&token.access_token).await {
-            Err(ExchangeError::Rejected { status: 401, .. }) => Err(UserTokenError::LoginRequired),
-            other => Ok(other?),
+        let fetched = self.userinfo.fetch(&token.access_token).await;
+        let Some(mut claims) = id_claims else {
+            return match fetched {
+                Err(ExchangeError::Rejected { status: 401, .. }) => Err(UserTokenError::LoginRequired),
+                other => Ok(other?),
+            };
+        };
+        match fetched {
+            Ok(serde_json::Value::Object(info)) if info.get("sub").is_some() && info.get("sub") == claims.get("sub") => {
+                claims.extend(info);
+            }
+            Ok(_) => tracing::warn!("userinfo answered for another `sub` or not with an object; using the ID token's claims"),
+            Err(ExchangeError::Rejected { status, .. }) => {
+                tracing::info!(status, "userinfo refused the user's token; using the ID token's claims");
+            }
+            Err(e) => tracing::warn!(error = %e, "userinfo failed; using the ID token's claims"),
         }
+        Ok(serde_json::Value::Object(claims))
     }
 
     /// Signs out: revokes the refresh token where the provider supports it (a
