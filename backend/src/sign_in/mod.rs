@@ -36,6 +36,10 @@ pub struct SignIn {
     /// Narrower scopes for the token handed to the browser, obtained through the
     /// refresh grant; `None` hands out the sign-in token itself.
     pub browser_scopes: Option<Vec<String>>,
+    /// The API the user's tokens are for (RFC 8707 `resource`), sent on the
+    /// authorization, code and refresh requests; such tokens may be refused by
+    /// userinfo, so `/api/user/me` falls back to the ID token's claims.
+    pub resource: Option<Url>,
     /// Signs the session cookie.
     pub session_key: crate::session::SessionKey,
     pub cookie_secure: bool,
