@@ -19,6 +19,8 @@ mod userinfo;
 
 pub use userinfo::Userinfo;
 
+use self::id_token::IdClaims;
+
 use crate::cluster::{Cluster, ClusterError};
 use crate::exchange::{Exchange, ExchangeError};
 use crate::login_state::LoginStateKey;
@@ -291,23 +293,13 @@ impl SignInService {
             return id_claims.map(serde_json::Value::Object).ok_or(UserTokenError::NoUserinfo);
         }
         let fetched = self.userinfo.fetch(&token.access_token).await;
-        let Some(mut claims) = id_claims else {
+        let Some(claims) = id_claims else {
             return match fetched {
                 Err(ExchangeError::Rejected { status: 401, .. }) => Err(UserTokenError::LoginRequired),
                 other => Ok(other?),
             };
         };
-        match fetched {
-            Ok(serde_json::Value::Object(info)) if info.get("sub").is_some() && info.get("sub") == claims.get("sub") => {
-                claims.extend(info);
-            }
-            Ok(_) => tracing::warn!("userinfo answered for another `sub` or not with an object; using the ID token's claims"),
-            Err(ExchangeError::Rejected { status, .. }) => {
-                tracing::info!(status, "userinfo refused the user's token; using the ID token's claims");
-            }
-            Err(e) => tracing::warn!(error = %e, "userinfo failed; using the ID token's claims"),
-        }
-        Ok(serde_json::Value::Object(claims))
+        Ok(merge_profile(claims, fetched))
     }
 
     /// Signs out: revokes the refresh token where the provider supports it (a
@@ -383,6 +375,23 @@ impl SignInService {
         }
         Ok(raw.to_owned())
     }
+}
+
+/// The ID token's user claims with userinfo's merged over them, when userinfo
+/// answered for the same `sub` (OpenID Connect Core §5.3.2); otherwise the ID
+/// token's claims alone, whatever userinfo said.
+fn merge_profile(mut claims: IdClaims, fetched: Result<serde_json::Value, ExchangeError>) -> serde_json::Value {
+    match fetched {
+        Ok(serde_json::Value::Object(info)) if info.get("sub").is_some() && info.get("sub") == claims.get("sub") => {
+            claims.extend(info);
+        }
+        Ok(_) => tracing::warn!("userinfo answered for another `sub` or not with an object; using the ID token's claims"),
+        Err(ExchangeError::Rejected { status, .. }) => {
+            tracing::info!(status, "userinfo refused the user's token; using the ID token's claims");
+        }
+        Err(e) => tracing::warn!(error = %e, "userinfo failed; using the ID token's claims"),
+    }
+    serde_json::Value::Object(claims)
 }
 
 /// What a refresh task needs; owned, because it outlives the request.
@@ -489,5 +498,34 @@ impl RefreshWork {
     async fn end(&self, id: &Id) -> Result<UserGrant, UserTokenError> {
         self.sessions.delete(id).await?;
         Err(UserTokenError::LoginRequired)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn claims(value: serde_json::Value) -> IdClaims {
+        value.as_object().expect("object").clone()
+    }
+
+    /// Userinfo's claims win for the same `sub`; another `sub` or a refusal leaves the ID token's.
+    #[test]
+    fn profile_merges_userinfo_only_for_the_same_sub() {
+        let id = claims(json!({"sub": "u1", "iss": "https://op", "name": "old"}));
+        let same = merge_profile(id.clone(), Ok(json!({"sub": "u1", "name": "Ada", "email": "a@x"})));
+        assert_eq!(same, json!({"sub": "u1", "iss": "https://op", "name": "Ada", "email": "a@x"}));
+        let other = merge_profile(id.clone(), Ok(json!({"sub": "u2", "name": "Eve"})));
+        assert_eq!(other, json!({"sub": "u1", "iss": "https://op", "name": "old"}));
+        let no_sub = merge_profile(id.clone(), Ok(json!({"name": "Eve"})));
+        assert_eq!(no_sub["name"], "old");
+        for status in [401, 403] {
+            let refused = ExchangeError::Rejected { status, error: "insufficient_scope".into(), description: None };
+            assert_eq!(merge_profile(id.clone(), Err(refused))["sub"], "u1");
+        }
+        let down = ExchangeError::Unavailable { status: 503, retry_after: None };
+        assert_eq!(merge_profile(id, Err(down))["name"], "old");
     }
 }
