@@ -6,10 +6,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::Reply;
 use common::broker::Broker;
 use common::glimesh::{CredentialsIn, FakeGlimesh, GLIMESH_CLIENT_ID, GLIMESH_CLIENT_SECRET, GLIMESH_TOKEN_TTL_SECS};
 use common::sign_in::{Browser, config, query_param, sign_in_flags};
-use common::Reply;
 use token_backend::{AppState, app, server};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;

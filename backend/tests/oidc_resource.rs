@@ -136,15 +136,22 @@ async fn me_answers_from_the_id_token_when_userinfo_refuses_an_api_token() {
     // The user's token is for the API: a JWT whose audience is the resource, refused by userinfo.
     let token = browser.user_token().await.token();
     let payload = token.split('.').nth(1).unwrap_or_else(|| panic!("a JWT access token: {token}"));
-    let payload = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload).expect("base64url");
+    let payload =
+        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload).expect("base64url");
     let at: serde_json::Value = serde_json::from_slice(&payload).expect("JSON claims");
     assert_eq!(at["aud"], API, "the token is for the API: {at}");
-    let userinfo = common::get_with(&common::http_client(), &format!("{}/me", oidc.issuer), &[(
-        "authorization",
-        &format!("Bearer {token}"),
-    )])
+    let userinfo = common::get_with(
+        &common::http_client(),
+        &format!("{}/me", oidc.issuer),
+        &[("authorization", &format!("Bearer {token}"))],
+    )
     .await;
-    assert!(matches!(userinfo.status, 401 | 403), "userinfo refuses the API token: {} {}", userinfo.status, userinfo.body);
+    assert!(
+        matches!(userinfo.status, 401 | 403),
+        "userinfo refuses the API token: {} {}",
+        userinfo.status,
+        userinfo.body
+    );
 
     for _ in 0..2 {
         let me = browser.get("/api/user/me", &[("x-requested-with", "fetch")]).await;

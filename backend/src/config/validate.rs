@@ -358,7 +358,15 @@ pub(super) fn parse_sign_in(
         14 * 24 * 3600,
         (60, 400 * 24 * 3600),
     );
-    Some(SignIn { redirect_url, user_scopes, browser_scopes, resource, session_key, cookie_secure, session_max_lifetime })
+    Some(SignIn {
+        redirect_url,
+        user_scopes,
+        browser_scopes,
+        resource,
+        session_key,
+        cookie_secure,
+        session_max_lifetime,
+    })
 }
 
 /// `REDIS_URL`: `redis://` or `rediss://` (TLS). Errors never repeat the URL,

@@ -178,10 +178,7 @@ impl Exchange {
         if let Some(resource) = &self.resource {
             request = request.add_extra_param("resource", resource.clone());
         }
-        let response = request
-            .request_async(&transport)
-            .await
-            .map_err(|e| self.classify(e, &reply, &sent))?;
+        let response = request.request_async(&transport).await.map_err(|e| self.classify(e, &reply, &sent))?;
         validate(response, self.default_ttl)
     }
 

@@ -10,7 +10,8 @@ use crate::exchange::IdToken;
 
 /// The ID token's claims that describe the token and this sign-in rather than
 /// the user (OpenID Connect Core §2, §3.1.3.6); they are not kept in the session.
-const PROTOCOL_CLAIMS: &[&str] = &["aud", "exp", "iat", "nbf", "nonce", "azp", "at_hash", "c_hash", "s_hash", "jti", "sid"];
+const PROTOCOL_CLAIMS: &[&str] =
+    &["aud", "exp", "iat", "nbf", "nonce", "azp", "at_hash", "c_hash", "s_hash", "jti", "sid"];
 
 /// The user claims of a checked ID token (`sub`, `iss`, `name`, `email`, …):
 /// everything but [`PROTOCOL_CLAIMS`]. An ID token carries no secrets; the raw

@@ -385,7 +385,9 @@ fn merge_profile(mut claims: IdClaims, fetched: Result<serde_json::Value, Exchan
         Ok(serde_json::Value::Object(info)) if info.get("sub").is_some() && info.get("sub") == claims.get("sub") => {
             claims.extend(info);
         }
-        Ok(_) => tracing::warn!("userinfo answered for another `sub` or not with an object; using the ID token's claims"),
+        Ok(_) => {
+            tracing::warn!("userinfo answered for another `sub` or not with an object; using the ID token's claims")
+        }
         Err(ExchangeError::Rejected { status, .. }) => {
             tracing::info!(status, "userinfo refused the user's token; using the ID token's claims");
         }
