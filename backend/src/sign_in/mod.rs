@@ -106,7 +106,8 @@ pub enum UserTokenError {
     /// Still signed in, but no token that can be served yet: a retryable 503, not a sign-out.
     #[error("no usable user token after refreshing")]
     NoUsableToken,
-    #[error("the provider has no userinfo endpoint")]
+    /// No ID-token claims, and userinfo is absent or refused the user's token.
+    #[error("no user profile: the provider has no userinfo endpoint, or it refused the user's token")]
     NoUserinfo,
 }
 
@@ -296,6 +297,12 @@ impl SignInService {
         let Some(claims) = id_claims else {
             return match fetched {
                 Err(ExchangeError::Rejected { status: 401, .. }) => Err(UserTokenError::LoginRequired),
+                // Refused for scope (403 insufficient_scope, …): no profile for this
+                // sign-in, which is not the upstream failing (never a 502).
+                Err(ExchangeError::Rejected { status, .. }) => {
+                    tracing::info!(status, "userinfo refused the user's token and there is no ID token");
+                    Err(UserTokenError::NoUserinfo)
+                }
                 other => Ok(other?),
             };
         };
