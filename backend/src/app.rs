@@ -185,7 +185,10 @@ impl AppState {
                 };
                 Some(Arc::new(SignInService::new(
                     settings.clone(),
-                    exchange.clone().with_redirect_url(&settings.redirect_url),
+                    exchange
+                        .clone()
+                        .with_redirect_url(&settings.redirect_url)
+                        .with_resource(settings.resource.as_ref()),
                     userinfo,
                     sessions,
                     cluster.clone(),

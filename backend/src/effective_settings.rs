@@ -88,6 +88,7 @@ pub fn render(config: &Config) -> String {
             if let Some(scopes) = &sign_in.browser_scopes {
                 out.set("OAUTH_USER_BROWSER_SCOPE", scopes.join(" "));
             }
+            out.set_some("OAUTH_RESOURCE", sign_in.resource.as_ref());
             out.set("SESSION_SECRET", REDACTED);
             out.set("COOKIE_SECURE", sign_in.cookie_secure);
             out.set("SESSION_MAX_LIFETIME_SECS", secs(sign_in.session_max_lifetime));

@@ -100,7 +100,9 @@ impl ErrorCode {
             }
             Self::SessionStoreUnavailable => "sessions are unavailable right now; try again shortly",
             Self::LoginRequired => "sign in to get a user token",
-            Self::UserinfoNotConfigured => "the provider has no userinfo endpoint",
+            Self::UserinfoNotConfigured => {
+                "no user profile: the provider has no userinfo endpoint (or it refused the user's token) and sign-in gave no ID token"
+            }
             Self::InvalidReturnTo => "return_to must be a path on this site, such as /viewer",
             Self::InvalidState => "this sign-in link has expired or was already used; please sign in again",
             Self::AccessDenied => "sign-in was cancelled",

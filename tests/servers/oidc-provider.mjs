@@ -12,6 +12,11 @@
 //                     PKCE (S256) required, refresh tokens always issued and rotated,
 //                     revocation and introspection endpoints; REFRESH_TOKEN_TTL
 //                     (default 3600) bounds refresh tokens
+//   RESOURCE_SERVER   an API's resource indicator (an absolute URI): turns on
+//                     resource indicators (RFC 8707), so a token requested with
+//                     `resource` set to it is a JWT for that audience carrying only
+//                     its scopes (data:read viewables:read), which userinfo refuses.
+//                     Requests without `resource` get the same tokens as without it.
 //
 // Stdout gets exactly one line once listening:
 //   {"issuer":"http://127.0.0.1:PORT","token_endpoint":"…","clients":{"basic":{…},"post":{…},"special":{…}}}
@@ -25,7 +30,7 @@
 //                                    "grant_errors":[{grant_type,error,description}]}: what happened to refresh tokens
 
 import http from 'node:http';
-import Provider from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
 
 const ttl = Number.parseInt(process.env.ACCESS_TOKEN_TTL ?? '60', 10);
 if (!Number.isInteger(ttl) || ttl < 1) {
@@ -35,6 +40,7 @@ if (!Number.isInteger(ttl) || ttl < 1) {
 const extraClients = JSON.parse(process.env.EXTRA_CLIENTS ?? '[]');
 const signIn = process.env.SIGN_IN === '1';
 const refreshTtl = Number.parseInt(process.env.REFRESH_TOKEN_TTL ?? '3600', 10);
+const resourceServer = process.env.RESOURCE_SERVER;
 
 // The two client-authentication methods the broker supports (RFC 6749 §2.3.1).
 // Secrets are fixed test values; tests read them from the JSON line, never hard-code them.
@@ -93,6 +99,20 @@ function signInConfiguration() {
   };
 }
 
+/** RESOURCE_SERVER: the one API whose tokens are audience-restricted JWTs. */
+function resourceIndicatorsConfiguration() {
+  return {
+    enabled: true,
+    // No `resource`: no audience, the token (and userinfo) behave as without the feature.
+    defaultResource: () => undefined,
+    useGrantedResource: () => false,
+    getResourceServerInfo: (ctx, indicator) => {
+      if (indicator !== resourceServer) throw new errors.InvalidTarget();
+      return { scope: 'data:read viewables:read', audience: resourceServer, accessTokenTTL: ttl, accessTokenFormat: 'jwt' };
+    },
+  };
+}
+
 const server = http.createServer();
 server.listen(0, '127.0.0.1', () => {
   const { port } = server.address();
@@ -121,7 +141,8 @@ server.listen(0, '127.0.0.1', () => {
       ...extra.features,
       // Without a `resource` parameter the token is an opaque client-credentials
       // token whose scope is the requested one, which is what the broker asks for.
-      resourceIndicators: { enabled: false },
+      // RESOURCE_SERVER turns them on for that one API (see the header).
+      resourceIndicators: resourceServer ? resourceIndicatorsConfiguration() : { enabled: false },
     },
     ttl: {
       AccessToken: ttl,

@@ -178,6 +178,9 @@ pub struct Cli {
         value_name = "OAUTH_USER_BROWSER_SCOPE"
     )]
     pub(super) user_browser_scope: Option<String>,
+    /// Resource indicator (RFC 8707) sent at sign-in and on user-token requests
+    #[arg(global = true, long = "oauth-resource", env = "OAUTH_RESOURCE", value_name = "OAUTH_RESOURCE")]
+    pub(super) resource: Option<String>,
     /// Revocation endpoint [default: from the preset or discovery]
     #[arg(
         global = true,

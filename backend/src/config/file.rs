@@ -69,6 +69,7 @@ pub(super) struct FileOAuth {
     pub(super) redirect_url: Option<String>,
     pub(super) user_scope: Option<String>,
     pub(super) user_browser_scope: Option<String>,
+    pub(super) resource: Option<String>,
     pub(super) revoke_url: Option<String>,
     pub(super) userinfo_url: Option<String>,
 }

@@ -309,6 +309,17 @@ pub(super) fn parse_sign_in(
         }
         None => None,
     };
+    let resource = match pick(&cli.resource, &file.oauth.resource) {
+        // RFC 8707 §2: an absolute URI without a fragment.
+        Some(raw) => match Url::parse(raw.trim()) {
+            Ok(url) if url.fragment().is_none() => Some(url),
+            _ => {
+                v.problem("OAUTH_RESOURCE", "must be an absolute URI without a fragment (RFC 8707)");
+                return None;
+            }
+        },
+        None => None,
+    };
     let loopback = is_loopback(&redirect_url);
     let cookie_secure = match &cli.cookie_secure {
         Some(raw) => v.check("COOKIE_SECURE", parse_bool(raw))?,
@@ -347,7 +358,15 @@ pub(super) fn parse_sign_in(
         14 * 24 * 3600,
         (60, 400 * 24 * 3600),
     );
-    Some(SignIn { redirect_url, user_scopes, browser_scopes, session_key, cookie_secure, session_max_lifetime })
+    Some(SignIn {
+        redirect_url,
+        user_scopes,
+        browser_scopes,
+        resource,
+        session_key,
+        cookie_secure,
+        session_max_lifetime,
+    })
 }
 
 /// `REDIS_URL`: `redis://` or `rediss://` (TLS). Errors never repeat the URL,

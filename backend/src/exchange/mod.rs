@@ -90,6 +90,8 @@ pub struct Exchange {
     /// Scrubbed from anything the upstream echoes back; sent by [`Exchange::revoke`].
     secret: SecretString,
     auth: ClientAuth,
+    /// RFC 8707 `resource` for the sign-in requests (authorization, code, refresh).
+    resource: Option<String>,
 }
 
 impl Exchange {
@@ -110,12 +112,19 @@ impl Exchange {
             default_ttl,
             secret: SecretString::from(client.secret.secret().clone()),
             auth: client.auth,
+            resource: None,
         }
     }
 
     /// Sets the exact redirect URI sent in authorization and code requests.
     pub fn with_redirect_url(mut self, url: &url::Url) -> Self {
         self.client = self.client.set_redirect_uri(RedirectUrl::from_url(url.clone()));
+        self
+    }
+
+    /// Sends `resource` (RFC 8707) on authorization, code and refresh requests.
+    pub fn with_resource(mut self, resource: Option<&url::Url>) -> Self {
+        self.resource = resource.map(url::Url::to_string);
         self
     }
 
@@ -154,6 +163,9 @@ impl Exchange {
         if let Some(nonce) = nonce {
             request = request.add_extra_param("nonce", nonce.to_owned());
         }
+        if let Some(resource) = &self.resource {
+            request = request.add_extra_param("resource", resource.clone());
+        }
         Ok(request.url())
     }
 
@@ -162,13 +174,11 @@ impl Exchange {
         let reply = Reply::default();
         let transport = GrantHttp { exchange: self, reply: &reply };
         let sent = self.scrubber().credential(&code).credential(verifier.secret());
-        let response = self
-            .client
-            .exchange_code(AuthorizationCode::new(code))
-            .set_pkce_verifier(verifier)
-            .request_async(&transport)
-            .await
-            .map_err(|e| self.classify(e, &reply, &sent))?;
+        let mut request = self.client.exchange_code(AuthorizationCode::new(code)).set_pkce_verifier(verifier);
+        if let Some(resource) = &self.resource {
+            request = request.add_extra_param("resource", resource.clone());
+        }
+        let response = request.request_async(&transport).await.map_err(|e| self.classify(e, &reply, &sent))?;
         validate(response, self.default_ttl)
     }
 
@@ -176,10 +186,12 @@ impl Exchange {
     pub async fn refresh(&self, refresh_token: &RefreshToken, scopes: &[String]) -> Result<IssuedToken, ExchangeError> {
         let reply = Reply::default();
         let transport = GrantHttp { exchange: self, reply: &reply };
-        let response = self
-            .client
-            .exchange_refresh_token(refresh_token)
-            .add_scopes(scopes.iter().cloned().map(Scope::new))
+        let mut request =
+            self.client.exchange_refresh_token(refresh_token).add_scopes(scopes.iter().cloned().map(Scope::new));
+        if let Some(resource) = &self.resource {
+            request = request.add_extra_param("resource", resource.clone());
+        }
+        let response = request
             .request_async(&transport)
             .await
             .map_err(|e| self.classify(e, &reply, &self.scrubber().credential(refresh_token.secret())))?;

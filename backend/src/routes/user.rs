@@ -38,13 +38,14 @@ pub(crate) async fn user_token(
     Ok((no_store_headers(), Json(body)).into_response())
 }
 
-/// The signed-in user's profile, from the provider's userinfo endpoint.
+/// The signed-in user's profile: the ID token's user claims kept at sign-in,
+/// with userinfo's merged over them when userinfo answers for the same `sub`.
 #[utoipa::path(get, path = "/api/user/me", tag = "user",
     params(("X-Requested-With" = String, Header, description = "Any non-empty value")),
     responses(
-        (status = 200, description = "The userinfo claims", body = Object),
+        (status = 200, description = "The user's claims (ID token, merged with userinfo when it answers)", body = Object),
         (status = 401, description = "`login_required`", body = crate::error::ErrorBody),
-        (status = 404, description = "`userinfo_not_configured`", body = crate::error::ErrorBody),
+        (status = 404, description = "`userinfo_not_configured`: no ID token claims and no userinfo endpoint", body = crate::error::ErrorBody),
         (status = 500, description = "`internal_error`", body = crate::error::ErrorBody),
         (status = 503, description = "`upstream_unavailable` or `session_store_unavailable`", body = crate::error::ErrorBody),
     ))]

@@ -58,6 +58,12 @@ pub struct UserGrant {
     /// The narrower token handed to the browser, when a browser scope is set.
     pub browser: Option<StoredToken>,
     pub signed_in_at_ms: i64,
+    /// The user claims of the ID token checked at sign-in (no protocol claims,
+    /// never the raw JWT), so `/api/user/me` can answer when userinfo refuses an
+    /// API-scoped token or is absent. `None` for plain OAuth sign-ins and for
+    /// sessions stored before this field existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_claims: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 #[cfg(test)]
@@ -97,6 +103,18 @@ mod tests {
         assert!(pending.take("9", 0).is_some());
     }
 
+    /// A grant stored before `id_claims` existed still loads.
+    #[test]
+    fn grant_without_claims_loads() {
+        let stored = serde_json::json!({
+            "refresh_token": "rt", "browser": null, "signed_in_at_ms": 5,
+            "wide": {"access_token": "at", "issued_at_ms": 0, "expires_at_ms": 1},
+        });
+        let grant: UserGrant = serde_json::from_value(stored).expect("old grant");
+        assert!(grant.id_claims.is_none());
+        assert!(!serde_json::to_string(&grant).expect("json").contains("id_claims"));
+    }
+
     /// `Debug` never shows tokens or verifiers.
     #[test]
     fn debug_is_redacted() {
@@ -109,6 +127,7 @@ mod tests {
             },
             browser: None,
             signed_in_at_ms: 0,
+            id_claims: None,
         };
         let printed = format!("{grant:?} {:?}", login("st-secret", 0));
         assert!(!printed.contains("secret"), "{printed}");

@@ -1,4 +1,5 @@
-//! The ID token's claims that bind it to one sign-in and one client.
+//! The ID token's claims that bind it to one sign-in and one client, and the
+//! user claims kept from it for `/api/user/me`.
 
 use base64::Engine;
 use serde::Deserialize;
@@ -7,11 +8,21 @@ use super::SignInError;
 use crate::constant_time;
 use crate::exchange::IdToken;
 
-/// Checks the ID token's `nonce` and `aud` (OpenID Connect Core §3.1.3.7). The
-/// signature is not checked: the token came straight from the token endpoint
-/// over TLS in a client-authenticated request, which §3.1.3.7 allows in place of
-/// signature validation, and we use no claim from it.
-pub(super) fn check(id_token: &IdToken, nonce: &str, client_id: &str, now_ms: i64) -> Result<(), SignInError> {
+/// The ID token's claims that describe the token and this sign-in rather than
+/// the user (OpenID Connect Core §2, §3.1.3.6); they are not kept in the session.
+const PROTOCOL_CLAIMS: &[&str] =
+    &["aud", "exp", "iat", "nbf", "nonce", "azp", "at_hash", "c_hash", "s_hash", "jti", "sid"];
+
+/// The user claims of a checked ID token (`sub`, `iss`, `name`, `email`, …):
+/// everything but [`PROTOCOL_CLAIMS`]. An ID token carries no secrets; the raw
+/// JWT itself is not kept.
+pub type IdClaims = serde_json::Map<String, serde_json::Value>;
+
+/// Checks the ID token's `nonce` and `aud` (OpenID Connect Core §3.1.3.7) and
+/// returns its user claims. The signature is not checked: the token came
+/// straight from the token endpoint over TLS in a client-authenticated request,
+/// which §3.1.3.7 allows in place of signature validation.
+pub(super) fn check(id_token: &IdToken, nonce: &str, client_id: &str, now_ms: i64) -> Result<IdClaims, SignInError> {
     #[derive(Deserialize)]
     struct Claims {
         nonce: Option<String>,
@@ -22,8 +33,10 @@ pub(super) fn check(id_token: &IdToken, nonce: &str, client_id: &str, now_ms: i6
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload.trim_end_matches('='))
         .map_err(|_| SignInError::InvalidIdToken("payload is not base64url"))?;
-    let claims: Claims =
+    let mut all: IdClaims =
         serde_json::from_slice(&bytes).map_err(|_| SignInError::InvalidIdToken("payload is not JSON"))?;
+    let claims: Claims = serde_json::from_value(serde_json::Value::Object(all.clone()))
+        .map_err(|_| SignInError::InvalidIdToken("payload is not JSON"))?;
     let nonce_ok = claims.nonce.as_deref().is_some_and(|n| constant_time::eq(n, nonce));
     if !nonce_ok {
         return Err(SignInError::InvalidIdToken("nonce mismatch"));
@@ -39,7 +52,11 @@ pub(super) fn check(id_token: &IdToken, nonce: &str, client_id: &str, now_ms: i6
     if claims.exp.is_some_and(|exp| exp * 1000 < now_ms) {
         return Err(SignInError::InvalidIdToken("expired"));
     }
-    Ok(())
+    if !all.get("sub").is_some_and(serde_json::Value::is_string) {
+        return Err(SignInError::InvalidIdToken("no sub"));
+    }
+    all.retain(|name, _| !PROTOCOL_CLAIMS.contains(&name.as_str()));
+    Ok(all)
 }
 
 #[cfg(test)]
@@ -59,14 +76,27 @@ mod tests {
     /// The nonce and audience bind the ID token to this sign-in and this client.
     #[test]
     fn id_token_checks() {
-        let ok = jwt(serde_json::json!({"nonce":"n1","aud":"app","exp": 4_000_000_000i64}));
+        let ok = jwt(serde_json::json!({"sub":"u1","nonce":"n1","aud":"app","exp": 4_000_000_000i64}));
         assert!(check(&ok, "n1", "app", 0).is_ok());
         assert!(check(&ok, "n2", "app", 0).is_err());
         assert!(check(&ok, "n1", "other", 0).is_err());
-        let listed = jwt(serde_json::json!({"nonce":"n1","aud":["x","app"]}));
+        let listed = jwt(serde_json::json!({"sub":"u1","nonce":"n1","aud":["x","app"]}));
         assert!(check(&listed, "n1", "app", 0).is_ok());
-        let expired = jwt(serde_json::json!({"nonce":"n1","aud":"app","exp": 1}));
+        let expired = jwt(serde_json::json!({"sub":"u1","nonce":"n1","aud":"app","exp": 1}));
         assert!(check(&expired, "n1", "app", 10_000).is_err());
         assert!(check(&jwt(serde_json::json!({"aud":"app"})), "n1", "app", 0).is_err());
+        assert!(check(&jwt(serde_json::json!({"nonce":"n1","aud":"app"})), "n1", "app", 0).is_err(), "no sub");
+    }
+
+    /// The user claims are kept; the protocol claims are not.
+    #[test]
+    fn keeps_user_claims_only() {
+        let token = jwt(serde_json::json!({
+            "iss":"https://op","sub":"u1","name":"Ada","nonce":"n1","aud":"app","exp": 4_000_000_000i64,
+            "iat": 1, "at_hash":"h", "sid":"s"
+        }));
+        let claims = check(&token, "n1", "app", 0).expect("valid");
+        let names: Vec<&str> = claims.keys().map(String::as_str).collect();
+        assert_eq!(names, ["iss", "name", "sub"]);
     }
 }

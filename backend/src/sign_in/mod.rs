@@ -19,6 +19,8 @@ mod userinfo;
 
 pub use userinfo::Userinfo;
 
+use self::id_token::IdClaims;
+
 use crate::cluster::{Cluster, ClusterError};
 use crate::exchange::{Exchange, ExchangeError};
 use crate::login_state::LoginStateKey;
@@ -36,6 +38,10 @@ pub struct SignIn {
     /// Narrower scopes for the token handed to the browser, obtained through the
     /// refresh grant; `None` hands out the sign-in token itself.
     pub browser_scopes: Option<Vec<String>>,
+    /// The API the user's tokens are for (RFC 8707 `resource`), sent on the
+    /// authorization, code and refresh requests; such tokens may be refused by
+    /// userinfo, so `/api/user/me` falls back to the ID token's claims.
+    pub resource: Option<Url>,
     /// Signs the session cookie.
     pub session_key: crate::session::SessionKey,
     pub cookie_secure: bool,
@@ -100,7 +106,8 @@ pub enum UserTokenError {
     /// Still signed in, but no token that can be served yet: a retryable 503, not a sign-out.
     #[error("no usable user token after refreshing")]
     NoUsableToken,
-    #[error("the provider has no userinfo endpoint")]
+    /// No ID-token claims, and userinfo is absent or refused the user's token.
+    #[error("no user profile: the provider has no userinfo endpoint, or it refused the user's token")]
     NoUserinfo,
 }
 
@@ -244,14 +251,16 @@ impl SignInService {
         }
         let code = params.code.filter(|c| !c.is_empty()).ok_or(SignInError::MissingCode)?;
         let issued = self.exchange.exchange_code(code, login.verifier).await?;
-        if let (Some(nonce), Some(id_token)) = (&login.nonce, &issued.id_token) {
-            id_token::check(id_token, nonce.secret(), &self.client_id, now)?;
-        }
+        let id_claims = match (&login.nonce, &issued.id_token) {
+            (Some(nonce), Some(id_token)) => Some(id_token::check(id_token, nonce.secret(), &self.client_id, now)?),
+            _ => None,
+        };
         let grant = UserGrant {
             refresh_token: issued.refresh_token,
             wide: StoredToken::issued(issued.access_token, now, issued.expires_in),
             browser: None,
             signed_in_at_ms: now,
+            id_claims,
         };
         // A new session id on sign-in defeats session fixation.
         session.cycle_id().await?;
@@ -267,17 +276,37 @@ impl SignInService {
         self.token(session, Audience::Browser).await
     }
 
-    /// The user's profile from the provider's userinfo endpoint. Signed-out callers
-    /// learn that first (401), whether or not the provider has userinfo (404).
+    /// The user's profile: the ID token's user claims kept at sign-in, with the
+    /// provider's userinfo claims merged over them when userinfo answers for the
+    /// same `sub` (OpenID Connect Core §5.3.2). Signed-out callers learn that
+    /// first (401), whether or not there is a profile to give (404).
+    ///
+    /// A userinfo 401/403 does not end the session when the ID token can answer:
+    /// the token sent is the backend's own, refreshed ahead of expiry, so such a
+    /// refusal means the token is not meant for userinfo (an API audience under
+    /// RFC 8707 resource indicators, `insufficient_scope`), not that the user is
+    /// signed out. Without ID-token claims a 401 still means `login_required`.
     pub async fn profile(&self, session: &Session) -> Result<serde_json::Value, UserTokenError> {
         let token = self.token(session, Audience::Backend).await?;
+        let grant: Option<UserGrant> = session.get(USER_KEY).await?;
+        let id_claims = grant.and_then(|g| g.id_claims);
         if !self.userinfo.is_configured() {
-            return Err(UserTokenError::NoUserinfo);
+            return id_claims.map(serde_json::Value::Object).ok_or(UserTokenError::NoUserinfo);
         }
-        match self.userinfo.fetch(&token.access_token).await {
-            Err(ExchangeError::Rejected { status: 401, .. }) => Err(UserTokenError::LoginRequired),
-            other => Ok(other?),
-        }
+        let fetched = self.userinfo.fetch(&token.access_token).await;
+        let Some(claims) = id_claims else {
+            return match fetched {
+                Err(ExchangeError::Rejected { status: 401, .. }) => Err(UserTokenError::LoginRequired),
+                // Refused for scope (403 insufficient_scope, …): no profile for this
+                // sign-in, which is not the upstream failing (never a 502).
+                Err(ExchangeError::Rejected { status, .. }) => {
+                    tracing::info!(status, "userinfo refused the user's token and there is no ID token");
+                    Err(UserTokenError::NoUserinfo)
+                }
+                other => Ok(other?),
+            };
+        };
+        Ok(merge_profile(claims, fetched))
     }
 
     /// Signs out: revokes the refresh token where the provider supports it (a
@@ -353,6 +382,25 @@ impl SignInService {
         }
         Ok(raw.to_owned())
     }
+}
+
+/// The ID token's user claims with userinfo's merged over them, when userinfo
+/// answered for the same `sub` (OpenID Connect Core §5.3.2); otherwise the ID
+/// token's claims alone, whatever userinfo said.
+fn merge_profile(mut claims: IdClaims, fetched: Result<serde_json::Value, ExchangeError>) -> serde_json::Value {
+    match fetched {
+        Ok(serde_json::Value::Object(info)) if info.get("sub").is_some() && info.get("sub") == claims.get("sub") => {
+            claims.extend(info);
+        }
+        Ok(_) => {
+            tracing::warn!("userinfo answered for another `sub` or not with an object; using the ID token's claims")
+        }
+        Err(ExchangeError::Rejected { status, .. }) => {
+            tracing::info!(status, "userinfo refused the user's token; using the ID token's claims");
+        }
+        Err(e) => tracing::warn!(error = %e, "userinfo failed; using the ID token's claims"),
+    }
+    serde_json::Value::Object(claims)
 }
 
 /// What a refresh task needs; owned, because it outlives the request.
@@ -459,5 +507,34 @@ impl RefreshWork {
     async fn end(&self, id: &Id) -> Result<UserGrant, UserTokenError> {
         self.sessions.delete(id).await?;
         Err(UserTokenError::LoginRequired)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn claims(value: serde_json::Value) -> IdClaims {
+        value.as_object().expect("object").clone()
+    }
+
+    /// Userinfo's claims win for the same `sub`; another `sub` or a refusal leaves the ID token's.
+    #[test]
+    fn profile_merges_userinfo_only_for_the_same_sub() {
+        let id = claims(json!({"sub": "u1", "iss": "https://op", "name": "old"}));
+        let same = merge_profile(id.clone(), Ok(json!({"sub": "u1", "name": "Ada", "email": "a@x"})));
+        assert_eq!(same, json!({"sub": "u1", "iss": "https://op", "name": "Ada", "email": "a@x"}));
+        let other = merge_profile(id.clone(), Ok(json!({"sub": "u2", "name": "Eve"})));
+        assert_eq!(other, json!({"sub": "u1", "iss": "https://op", "name": "old"}));
+        let no_sub = merge_profile(id.clone(), Ok(json!({"name": "Eve"})));
+        assert_eq!(no_sub["name"], "old");
+        for status in [401, 403] {
+            let refused = ExchangeError::Rejected { status, error: "insufficient_scope".into(), description: None };
+            assert_eq!(merge_profile(id.clone(), Err(refused))["sub"], "u1");
+        }
+        let down = ExchangeError::Unavailable { status: 503, retry_after: None };
+        assert_eq!(merge_profile(id, Err(down))["name"], "old");
     }
 }

@@ -34,11 +34,18 @@ pub struct OidcProvider {
 impl OidcProvider {
     /// Starts the server; its tokens live `access_token_ttl` seconds.
     pub async fn start(access_token_ttl: u64) -> Self {
+        Self::start_with(access_token_ttl, &[]).await
+    }
+
+    /// Starts the server with more of its environment (`SIGN_IN`, `EXTRA_CLIENTS`,
+    /// `RESOURCE_SERVER`, …; see the script's header).
+    pub async fn start_with(access_token_ttl: u64, env: &[(&str, &str)]) -> Self {
         let root = repo_root();
         let mut child = Command::new("node")
             .arg(root.join("tests/servers/oidc-provider.mjs"))
             .current_dir(&root)
             .env("ACCESS_TOKEN_TTL", access_token_ttl.to_string())
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -1,0 +1,166 @@
+//! `/api/user/me` against the real `oidc-provider` with resource indicators on
+//! (RFC 8707): the broker asks for an API resource (`OAUTH_RESOURCE`), so the
+//! user's access token is a JWT for that API, which the provider's userinfo
+//! refuses. The profile then comes from the ID token checked at sign-in.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use common::binary::BrokerProcess;
+use common::oidc_provider::OidcProvider;
+use common::sign_in::{Browser, query_param};
+use common::{PATIENCE, SESSION_SECRET, free_port, lock};
+
+const API: &str = "https://api.example.test/";
+const CLIENT_ID: &str = "broker-web";
+const CLIENT_SECRET: &str = "web-secret-0123456789abcdef";
+const SCOPE: &str = "openid offline_access profile data:read";
+
+/// The user agent at the provider: its cookies (one origin, so name → value is
+/// enough), redirects not followed.
+struct ProviderAgent {
+    client: reqwest::Client,
+    cookies: Mutex<BTreeMap<String, String>>,
+}
+
+impl ProviderAgent {
+    fn new() -> Self {
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(PATIENCE)
+            .build()
+            .expect("reqwest client");
+        Self { client, cookies: Mutex::default() }
+    }
+
+    /// Sends a request with the provider's cookies; returns (status, Location, body).
+    async fn send(&self, url: &str, form: Option<&[(&str, &str)]>) -> (u16, Option<String>, String) {
+        let mut request = match form {
+            Some(form) => self.client.post(url).form(form),
+            None => self.client.get(url),
+        };
+        let cookie: Vec<String> = lock(&self.cookies).iter().map(|(k, v)| format!("{k}={v}")).collect();
+        if !cookie.is_empty() {
+            request = request.header("cookie", cookie.join("; "));
+        }
+        let response = request.send().await.unwrap_or_else(|e| panic!("{url}: {e}"));
+        let status = response.status().as_u16();
+        for set in response.headers().get_all("set-cookie") {
+            let pair = set.to_str().expect("ASCII").split(';').next().unwrap_or_default();
+            if let Some((name, value)) = pair.split_once('=') {
+                lock(&self.cookies).insert(name.to_owned(), value.to_owned());
+            }
+        }
+        let location = response.headers().get("location").map(|v| v.to_str().expect("ASCII").to_owned());
+        let body = response.text().await.expect("body");
+        (status, location, body)
+    }
+
+    /// From the authorization URL through oidc-provider's login and consent
+    /// pages (devInteractions) to the broker's callback URL (not followed).
+    async fn authorize(&self, issuer: &str, authorize_url: &str, user: &str) -> String {
+        let mut url = authorize_url.to_owned();
+        for _ in 0..12 {
+            if !url.starts_with(issuer) {
+                return url;
+            }
+            let (status, location, body) = self.send(&url, None).await;
+            if let Some(location) = location {
+                url = if location.starts_with('/') { format!("{issuer}{location}") } else { location };
+                continue;
+            }
+            assert_eq!(status, 200, "{url}: {body}");
+            let action = body.split("action=\"").nth(1).and_then(|r| r.split('"').next()).expect("a form");
+            let action = if action.starts_with('/') { format!("{issuer}{action}") } else { action.to_owned() };
+            let form: &[(&str, &str)] = if body.contains("name=\"prompt\" value=\"login\"") {
+                &[("prompt", "login"), ("login", user), ("password", "any password")]
+            } else {
+                &[("prompt", "consent")]
+            };
+            let (status, location, body) = self.send(&action, Some(form)).await;
+            let location = location.unwrap_or_else(|| panic!("{action} answered {status}: {body}"));
+            url = if location.starts_with('/') { format!("{issuer}{location}") } else { location };
+        }
+        panic!("the provider never redirected back (at {url})");
+    }
+}
+
+/// The API-scoped token is refused by userinfo, yet `/api/user/me` answers 200
+/// with the ID token's claims, and the session survives.
+#[tokio::test]
+async fn me_answers_from_the_id_token_when_userinfo_refuses_an_api_token() {
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let redirect = format!("{base}/auth/callback");
+    let client = serde_json::json!([{
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "redirect_uris": [redirect],
+        "token_endpoint_auth_method": "client_secret_basic",
+        "scope": SCOPE,
+    }])
+    .to_string();
+    let oidc =
+        OidcProvider::start_with(60, &[("SIGN_IN", "1"), ("EXTRA_CLIENTS", &client), ("RESOURCE_SERVER", API)]).await;
+    let env: Vec<(&str, String)> = vec![
+        ("RUST_LOG", "info".into()),
+        ("BIND_ADDR", format!("127.0.0.1:{port}")),
+        ("OAUTH_PROVIDER", "oidc".into()),
+        ("OAUTH_ISSUER", oidc.issuer.clone()),
+        ("OAUTH_CLIENT_ID", CLIENT_ID.into()),
+        ("OAUTH_CLIENT_SECRET", CLIENT_SECRET.into()),
+        ("OAUTH_REDIRECT_URL", redirect.clone()),
+        ("OAUTH_USER_SCOPE", SCOPE.into()),
+        ("OAUTH_RESOURCE", API.into()),
+        ("SESSION_SECRET", SESSION_SECRET.into()),
+        ("COOKIE_SECURE", "false".into()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let broker = BrokerProcess::start(&[], &env).await;
+    let browser = Browser::new(&broker.base);
+
+    let login = browser.login_raw("%2F").await;
+    assert_eq!(login.status, 302, "{}", login.body);
+    let authorize = login.header("location").expect("Location").to_owned();
+    assert_eq!(query_param(&authorize, "resource").as_deref(), Some(API), "RFC 8707 on the authorization request");
+    let callback = ProviderAgent::new().authorize(&oidc.issuer, &authorize, "alice").await;
+    assert!(callback.starts_with(&redirect), "{callback}");
+    let landed = browser.get(&callback, &[]).await;
+    assert_eq!(landed.status, 302, "callback: {}", landed.body);
+
+    // The user's token is for the API: a JWT whose audience is the resource, refused by userinfo.
+    let token = browser.user_token().await.token();
+    let payload = token.split('.').nth(1).unwrap_or_else(|| panic!("a JWT access token: {token}"));
+    let payload =
+        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload).expect("base64url");
+    let at: serde_json::Value = serde_json::from_slice(&payload).expect("JSON claims");
+    assert_eq!(at["aud"], API, "the token is for the API: {at}");
+    let userinfo = common::get_with(
+        &common::http_client(),
+        &format!("{}/me", oidc.issuer),
+        &[("authorization", &format!("Bearer {token}"))],
+    )
+    .await;
+    assert!(
+        matches!(userinfo.status, 401 | 403),
+        "userinfo refuses the API token: {} {}",
+        userinfo.status,
+        userinfo.body
+    );
+
+    for _ in 0..2 {
+        let me = browser.get("/api/user/me", &[("x-requested-with", "fetch")]).await;
+        assert_eq!(me.status, 200, "{}", me.body);
+        let claims = me.json();
+        assert_eq!(claims["sub"], "alice", "{claims}");
+        assert_eq!(claims["iss"], oidc.issuer.as_str(), "{claims}");
+        assert!(claims.get("nonce").is_none() && claims.get("aud").is_none(), "protocol claims are not kept: {claims}");
+    }
+    assert_eq!(browser.user_token().await.status, 200, "the userinfo refusal did not end the session");
+    drop(broker);
+}
