@@ -4,9 +4,9 @@
 //! user's own token from a second client. This module wires the page together;
 //! `viewer.js`, `model.js`, `user.js` and `view.js` hold the parts.
 //!
-//! Query parameters: `?leeway=S` sets `leewaySeconds` of both clients (a test
-//! hook); `?signed_in=1` is how a completed sign-in comes back (see
-//! "Signed-in user" below). `window.__viewerTokens`, `window.__panelTokens`
+//! Query parameter: `?leeway=S` sets `leewaySeconds` of the app token client
+//! (a test hook; the user's token comes from the package's own user client).
+//! `window.__viewerTokens`, `window.__panelTokens`
 //! and `window.__userTokens` log what the page used and showed, as masked
 //! prefixes only, so tests can check no expired token was ever used; they
 //! never hold a whole token.
@@ -36,7 +36,7 @@ const viewer = createViewer(() => {
   latestError = null;
   render();
 });
-const user = createUser({ options, render });
+const user = createUser({ render });
 
 // ─── Token panel and status ───────────────────────────────────────────────────
 
@@ -195,7 +195,7 @@ $('burst').addEventListener('submit', async (event) => {
 
 startModel(() => viewer.isAuthorized());
 viewer.authorize();
-user.start(params);
+user.start();
 setInterval(render, 250);
 setInterval(pollWhileFailing, ERROR_POLL_MS);
 setInterval(user.poll, ERROR_POLL_MS);

@@ -1,35 +1,28 @@
-//! The signed-in user's card.
+//! The signed-in user's card, on the package's sign-in surface.
 //!
-//! Only the server knows whether there is a session (its cookie is HttpOnly),
-//! and asking while signed out costs a 401, which the browser logs as an error.
-//! So the page asks only when it has a reason to think the user signed in: the
-//! Sign in link sends `return_to=/?signed_in=1`, and the broker redirects there
-//! only after a completed sign-in. That hint is kept in localStorage (shared by
-//! tabs, like the cookie) and dropped on sign-out or on the first
-//! `login_required`, so a stale hint costs one 401, once. The token itself
-//! lives in the client's memory only.
-import { TokenClient } from 'token-wasm';
+//! The session cookie (HttpOnly, on the broker) is the truth: on load the card
+//! asks `getUser()`, so it is right on any replica and port of the site, and
+//! nothing about the session is kept in the page or in storage. Asking while
+//! signed out costs one 401, which Chromium logs as a network line. Sign-in and
+//! sign-out reach the other tabs through `onSessionChange`, without a reload.
+//! The user's token comes from the package's user client (`getUserClient()`),
+//! in memory only, and `logout()` drops it in every tab.
+import { getUser, getUserClient, login, logout, onSessionChange } from 'token-wasm';
 import { $, STATUS_TEXT, mask, renderTokenPanel, setBadge, setText } from './view.js';
 
-/** localStorage key of the "this browser has signed in" hint. Not a secret:
- *  it only decides whether asking the server is worth a request. */
-const SIGNED_IN_HINT = 'token-demo.signed-in';
-/** The query parameter the Sign in link asks the broker to come back with. */
-const SIGNED_IN_PARAM = 'signed_in';
-
 /**
- * The user's card and its own token client (with the page's `options`); calls
- * `render` when anything it shows changes. Returns its `render(now)`, the
- * `poll()` to run while its requests fail, and `start(params)` for page load.
+ * The user's card; calls `render` when anything it shows changes. Returns its
+ * `render(now)`, the `poll()` to run while its requests fail, and `start()`
+ * for page load.
  */
-export function createUser({ options, render }) {
-  /** The user's token: cookie-authenticated, renewed ahead of its expiry. */
-  const userClient = new TokenClient({ ...options, endpoint: '/api/user/token', credentials: 'same-origin', refreshAhead: true });
+export function createUser({ render }) {
+  /** The user's token: cookie-authenticated, renewed ahead of its expiry, dropped by `logout()` in every tab. */
+  const userClient = getUserClient();
 
   const user = {
-    /** `signed-out` (no request is made), `checking`, or `signed-in`. */
-    state: 'signed-out',
-    /** `/api/user/me`: `{ sub, name, preferred_username, email }` from the provider. */
+    /** `signed-out`, `checking` (asking the broker), or `signed-in`. */
+    state: 'checking',
+    /** `getUser()`: `{ sub, name, preferred_username, email }` from the provider. */
     profile: null,
     /** The client's cached token, for the masked prefix; `null` when dropped. */
     token: null,
@@ -39,34 +32,20 @@ export function createUser({ options, render }) {
     problem: null,
   };
 
-  /** Where storage throws (some private modes), the hint lasts for this page load only. */
-  const hint = {
-    isSet() {
-      try { return localStorage.getItem(SIGNED_IN_HINT) === '1'; } catch { return false; }
-    },
-    set() {
-      try { localStorage.setItem(SIGNED_IN_HINT, '1'); } catch { /* Checked on this load only. */ }
-    },
-    clear() {
-      try { localStorage.removeItem(SIGNED_IN_HINT); } catch { /* Nothing stored. */ }
-    },
-  };
-
   userClient.onTokenChange((token, state) => {
     user.token = token;
     if (token) user.lifetimeMs = Math.max(1, (state?.expiresAt ?? Date.now()) - Date.now());
     render();
   });
-  // `login_required` is the signal that the session is gone, also when it comes
-  // from a background refresh. Handled after the client has settled.
+  // `login_required`, also from a background refresh, means the session may be
+  // gone: ask the broker rather than guess. Handled after the client has settled.
   userClient.onError((error) => {
-    if (error.code === 'login_required') queueMicrotask(signedOut);
+    if (error.code === 'login_required' && user.state === 'signed-in') queueMicrotask(checkSession);
     render();
   });
 
-  /** Forget the user here. No request: the caller knows the session is over. */
+  /** Forget the user here. No request: the session is known to be over. */
   function signedOut() {
-    hint.clear();
     user.state = 'signed-out';
     user.profile = null;
     user.problem = null;
@@ -74,35 +53,29 @@ export function createUser({ options, render }) {
     render();
   }
 
-  const SAME_SITE = { credentials: 'same-origin', headers: { 'X-Requested-With': 'token-wasm', Accept: 'application/json' } };
-
-  async function loadProfile() {
-    try {
-      const response = await fetch('/api/user/me', SAME_SITE);
-      if (response.status === 401) return signedOut();
-      if (!response.ok) throw new Error(`HTTP ${response.status}`);
-      user.profile = await response.json();
-      user.problem = null;
-    } catch (error) {
-      user.problem = `Couldn’t load your profile (${error.message}).`;
-    }
-  }
-
-  /** Asks for the user's token (the proof of a session), then the profile. One at a time. */
+  /** Asks the broker who is signed in, then gets the user's token. One at a time. */
   let checking = null;
   function checkSession() {
     checking ??= (async () => {
-      if (user.state === 'signed-out') user.state = 'checking';
+      if (user.state !== 'signed-in') user.state = 'checking';
       render();
+      let profile;
       try {
-        await userClient.getAccessToken();
+        profile = await getUser();
       } catch (error) {
-        // login_required: onError signs out. Anything else: stay in `checking`;
-        // pollUser asks again, as the token panel does.
+        // The broker can't say: keep what is shown, say why; poll() asks again.
+        user.problem = `Couldn’t check your sign-in (${error.message}).`;
         return;
       }
+      if (profile === null) return signedOut();
       user.state = 'signed-in';
-      if (!user.profile) await loadProfile();
+      user.profile = profile;
+      user.problem = null;
+      try {
+        await userClient.getAccessToken();
+      } catch {
+        // Shown from the client's state; login_required re-checks through onError.
+      }
     })().finally(() => {
       checking = null;
       render();
@@ -110,33 +83,44 @@ export function createUser({ options, render }) {
     return checking;
   }
 
-  /** Back to the page, or another tab signed in: re-check, but only with a reason to. */
+  // Another tab signed in or out (or a check here found the session changed).
+  onSessionChange(({ authenticated, source }) => {
+    if (!authenticated) signedOut();
+    else if (source === 'other-tab' && user.state !== 'signed-in') checkSession();
+  });
+
+  /** Back to the page while signed in: the session may have ended elsewhere (another port, another browser tab of it). */
   function recheck() {
-    if (document.visibilityState === 'hidden') return;
-    if (user.state === 'signed-in' || hint.isSet()) checkSession();
+    if (document.visibilityState === 'hidden' || user.state !== 'signed-in') return;
+    checkSession();
   }
 
-  /** While a token request fails for another reason than `login_required`, keep asking. */
+  /** While the broker can't be asked, or a token request fails for another reason than `login_required`, keep asking. */
   function pollUser() {
     if (checking || user.state === 'signed-out') return;
     const { status, lastError } = userClient.getState();
-    const isFailing = user.state === 'checking' || (status === 'error' && lastError?.code !== 'login_required');
-    if (isFailing || (user.state === 'signed-in' && !user.profile)) checkSession();
+    const isFailing = user.problem !== null || user.state === 'checking'
+      || (status === 'error' && lastError?.code !== 'login_required');
+    if (isFailing) checkSession();
   }
 
-  /** The Sign in link returns to this page (and its test hooks) with the hint. */
+  /** Where `login()` goes: sign-in, then back to this page (and its test hooks). */
   function signInHref() {
-    const back = new URL(location.href);
-    back.searchParams.set(SIGNED_IN_PARAM, '1');
-    return `/auth/login?return_to=${encodeURIComponent(back.pathname + back.search)}`;
+    return `/auth/login?return_to=${encodeURIComponent(`${location.pathname}${location.search}${location.hash}`)}`;
   }
+
+  $('sign-in').addEventListener('click', (event) => {
+    // A real link (middle-click, copy), but the package decides where sign-in goes.
+    if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+    event.preventDefault();
+    login();
+  });
 
   $('sign-out').addEventListener('click', async () => {
     const button = $('sign-out');
     button.disabled = true;
     try {
-      const response = await fetch('/auth/logout', { ...SAME_SITE, method: 'POST' });
-      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      await logout();
       signedOut();
       // The pressed button is gone; keep keyboard focus in the card.
       $('sign-in').focus();
@@ -150,12 +134,6 @@ export function createUser({ options, render }) {
 
   addEventListener('focus', recheck);
   document.addEventListener('visibilitychange', recheck);
-  // Another tab signed in or out: the cookie is shared, so follow it.
-  addEventListener('storage', (event) => {
-    if (event.key !== SIGNED_IN_HINT && event.key !== null) return;
-    if (hint.isSet()) checkSession();
-    else if (user.state !== 'signed-out') signedOut();
-  });
 
   function renderUser(now) {
     const card = $('user');
@@ -184,7 +162,7 @@ export function createUser({ options, render }) {
     const detail = $('user-detail');
     detail.dataset.state = user.problem ? 'error' : '';
     setText(detail, user.problem ?? (isSignedIn ? profile.email ?? ''
-      : user.state === 'checking' ? 'Asking the broker for your token…'
+      : user.state === 'checking' ? 'Asking the broker who is signed in…'
         : 'Sign in to get an access token of your own, issued for you and renewed with your session.'));
     $('sign-in').hidden = user.state !== 'signed-out';
     $('sign-out').hidden = !isSignedIn;
@@ -192,17 +170,10 @@ export function createUser({ options, render }) {
     renderTokenPanel('user-token', { prefix, state, lifetimeMs: user.lifetimeMs, now });
   }
 
-  /** The page's start: take the sign-in hint from the URL, point the Sign in link back here, check. */
-  function start(params) {
-    const hasReturnedFromSignIn = params.has(SIGNED_IN_PARAM);
-    if (hasReturnedFromSignIn) {
-      hint.set();
-      // Consumed: a reload or a bookmark should not carry it.
-      params.delete(SIGNED_IN_PARAM);
-      history.replaceState(history.state, '', `${location.pathname}${params.size ? `?${params}` : ''}${location.hash}`);
-    }
+  /** The page's start: point the Sign in link back here, ask the broker. */
+  function start() {
     $('sign-in').href = signInHref();
-    if (hasReturnedFromSignIn || hint.isSet()) checkSession();
+    checkSession();
   }
 
   return { render: renderUser, poll: pollUser, start };

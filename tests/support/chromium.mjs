@@ -22,14 +22,16 @@ export function launchChromium() {
 
 /**
  * Records `console.error` messages and uncaught page errors as strings in the
- * returned array (each prefixed with `console:` or `pageerror:`).
+ * returned array (each prefixed with `console:` or `pageerror:`), except the
+ * console lines `isExpected(line)` accepts.
  */
-export function collectPageErrors(page) {
+export function collectPageErrors(page, isExpected = () => false) {
   const errors = [];
   page.on('console', (message) => {
     if (message.type() === 'error') {
       const { url, lineNumber } = message.location();
-      errors.push(`console: ${message.text()}${url ? ` (${url}:${lineNumber})` : ''}`);
+      const line = `console: ${message.text()}${url ? ` (${url}:${lineNumber})` : ''}`;
+      if (!isExpected(line)) errors.push(line);
     }
   });
   page.on('pageerror', (error) => errors.push(`pageerror: ${error.stack ?? error.message}`));
