@@ -118,6 +118,9 @@ export async function getUser() {
     throw new TokenError('Could not reach the sign-in routes', 'network', { cause });
   }
   if (response.status === 401) {
+    // Read nothing of the body, but release it: an unread body keeps the
+    // response open in the browser (and in test drivers waiting for it).
+    response.body?.cancel().catch(() => {});
     if (known !== false) signedOut('check');
     return null;
   }
