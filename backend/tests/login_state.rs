@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use common::binary::BrokerProcess;
 use common::code_upstream::{CodeUpstream, CodeUpstreamSettings};
-use common::redis::{manual_client, set_cookie, set_cookie_named, sign_in, user_token, with_sign_in};
+use common::manual_client;
+use common::redis::{set_cookie, set_cookie_named, sign_in, user_token, with_sign_in};
 use common::{free_port, get};
 
 /// Resident memory of the process, in KiB.

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use common::binary::BrokerProcess;
 use common::oidc_provider::OidcProvider;
 use common::sign_in::{Browser, query_param};
-use common::{PATIENCE, SESSION_SECRET, free_port, lock};
+use common::{SESSION_SECRET, free_port, lock, manual_client};
 
 const API: &str = "https://api.example.test/";
 const CLIENT_ID: &str = "broker-web";
@@ -27,12 +27,7 @@ struct ProviderAgent {
 
 impl ProviderAgent {
     fn new() -> Self {
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(PATIENCE)
-            .build()
-            .expect("reqwest client");
+        let client = manual_client();
         Self { client, cookies: Mutex::default() }
     }
 

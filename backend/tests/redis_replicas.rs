@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 use common::code_upstream::{CodeUpstream, CodeUpstreamSettings};
 use common::fault_upstream::{FaultUpstream, Script};
 use common::redis::{
-    Load, RedisServer, Replicas, manual_client, metric, replica_env, set_cookie, sign_in, user_token,
+    Load, RedisServer, Replicas, metric, replica_env, set_cookie, sign_in, user_token,
     wait_for_redis_state, with_sign_in,
 };
-use common::{PATIENCE, free_port, get, http_client, poll_for, wait_until};
+use common::{PATIENCE, free_port, get, http_client, manual_client, poll_for, wait_until};
 
 /// Token lifetime at the upstream, and the policy that makes it refresh 2 s before expiry.
 const LIFETIME: Duration = Duration::from_secs(6);

@@ -5,12 +5,12 @@
 //! same Redis and SESSION_SECRET, one upstream), the demo shows the user who
 //! signed in on the first.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { after, test } from 'node:test';
 
-import { BACKEND_BIN, ROOT, WWW_DIR, freePort, requireBuilt, startBackend } from '../support/backend.mjs';
+import { BACKEND_BIN, WWW_DIR, freePort, requireBuilt, startBackend } from '../support/backend.mjs';
+import { startProcess as startHelper } from '../support/process.mjs';
 import { collectPageErrors, launchChromium } from '../support/chromium.mjs';
 
 /** Chromium's console line for a 401 answer (asking while signed out): a network log, not a page error. */
@@ -100,19 +100,9 @@ test('sign_out_in_one_tab_signs_the_other_out_without_a_reload', { timeout: 60_0
 
 // ─── A second replica ─────────────────────────────────────────────────────────
 
-/** Spawns `command`, keeping its stderr; `stop()` kills it and waits for the exit. */
+/** A helper process, stopped when the file's tests end. */
 function startProcess(command, args, env) {
-  const child = spawn(command, args, { cwd: ROOT, env: { PATH: process.env.PATH, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-  const proc = { child, log: '', exited: new Promise((ok) => child.once('exit', ok)) };
-  const keep = (chunk) => { proc.log = (proc.log + chunk).slice(-20_000); };
-  child.stderr.setEncoding('utf8').on('data', keep);
-  proc.stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-    await proc.exited;
-    clearTimeout(timer);
-  };
+  const proc = startHelper(command, args, env, { logLimit: 20_000 });
   cleanups.push(proc.stop);
   return proc;
 }

@@ -5,13 +5,13 @@
 //! neither the browser nor the broker's log ever sees the refresh token or the
 //! client secret.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { after, before, test } from 'node:test';
 
-import { BACKEND_BIN, ROOT, WWW_DIR, freePort, requireBuilt } from '../support/backend.mjs';
+import { BACKEND_BIN, WWW_DIR, freePort, requireBuilt } from '../support/backend.mjs';
 import { launchChromium } from '../support/chromium.mjs';
+import { startProcess } from '../support/process.mjs';
 import { recordExchanges } from '../support/exchanges.mjs';
 
 /** oidc-provider's access tokens live 8 s; the broker refreshes in their last 3 s. */
@@ -25,20 +25,6 @@ let oidc, broker, browser, context, page, port, issuer, brokerUrl;
 /** Every request and response text the browser saw (headers and bodies). */
 let exchanges;
 
-/** Spawns `command`, keeping its output; `stop()` kills it and waits for the exit. */
-function startProcess(command, args, env) {
-  const child = spawn(command, args, { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
-  const proc = { child, log: '', exited: new Promise((ok) => child.once('exit', ok)) };
-  child.stderr.setEncoding('utf8').on('data', (chunk) => { proc.log += chunk; });
-  proc.stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-    await proc.exited;
-    clearTimeout(timer);
-  };
-  return proc;
-}
 
 async function until(what, check, intervalMs = 100) {
   const deadline = Date.now() + DEADLINE_MS;

@@ -123,6 +123,16 @@ pub fn http_client() -> reqwest::Client {
     reqwest::Client::builder().no_proxy().timeout(PATIENCE).build().expect("reqwest client")
 }
 
+/// A client that does not follow redirects (each hop is checked) and has no cookie jar.
+pub fn manual_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(PATIENCE)
+        .build()
+        .expect("reqwest client")
+}
+
 /// One response, read fully.
 #[derive(Debug, Clone)]
 pub struct Reply {

@@ -235,16 +235,6 @@ pub fn with_sign_in(mut env: Vec<(String, String)>, upstream: &CodeUpstream, por
 // Clients
 // ---------------------------------------------------------------------------
 
-/// A client that does not follow redirects (each hop is checked) and has no cookie jar.
-pub fn manual_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(PATIENCE)
-        .build()
-        .expect("reqwest client")
-}
-
 /// `session=value` of the session's `Set-Cookie` header in `reply`, if any.
 pub fn set_cookie(reply: &Reply) -> Option<String> {
     set_cookie_named(reply, "session")

@@ -17,7 +17,7 @@ use url::Url;
 
 use super::config::config_bound_to;
 use super::token_proxy::TokenProxy;
-use super::{PATIENCE, Reply, SESSION_SECRET, lock};
+use super::{Reply, SESSION_SECRET, lock, manual_client};
 
 /// The dev server's fixed client id.
 pub const DEV_CLIENT_ID: &str = token_backend::dev_auth_server::DEV_CLIENT_ID;
@@ -211,12 +211,7 @@ pub struct Browser {
 
 impl Browser {
     pub fn new(base: &str) -> Self {
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(PATIENCE)
-            .build()
-            .expect("reqwest client");
+        let client = manual_client();
         Self {
             base: base.to_owned(),
             client,
