@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use common::code_upstream::{CodeUpstream, CodeUpstreamSettings};
 use common::fault_upstream::{FaultUpstream, Script};
 use common::redis::{
-    Load, RedisServer, Replicas, metric, replica_env, set_cookie, sign_in, user_token,
-    wait_for_redis_state, with_sign_in,
+    Load, RedisServer, Replicas, metric, replica_env, set_cookie, sign_in, user_token, wait_for_redis_state,
+    with_sign_in,
 };
 use common::{PATIENCE, free_port, get, http_client, manual_client, poll_for, wait_until};
 
