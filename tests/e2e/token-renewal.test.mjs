@@ -26,8 +26,10 @@ after(async () => {
 /** Renewal across several token lifetimes never uses an expired token. */
 test('viewer_and_panel_renew_without_ever_holding_an_expired_token', { timeout: 60_000 }, () => backend.check(async () => {
   await page.goto(`${backend.url}/?leeway=2`);
+  // `load` can fire before app.js has run (the package's wasm start-up is a
+  // top-level await), so the log may not exist yet on the first polls.
   await page.waitForFunction(
-    (n) => new Set(window.__viewerTokens.map((t) => t.prefix)).size >= n,
+    (n) => new Set((window.__viewerTokens ?? []).map((t) => t.prefix)).size >= n,
     TOKENS_TO_SEE,
     { timeout: 45_000, polling: 200 },
   );
