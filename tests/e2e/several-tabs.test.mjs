@@ -1,7 +1,7 @@
 //! Journey: one visitor has the app open in several tabs of one browser (one
 //! Chromium context, several pages) against the real `token-backend --dev`.
 //! The tabs share one token: a cold burst from all of them costs one request,
-//! refresh-ahead costs the requests of a single tab, a token from
+//! refresh-ahead costs one request per token, as for a single tab, a token from
 //! another tab obeys the leeway and fires `onTokenChange`, a tab closed while
 //! holding the lock or a stalled tab does not leave the others waiting, junk
 //! on the channel is ignored, and without Web Locks each tab works alone.
@@ -269,6 +269,11 @@ async function keepOpen(tabs, ttlMs) {
   return Promise.all(tabs.pages.map((page) => page.evaluate(() => window.held)));
 }
 
+/** The tokens the token route answered the requests of `tabs` with, in order. */
+function servedTokens(tabs) {
+  return Promise.all(tabs.requests.map(async (request) => (await (await request.response()).json()).access_token));
+}
+
 /**
  * 5 tabs with refresh-ahead stay open over 4 token lifetimes, side by side
  * with 1 tab alone (each against its own backend): together the 5 make no
@@ -282,10 +287,17 @@ test('5_tabs_with_refresh_ahead_make_the_requests_of_one', { timeout: 120_000 },
     await five.backend.check(() => one.backend.check(async () => {
       const [held] = await Promise.all([keepOpen(five, ttlMs), keepOpen(one, ttlMs)]);
       const tokens = new Set(held.flat()).size;
-      console.log(`# over ${LIFETIMES} lifetimes of ${ttlMs / 1000} s with refresh-ahead: ${TABS} tabs → ${five.requests.length} requests (${tokens} tokens); 1 tab → ${one.requests.length} requests`);
+      const [servedToFive, servedToOne] = await Promise.all([servedTokens(five), servedTokens(one)]);
+      console.log(`# over ${LIFETIMES} lifetimes of ${ttlMs / 1000} s with refresh-ahead: ${TABS} tabs → ${five.requests.length} requests (${new Set(servedToFive).size} distinct tokens served, ${tokens} held); 1 tab → ${one.requests.length} requests (${new Set(servedToOne).size} distinct)`);
       assert.ok(one.requests.length >= LIFETIMES, `only ${one.requests.length} requests: refresh-ahead did not renew`);
       assert.ok(five.requests.length <= one.requests.length + 1, `${TABS} tabs made ${five.requests.length} requests, 1 tab ${one.requests.length}`);
       assert.ok(tokens >= LIFETIMES, `the tabs went through only ${tokens} tokens`);
+      // One request per token: a refresh-ahead request never comes back with
+      // the token the tabs already hold (the broker renews its token when the
+      // refresh window opens, before the tabs ask).
+      for (const [who, served] of [[`${TABS} tabs`, servedToFive], ['1 tab', servedToOne]]) {
+        assert.equal(new Set(served).size, served.length, `${who}: a request got a token already served: ${served.map((t) => t.slice(-6))}`);
+      }
       for (const [i, tokens] of held.entries()) {
         assert.deepEqual(tokens, held[0], `tab ${i} held other tokens than tab 0`);
       }

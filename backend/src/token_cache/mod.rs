@@ -5,9 +5,10 @@
 //! - Single-flight: however many requests find the cache cold or expired, one
 //!   upstream request is made and all of them get its outcome
 //!   ([`crate::single_flight`]; the fetch itself is in `refresh`).
-//! - Refresh-ahead: the first request that sees the token inside its refresh
-//!   window starts one background refresh, which retries with jittered backoff
-//!   while the current token is still good; requests keep getting the current token.
+//! - Refresh-ahead: a token that has been served is renewed in the background
+//!   when its refresh window opens (or by the first request inside it), with
+//!   jittered retries while the current token is still good; requests keep
+//!   getting the current token meanwhile.
 //! - Backoff: after a failed upstream request the upstream is left alone for a
 //!   window, and requests in it fail at once ([`backoff`]).
 //! - No request ever receives a token with less than `min_ttl` left.
@@ -63,6 +64,9 @@ pub struct CachedToken {
     usable_until: Instant,
     /// Set by the request that starts this token's refresh, so only one does.
     is_refresh_started: AtomicBool,
+    /// Set once the token has been handed to a request: only a token someone
+    /// uses is renewed without a request asking (see `refresh::schedule_refresh`).
+    is_served: AtomicBool,
 }
 
 impl CachedToken {
@@ -83,6 +87,7 @@ impl CachedToken {
             refresh_at: expires_at - policy.refresh_window(issued.expires_in),
             usable_until: expires_at - policy.min_ttl,
             is_refresh_started: AtomicBool::new(false),
+            is_served: AtomicBool::new(false),
         })
     }
 
@@ -101,6 +106,14 @@ impl CachedToken {
 
     fn is_usable(&self, now: Instant) -> bool {
         now < self.usable_until
+    }
+
+    /// Records that a request got this token; a load first, so the hot path
+    /// writes the shared cache line once per token, not once per request.
+    fn mark_served(&self) {
+        if !self.is_served.load(Ordering::Relaxed) {
+            self.is_served.store(true, Ordering::Relaxed);
+        }
     }
 }
 
@@ -128,11 +141,14 @@ impl TokenCache {
             if now >= token.refresh_at && !token.is_refresh_started.swap(true, Ordering::AcqRel) {
                 refresh::Inner::start_refresh(&self.inner);
             }
+            token.mark_served();
             self.inner.metrics.cache_hits.inc();
             return Ok(token);
         }
         self.inner.metrics.cache_misses.inc();
-        refresh::Inner::wait_for_token(&self.inner).await
+        let token = refresh::Inner::wait_for_token(&self.inner).await?;
+        token.mark_served();
+        Ok(token)
     }
 }
 

@@ -4,6 +4,7 @@
 //! window in which misses fail at once (`backoff`).
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
@@ -90,6 +91,29 @@ impl Inner {
             this.flight.join_or_start((), || Ok::<_, ()>(Self::fetch_and_store(Arc::clone(this), Mode::RefreshAhead)));
     }
 
+    /// Renews `token` when its refresh window opens, without waiting for a
+    /// request to land in the window, if it has been served by then. Clients
+    /// that renew ahead of expiry (token-wasm's `refreshAhead`, several tabs
+    /// sharing one token) ask shortly before their token ends: with a refresh
+    /// started only by a request, that request got the old token with seconds
+    /// left and had to ask again, two requests per lifetime instead of one. A
+    /// token nobody was served lapses, so an idle broker stops calling the
+    /// upstream after one lifetime. The task holds weak references only.
+    fn schedule_refresh(this: &Arc<Self>, token: &Arc<CachedToken>) {
+        let (cache, weak_token, at) = (Arc::downgrade(this), Arc::downgrade(token), token.refresh_at);
+        tokio::spawn(async move {
+            tokio::time::sleep_until(at).await;
+            let (Some(this), Some(token)) = (cache.upgrade(), weak_token.upgrade()) else { return };
+            let is_current = this.current.load().as_ref().is_some_and(|current| Arc::ptr_eq(current, &token));
+            if is_current
+                && token.is_served.load(Ordering::Relaxed)
+                && !token.is_refresh_started.swap(true, Ordering::AcqRel)
+            {
+                Self::start_refresh(&this);
+            }
+        });
+    }
+
     /// The flight's work. It stores the token (or opens the backoff window)
     /// before the flight ends, so a request that finds no flight also finds the
     /// new token (or the window).
@@ -98,6 +122,7 @@ impl Inner {
             Ok(token) => {
                 this.current.store(Some(Arc::clone(&token)));
                 this.backoff.record_success();
+                Self::schedule_refresh(&this, &token);
                 Ok(token)
             }
             Err(error) => {

@@ -263,3 +263,36 @@ async fn cancelled_requests_do_not_cancel_the_fetch() {
     assert_eq!(before, Instant::now());
     assert_eq!(source.calls(), 1);
 }
+
+/// A served token is renewed when its refresh window opens, with no request
+/// in the window: the first request after it already gets the new token, so
+/// a client renewing shortly before expiry needs one request, not two.
+#[tokio::test(start_paused = true)]
+async fn served_token_is_renewed_when_its_window_opens() {
+    let source = ScriptedSource::new(Duration::ZERO, vec![], ok());
+    let cache = cache(&source);
+    cache.token().await.expect("first token");
+    tokio::time::advance(Duration::from_secs(59)).await;
+    settle().await;
+    assert_eq!(source.calls(), 1, "renewed before the window opened");
+    tokio::time::advance(Duration::from_secs(2)).await;
+    settle().await;
+    assert_eq!(source.calls(), 2, "not renewed when the window opened");
+    let token = cache.token().await.expect("token");
+    assert_eq!(token.secret(), "token-1");
+    assert_eq!(source.calls(), 2, "the request found the new token");
+}
+
+/// A token nobody was served is not renewed: once requests stop, the broker
+/// makes one more upstream call (for the token served last) and then none.
+#[tokio::test(start_paused = true)]
+async fn unserved_tokens_lapse() {
+    let source = ScriptedSource::new(Duration::ZERO, vec![], ok());
+    let cache = cache(&source);
+    cache.token().await.expect("first token");
+    for _ in 0..10 {
+        tokio::time::advance(LIFETIME).await;
+        settle().await;
+    }
+    assert_eq!(source.calls(), 2, "an idle cache kept calling the upstream");
+}
