@@ -186,6 +186,7 @@ async fn methods_and_path_prefixes_are_enforced() {
     assert_eq!(get(&client, &broker.url("/api/proxy/ro/echo/x")).await.status, 200);
     let post = request(&client, Method::POST, &broker.url("/api/proxy/ro/echo/x"), &[]).await;
     assert_eq!((post.status, error_of(&post).as_str()), (405, "method_not_allowed"));
+    assert_eq!(post.header("allow"), Some("GET"));
     let outside = get(&client, &broker.url("/api/proxy/ro/bytes/10")).await;
     assert_eq!((outside.status, error_of(&outside).as_str()), (403, "path_not_allowed"));
     let unknown = get(&client, &broker.url("/api/proxy/nope/echo/x")).await;
@@ -353,6 +354,16 @@ async fn user_token_api_needs_session_and_csrf_header() {
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].bearer().as_deref(), Some(user_token.as_str()));
     assert!(!got[0].headers.contains_key("cookie"), "the session cookie reached the API");
+
+    // The API refuses the user's token: the session's refresh token gets a new
+    // one, the request is retried with it, and the session keeps it.
+    api.refuse(&user_token);
+    let renewed = browser.get("/api/proxy/mine/guarded/b", &ajax).await;
+    assert_eq!((renewed.status, renewed.body.as_str()), (200, "guarded"));
+    let got = api.received();
+    let retried = got.last().and_then(|r| r.bearer()).expect("bearer");
+    assert_ne!(retried, user_token);
+    assert_eq!(browser.user_token().await.token(), retried);
 }
 
 /// Per-API metrics move, and no token reaches the log, even when tokens are
