@@ -42,18 +42,19 @@ async fn model(State(state): State<Arc<DevState>>, Path(name): Path<String>, hea
         headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     let Some(token) = token else {
         // RFC 6750 §3.1: no credentials, no error code.
-        return challenge(StatusCode::UNAUTHORIZED, "Bearer realm=\"dev\"");
+        return challenge(StatusCode::UNAUTHORIZED, "Bearer realm=\"dev\"".to_owned());
     };
     let Some(holder) = state.grants().access_token(token.trim()) else {
         return challenge(
             StatusCode::UNAUTHORIZED,
-            "Bearer realm=\"dev\", error=\"invalid_token\", error_description=\"unknown or expired access token\"",
+            "Bearer realm=\"dev\", error=\"invalid_token\", error_description=\"unknown or expired access token\""
+                .to_owned(),
         );
     };
     if !holder.scope.split(' ').any(|s| s == MODEL_SCOPE) {
         return challenge(
             StatusCode::FORBIDDEN,
-            "Bearer realm=\"dev\", error=\"insufficient_scope\", scope=\"viewables:read\"",
+            format!("Bearer realm=\"dev\", error=\"insufficient_scope\", scope=\"{MODEL_SCOPE}\""),
         );
     }
     if name != MODEL_NAME {
@@ -69,6 +70,10 @@ async fn model(State(state): State<Arc<DevState>>, Path(name): Path<String>, hea
         .into_response()
 }
 
-fn challenge(status: StatusCode, value: &'static str) -> Response {
-    (status, [(header::WWW_AUTHENTICATE, HeaderValue::from_static(value))]).into_response()
+/// An RFC 6750 §3 refusal; `value` is built here from constants, so it is a valid header.
+fn challenge(status: StatusCode, value: String) -> Response {
+    match HeaderValue::try_from(value) {
+        Ok(value) => (status, [(header::WWW_AUTHENTICATE, value)]).into_response(),
+        Err(_) => status.into_response(),
+    }
 }

@@ -290,7 +290,7 @@ impl SignInService {
         // then one more, which sees it as rejected.
         let mut latest = None;
         for _ in 0..2 {
-            let grant = self.renewal_flight(id, rejected.clone()).await?;
+            let grant = self.refresh_flight(id, Audience::Browser, Some(rejected.clone())).await?;
             let token = self.pick(&grant, Audience::Browser).filter(|t| t.is_usable(&self.policy, now_ms())).cloned();
             match token {
                 Some(token) if is_new(&token) => return Ok(token),
@@ -357,7 +357,7 @@ impl SignInService {
         // A flight for the other audience may be running; after it, look again.
         // Three rounds cover joining that flight and then running our own.
         for _ in 0..3 {
-            let grant = self.refresh_flight(id, audience).await?;
+            let grant = self.refresh_flight(id, audience, None).await?;
             if let Some(token) = self.pick(&grant, audience).filter(|t| t.is_usable(&self.policy, now_ms())) {
                 return Ok(token.clone());
             }
@@ -374,8 +374,14 @@ impl SignInService {
 
     /// Joins the session's refresh in progress or starts one in its own task, so
     /// it completes (and the rotated refresh token is stored) even if the
-    /// request that started it goes away.
-    fn refresh_flight(&self, id: Id, audience: Audience) -> Flight<UserGrant, UserTokenError> {
+    /// request that started it goes away. A new flight replaces `rejected` (a
+    /// token an API refused) even if it looks fresh.
+    fn refresh_flight(
+        &self,
+        id: Id,
+        audience: Audience,
+        rejected: Option<AccessToken>,
+    ) -> Flight<UserGrant, UserTokenError> {
         let started = self.flights.join_or_start(id, || {
             let work = RefreshWork {
                 exchange: self.exchange.clone(),
@@ -383,25 +389,9 @@ impl SignInService {
                 cluster: self.cluster.clone(),
                 policy: self.policy.clone(),
                 browser_scopes: self.config.browser_scopes.clone(),
-                rejected: None,
+                rejected,
             };
             Ok::<_, Infallible>(work.run(id, audience))
-        });
-        started.unwrap_or_else(|never| match never {})
-    }
-
-    /// Joins the session's refresh in progress, or starts one that replaces `rejected`.
-    fn renewal_flight(&self, id: Id, rejected: AccessToken) -> Flight<UserGrant, UserTokenError> {
-        let started = self.flights.join_or_start(id, || {
-            let work = RefreshWork {
-                exchange: self.exchange.clone(),
-                sessions: self.sessions.clone(),
-                cluster: self.cluster.clone(),
-                policy: self.policy.clone(),
-                browser_scopes: self.config.browser_scopes.clone(),
-                rejected: Some(rejected),
-            };
-            Ok::<_, Infallible>(work.run(id, Audience::Browser))
         });
         started.unwrap_or_else(|never| match never {})
     }
