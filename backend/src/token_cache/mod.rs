@@ -146,7 +146,17 @@ impl TokenCache {
             return Ok(token);
         }
         self.inner.metrics.cache_misses.inc();
-        let token = refresh::Inner::wait_for_token(&self.inner).await?;
+        let token = refresh::Inner::wait_for_token(&self.inner, None).await?;
+        token.mark_served();
+        Ok(token)
+    }
+
+    /// A token other than `rejected`, which an API refused (revoked, or expired
+    /// early): fetched at once, by one upstream request however many callers
+    /// report the same token at the same time. A caller whose token was already
+    /// replaced gets the replacement without a new request.
+    pub async fn renew(&self, rejected: &str) -> Result<Arc<CachedToken>, CacheError> {
+        let token = refresh::Inner::wait_for_token(&self.inner, Some(rejected)).await?;
         token.mark_served();
         Ok(token)
     }

@@ -64,12 +64,15 @@ impl Inner {
         }
     }
 
-    /// Waits for the flight in progress, starting one if there is none.
-    pub(super) async fn wait_for_token(this: &Arc<Self>) -> FlightResult {
+    /// Waits for the flight in progress, starting one if there is none. With
+    /// `rejected` (a token an API refused), the current token answers only if
+    /// it is another one, i.e. was replaced already.
+    pub(super) async fn wait_for_token(this: &Arc<Self>, rejected: Option<&str>) -> FlightResult {
         let flight = this.flight.join_or_start((), || {
             // A flight may have finished between our cache miss and taking the lock.
             let now = Instant::now();
-            if let Some(token) = this.current.load_full().filter(|t| t.is_usable(now)) {
+            let is_answer = |t: &Arc<CachedToken>| t.is_usable(now) && rejected.is_none_or(|r| t.secret() != r);
+            if let Some(token) = this.current.load_full().filter(is_answer) {
                 return Err(Ok(token));
             }
             // A failed flight opened a window: until it closes, misses fail at once.

@@ -296,3 +296,21 @@ async fn unserved_tokens_lapse() {
     }
     assert_eq!(source.calls(), 2, "an idle cache kept calling the upstream");
 }
+
+/// A token an API refused is replaced at once, by one upstream call however
+/// many callers report it; a caller reporting an already replaced token gets
+/// the replacement without another call.
+#[tokio::test(start_paused = true)]
+async fn renewal_of_a_rejected_token_is_one_call() {
+    let source = ScriptedSource::new(Duration::from_millis(50), vec![], ok());
+    let cache = cache(&source);
+    let rejected = cache.token().await.expect("first token").secret().to_owned();
+    let renewals = join_all((0..20).map(|_| cache.renew(&rejected))).await;
+    let renewed: Vec<String> = renewals.into_iter().map(|r| r.expect("renewed").secret().to_owned()).collect();
+    assert!(renewed.iter().all(|t| *t == renewed[0] && *t != rejected), "{renewed:?}");
+    assert_eq!(source.calls(), 2);
+    let late = cache.renew(&rejected).await.expect("late report");
+    assert_eq!(late.secret(), renewed[0]);
+    assert_eq!(source.calls(), 2, "a stale report makes no call");
+    assert_eq!(cache.token().await.expect("cached").secret(), renewed[0], "the cache serves the replacement");
+}
