@@ -43,7 +43,7 @@ const MATERIALS = [
   { name: 'concrete', color: [0.64, 0.64, 0.62, 1], metallic: 0, roughness: 0.9 },
   { name: 'render', color: [0.88, 0.83, 0.74, 1], metallic: 0, roughness: 0.8 },
   { name: 'glass', color: [0.5, 0.72, 0.88, 0.35], metallic: 0.1, roughness: 0.05, isTransparent: true },
-  { name: 'steel', color: [0.34, 0.36, 0.4, 1], metallic: 0.85, roughness: 0.35 },
+  { name: 'steel', color: [0.56, 0.58, 0.62, 1], metallic: 0.5, roughness: 0.45 },
   { name: 'timber', color: [0.47, 0.31, 0.18, 1], metallic: 0, roughness: 0.6 },
 ];
 
@@ -93,7 +93,7 @@ function pane({ axis, at, bottom }, { start, end, sill, head }) {
 function buildingParts() {
   const x0 = -WIDTH / 2, x1 = WIDTH / 2, z0 = -DEPTH / 2, z1 = DEPTH / 2;
   const parts = [
-    { name: 'site', material: 'lawn', boxes: [box([-16, -0.1, -13], [16, 0, 15])] },
+    { name: 'site', material: 'lawn', boxes: [box([-14, -0.1, -10], [14, 0, 12])] },
     { name: 'plinth', material: 'concrete', boxes: [box([x0 - 0.3, 0, z0 - 0.3], [x1 + 0.3, PLINTH, z1 + 0.3])] },
   ];
   const wallHeight = STOREY_HEIGHT - SLAB;
