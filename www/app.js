@@ -14,8 +14,8 @@
 //! `window.__viewerTokens`, `window.__panelTokens` and `window.__userTokens`
 //! log what the page used and showed, as masked prefixes only, so tests can
 //! check no expired token was ever used; they never hold a whole token.
-//! `window.__viewerScene` is `{ mode, meshes, triangles }` once the model is
-//! in the scene.
+//! `window.__viewerScene` is `{ mode, meshes, triangles, drawn }` once the
+//! model is in the scene (mesh names, its triangles, and those WebGL drew).
 import { configure, getAccessToken, getState, onError, onTokenChange, clear } from 'token-wasm';
 import { MODES, ModelError, fetchModel, locateModel, modeFrom } from './model.js';
 import { createScene, hasWebGl } from './scene.js';
@@ -77,12 +77,12 @@ async function loadModel() {
     const started = performance.now();
     const bytes = await fetchModel(model.located, mode, viewer.token);
     scene ??= createScene($('model'));
-    const { meshes, triangles } = await scene.show(bytes);
+    const { meshes, triangles, drawn } = await scene.show(bytes);
     const source = mode === 'proxy' ? model.located.proxyUrl : new URL(model.located.directUrl).host;
     model.summary = `${model.located.name} · ${meshes.length} meshes · ${triangles.toLocaleString('en')} triangles · `
       + `${kib(bytes.byteLength)} from ${source} in ${Math.round(performance.now() - started)} ms`;
     model.state = 'loaded';
-    window.__viewerScene = { mode, meshes, triangles };
+    window.__viewerScene = { mode, meshes, triangles, drawn };
   } catch (error) {
     model.state = error.isUnavailable ? 'unavailable' : 'error';
     model.isRetryable = Boolean(error.isRetryable);

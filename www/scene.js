@@ -21,8 +21,9 @@ export function hasWebGl() {
 }
 
 /**
- * A viewer drawing into `canvas`. `show(bytes)` parses GLB bytes and frames
- * the model; it resolves to `{ meshes: [names], triangles }`.
+ * A viewer drawing into `canvas`. `show(bytes)` parses GLB bytes, frames the
+ * model and draws it; it resolves to `{ meshes: [names], triangles, drawn }`,
+ * `drawn` being the triangles WebGL drew in that first frame.
  */
 export function createScene(canvas) {
   const renderer = new WebGLRenderer({ canvas, antialias: true, alpha: true });
@@ -93,8 +94,8 @@ export function createScene(canvas) {
       });
       scene.add(gltf.scene);
       frame(gltf.scene);
-      requestFrame();
-      return { meshes, triangles };
+      renderer.render(scene, camera);
+      return { meshes, triangles, drawn: renderer.info.render.triangles };
     },
   };
 }
