@@ -22,7 +22,9 @@ use crate::dev_auth_server::DevAuthServer;
 use crate::error::ErrorContext;
 use crate::exchange::Exchange;
 use crate::provider::{ClientCredentials, DiscoveryError, Provider, ProviderSpec};
+use crate::proxy::{ApiSettings, ApiToken, DEV_MODELS_API, Proxy, ProxyBuildError};
 use crate::routes::extract::SignInState;
+use crate::routes::proxy::ProxyRoutes;
 use crate::routes::token::TokenRoutes;
 use crate::server::ServerLimits;
 use crate::session::{self, MemoryStore, SessionBackend};
@@ -63,6 +65,9 @@ pub struct Config {
     pub redis: Option<RedisSettings>,
     /// Bounds on client connections and shutdown.
     pub server: ServerLimits,
+    /// The APIs reachable through `/api/proxy/{name}/…`; in `--dev`, `models`
+    /// (the dev resource server) is added at start-up unless configured.
+    pub apis: Vec<ApiSettings>,
 }
 
 /// Where tokens come from.
@@ -104,6 +109,10 @@ pub struct AppState {
     pub sign_in: Option<Arc<SignInService>>,
     /// The shared Redis, when replicas are configured.
     pub cluster: Option<Cluster>,
+    /// The API proxy and its configured APIs.
+    pub proxy: Proxy,
+    /// In `--dev`, where the dev resource server serves the demo model.
+    pub dev_models_url: Option<url::Url>,
 }
 
 impl FromRef<AppState> for TokenCaches {
@@ -137,6 +146,8 @@ pub enum StartupError {
     Cluster(ClusterError),
     #[error("OAUTH_REDIRECT_URL is set but the provider has no authorization endpoint; set OAUTH_AUTHORIZE_URL")]
     NoAuthorizeUrl,
+    #[error(transparent)]
+    Proxy(#[from] ProxyBuildError),
 }
 
 /// What [`AppState::build`] produces: the state, and the dev server when `--dev`
@@ -212,18 +223,27 @@ impl AppState {
             }
             None => upstream,
         };
-        let mut state = Self::with_parts(config, source, metrics);
+        let mut config = config;
+        let dev_models_url = dev_server.as_ref().map(DevAuthServer::models_url);
+        if let Some(url) = &dev_models_url
+            && !config.apis.iter().any(|api| api.name == DEV_MODELS_API)
+        {
+            config.apis.push(ApiSettings::read_only(DEV_MODELS_API, url.clone()));
+        }
+        let mut state = Self::with_parts(config, source, metrics)?;
         state.sign_in = sign_in;
         state.cluster = cluster;
+        state.dev_models_url = dev_models_url;
         Ok(Built { state, dev_server })
     }
 
     /// State whose caches all draw from `source`; no sign-in, no Redis.
-    pub fn with_source(config: Config, source: Arc<dyn TokenSource>) -> Self {
+    pub fn with_source(config: Config, source: Arc<dyn TokenSource>) -> Result<Self, StartupError> {
         Self::with_parts(config, source, Metrics::new())
     }
 
-    fn with_parts(config: Config, source: Arc<dyn TokenSource>, metrics: Metrics) -> Self {
+    fn with_parts(config: Config, source: Arc<dyn TokenSource>, metrics: Metrics) -> Result<Self, StartupError> {
+        let proxy = Proxy::new(config.apis.clone(), &config.http, &metrics)?;
         let caches = config
             .profiles
             .values()
@@ -237,7 +257,15 @@ impl AppState {
                 (p.name.clone(), cache)
             })
             .collect::<BTreeMap<_, _>>();
-        Self { config: Arc::new(config), caches: TokenCaches::new(caches), metrics, sign_in: None, cluster: None }
+        Ok(Self {
+            config: Arc::new(config),
+            caches: TokenCaches::new(caches),
+            metrics,
+            sign_in: None,
+            cluster: None,
+            proxy,
+            dev_models_url: None,
+        })
     }
 }
 
@@ -266,8 +294,14 @@ pub fn app(state: AppState) -> Router {
     if let (Some(service), Some(settings)) = (&state.sign_in, &state.config.sign_in) {
         others = others.merge(sign_in_routes(&state, Arc::clone(service), settings, cors));
     }
+    if let Some(url) = &state.dev_models_url {
+        others = others.merge(crate::routes::demo::router(url));
+    }
+    // The proxy's waits are bounded per API (its timeout, its body limits), and a
+    // large download may rightly take longer than REQUEST_TIMEOUT.
     let others = others
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .merge(proxy_routes(&state))
         .layer(middleware::from_fn_with_state(state.metrics.clone(), record_errors))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
@@ -283,13 +317,37 @@ pub fn app(state: AppState) -> Router {
     token_routes.merge(others)
 }
 
-/// `/auth/*` and `/api/user/*`, behind the session layer.
-fn sign_in_routes(state: &AppState, service: Arc<SignInService>, settings: &SignIn, cors: Option<CorsLayer>) -> Router {
+/// `/api/proxy/*`; behind the session layer when an API sends the user's token.
+fn proxy_routes(state: &AppState) -> Router {
+    let sign_in = match (&state.sign_in, &state.config.sign_in) {
+        (Some(service), Some(settings)) => Some((sign_in_state(state, service, settings), settings)),
+        _ => None,
+    };
+    let has_user_api = state.proxy.apis().any(|api| api.token == ApiToken::User);
+    let routes = crate::routes::proxy::router(ProxyRoutes {
+        proxy: state.proxy.clone(),
+        caches: state.caches.clone(),
+        sign_in: sign_in.as_ref().map(|(s, _)| s.clone()),
+    });
+    match (sign_in, &state.sign_in) {
+        (Some((_, settings)), Some(service)) if has_user_api => {
+            routes.layer(session::layer(&settings.session_key, settings.cookie_secure, service.sessions()))
+        }
+        _ => routes,
+    }
+}
+
+fn sign_in_state(state: &AppState, service: &Arc<SignInService>, settings: &SignIn) -> SignInState {
     let mut trusted_origins = vec![settings.origin()];
     if let Cors::Origins { origins, allow_credentials: true } = &state.config.cors {
         trusted_origins.extend(origins.iter().cloned());
     }
-    let sign_in_state = SignInState { service: Arc::clone(&service), trusted_origins: Arc::new(trusted_origins) };
+    SignInState { service: Arc::clone(service), trusted_origins: Arc::new(trusted_origins) }
+}
+
+/// `/auth/*` and `/api/user/*`, behind the session layer.
+fn sign_in_routes(state: &AppState, service: Arc<SignInService>, settings: &SignIn, cors: Option<CorsLayer>) -> Router {
+    let sign_in_state = sign_in_state(state, &service, settings);
     let user_routes = crate::routes::user::router();
     let user_routes = match cors {
         Some(cors) => user_routes.layer(cors),

@@ -18,6 +18,7 @@ use serde::Serialize;
 use crate::exchange::ExchangeError;
 use crate::http_headers::escape_html;
 pub use crate::http_headers::no_store_headers;
+use crate::proxy::ProxyError;
 use crate::session::SessionError;
 use crate::sign_in::{SignInError, UserTokenError};
 use crate::telemetry::Metrics;
@@ -46,6 +47,15 @@ pub enum ErrorCode {
     InvalidRequest,
     InvalidIdToken,
     InternalError,
+    ApiNotFound,
+    MethodNotAllowed,
+    PathNotAllowed,
+    RequestTooLarge,
+    RequestBodyFailed,
+    ResponseTooLarge,
+    UpstreamTimeout,
+    UpstreamRedirect,
+    ApiUnavailable,
 }
 
 impl ErrorCode {
@@ -67,6 +77,15 @@ impl ErrorCode {
             Self::InvalidRequest => "invalid_request",
             Self::InvalidIdToken => "invalid_id_token",
             Self::InternalError => "internal_error",
+            Self::ApiNotFound => "api_not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::PathNotAllowed => "path_not_allowed",
+            Self::RequestTooLarge => "request_too_large",
+            Self::RequestBodyFailed => "request_body_failed",
+            Self::ResponseTooLarge => "response_too_large",
+            Self::UpstreamTimeout => "upstream_timeout",
+            Self::UpstreamRedirect => "upstream_redirect",
+            Self::ApiUnavailable => "api_unavailable",
         }
     }
 
@@ -83,6 +102,13 @@ impl ErrorCode {
             | Self::InvalidRequest
             | Self::InvalidIdToken => StatusCode::BAD_REQUEST,
             Self::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::ApiNotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::PathNotAllowed => StatusCode::FORBIDDEN,
+            Self::RequestTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RequestBodyFailed => StatusCode::BAD_REQUEST,
+            Self::ResponseTooLarge | Self::UpstreamRedirect | Self::ApiUnavailable => StatusCode::BAD_GATEWAY,
+            Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
         }
     }
 
@@ -90,7 +116,15 @@ impl ErrorCode {
     /// the error itself (its own text, never upstream text).
     fn description(self) -> Option<&'static str> {
         Some(match self {
-            Self::UnknownProfile | Self::CrossSiteRequest | Self::ProviderError => return None,
+            Self::UnknownProfile
+            | Self::CrossSiteRequest
+            | Self::ProviderError
+            | Self::ApiNotFound
+            | Self::MethodNotAllowed
+            | Self::PathNotAllowed
+            | Self::RequestTooLarge
+            | Self::ResponseTooLarge
+            | Self::UpstreamTimeout => return None,
             Self::UpstreamUnavailable => {
                 "the authorization server is unavailable and no valid token is cached; try again shortly"
             }
@@ -110,6 +144,9 @@ impl ErrorCode {
                 "the sign-in response could not be used; please sign in again"
             }
             Self::InternalError => "something went wrong; see the server log",
+            Self::RequestBodyFailed => "the request body could not be read",
+            Self::UpstreamRedirect => "the API answered with a redirect, which the proxy does not follow",
+            Self::ApiUnavailable => "the API could not be reached; see the server log",
         })
     }
 }
@@ -153,6 +190,10 @@ pub enum ApiError {
     /// A sign-in navigation failed (never its `Exchange` or `Session` variants).
     #[error(transparent)]
     SignIn(SignInError),
+    /// A request through the API proxy failed (never its token variants, which
+    /// land in `Cache` or come through `UserToken`).
+    #[error(transparent)]
+    Proxy(ProxyError),
     /// A bug, not a bad request: we built a header we cannot send.
     #[error("internal error: {0}")]
     Internal(&'static str),
@@ -164,6 +205,16 @@ impl From<UserTokenError> for ApiError {
             UserTokenError::Exchange(e) => Self::Exchange(e),
             UserTokenError::Session(e) => Self::Session(e),
             other => Self::UserToken(other),
+        }
+    }
+}
+
+impl From<ProxyError> for ApiError {
+    fn from(e: ProxyError) -> Self {
+        match e {
+            ProxyError::Cache(e) => Self::Cache(e),
+            ProxyError::UserToken(e) => e.into(),
+            other => Self::Proxy(other),
         }
     }
 }
@@ -214,6 +265,18 @@ impl ApiError {
             Self::SignIn(SignInError::Provider { .. }) => ErrorCode::ProviderError,
             Self::SignIn(SignInError::MissingCode) => ErrorCode::InvalidRequest,
             Self::SignIn(SignInError::InvalidIdToken(_)) => ErrorCode::InvalidIdToken,
+            Self::Proxy(e) => match e {
+                ProxyError::UnknownApi(_) => ErrorCode::ApiNotFound,
+                ProxyError::MethodNotAllowed(_) => ErrorCode::MethodNotAllowed,
+                ProxyError::Path(_) => ErrorCode::PathNotAllowed,
+                ProxyError::RequestTooLarge(_) => ErrorCode::RequestTooLarge,
+                ProxyError::RequestBody(_) => ErrorCode::RequestBodyFailed,
+                ProxyError::ResponseTooLarge(_) => ErrorCode::ResponseTooLarge,
+                ProxyError::Timeout(_) => ErrorCode::UpstreamTimeout,
+                ProxyError::Redirect(_) => ErrorCode::UpstreamRedirect,
+                ProxyError::Unreachable(_) => ErrorCode::ApiUnavailable,
+                ProxyError::Cache(_) | ProxyError::UserToken(_) => ErrorCode::InternalError,
+            },
         }
     }
 
@@ -238,6 +301,8 @@ impl ApiError {
         metrics.record_error(code);
         match (self.code(), self) {
             (_, Self::Exchange(e)) => tracing::error!(code, error = %e, "request to the authorization server failed"),
+            (ErrorCode::ApiUnavailable | ErrorCode::UpstreamTimeout | ErrorCode::UpstreamRedirect, _)
+            | (ErrorCode::ResponseTooLarge, _) => tracing::warn!(code, error = %self, "proxied request failed"),
             (ErrorCode::SessionStoreUnavailable, _) => tracing::error!(code, error = %self, "session store failed"),
             (ErrorCode::InternalError, _) => tracing::error!(code, error = %self, "internal error"),
             _ => tracing::debug!(code, error = %self, "request failed"),

@@ -51,6 +51,7 @@ mod log_text;
 mod login_state;
 mod openapi;
 pub mod provider;
+pub mod proxy;
 mod routes;
 pub mod server;
 pub mod session;

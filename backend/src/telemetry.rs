@@ -57,7 +57,21 @@ struct ErrorLabels {
     kind: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ApiLabel {
+    api: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ApiStatusLabels {
+    api: String,
+    /// `2xx` … `5xx` for the API's answer, or `error` when there was none
+    /// (refused before sending, unreachable, timed out).
+    status: String,
+}
+
 type HistogramFamily = Family<ProfileLabel, Histogram, fn() -> Histogram>;
+type ApiHistogramFamily = Family<ApiLabel, Histogram, fn() -> Histogram>;
 
 /// The process's metrics; cloning is one reference count (it happens per request).
 #[derive(Clone, Debug)]
@@ -72,6 +86,8 @@ struct Families {
     cache_misses: Family<ProfileLabel, Counter>,
     errors: Family<ErrorLabels, Counter>,
     redis_outages: Counter,
+    proxy_requests: Family<ApiStatusLabels, Counter>,
+    proxy_seconds: ApiHistogramFamily,
 }
 
 impl Default for Metrics {
@@ -112,8 +128,23 @@ impl Metrics {
             "Times Redis became unreachable and this replica fell back to local mode",
             redis_outages.clone(),
         );
+        let proxy_requests = Family::<ApiStatusLabels, Counter>::default();
+        let proxy_seconds: ApiHistogramFamily =
+            Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.005, 2.0, 12)));
+        registry.register(
+            "proxy_requests",
+            "Requests through the API proxy, by API and status class of the API's answer",
+            proxy_requests.clone(),
+        );
+        registry.register(
+            "proxy_upstream_duration_seconds",
+            "Time until an API's response headers arrived through the proxy",
+            proxy_seconds.clone(),
+        );
         Self(Arc::new(Families {
             registry,
+            proxy_requests,
+            proxy_seconds,
             upstream_requests,
             upstream_seconds,
             cache_hits,
@@ -132,6 +163,15 @@ impl Metrics {
             cache_misses: self.0.cache_misses.get_or_create(&label).clone(),
             upstream_seconds: self.0.upstream_seconds.get_or_create(&label).clone(),
             upstream_requests: self.0.upstream_requests.clone(),
+        }
+    }
+
+    /// Handles for one proxied API.
+    pub fn api(&self, name: &str) -> ApiMetrics {
+        ApiMetrics {
+            api: name.to_owned(),
+            requests: self.0.proxy_requests.clone(),
+            seconds: self.0.proxy_seconds.get_or_create(&ApiLabel { api: name.to_owned() }).clone(),
         }
     }
 
@@ -170,5 +210,37 @@ impl ProfileMetrics {
         self.upstream_seconds.observe(elapsed.as_secs_f64());
         let outcome = error_kind.unwrap_or("ok").to_owned();
         self.upstream_requests.get_or_create(&UpstreamLabels { profile: self.profile.clone(), outcome }).inc();
+    }
+}
+
+/// One proxied API's metric handles.
+#[derive(Clone, Debug)]
+pub struct ApiMetrics {
+    api: String,
+    requests: Family<ApiStatusLabels, Counter>,
+    seconds: Histogram,
+}
+
+impl ApiMetrics {
+    /// A request that reached the API: its status class and the wait for its headers.
+    pub fn record_answer(&self, status: u16, elapsed: Duration) {
+        self.seconds.observe(elapsed.as_secs_f64());
+        let class = match status {
+            100..=199 => "1xx",
+            200..=299 => "2xx",
+            300..=399 => "3xx",
+            400..=499 => "4xx",
+            _ => "5xx",
+        };
+        self.count(class);
+    }
+
+    /// A request that got no answer from the API (refused here, unreachable, timed out).
+    pub fn record_no_answer(&self) {
+        self.count("error");
+    }
+
+    fn count(&self, status: &str) {
+        self.requests.get_or_create(&ApiStatusLabels { api: self.api.clone(), status: status.to_owned() }).inc();
     }
 }

@@ -12,7 +12,7 @@ const LAYERS: &[&[&str]] = &[
     &["config", "effective_settings"],
     &["app", "server", "openapi"],
     &["routes", "error", "static_site"],
-    &["token_cache", "sign_in", "session", "login_state", "dev_auth_server"],
+    &["token_cache", "sign_in", "session", "login_state", "dev_auth_server", "proxy"],
     &["exchange", "provider", "cluster"],
     &["transport", "telemetry", "http_headers", "single_flight", "constant_time", "log_text"],
 ];

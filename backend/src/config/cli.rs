@@ -211,6 +211,9 @@ pub struct Cli {
     /// Redis shared by several replicas (redis:// or rediss://) [default: standalone]
     #[arg(global = true, long = "redis-url", env = "REDIS_URL", hide_env_values = true, value_parser = parse_secret)]
     pub(super) redis_url: Option<SecretString>,
+    /// APIs reachable at /api/proxy/NAME/…: NAME=BASE_URL[,…], each GET and HEAD with the default token [default: none]
+    #[arg(global = true, long = "proxy-api", env = "PROXY_API")]
+    pub(super) proxy_api: Option<String>,
     /// Prefix of the keys written to Redis [default: token-broker:]
     #[arg(global = true, long = "redis-key-prefix", env = "REDIS_KEY_PREFIX")]
     pub(super) redis_key_prefix: Option<String>,

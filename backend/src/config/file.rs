@@ -42,6 +42,8 @@ pub(super) struct FileConfig {
     pub(super) profiles: BTreeMap<String, FileProfile>,
     #[serde(default)]
     pub(super) server: FileServer,
+    #[serde(default)]
+    pub(super) apis: BTreeMap<String, super::apis::FileApi>,
 }
 
 #[derive(Debug, Default, Deserialize)]

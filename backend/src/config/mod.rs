@@ -1,12 +1,14 @@
 //! Typed configuration: command line, environment and an optional TOML file,
 //! merged and validated once at start-up: `cli` (flags and environment), `file`
-//! (the TOML schema), `validate` (checks, then builds each layer's settings).
+//! (the TOML schema), `validate` (checks, then builds each layer's settings),
+//! `apis` (the API proxy's `[apis.NAME]` tables and `PROXY_API`).
 //! Nothing after `main` reads the environment.
 //!
 //! Precedence, highest first: command-line flag, environment variable, TOML file,
 //! built-in default. Every problem found is reported at once, each on its own line
 //! naming the variable, so a misconfigured deployment is fixed in one round trip.
 
+mod apis;
 mod cli;
 mod file;
 mod validate;

@@ -168,6 +168,12 @@ pub(super) fn build(cli: &Cli, file: FileConfig, v: &mut Validator) -> Option<Co
         _ => None,
     };
 
+    let api_context = super::apis::Context {
+        profiles: profiles.as_ref().map(|p| p.keys().map(String::as_str).collect()),
+        has_sign_in: sign_in.is_some(),
+        preset,
+    };
+    let apis = super::apis::parse(cli.proxy_api.as_deref(), &file.apis, &api_context, &mut v.problems);
     Some(Config {
         bind_addr: bind_addr?,
         public_dir: public_dir?,
@@ -181,6 +187,7 @@ pub(super) fn build(cli: &Cli, file: FileConfig, v: &mut Validator) -> Option<Co
         warnings: std::mem::take(&mut v.warnings),
         redis: parse_redis(cli, &file, v),
         server: parse_server_limits(cli, &file, v),
+        apis,
     })
 }
 

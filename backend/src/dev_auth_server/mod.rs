@@ -4,11 +4,15 @@
 //! HTTP, exactly as it would a remote server, so dev mode runs the production
 //! code path. It issues random opaque tokens with a short lifetime and supports
 //! `client_credentials`, `authorization_code` with PKCE (S256 required) behind a
-//! sign-in page, `refresh_token` with rotation, revocation and userinfo.
+//! sign-in page, `refresh_token` with rotation, revocation and userinfo; and, as
+//! the protected resource next to it, the demo's 3D model (`resource`).
 
 mod authorize;
 mod grants;
+mod resource;
 mod token_endpoint;
+
+pub use resource::{MODEL_NAME, MODEL_SCOPE};
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -75,7 +79,8 @@ impl DevAuthServer {
             .route("/revoke", post(token_endpoint::revoke))
             .route("/userinfo", get(token_endpoint::userinfo))
             .route("/.well-known/oauth-authorization-server", get(token_endpoint::metadata))
-            .with_state(state);
+            .with_state(Arc::clone(&state))
+            .merge(resource::router(state));
         let task = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, router).await {
                 tracing::error!("development authorization server stopped: {e}");
@@ -99,6 +104,11 @@ impl DevAuthServer {
         provider.revocation_url = Some(oauth2::RevocationUrl::from_url(endpoint("/revoke")));
         provider.userinfo_url = Some(endpoint("/userinfo"));
         provider
+    }
+
+    /// Where the protected resource server serves its models (`{models}/building.glb`).
+    pub fn models_url(&self) -> Url {
+        self.issuer().join("/models").unwrap_or_else(|_| unreachable_url())
     }
 
     /// The credentials the broker uses against this server.

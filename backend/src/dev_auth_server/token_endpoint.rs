@@ -182,8 +182,12 @@ fn id_token(state: &DevState, user: &str, nonce: Option<String>) -> String {
 
 fn client_credentials(state: &DevState, form: &HashMap<String, String>) -> Response {
     let scope = form.get("scope").map(String::as_str).unwrap_or_default();
+    let access_token = format!("dev_{}", random_token(24));
+    // Remembered, so the resource server can check it.
+    let holder = Holder { user: state.client_id.clone(), scope: scope.to_owned() };
+    state.grants().add_access_token(access_token.clone(), holder, state.token_ttl);
     let body = json!({
-        "access_token": format!("dev_{}", random_token(24)),
+        "access_token": access_token,
         "token_type": "Bearer",
         "expires_in": state.token_ttl.as_secs(),
         "scope": scope,

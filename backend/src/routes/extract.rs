@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use axum::extract::{FromRef, FromRequestParts};
-use axum::http::HeaderValue;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue};
 
 use crate::error::ApiError;
 use crate::sign_in::SignInService;
@@ -39,15 +39,18 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let state = SignInState::from_ref(state);
-        if parts.headers.get("x-requested-with").is_none_or(|v| v.is_empty()) {
-            return Err(ApiError::CrossSite("the X-Requested-With header is missing"));
-        }
-        match parts.headers.get(axum::http::header::ORIGIN) {
-            Some(origin) if !is_trusted_origin(&state, origin) => {
-                Err(ApiError::CrossSite("the Origin is not this site"))
-            }
-            _ => Ok(Self),
-        }
+        check_same_site(&parts.headers, &SignInState::from_ref(state))
+    }
+}
+
+/// The [`SameSiteCaller`] check, for routes that need it only sometimes (the
+/// proxy, for user-token APIs).
+pub(super) fn check_same_site(headers: &HeaderMap, state: &SignInState) -> Result<SameSiteCaller, ApiError> {
+    if headers.get("x-requested-with").is_none_or(|v| v.is_empty()) {
+        return Err(ApiError::CrossSite("the X-Requested-With header is missing"));
+    }
+    match headers.get(axum::http::header::ORIGIN) {
+        Some(origin) if !is_trusted_origin(state, origin) => Err(ApiError::CrossSite("the Origin is not this site")),
+        _ => Ok(SameSiteCaller),
     }
 }

@@ -2,7 +2,9 @@
 //! `extract` holds what several families share: state and extractors.
 
 pub mod auth;
+pub mod demo;
 pub mod extract;
 pub mod ops;
+pub mod proxy;
 pub mod token;
 pub mod user;

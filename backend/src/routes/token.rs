@@ -130,7 +130,7 @@ mod tests {
     fn state(result: Result<u64, ExchangeError>) -> AppState {
         let config =
             Config::from_cli(Cli::parse_from(["token-backend", "--dev", "--public-dir", "."])).expect("config");
-        AppState::with_source(config, Arc::new(Fixed(result)))
+        AppState::with_source(config, Arc::new(Fixed(result))).expect("state")
     }
 
     async fn get(state: AppState, uri: &str) -> (StatusCode, axum::http::HeaderMap, serde_json::Value) {

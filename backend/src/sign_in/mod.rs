@@ -8,7 +8,7 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use oauth2::{CsrfToken, PkceCodeChallenge};
+use oauth2::{AccessToken, CsrfToken, PkceCodeChallenge};
 use serde::Deserialize;
 use tower_sessions::session::Id;
 use tower_sessions::{Expiry, Session};
@@ -276,6 +276,30 @@ impl SignInService {
         self.token(session, Audience::Browser).await
     }
 
+    /// A browser token other than `rejected`, which an API refused: refreshed
+    /// now, once for all the session's concurrent callers. Without a refresh
+    /// token the current one comes back and the API's refusal stands.
+    pub async fn renew_browser_token(
+        &self,
+        session: &Session,
+        rejected: &AccessToken,
+    ) -> Result<StoredToken, UserTokenError> {
+        let id = session.id().ok_or(UserTokenError::LoginRequired)?;
+        let is_new = |t: &StoredToken| t.access_token.secret() != rejected.secret();
+        // A flight started before the refusal may bring back the rejected token;
+        // then one more, which sees it as rejected.
+        let mut latest = None;
+        for _ in 0..2 {
+            let grant = self.renewal_flight(id, rejected.clone()).await?;
+            let token = self.pick(&grant, Audience::Browser).filter(|t| t.is_usable(&self.policy, now_ms())).cloned();
+            match token {
+                Some(token) if is_new(&token) => return Ok(token),
+                other => latest = other,
+            }
+        }
+        latest.ok_or(UserTokenError::NoUsableToken)
+    }
+
     /// The user's profile: the ID token's user claims kept at sign-in, with the
     /// provider's userinfo claims merged over them when userinfo answers for the
     /// same `sub` (OpenID Connect Core §5.3.2). Signed-out callers learn that
@@ -359,8 +383,25 @@ impl SignInService {
                 cluster: self.cluster.clone(),
                 policy: self.policy.clone(),
                 browser_scopes: self.config.browser_scopes.clone(),
+                rejected: None,
             };
             Ok::<_, Infallible>(work.run(id, audience))
+        });
+        started.unwrap_or_else(|never| match never {})
+    }
+
+    /// Joins the session's refresh in progress, or starts one that replaces `rejected`.
+    fn renewal_flight(&self, id: Id, rejected: AccessToken) -> Flight<UserGrant, UserTokenError> {
+        let started = self.flights.join_or_start(id, || {
+            let work = RefreshWork {
+                exchange: self.exchange.clone(),
+                sessions: self.sessions.clone(),
+                cluster: self.cluster.clone(),
+                policy: self.policy.clone(),
+                browser_scopes: self.config.browser_scopes.clone(),
+                rejected: Some(rejected),
+            };
+            Ok::<_, Infallible>(work.run(id, Audience::Browser))
         });
         started.unwrap_or_else(|never| match never {})
     }
@@ -410,6 +451,8 @@ struct RefreshWork {
     cluster: Option<Cluster>,
     policy: CachePolicy,
     browser_scopes: Option<Vec<String>>,
+    /// A token an API refused: not fresh, whatever its expiry says.
+    rejected: Option<AccessToken>,
 }
 
 impl RefreshWork {
@@ -447,7 +490,9 @@ impl RefreshWork {
         let browser = audience == Audience::Browser && self.browser_scopes.is_some();
         let now = now_ms();
         let current = if browser { grant.browser.as_ref() } else { Some(&grant.wide) };
-        if current.is_some_and(|t| t.is_fresh(&self.policy, now)) {
+        let is_rejected =
+            |t: &StoredToken| self.rejected.as_ref().is_some_and(|r| r.secret() == t.access_token.secret());
+        if current.is_some_and(|t| t.is_fresh(&self.policy, now) && !is_rejected(t)) {
             return Ok(grant);
         }
         let usable = current.is_some_and(|t| t.is_usable(&self.policy, now));

@@ -134,6 +134,14 @@ impl TokenCache {
         self.inner.metrics.cache_misses.inc();
         refresh::Inner::wait_for_token(&self.inner).await
     }
+
+    /// A token other than `rejected`, which an API refused (revoked, or expired
+    /// early): fetched at once, by one upstream request however many callers
+    /// report the same token at the same time. A caller whose token was already
+    /// replaced gets the replacement without a new request.
+    pub async fn renew(&self, rejected: &str) -> Result<Arc<CachedToken>, CacheError> {
+        refresh::Inner::replace(&self.inner, rejected).await
+    }
 }
 
 /// All profiles' caches, by profile name. Built once at start-up.

@@ -83,6 +83,25 @@ impl Inner {
         }
     }
 
+    /// Waits for a token other than `rejected`: the current one if it was
+    /// replaced already, else the flight in progress or a new one.
+    pub(super) async fn replace(this: &Arc<Self>, rejected: &str) -> FlightResult {
+        let flight = this.flight.join_or_start((), || {
+            let now = Instant::now();
+            if let Some(token) = this.current.load_full().filter(|t| t.is_usable(now) && t.secret() != rejected) {
+                return Err(Ok(token));
+            }
+            if let Err(e) = this.backoff.check(now) {
+                return Err(Err(e.into()));
+            }
+            Ok(Self::fetch_and_store(Arc::clone(this), Mode::Cold))
+        });
+        match flight {
+            Ok(flight) => flight.await,
+            Err(answer) => answer,
+        }
+    }
+
     /// Starts a background refresh unless a flight is already under way.
     pub(super) fn start_refresh(this: &Arc<Self>) {
         // The flight runs in its own task; nobody waits for it here.

@@ -1,0 +1,276 @@
+//! The API proxy ("backend for frontend" mode): `/api/proxy/{name}/{*path}`
+//! forwarded to a configured API with the server-held token, so the page never
+//! holds one.
+//!
+//! - `settings`: [`ApiSettings`], one API, and the APS services an operator can name.
+//! - `target`: the browser's path resolved under the API's base URL (SSRF guard).
+//! - `headers`: the request and response header allowlists.
+//! - `body`: bodies streamed both ways within the size limits and the timeout.
+//!
+//! Redirects from an API are never followed (the client has no redirect
+//! policy) and never passed on: a 3xx other than `304 Not Modified` is answered
+//! `502 upstream_redirect`, since the browser following it would leave the
+//! proxy's guarantees (the target is unchecked) and `Location` may carry a
+//! signed URL. An API's `401` makes one token renewal and one retry, for
+//! idempotent methods without a request body only (a streamed body cannot be
+//! sent twice); many concurrent `401`s share one renewal (the token cache's and
+//! the session refresh's single flight).
+
+mod body;
+mod headers;
+mod settings;
+mod target;
+
+pub use body::BodyError;
+pub use settings::{
+    ApiSettings, ApiToken, ApsService, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT,
+    DEV_MODELS_API, with_trailing_slash,
+};
+pub use target::PathRefusal;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use oauth2::AccessToken;
+use tokio::time::Instant;
+
+use self::body::{Limited, Outcome};
+use crate::sign_in::UserTokenError;
+use crate::telemetry::{ApiMetrics, Metrics};
+use crate::token_cache::CacheError;
+use crate::transport::UpstreamHttp;
+
+/// Why a proxied request failed. Messages name the rule or limit, never the
+/// path, a header or anything the API said.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ProxyError {
+    /// The name as requested.
+    #[error("no API is configured under this name")]
+    UnknownApi(String),
+    #[error("this API does not allow the {0} method")]
+    MethodNotAllowed(Method),
+    #[error(transparent)]
+    Path(#[from] PathRefusal),
+    #[error("the request body is larger than this API's limit of {0} bytes")]
+    RequestTooLarge(u64),
+    #[error("the API's response is larger than this API's limit of {0} bytes")]
+    ResponseTooLarge(u64),
+    #[error("the API did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error("the API answered with a redirect ({0}), which the proxy does not follow")]
+    Redirect(u16),
+    /// Transport detail for the log (no URL: reqwest's innermost cause only).
+    #[error("the API could not be reached: {0}")]
+    Unreachable(String),
+    /// The request body from the browser failed or stalled.
+    #[error("the request body could not be read: {0}")]
+    RequestBody(BodyError),
+    /// The two-legged token could not be had; the cache has logged why.
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+    /// The user's token could not be had.
+    #[error(transparent)]
+    UserToken(#[from] UserTokenError),
+}
+
+/// The server-held token for one request: current, and renewed after the API
+/// refused it. Implemented over the token cache and the user's session.
+pub trait BearerToken: Send + Sync {
+    fn current(&self) -> BoxFuture<'_, Result<AccessToken, ProxyError>>;
+    /// A token other than `rejected`, unless nothing better can be had (then
+    /// `rejected` itself, and the API's `401` goes to the browser).
+    fn renew<'a>(&'a self, rejected: &'a AccessToken) -> BoxFuture<'a, Result<AccessToken, ProxyError>>;
+}
+
+/// What the browser sent, as the route received it.
+#[derive(Debug)]
+pub struct ProxyRequest {
+    pub method: Method,
+    /// After `/api/proxy/{name}/`, still percent-encoded.
+    pub path: String,
+    pub query: Option<String>,
+    pub headers: HeaderMap,
+    pub body: axum::body::Body,
+}
+
+/// One configured API with its metrics.
+#[derive(Debug)]
+pub struct Api {
+    pub settings: ApiSettings,
+    metrics: ApiMetrics,
+}
+
+/// The proxy: its APIs and the HTTP client they share. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Proxy {
+    client: reqwest::Client,
+    apis: Arc<BTreeMap<String, Arc<Api>>>,
+}
+
+/// The proxy's HTTP client could not be built; start-up stops.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the API proxy's HTTP client: {0}")]
+pub struct ProxyBuildError(#[source] reqwest::Error);
+
+impl Proxy {
+    /// A client of its own, not the token client's: no total timeout (a model
+    /// download may take minutes; each API's timeout bounds the headers and
+    /// every gap between chunks instead), no size cap (streamed, not read), no
+    /// redirects, and no connection pool shared with the authorization server.
+    pub fn new(apis: Vec<ApiSettings>, http: &UpstreamHttp, metrics: &Metrics) -> Result<Self, ProxyBuildError> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(http.connect_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("token-backend/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(ProxyBuildError)?;
+        let apis = apis
+            .into_iter()
+            .map(|settings| {
+                let metrics = metrics.api(&settings.name);
+                (settings.name.clone(), Arc::new(Api { settings, metrics }))
+            })
+            .collect();
+        Ok(Self { client, apis: Arc::new(apis) })
+    }
+
+    pub fn api(&self, name: &str) -> Result<&Arc<Api>, ProxyError> {
+        self.apis.get(name).ok_or_else(|| ProxyError::UnknownApi(name.to_owned()))
+    }
+
+    pub fn apis(&self) -> impl Iterator<Item = &ApiSettings> {
+        self.apis.values().map(|api| &api.settings)
+    }
+
+    /// Forwards `request` to `api` with `token`, and streams the answer back.
+    pub async fn forward(
+        &self,
+        api: &Api,
+        request: ProxyRequest,
+        token: &dyn BearerToken,
+    ) -> Result<http::Response<axum::body::Body>, ProxyError> {
+        let settings = &api.settings;
+        let unanswered = |e: ProxyError| {
+            api.metrics.record_no_answer();
+            e
+        };
+        if !settings.methods.contains(&request.method) {
+            return Err(unanswered(ProxyError::MethodNotAllowed(request.method)));
+        }
+        let url =
+            target::resolve(settings, &request.path, request.query.as_deref()).map_err(|e| unanswered(e.into()))?;
+        let length = content_length(&request.headers);
+        if length.is_some_and(|n| n > settings.max_request_bytes) {
+            return Err(unanswered(ProxyError::RequestTooLarge(settings.max_request_bytes)));
+        }
+        let has_body = length.is_some_and(|n| n > 0) || request.headers.contains_key(header::TRANSFER_ENCODING);
+        let is_retryable = request.method.is_idempotent() && !has_body;
+        let headers = headers::request_headers(&request.headers);
+        let outcome = Outcome::default();
+        let body = has_body.then(|| {
+            let stream = request.body.into_data_stream();
+            reqwest::Body::wrap_stream(Limited::new(
+                stream,
+                settings.max_request_bytes,
+                settings.timeout,
+                outcome.clone(),
+            ))
+        });
+
+        let bearer = token.current().await.map_err(unanswered)?;
+        let mut started = Instant::now();
+        let mut response =
+            self.send(settings, &request.method, &url, &headers, &bearer, body, &outcome).await.map_err(unanswered)?;
+        if response.status() == StatusCode::UNAUTHORIZED && is_retryable {
+            let renewed = token.renew(&bearer).await.map_err(unanswered)?;
+            if renewed.secret() != bearer.secret() {
+                api.metrics.record_answer(response.status().as_u16(), started.elapsed());
+                tracing::info!(api = %settings.name, "the API refused the token; retrying once with a new one");
+                started = Instant::now();
+                response = self
+                    .send(settings, &request.method, &url, &headers, &renewed, None, &outcome)
+                    .await
+                    .map_err(unanswered)?;
+            }
+        }
+        let status = response.status();
+        api.metrics.record_answer(status.as_u16(), started.elapsed());
+        if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
+            return Err(ProxyError::Redirect(status.as_u16()));
+        }
+        if response.content_length().is_some_and(|n| n > settings.max_response_bytes) {
+            return Err(ProxyError::ResponseTooLarge(settings.max_response_bytes));
+        }
+        Ok(pass_on(settings, response))
+    }
+
+    /// One request to the API, its headers awaited within the API's timeout.
+    #[allow(clippy::too_many_arguments, reason = "one private call site, each argument a part of the request")]
+    async fn send(
+        &self,
+        settings: &ApiSettings,
+        method: &Method,
+        url: &url::Url,
+        headers: &HeaderMap,
+        bearer: &AccessToken,
+        body: Option<reqwest::Body>,
+        outcome: &Outcome,
+    ) -> Result<reqwest::Response, ProxyError> {
+        let mut request =
+            self.client.request(method.clone(), url.clone()).headers(headers.clone()).bearer_auth(bearer.secret());
+        if let Some(body) = body {
+            request = request.body(body);
+        }
+        match tokio::time::timeout(settings.timeout, request.send()).await {
+            Err(_) => Err(ProxyError::Timeout(settings.timeout)),
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(e)) => Err(match outcome.error() {
+                Some(BodyError::TooLarge(max)) => ProxyError::RequestTooLarge(max),
+                Some(other) => ProxyError::RequestBody(other),
+                None => ProxyError::Unreachable(innermost_cause(&e)),
+            }),
+        }
+    }
+}
+
+/// The API's answer for the browser: its status, the allowlisted headers, and
+/// the body streamed within the API's limits.
+fn pass_on(settings: &ApiSettings, response: reqwest::Response) -> http::Response<axum::body::Body> {
+    let mut headers = headers::response_headers(response.headers());
+    // What an API sent for this browser is its alone to keep.
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+    }
+    let status = response.status();
+    let name = settings.name.clone();
+    let stream =
+        Limited::new(response.bytes_stream(), settings.max_response_bytes, settings.timeout, Outcome::default());
+    let stream = futures_util::StreamExt::inspect(stream, move |chunk| {
+        if let Err(e) = chunk {
+            // Status and headers are gone already: cutting the connection is how
+            // the browser learns that the body is incomplete.
+            tracing::warn!(api = %name, error = %e, "the API's response body was cut short");
+        }
+    });
+    let mut answer = http::Response::new(axum::body::Body::from_stream(stream));
+    *answer.status_mut() = status;
+    *answer.headers_mut() = headers;
+    answer
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
+}
+
+/// The innermost cause says what happened ("Connection refused"); the outer
+/// layers only repeat the URL, whose query may hold something private.
+fn innermost_cause(e: &reqwest::Error) -> String {
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}

@@ -1,0 +1,141 @@
+//! Where a proxied request goes: the browser's path and query resolved under an
+//! API's `base_url`, refusing anything that could leave it (SSRF through the path).
+//!
+//! The raw, still percent-encoded path is checked, before any decoding, and the
+//! rules are strict rather than clever: a real API path never needs a dot
+//! segment, an empty segment, a backslash, an encoded slash, dot or `@`, so
+//! refusing them outright costs nothing and leaves no parser differential
+//! between us and the API server to exploit. The resolved URL is then checked
+//! again: same origin as `base_url`, under its path and an allowed prefix.
+
+use url::Url;
+
+use super::settings::ApiSettings;
+
+/// Why a path was refused; the message is safe to show (it names the rule, not the path).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PathRefusal {
+    #[error("the path has a `.` or `..` segment")]
+    DotSegment,
+    #[error("the path has an empty segment (`//`)")]
+    EmptySegment,
+    #[error("the path has a backslash, an encoded slash, backslash or dot, or an `@`")]
+    ForbiddenCharacter,
+    #[error("the path is not under one of the API's allowed prefixes")]
+    NotAllowed,
+}
+
+/// Resolves `path` (what follows `/api/proxy/{name}/`, percent-encoded as
+/// received) and `query` under the API's base URL.
+pub fn resolve(api: &ApiSettings, path: &str, query: Option<&str>) -> Result<Url, PathRefusal> {
+    check_raw(path)?;
+    let base = &api.base_url;
+    let mut url = base.clone();
+    url.set_path(&format!("{}{path}", base.path()));
+    url.set_query(query);
+    // `set_path` percent-encodes what the path grammar needs and leaves the rest;
+    // whatever it did, the result must still lie where we meant it to.
+    let relative = url.path().strip_prefix(base.path()).ok_or(PathRefusal::NotAllowed)?;
+    let is_same_origin = url.scheme() == base.scheme()
+        && url.host() == base.host()
+        && url.port_or_known_default() == base.port_or_known_default()
+        && url.username().is_empty()
+        && url.password().is_none();
+    if !is_same_origin {
+        return Err(PathRefusal::NotAllowed);
+    }
+    let relative = format!("/{relative}");
+    if !api.paths.iter().any(|prefix| relative.starts_with(prefix.as_str())) {
+        return Err(PathRefusal::NotAllowed);
+    }
+    Ok(url)
+}
+
+/// The rules on the raw path; see the module documentation for why each.
+fn check_raw(path: &str) -> Result<(), PathRefusal> {
+    let lower = path.to_ascii_lowercase();
+    let is_forbidden = path.bytes().any(|b| b == b'\\' || b == b'@' || b.is_ascii_control() || b == b' ')
+        || ["%2f", "%5c", "%2e", "%40", "%00"].iter().any(|encoded| lower.contains(encoded));
+    if is_forbidden {
+        return Err(PathRefusal::ForbiddenCharacter);
+    }
+    let segments: Vec<&str> = path.split('/').collect();
+    let last = segments.len() - 1;
+    for (i, segment) in segments.iter().enumerate() {
+        match *segment {
+            "." | ".." => return Err(PathRefusal::DotSegment),
+            // A trailing slash is a real path (`/designdata/`); an empty segment elsewhere is `//`.
+            "" if i != last => return Err(PathRefusal::EmptySegment),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proxy::settings::with_trailing_slash;
+
+    fn api(base: &str, paths: &[&str]) -> ApiSettings {
+        let mut api = ApiSettings::read_only("t", with_trailing_slash(Url::parse(base).expect("url")));
+        api.paths = paths.iter().map(|p| (*p).to_owned()).collect();
+        api
+    }
+
+    /// Ordinary paths and queries land under the base URL, query untouched.
+    #[test]
+    fn resolves_under_the_base() {
+        let api = api("https://api.example.com/modelderivative/v2", &["/designdata/"]);
+        let url = resolve(&api, "designdata/dXJuOmE/manifest", Some("a=1&b=%2F")).expect("allowed");
+        assert_eq!(url.as_str(), "https://api.example.com/modelderivative/v2/designdata/dXJuOmE/manifest?a=1&b=%2F");
+        let url = resolve(&api, "designdata/", None).expect("trailing slash");
+        assert_eq!(url.path(), "/modelderivative/v2/designdata/");
+    }
+
+    /// Every escape attempt is refused, whatever the allowed prefixes.
+    #[test]
+    fn escapes_are_refused() {
+        let api = api("https://api.example.com/base/", &["/"]);
+        let cases = [
+            ("../secret", PathRefusal::DotSegment),
+            ("a/../../secret", PathRefusal::DotSegment),
+            ("./a", PathRefusal::DotSegment),
+            ("a/..", PathRefusal::DotSegment),
+            ("%2e%2e/secret", PathRefusal::ForbiddenCharacter),
+            ("%2E./secret", PathRefusal::ForbiddenCharacter),
+            ("a%2fb", PathRefusal::ForbiddenCharacter),
+            ("..%2Fsecret", PathRefusal::ForbiddenCharacter),
+            ("a%5cb", PathRefusal::ForbiddenCharacter),
+            ("a\\..\\b", PathRefusal::ForbiddenCharacter),
+            ("@evil.example.com/", PathRefusal::ForbiddenCharacter),
+            ("a%40evil", PathRefusal::ForbiddenCharacter),
+            ("/evil.example.com/x", PathRefusal::EmptySegment),
+            ("http://evil.example.com/x", PathRefusal::EmptySegment),
+            ("a//b", PathRefusal::EmptySegment),
+            ("a%00b", PathRefusal::ForbiddenCharacter),
+            ("a\nb", PathRefusal::ForbiddenCharacter),
+        ];
+        for (path, refusal) in cases {
+            assert_eq!(resolve(&api, path, None), Err(refusal), "{path}");
+        }
+    }
+
+    /// Prefixes are enforced on the resolved path.
+    #[test]
+    fn prefixes_are_enforced() {
+        let api = api("https://api.example.com/v2/", &["/designdata/", "/regions/eu/designdata/"]);
+        assert!(resolve(&api, "designdata/x", None).is_ok());
+        assert!(resolve(&api, "regions/eu/designdata/x", None).is_ok());
+        assert_eq!(resolve(&api, "modelviews", None), Err(PathRefusal::NotAllowed));
+        assert_eq!(resolve(&api, "designdataX", None), Err(PathRefusal::NotAllowed));
+        assert_eq!(resolve(&api, "", None), Err(PathRefusal::NotAllowed));
+    }
+
+    /// The empty path (the base itself) is allowed when `/` is.
+    #[test]
+    fn the_base_itself_is_reachable_with_the_root_prefix() {
+        let api = api("http://127.0.0.1:9/models", &["/"]);
+        assert_eq!(resolve(&api, "", None).expect("allowed").as_str(), "http://127.0.0.1:9/models/");
+    }
+}

@@ -1,0 +1,116 @@
+//! `ANY /api/proxy/{name}/{*path}`: a request to a configured API, made by the
+//! server with its own token (`crate::proxy`). For an API that sends the user's
+//! token, the caller must be signed in and prove it is our own page, exactly as
+//! for `/api/user/token`.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use axum::routing::any;
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use oauth2::AccessToken;
+use tower_sessions::Session;
+
+use super::extract::{SignInState, check_same_site};
+use crate::error::ApiError;
+use crate::proxy::{ApiToken, BearerToken, Proxy, ProxyError, ProxyRequest};
+use crate::sign_in::UserTokenError;
+use crate::token_cache::{TokenCache, TokenCaches};
+
+/// Where the route's parts live: the proxy, and whatever gives it tokens.
+#[derive(Debug, Clone)]
+pub struct ProxyRoutes {
+    pub proxy: Proxy,
+    pub caches: TokenCaches,
+    /// `None` without sign-in: user-token APIs then answer `login_required`.
+    pub sign_in: Option<SignInState>,
+}
+
+const PREFIX: &str = "/api/proxy/";
+
+pub fn router(state: ProxyRoutes) -> Router {
+    Router::new()
+        .route("/api/proxy/{name}/", any(forward))
+        .route("/api/proxy/{name}/{*path}", any(forward))
+        .with_state(Arc::new(state))
+}
+
+/// Any method; the API's settings decide which are allowed.
+#[utoipa::path(get, path = "/api/proxy/{name}/{path}", tag = "proxy",
+    description = "Forwards the request (any method the API allows; GET shown) to the API configured as `name`, \
+        with the server-held token. For APIs with `token = \"user\"` it needs the session cookie and `X-Requested-With`.",
+    params(
+        ("name" = String, Path, description = "An API name (`[apis.NAME]` or `PROXY_API`)"),
+        ("path" = String, Path, description = "The path under the API's base URL, with the query string"),
+    ),
+    responses(
+        (status = 200, description = "The API's answer, streamed: its status, allowlisted headers and body"),
+        (status = 401, description = "`login_required` (user-token APIs)", body = crate::error::ErrorBody),
+        (status = 403, description = "`path_not_allowed` or `cross_site_request`", body = crate::error::ErrorBody),
+        (status = 404, description = "`api_not_found`", body = crate::error::ErrorBody),
+        (status = 405, description = "`method_not_allowed`", body = crate::error::ErrorBody),
+        (status = 413, description = "`request_too_large`", body = crate::error::ErrorBody),
+        (status = 502, description = "`api_unavailable`, `upstream_redirect`, `response_too_large`, `upstream_rejected`", body = crate::error::ErrorBody),
+        (status = 503, description = "`upstream_unavailable`: no token could be had", body = crate::error::ErrorBody),
+        (status = 504, description = "`upstream_timeout`", body = crate::error::ErrorBody),
+    ))]
+pub(crate) async fn forward(State(state): State<Arc<ProxyRoutes>>, request: Request) -> Result<Response, ApiError> {
+    let (parts, body) = request.into_parts();
+    // The raw path, still percent-encoded: `proxy::target` checks it as received.
+    let rest = parts.uri.path().strip_prefix(PREFIX).unwrap_or_default();
+    let (name, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let api = state.proxy.api(name)?;
+    let token: Box<dyn BearerToken> = match &api.settings.token {
+        ApiToken::Profile(profile) => {
+            let cache = state.caches.get(profile).ok_or_else(|| ApiError::UnknownProfile(profile.clone()))?;
+            Box::new(ProfileToken(cache.clone()))
+        }
+        ApiToken::User => {
+            let sign_in = state.sign_in.as_ref().ok_or(ApiError::from(UserTokenError::LoginRequired))?;
+            check_same_site(&parts.headers, sign_in)?;
+            let session =
+                parts.extensions.get::<Session>().cloned().ok_or(ApiError::from(UserTokenError::LoginRequired))?;
+            Box::new(UserToken { sign_in: sign_in.clone(), session })
+        }
+    };
+    let request = ProxyRequest {
+        method: parts.method,
+        path: path.to_owned(),
+        query: parts.uri.query().map(str::to_owned),
+        headers: parts.headers,
+        body,
+    };
+    Ok(state.proxy.forward(api, request, token.as_ref()).await?.map(axum::body::Body::new))
+}
+
+/// A two-legged profile's token, from its cache.
+struct ProfileToken(TokenCache);
+
+impl BearerToken for ProfileToken {
+    fn current(&self) -> BoxFuture<'_, Result<AccessToken, ProxyError>> {
+        async move { Ok(AccessToken::new(self.0.token().await?.secret().to_owned())) }.boxed()
+    }
+
+    fn renew<'a>(&'a self, rejected: &'a AccessToken) -> BoxFuture<'a, Result<AccessToken, ProxyError>> {
+        async move { Ok(AccessToken::new(self.0.renew(rejected.secret()).await?.secret().to_owned())) }.boxed()
+    }
+}
+
+/// The signed-in user's browser token, from the session.
+struct UserToken {
+    sign_in: SignInState,
+    session: Session,
+}
+
+impl BearerToken for UserToken {
+    fn current(&self) -> BoxFuture<'_, Result<AccessToken, ProxyError>> {
+        async move { Ok(self.sign_in.service.browser_token(&self.session).await?.access_token) }.boxed()
+    }
+
+    fn renew<'a>(&'a self, rejected: &'a AccessToken) -> BoxFuture<'a, Result<AccessToken, ProxyError>> {
+        async move { Ok(self.sign_in.service.renew_browser_token(&self.session, rejected).await?.access_token) }.boxed()
+    }
+}
