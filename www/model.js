@@ -24,8 +24,10 @@ export class ModelError extends Error {
 }
 
 /**
- * The model's name and its two URLs from `/dev/demo.json`, which only
- * `token-backend --dev` serves: `{ name, directUrl, proxyUrl }`.
+ * The model's name and its two URLs from `/dev/demo.json`: `{ name,
+ * directUrl, proxyUrl }`. `token-backend --dev` answers that route itself;
+ * elsewhere the site's own `www/dev/demo.json` says `{"model":null}`, so a
+ * page without a model finds out without a 404 in the console.
  */
 export async function locateModel() {
   let response;
@@ -34,11 +36,11 @@ export async function locateModel() {
   } catch (cause) {
     throw new ModelError('Can’t reach the broker to find the model.', { isRetryable: true, cause });
   }
-  if (response.status === 404) {
-    throw new ModelError('No demo model here: it is served by token-backend --dev.', { isUnavailable: true });
-  }
+  const noModel = () => new ModelError('No demo model here: it is served by token-backend --dev.', { isUnavailable: true });
+  if (response.status === 404) throw noModel();
   if (!response.ok) throw new ModelError(`The broker answered ${response.status} for /dev/demo.json.`, { isRetryable: true });
-  const model = (await response.json().catch(() => null))?.model;
+  const model = (await response.json().catch(() => undefined))?.model;
+  if (model === null) throw noModel();
   if (typeof model?.name !== 'string' || typeof model.directUrl !== 'string' || typeof model.proxyUrl !== 'string') {
     throw new ModelError('The broker’s /dev/demo.json does not describe a model.');
   }
