@@ -14,8 +14,9 @@
 //! `window.__viewerTokens`, `window.__panelTokens` and `window.__userTokens`
 //! log what the page used and showed, as masked prefixes only, so tests can
 //! check no expired token was ever used; they never hold a whole token.
-//! `window.__viewerScene` is `{ mode, meshes, triangles, drawn }` once the
-//! model is in the scene (mesh names, its triangles, and those WebGL drew).
+//! `window.__viewerScene` is `{ mode, meshes, triangles, drawn, readyMs }`
+//! once the model is in the scene (mesh names, its triangles, those WebGL
+//! drew, and the milliseconds since navigation began).
 import { configure, getAccessToken, getState, onError, onTokenChange, clear } from 'token-wasm';
 import { MODES, ModelError, fetchModel, locateModel, modeFrom } from './model.js';
 import { createScene, hasWebGl } from './scene.js';
@@ -82,7 +83,7 @@ async function loadModel() {
     model.summary = `${model.located.name} · ${meshes.length} meshes · ${triangles.toLocaleString('en')} triangles · `
       + `${kib(bytes.byteLength)} from ${source} in ${Math.round(performance.now() - started)} ms`;
     model.state = 'loaded';
-    window.__viewerScene = { mode, meshes, triangles, drawn };
+    window.__viewerScene = { mode, meshes, triangles, drawn, readyMs: Math.round(performance.now()) };
   } catch (error) {
     model.state = error.isUnavailable ? 'unavailable' : 'error';
     model.isRetryable = Boolean(error.isRetryable);
