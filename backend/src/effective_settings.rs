@@ -12,6 +12,7 @@ use url::Url;
 
 use crate::app::{Config, Cors, Upstream};
 use crate::provider::{ClientAuth, Preset, ProviderSpec};
+use crate::proxy::{ApiSettings, ApiToken};
 use crate::telemetry::LogFormat;
 use crate::token_cache::DEFAULT_PROFILE;
 
@@ -19,7 +20,8 @@ use crate::token_cache::DEFAULT_PROFILE;
 const REDACTED: &str = "[redacted]";
 
 /// One line per setting, named by its environment variable; named profiles
-/// (TOML only) as `profiles.NAME.scope`. Unset optional settings are left out.
+/// (TOML only) as `profiles.NAME.scope`, proxied APIs as `apis.NAME.key`. Unset
+/// optional settings are left out.
 pub fn render(config: &Config) -> String {
     let mut out = Lines::default();
     out.set("BIND_ADDR", config.bind_addr);
@@ -102,7 +104,26 @@ pub fn render(config: &Config) -> String {
         }
         None => out.set("REDIS_URL", "(unset: standalone)"),
     }
+    for api in &config.apis {
+        render_api(&mut out, api);
+    }
     out.text
+}
+
+/// One proxied API as `apis.NAME.key=value` lines (TOML keys; `PROXY_API`'s
+/// entries are shown the same way, with their defaults filled in).
+fn render_api(out: &mut Lines, api: &ApiSettings) {
+    let key = |k: &str| format!("apis.{}.{k}", api.name);
+    out.set(&key("base_url"), &api.base_url);
+    match &api.token {
+        ApiToken::Profile(profile) => out.set(&key("token"), profile),
+        ApiToken::User => out.set(&key("token"), "user"),
+    }
+    out.set(&key("methods"), api.methods.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(","));
+    out.set(&key("paths"), api.paths.join(","));
+    out.set(&key("max_request_bytes"), api.max_request_bytes);
+    out.set(&key("max_response_bytes"), api.max_response_bytes);
+    out.set(&key("timeout_secs"), secs(api.timeout));
 }
 
 fn render_provider(out: &mut Lines, provider: &ProviderSpec) {

@@ -6,20 +6,21 @@ use axum::Router;
 use axum::routing::get;
 use utoipa::OpenApi;
 
-use crate::routes::{auth, ops, token, user};
+use crate::routes::{auth, ops, proxy, token, user};
 
 /// Every route a client calls; the static site (`GET /*`) is left out.
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "token-backend",
-        description = "Token broker for browser viewers: short-lived access tokens, user sign-in, operations."
+        description = "Token broker for browser viewers: short-lived access tokens, user sign-in, an API proxy, operations."
     ),
     paths(
         token::default_token,
         token::profile_token,
         user::user_token,
         user::me,
+        proxy::forward,
         auth::login,
         auth::callback,
         auth::logout,
@@ -30,6 +31,7 @@ use crate::routes::{auth, ops, token, user};
     tags(
         (name = "token", description = "Two-legged tokens for the browser"),
         (name = "user", description = "The signed-in user's token and profile (cookie session)"),
+        (name = "proxy", description = "The API proxy: configured APIs called with the server-held token"),
         (name = "auth", description = "Sign-in and sign-out (authorization code + PKCE)"),
         (name = "ops", description = "Probes and metrics"),
     )

@@ -24,14 +24,21 @@ async fn valid_configuration_prints_effective_settings_and_exits_0() {
              client_id = \"broker\"\nclient_secret_file = \"{}\"\nscope = \"viewables:read\"\n\
              redirect_url = \"https://app.example.com/auth/callback\"\nuser_scope = \"openid data:read\"\n\
              [session]\nsecret = \"{SESSION_SECRET}\"\n\
-             [profiles.data]\nscope = \"data:read\"\n",
+             [profiles.data]\nscope = \"data:read\"\n\
+             [apis.files]\nbase_url = \"https://api.example.com/files/v1\"\ntoken = \"user\"\n\
+             methods = [\"GET\", \"PUT\"]\npaths = [\"/buckets/\"]\n",
             secret_file.display()
         ),
     );
     let redis_url = format!("redis://:{REDIS_PASSWORD}@redis.internal:6379/2");
     let exited = run_to_exit(
         &["check-config", "--config", file.to_str().expect("utf-8 path")],
-        &[("BIND_ADDR", "0.0.0.0:3000"), ("REDIS_URL", &redis_url), ("RUST_LOG", "trace")],
+        &[
+            ("BIND_ADDR", "0.0.0.0:3000"),
+            ("REDIS_URL", &redis_url),
+            ("RUST_LOG", "trace"),
+            ("PROXY_API", "models=https://models.example.com/v2"),
+        ],
     )
     .await;
     assert_eq!(exited.status.code(), Some(0), "{:?}", exited.stderr);
@@ -49,6 +56,14 @@ async fn valid_configuration_prints_effective_settings_and_exits_0() {
         "REDIS_URL=redis://:redacted@redis.internal:6379/2",
         "TOKEN_MIN_TTL_SECS=30",
         "PUBLIC_DIR=",
+        "apis.files.base_url=https://api.example.com/files/v1/",
+        "apis.files.token=user",
+        "apis.files.methods=GET,PUT",
+        "apis.files.paths=/buckets/",
+        "apis.models.base_url=https://models.example.com/v2/",
+        "apis.models.token=default",
+        "apis.models.methods=GET,HEAD",
+        "apis.models.timeout_secs=30",
     ] {
         assert!(exited.stdout.iter().any(|l| l.starts_with(line)), "missing `{line}` in:\n{out}");
     }

@@ -68,6 +68,9 @@ test('openapi_description_is_valid_and_matches_real_responses', { timeout: 60_00
     await sample(dev.url, 'get', '/auth/login', '/auth/login?return_to=/'),
     await sample(dev.url, 'get', '/auth/callback', '/auth/callback?code=x&state=forged'),
     await sample(dev.url, 'post', '/auth/logout', '/auth/logout', ajax),
+    await sample(dev.url, 'get', '/api/proxy/{name}/{path}', '/api/proxy/models/building.glb'),
+    await sample(dev.url, 'get', '/api/proxy/{name}/{path}', '/api/proxy/no-such-api/x'),
+    await sample(dev.url, 'get', '/api/proxy/{name}/{path}', '/api/proxy/models/a%2Fb'),
     await sample(dev.url, 'get', '/healthz', '/healthz'),
     await sample(dev.url, 'get', '/readyz', '/readyz'),
     await sample(down.url, 'get', '/readyz', '/readyz'),
@@ -75,7 +78,8 @@ test('openapi_description_is_valid_and_matches_real_responses', { timeout: 60_00
   ];
   const statuses = samples.map((s) => `${s.path} ${s.status}`);
   for (const expected of ['/api/token 200', '/api/token 503', '/api/token/{profile} 404', '/api/user/token 401',
-    '/api/user/token 403', '/readyz 503']) {
+    '/api/user/token 403', '/readyz 503', '/api/proxy/{name}/{path} 200', '/api/proxy/{name}/{path} 404',
+    '/api/proxy/{name}/{path} 403']) {
     assert.ok(statuses.includes(expected), `${expected} not among ${statuses.join(', ')}`);
   }
   const operations = Object.entries(spec.paths).flatMap(([path, item]) => Object.keys(item).map((m) => `${m} ${path}`));

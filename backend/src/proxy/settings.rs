@@ -77,6 +77,9 @@ pub fn with_trailing_slash(mut url: Url) -> Url {
 /// read-only defaults for `methods` and `paths`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ApsService {
+    /// What the Autodesk Viewer loads (manifests and derivatives), at the API
+    /// host's root, since the Viewer's `endpoint` option is the host, not a service.
+    Viewer,
     /// Model Derivative: manifests, metadata and the derivatives the Viewer streams.
     ModelDerivative,
     /// Data Management, hubs and projects (`/project/v1`).
@@ -88,10 +91,11 @@ pub enum ApsService {
 }
 
 impl ApsService {
-    pub const NAMES: &'static str = "model-derivative, project, data, oss";
+    pub const NAMES: &'static str = "viewer, model-derivative, project, data, oss";
 
     pub fn parse(raw: &str) -> Result<Self, String> {
         match raw.trim() {
+            "viewer" => Ok(Self::Viewer),
             "model-derivative" => Ok(Self::ModelDerivative),
             "project" => Ok(Self::Project),
             "data" => Ok(Self::Data),
@@ -103,6 +107,7 @@ impl ApsService {
     /// The service's base URL.
     pub fn base_url(self) -> &'static str {
         match self {
+            Self::Viewer => "https://developer.api.autodesk.com/",
             Self::ModelDerivative => "https://developer.api.autodesk.com/modelderivative/v2/",
             Self::Project => "https://developer.api.autodesk.com/project/v1/",
             Self::Data => "https://developer.api.autodesk.com/data/v1/",
@@ -111,10 +116,16 @@ impl ApsService {
     }
 
     /// What a viewer reads, when `paths` is not set: derivatives and manifests
-    /// (`/designdata/`, also the regional `/regions/eu/designdata/`), or the
-    /// whole service for the read-only Data Management APIs.
+    /// (`/designdata/`, also the regional `/regions/eu/designdata/`; for the
+    /// Viewer also the derivative service it streams SVF from), or the whole
+    /// service for the read-only Data Management APIs.
     pub fn default_paths(self) -> Vec<String> {
         match self {
+            Self::Viewer => vec![
+                "/modelderivative/v2/designdata/".to_owned(),
+                "/modelderivative/v2/regions/".to_owned(),
+                "/derivativeservice/v2/".to_owned(),
+            ],
             Self::ModelDerivative => vec!["/designdata/".to_owned(), "/regions/".to_owned()],
             Self::Project | Self::Data | Self::Oss => vec!["/".to_owned()],
         }
@@ -128,7 +139,9 @@ mod tests {
     /// Every APS base URL parses and ends in `/`, as the proxy's prefix test needs.
     #[test]
     fn aps_base_urls_are_valid() {
-        for service in [ApsService::ModelDerivative, ApsService::Project, ApsService::Data, ApsService::Oss] {
+        for service in
+            [ApsService::Viewer, ApsService::ModelDerivative, ApsService::Project, ApsService::Data, ApsService::Oss]
+        {
             let url = Url::parse(service.base_url()).expect("valid URL");
             assert_eq!(with_trailing_slash(url.clone()), url, "{service:?}");
             assert_eq!(url.host_str(), Some("developer.api.autodesk.com"));

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::response::Response;
+use axum::http::{HeaderValue, Method, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
@@ -83,7 +84,19 @@ pub(crate) async fn forward(State(state): State<Arc<ProxyRoutes>>, request: Requ
         headers: parts.headers,
         body,
     };
-    Ok(state.proxy.forward(api, request, token.as_ref()).await?.map(axum::body::Body::new))
+    match state.proxy.forward(api, request, token.as_ref()).await {
+        Ok(response) => Ok(response),
+        Err(error @ ProxyError::MethodNotAllowed(_)) => {
+            // RFC 9110 §15.5.6: a 405 says what is allowed.
+            let mut response = ApiError::from(error).into_response();
+            let allowed = api.settings.methods.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
+            if let Ok(value) = HeaderValue::from_str(&allowed) {
+                response.headers_mut().insert(header::ALLOW, value);
+            }
+            Ok(response)
+        }
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// A two-legged profile's token, from its cache.

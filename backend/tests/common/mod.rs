@@ -1,6 +1,7 @@
 //! Shared fixtures for the integration tests, one file per server: the real
 //! oidc-provider under Node (`oidc_provider`), a scriptable fault-injecting
-//! upstream (`fault_upstream`), the broker in-process (`broker`) and as the real
+//! upstream (`fault_upstream`), the fault-injecting API behind the proxy
+//! (`fake_api`), the broker in-process (`broker`) and as the real
 //! binary (`binary`), configuration builders (`config`), the multi-replica rig
 //! with a real Redis (`redis`) and its authorization server (`code_upstream`),
 //! the sign-in rig (`sign_in`) and its recording proxy (`token_proxy`). This file holds
@@ -17,6 +18,7 @@ pub mod binary;
 pub mod broker;
 pub mod code_upstream;
 pub mod config;
+pub mod fake_api;
 pub mod fault_upstream;
 pub mod glimesh;
 pub mod oidc_provider;

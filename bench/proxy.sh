@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# The API proxy's overhead (issue 14): req/s and p99 of a protected local API
+# called through the broker's /api/proxy/… against the same API called
+# directly (with a Bearer header, as a token-holding page would), for a 1 KiB
+# and a 1 MiB response, side by side in rotated rounds.
+#
+#   cargo build --release -p token-backend --bins --examples
+#   bench/proxy.sh             # ROUNDS=5 DURATION=10s CONNS=32 PIN=1
+#
+# Each round runs the four cases (direct/proxied × small/large) back to back,
+# the order rotating from round to round, under wrk -t2 -cCONNS -dDURATION
+# --latency (servers on CPU 0, wrk on CPU 1 with PIN=1). Prints medians, the
+# proxied/direct ratios (of the medians, and the median of the per-round
+# ratios) and the load average before and after. Raw outputs go to
+# bench/results/proxy-<timestamp>/.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+bin=${CARGO_TARGET_DIR:-$root/target}/release
+out=${RESULTS_DIR:-$root/bench/results/proxy-$(date +%Y%m%d-%H%M%S)}
+rounds=${ROUNDS:-5}
+duration=${DURATION:-10s}
+conns=${CONNS:-32}
+if [[ ${PIN:-1} == 1 ]]; then on_server=(taskset -c 0) on_client=(taskset -c 1); else on_server=() on_client=(); fi
+
+for f in "$bin/token-backend" "$bin/examples/slow_upstream" "$bin/examples/resource_api"; do
+    [[ -x $f ]] || { echo "missing $f: run cargo build --release -p token-backend --bins --examples" >&2; exit 1; }
+done
+mkdir -p "$out/bin"
+# Run copies, so a concurrent `cargo build` cannot swap a binary mid-run.
+cp "$bin/token-backend" "$bin/examples/slow_upstream" "$bin/examples/resource_api" "$out/bin/"
+bin=$out/bin
+
+source "$(dirname "$0")/lib.sh"
+
+field() { sed -n "s/^BENCH.* $2=\([0-9.]*\).*/\1/p" "$1"; }
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+"${on_client[@]}" "$bin/slow_upstream" 0 3600 50 >"$out/upstream.log" 2>&1 &
+pids+=($!)
+up=$(port_from_log "$out/upstream.log")
+"${on_server[@]}" "$bin/resource_api" 0 >"$out/api.log" 2>&1 &
+pids+=($!)
+api="http://127.0.0.1:$(port_from_log "$out/api.log")"
+
+port=$(free_port)
+env OAUTH_PROVIDER=generic OAUTH_TOKEN_URL="http://127.0.0.1:$up/token" \
+    OAUTH_CLIENT_ID=bench-client OAUTH_CLIENT_SECRET=bench-secret \
+    PROXY_API="api=$api/" RUST_LOG=warn BIND_ADDR="127.0.0.1:$port" \
+    "${on_server[@]}" "$bin/token-backend" >"$out/broker.log" 2>&1 &
+pids+=($!)
+broker="http://127.0.0.1:$port"
+wait_http "$broker/healthz"
+
+declare -A url header
+cases=(direct-small proxied-small direct-large proxied-large)
+url[direct-small]="$api/small" url[direct-large]="$api/large"
+url[proxied-small]="$broker/api/proxy/api/small" url[proxied-large]="$broker/api/proxy/api/large"
+header[direct-small]="Authorization: Bearer bench" header[direct-large]="Authorization: Bearer bench"
+header[proxied-small]="X-Bench: proxied" header[proxied-large]="X-Bench: proxied"
+for c in "${cases[@]}"; do
+    size=$(curl -sf --max-time 5 -H "${header[$c]}" -o /dev/null -w '%{size_download}' "${url[$c]}") ||
+        { echo "no answer from $c (${url[$c]})" >&2; exit 1; }
+    log "$c answers $size bytes"
+done
+
+declare -A rps p99
+small_ratios=() large_ratios=()
+for r in $(seq "$rounds"); do
+    for k in "${!cases[@]}"; do
+        c=${cases[$(((k + r - 1) % ${#cases[@]}))]}
+        f="$out/$c-$r.txt"
+        log "round $r/$rounds: $c"
+        "${on_client[@]}" wrk -t2 -c"$conns" -d"$duration" --latency -H "${header[$c]}" -s bench/report.lua "${url[$c]}" >"$f" 2>&1
+        rps[$c]+="$(field "$f" rps) "
+        p99[$c]+="$(field "$f" p99_ms) "
+        if (($(field "$f" errors) + $(field "$f" non2xx) > 0)); then log "errors reported in $f"; fi
+        sleep 1
+    done
+    small_ratios+=("$(ratio "$(field "$out/proxied-small-$r.txt" rps)" "$(field "$out/direct-small-$r.txt" rps)")")
+    large_ratios+=("$(ratio "$(field "$out/proxied-large-$r.txt" rps)" "$(field "$out/direct-large-$r.txt" rps)")")
+done
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+
+{
+    echo "git: $(git rev-parse --short HEAD 2>/dev/null)  load before: $load_before  after: $load_after  nproc: $(nproc)"
+    echo
+    echo "| case | req/s (median) | p99 ms (median) | req/s per round |"
+    echo "|---|---:|---:|---|"
+    for c in "${cases[@]}"; do
+        # shellcheck disable=SC2086 # the per-round lists are space-separated on purpose
+        echo "| $c | $(median ${rps[$c]}) | $(median ${p99[$c]}) | ${rps[$c]% } |"
+    done
+    echo
+    echo "| proxied / direct | req/s (of the medians; per round; median of those) | p99 |"
+    echo "|---|---|---:|"
+    # shellcheck disable=SC2086
+    echo "| 1 KiB | $(ratio "$(median ${rps[proxied-small]})" "$(median ${rps[direct-small]})"); ${small_ratios[*]}; $(median "${small_ratios[@]}") | $(ratio "$(median ${p99[proxied-small]})" "$(median ${p99[direct-small]})") |"
+    # shellcheck disable=SC2086
+    echo "| 1 MiB | $(ratio "$(median ${rps[proxied-large]})" "$(median ${rps[direct-large]})"); ${large_ratios[*]}; $(median "${large_ratios[@]}") | $(ratio "$(median ${p99[proxied-large]})" "$(median ${p99[direct-large]})") |"
+} | tee "$out/summary.md"
