@@ -4,16 +4,17 @@
 //! and no response the page receives holds an access token, nor does the page
 //! ask the token route for one. The scene must hold the model's meshes, as the
 //! GLB itself lists them; a screenshot is kept (docs/viewer.png with
-//! UPDATE_SCREENSHOT=1).
+//! UPDATE_SCREENSHOT=1). Outside `--dev` the viewer says there is no model.
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
 import { makeDevModel, MODEL_PATH } from '../../scripts/make-dev-model.mjs';
-import { ROOT, startBackend } from '../support/backend.mjs';
+import { BACKEND_BIN, ROOT, WWW_DIR, freePort, startBackend } from '../support/backend.mjs';
 import { collectPageErrors, launchChromium } from '../support/chromium.mjs';
 import { isSignedOutProbe } from '../support/demo.mjs';
+import { startProcess } from '../support/process.mjs';
 import { maskToken } from '../support/token-traffic.mjs';
 
 const ARTIFACTS = join(ROOT, 'tests', 'artifacts');
@@ -165,3 +166,46 @@ test('proxy_mode_loads_the_model_and_the_page_never_holds_a_token', { timeout: 6
     await context.close();
   }
 }));
+
+/**
+ * A broker without `--dev` has no model and no `/dev/demo.json` route: the
+ * site's own `www/dev/demo.json` tells the viewer so, which it says, with no
+ * console error of its own. (Proxy mode, so the unreachable token URL is
+ * never asked; the user card's 404 for `/api/user/me`, sign-in being off, is
+ * that card's and expected.)
+ */
+test('outside_dev_the_viewer_says_there_is_no_model', { timeout: 60_000 }, async () => {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const broker = startProcess(BACKEND_BIN, [], {
+    BIND_ADDR: `127.0.0.1:${port}`,
+    PUBLIC_DIR: WWW_DIR,
+    OAUTH_PROVIDER: 'generic',
+    OAUTH_TOKEN_URL: 'http://127.0.0.1:9/token',
+    OAUTH_CLIENT_ID: 'viewer-test',
+    OAUTH_CLIENT_SECRET: 'viewer-test-secret',
+    RUST_LOG: 'warn',
+  });
+  const context = await browser.newContext();
+  try {
+    const deadline = Date.now() + 15_000;
+    while (!(await fetch(`${url}/healthz`).catch(() => null))?.ok) {
+      assert.ok(Date.now() < deadline, `the broker did not start:\n${broker.log}`);
+      await new Promise((ok) => setTimeout(ok, 50));
+    }
+    const page = await context.newPage();
+    const errors = collectPageErrors(page, (line) => line
+      === `console: Failed to load resource: the server responded with a status of 404 (Not Found) (${url}/api/user/me:0)`);
+    const located = page.waitForResponse((r) => new URL(r.url()).pathname === '/dev/demo.json');
+    await page.goto(`${url}/?mode=proxy`);
+    assert.equal((await located).status(), 200);
+    await page.waitForFunction(() => document.getElementById('viewport').dataset.model === 'unavailable');
+    assert.match(await page.locator('#viewer-overlay').textContent(), /No demo model here/);
+    assert.equal(await page.locator('#viewer-badge').textContent(), 'No model');
+    assert.equal(await page.evaluate(() => window.__viewerScene), undefined);
+    assert.deepEqual(errors, [], 'console errors or uncaught exceptions');
+  } finally {
+    await context.close();
+    await broker.stop();
+  }
+});
