@@ -1,17 +1,25 @@
-//! The demo page: a stand-in for the Autodesk Viewer fed through the viewer
-//! callback form of `getAccessToken`, a live view of the token client's state,
-//! buttons to refresh, clear and fire concurrent calls, and the signed-in
-//! user's own token from a second client. This module wires the page together;
-//! `viewer.js`, `model.js`, `user.js` and `view.js` hold the parts.
+//! The demo page: a three.js viewer showing a 3D model from a protected API, a
+//! live view of the token client's state, buttons to refresh, clear and fire
+//! concurrent calls, and the signed-in user's own token from a second client.
+//! The viewer loads the model in one of two modes: `token` (its authorization
+//! comes through the viewer callback form of `getAccessToken`, and it calls the
+//! model API with that token) or `proxy` (it calls the broker's `/api/proxy/…`
+//! and this page never asks for an app token). This module wires the page
+//! together; `viewer.js`, `model.js`, `scene.js`, `user.js` and `view.js` hold
+//! the parts.
 //!
-//! Query parameter: `?leeway=S` sets `leewaySeconds` of the app token client
-//! (a test hook; the user's token comes from the package's own user client).
-//! `window.__viewerTokens`, `window.__panelTokens`
-//! and `window.__userTokens` log what the page used and showed, as masked
-//! prefixes only, so tests can check no expired token was ever used; they
-//! never hold a whole token.
+//! Query parameters: `?mode=token|proxy` picks the mode (the switch on the
+//! page sets it); `?leeway=S` sets `leewaySeconds` of the app token client (a
+//! test hook; the user's token comes from the package's own user client).
+//! `window.__viewerTokens`, `window.__panelTokens` and `window.__userTokens`
+//! log what the page used and showed, as masked prefixes only, so tests can
+//! check no expired token was ever used; they never hold a whole token.
+//! `window.__viewerScene` is `{ mode, meshes, triangles, drawn, readyMs }`
+//! once the model is in the scene (mesh names, its triangles, those WebGL
+//! drew, and the milliseconds since navigation began).
 import { configure, getAccessToken, getState, onError, onTokenChange, clear } from 'token-wasm';
-import { startModel } from './model.js';
+import { MODES, ModelError, fetchModel, locateModel, modeFrom } from './model.js';
+import { createScene, hasWebGl } from './scene.js';
 import { createUser } from './user.js';
 import { $, STATUS_TEXT, clock, formatSeconds, mask, renderTokenPanel, setBadge, setText } from './view.js';
 import { createViewer } from './viewer.js';
@@ -20,6 +28,7 @@ import { createViewer } from './viewer.js';
 const ERROR_POLL_MS = 3000;
 
 const params = new URLSearchParams(location.search);
+const mode = modeFrom(params);
 const options = {};
 if (params.has('leeway')) options.leewaySeconds = Number(params.get('leeway'));
 configure(options);
@@ -35,8 +44,55 @@ onError((error) => { latestError = error; render(); });
 const viewer = createViewer(() => {
   latestError = null;
   render();
+  loadModel();
 });
 const user = createUser({ render });
+
+// ─── The model ────────────────────────────────────────────────────────────────
+
+/** Bytes shown as KiB in the model line. */
+const kib = (bytes) => `${Math.round(bytes / 1024)} KiB`;
+
+/**
+ * What the viewport shows. `state`: `locating` (asking `/dev/demo.json`),
+ * `loading`, `loaded`, `unavailable` (not `--dev`: there is no model) or
+ * `error` (`message` says why; tried again if `isRetryable`).
+ */
+const model = { state: 'locating', isBusy: false, located: null, summary: '', message: '', isRetryable: false };
+let scene = null;
+
+/**
+ * Locates, fetches and shows the model once: in token mode when the viewer
+ * holds a token, in proxy mode right away. Called on every viewer token and
+ * while a retryable failure lasts; does nothing while busy or once settled.
+ */
+async function loadModel() {
+  const isSettled = model.state === 'loaded' || model.state === 'unavailable' || (model.state === 'error' && !model.isRetryable);
+  if (model.isBusy || isSettled || (mode === 'token' && !viewer.isAuthorized())) return;
+  model.isBusy = true;
+  try {
+    if (!hasWebGl()) throw new ModelError('This browser can’t draw WebGL 2, which the viewer needs.');
+    model.located ??= await locateModel();
+    model.state = 'loading';
+    render();
+    const started = performance.now();
+    const bytes = await fetchModel(model.located, mode, viewer.token);
+    scene ??= createScene($('model'));
+    const { meshes, triangles, drawn } = await scene.show(bytes);
+    const source = mode === 'proxy' ? model.located.proxyUrl : new URL(model.located.directUrl).host;
+    model.summary = `${model.located.name} · ${meshes.length} meshes · ${triangles.toLocaleString('en')} triangles · `
+      + `${kib(bytes.byteLength)} from ${source} in ${Math.round(performance.now() - started)} ms`;
+    model.state = 'loaded';
+    window.__viewerScene = { mode, meshes, triangles, drawn, readyMs: Math.round(performance.now()) };
+  } catch (error) {
+    model.state = error.isUnavailable ? 'unavailable' : 'error';
+    model.isRetryable = Boolean(error.isRetryable);
+    model.message = error instanceof ModelError ? error.message : `The model could not be shown: ${error.message}`;
+  } finally {
+    model.isBusy = false;
+    render();
+  }
+}
 
 // ─── Token panel and status ───────────────────────────────────────────────────
 
@@ -90,8 +146,13 @@ function render() {
   }
   // Past its leeway but not yet replaced: still valid, no longer handed out.
   const status = isFailing ? 'error' : state.status === 'empty' && prefix ? 'stale' : state.status;
-  setBadge($('token-status'), status, STATUS_TEXT[status]);
   renderTokenPanel('token', { prefix, state, lifetimeMs, now });
+  if (mode === 'proxy') {
+    setBadge($('token-status'), 'empty', 'None held');
+    setText($('token-prefix'), 'None in this page');
+  } else {
+    setBadge($('token-status'), status, STATUS_TEXT[status]);
+  }
   setText($('token-hits'), String(state.cacheHits));
 
   // Alert and connection pill.
@@ -104,22 +165,36 @@ function render() {
     setText($('alert-body'), words[1]);
   }
   const connection = $('connection');
-  const link = words ? 'error' : viewer.token ? 'ok' : 'connecting';
+  const isConnected = mode === 'proxy' ? model.state === 'loaded' || model.state === 'unavailable' : viewer.token;
+  const link = words ? 'error' : isConnected ? 'ok' : 'connecting';
   connection.dataset.state = link;
   setText($('connection-text'), { error: 'Reconnecting…', ok: 'Connected', connecting: 'Connecting…' }[link]);
 
   // Viewer.
   const viewport = $('viewport');
-  const isAuthorized = viewer.isAuthorized(now);
-  viewport.dataset.state = isAuthorized ? 'authorized' : 'waiting';
-  viewport.dataset.tokenPrefix = viewer.token ? mask(viewer.token) : '';
-  const overlay = !viewer.token ? (isFailing ? 'Waiting for the token service…' : 'Waiting for an access token…')
-    : !isAuthorized ? (isFailing ? 'Token service unreachable · retrying…' : 'Renewing authorization…') : '';
+  viewport.dataset.model = model.state;
+  const modelOverlay = { locating: 'Finding the model…', loading: 'Loading the model…', loaded: '', unavailable: model.message, error: model.message }[model.state];
+  let overlay;
+  if (mode === 'proxy') {
+    viewport.dataset.state = 'proxied';
+    overlay = modelOverlay;
+    const proxyState = { locating: 'empty', loading: 'refreshing', loaded: 'fresh', unavailable: 'empty', error: 'error' }[model.state];
+    setBadge($('viewer-badge'), proxyState, { empty: model.state === 'unavailable' ? 'No model' : 'Starting', refreshing: 'Loading', fresh: 'Proxied', error: 'Error' }[proxyState]);
+  } else {
+    const isAuthorized = viewer.isAuthorized(now);
+    viewport.dataset.state = isAuthorized ? 'authorized' : 'waiting';
+    viewport.dataset.tokenPrefix = viewer.token ? mask(viewer.token) : '';
+    overlay = !viewer.token ? (isFailing ? 'Waiting for the token service…' : 'Waiting for an access token…')
+      : !isAuthorized ? (isFailing ? 'Token service unreachable · retrying…' : 'Renewing authorization…') : modelOverlay;
+    const viewerState = isFailing && (!viewer.token || viewer.isRenewing) ? 'error'
+      : !viewer.token ? 'empty' : viewer.isRenewing ? 'refreshing' : 'fresh';
+    setBadge($('viewer-badge'), viewerState, { empty: 'Starting', error: 'Offline', refreshing: 'Renewing', fresh: 'Authorized' }[viewerState]);
+  }
   setText($('viewer-overlay'), overlay);
   $('viewer-overlay').hidden = overlay === '';
-  const viewerState = isFailing && (!viewer.token || viewer.isRenewing) ? 'error'
-    : !viewer.token ? 'empty' : viewer.isRenewing ? 'refreshing' : 'fresh';
-  setBadge($('viewer-badge'), viewerState, { empty: 'Starting', error: 'Offline', refreshing: 'Renewing', fresh: 'Authorized' }[viewerState]);
+  setText($('viewer-tag'), model.located ? `${model.located.name} · 3D view` : '3D view');
+  setText($('model-info'), model.state === 'loaded' ? model.summary
+    : model.state === 'error' || model.state === 'unavailable' ? model.message : 'Finding the model…');
   setText($('viewer-until'), viewer.token ? clock.format(viewer.authorizedUntil) : '—');
   setText($('viewer-renews'), viewer.token && !viewer.isRenewing ? formatSeconds(Math.max(0, Math.ceil((viewer.renewAt - now) / 1000))) : viewer.token ? 'now' : '—');
   setText($('viewer-count'), String(viewer.received));
@@ -193,10 +268,35 @@ $('burst').addEventListener('submit', async (event) => {
 
 // ─── Start ────────────────────────────────────────────────────────────────────
 
-startModel(() => viewer.isAuthorized());
-viewer.authorize();
+/** The mode switch: links to this page in each mode, other parameters kept. */
+function showMode() {
+  for (const each of MODES) {
+    const link = $(`mode-${each}`);
+    const linkParams = new URLSearchParams(params);
+    linkParams.set('mode', each);
+    link.href = `?${linkParams}`;
+    if (each === mode) link.setAttribute('aria-current', 'page');
+  }
+  document.body.dataset.mode = mode;
+  $('viewer-note').hidden = mode !== 'token';
+  $('viewer-note-proxy').hidden = mode !== 'proxy';
+  setText($('token-mode'), mode === 'proxy'
+    ? 'Proxy: the broker calls the model API with its own token; the page holds none'
+    : 'Token: the page holds the viewer’s access token');
+  if (mode === 'proxy') {
+    // Proxy mode asks for no app token, not even on a click, so what the
+    // panel says stays true; token mode has the client to try.
+    for (const id of ['refresh', 'clear', 'burst-run', 'burst-count', 'burst-cold']) $(id).disabled = true;
+    setText($('burst-result'), 'Proxy mode: this page asks for no token. Switch the viewer to Token mode to try the token client.');
+  }
+}
+
+showMode();
+if (mode === 'token') viewer.authorize();
+else loadModel();
 user.start();
 setInterval(render, 250);
 setInterval(pollWhileFailing, ERROR_POLL_MS);
 setInterval(user.poll, ERROR_POLL_MS);
+setInterval(loadModel, ERROR_POLL_MS);
 render();

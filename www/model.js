@@ -1,85 +1,73 @@
-//! The wireframe model inside the viewer stand-in: a small house that turns
-//! while the viewer holds a valid token and stands still otherwise.
-import { $ } from './view.js';
+//! Where the demo's 3D model comes from and how the page fetches it, in one of
+//! two modes: `token` (the page calls the model API itself with the viewer's
+//! access token) or `proxy` (the page calls the broker's `/api/proxy/…`, which
+//! attaches a token the page never sees).
 
-/** A small house: vertices and the edges between them. */
-const MODEL = (() => {
-  const v = [
-    [-1, 0, -0.8], [1, 0, -0.8], [1, 0, 0.8], [-1, 0, 0.8], // floor
-    [-1, 1, -0.8], [1, 1, -0.8], [1, 1, 0.8], [-1, 1, 0.8], // eaves
-    [-1, 1.7, 0], [1, 1.7, 0], // ridge
-    [-0.25, 0, 0.8], [0.25, 0, 0.8], [0.25, 0.65, 0.8], [-0.25, 0.65, 0.8], // door
-    [0.5, 0.4, 0.8], [0.8, 0.4, 0.8], [0.8, 0.7, 0.8], [0.5, 0.7, 0.8], // window
-    [1, 1.15, -0.4], [1, 1.15, 0.4], // gable vent
-  ];
-  const e = [
-    [0, 1], [1, 2], [2, 3], [3, 0], [4, 5], [5, 6], [6, 7], [7, 4],
-    [0, 4], [1, 5], [2, 6], [3, 7], [4, 8], [7, 8], [5, 9], [6, 9], [8, 9],
-    [10, 13], [13, 12], [12, 11], [14, 15], [15, 16], [16, 17], [17, 14], [18, 19],
-  ];
-  return { v, e };
-})();
+/** The loading modes, as `?mode=` spells them; `token` is the default. */
+export const MODES = ['token', 'proxy'];
 
-const isStill = matchMedia('(prefers-reduced-motion: reduce)').matches;
-let canvas, ctx, isAuthorized;
-let angle = 0.6;
-let lastFrame = 0;
-
-/** Draws the model in the `model` canvas; it turns while `isViewerAuthorized()`. */
-export function startModel(isViewerAuthorized) {
-  isAuthorized = isViewerAuthorized;
-  canvas = $('model');
-  ctx = canvas.getContext('2d');
-  new ResizeObserver(resizeCanvas).observe(canvas);
-  resizeCanvas();
-  requestAnimationFrame(draw);
+/** The mode `?mode=` asks for, or `token`. */
+export function modeFrom(params) {
+  const asked = params.get('mode');
+  return MODES.includes(asked) ? asked : 'token';
 }
 
-function resizeCanvas() {
-  const ratio = window.devicePixelRatio || 1;
-  const { width, height } = canvas.getBoundingClientRect();
-  canvas.width = Math.round(width * ratio);
-  canvas.height = Math.round(height * ratio);
-  ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
-}
-
-/** Turn about the vertical axis, look down from a fixed pitch, perspective-divide. */
-const PITCH = 0.42;
-function project([x, y, z], w, h) {
-  const cos = Math.cos(angle), sin = Math.sin(angle);
-  const x1 = x * cos - z * sin;
-  const z1 = x * sin + z * cos;
-  const y1 = y - 0.75;
-  const y2 = y1 * Math.cos(PITCH) - z1 * Math.sin(PITCH);
-  const z2 = y1 * Math.sin(PITCH) + z1 * Math.cos(PITCH);
-  const scale = Math.min(w * 0.62, h) * 1.7 / (z2 + 6);
-  return [w / 2 + x1 * scale, h * 0.55 - y2 * scale];
-}
-
-function draw(time) {
-  const { width: w, height: h } = canvas.getBoundingClientRect();
-  const isTurning = isAuthorized();
-  if (!isStill && isTurning) angle += Math.min(time - lastFrame, 100) * 0.00025;
-  lastFrame = time;
-  ctx.clearRect(0, 0, w, h);
-
-  ctx.lineWidth = 1;
-  ctx.strokeStyle = 'rgba(148, 178, 214, 0.16)';
-  for (let i = -6; i <= 6; i++) {
-    line(project([i * 0.4, 0, -2.4], w, h), project([i * 0.4, 0, 2.4], w, h));
-    line(project([-2.4, 0, i * 0.4], w, h), project([2.4, 0, i * 0.4], w, h));
+/** Why the model could not be shown; `isRetryable` failures are tried again with the next token. */
+export class ModelError extends Error {
+  constructor(message, { isRetryable = false, isUnavailable = false, cause } = {}) {
+    super(message, { cause });
+    this.name = 'ModelError';
+    this.isRetryable = isRetryable;
+    /** There is no model to load here (not `token-backend --dev`). */
+    this.isUnavailable = isUnavailable;
   }
-
-  ctx.lineWidth = 1.6;
-  ctx.strokeStyle = isTurning ? '#7cc4ff' : 'rgba(160, 174, 192, 0.45)';
-  const points = MODEL.v.map((p) => project(p, w, h));
-  for (const [a, b] of MODEL.e) line(points[a], points[b]);
-  requestAnimationFrame(draw);
 }
 
-function line([x1, y1], [x2, y2]) {
-  ctx.beginPath();
-  ctx.moveTo(x1, y1);
-  ctx.lineTo(x2, y2);
-  ctx.stroke();
+/**
+ * The model's name and its two URLs from `/dev/demo.json`: `{ name,
+ * directUrl, proxyUrl }`. `token-backend --dev` answers that route itself;
+ * elsewhere the site's own `www/dev/demo.json` says `{"model":null}`, so a
+ * page without a model finds out without a 404 in the console.
+ */
+export async function locateModel() {
+  let response;
+  try {
+    response = await fetch('/dev/demo.json', { headers: { accept: 'application/json' } });
+  } catch (cause) {
+    throw new ModelError('Can’t reach the broker to find the model.', { isRetryable: true, cause });
+  }
+  const noModel = () => new ModelError('No demo model here: it is served by token-backend --dev.', { isUnavailable: true });
+  if (response.status === 404) throw noModel();
+  if (!response.ok) throw new ModelError(`The broker answered ${response.status} for /dev/demo.json.`, { isRetryable: true });
+  const model = (await response.json().catch(() => undefined))?.model;
+  if (model === null) throw noModel();
+  if (typeof model?.name !== 'string' || typeof model.directUrl !== 'string' || typeof model.proxyUrl !== 'string') {
+    throw new ModelError('The broker’s /dev/demo.json does not describe a model.');
+  }
+  return model;
+}
+
+/**
+ * The model's bytes. In `token` mode from `model.directUrl` with `token` as
+ * `Authorization: Bearer`; in `proxy` mode from `model.proxyUrl`, same origin,
+ * with no token and no credentials beyond the page's own cookies.
+ */
+export async function fetchModel(model, mode, token) {
+  const url = mode === 'proxy' ? model.proxyUrl : model.directUrl;
+  const init = mode === 'proxy'
+    ? { credentials: 'same-origin' }
+    : { headers: { authorization: `Bearer ${token}` }, credentials: 'omit' };
+  let response;
+  try {
+    response = await fetch(url, init);
+  } catch (cause) {
+    throw new ModelError('Can’t reach the model server.', { isRetryable: true, cause });
+  }
+  if (!response.ok) {
+    // 401/403 in token mode: the token expired or was revoked in between; the
+    // next one from the viewer's renewal gets another try. 5xx may pass too.
+    const isRetryable = response.status === 401 || response.status === 403 || response.status >= 500;
+    throw new ModelError(`The model server answered ${response.status}.`, { isRetryable });
+  }
+  return response.arrayBuffer();
 }

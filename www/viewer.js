@@ -1,5 +1,6 @@
-//! A stand-in for the Autodesk Viewer, fed the way the real one is: through the
-//! callback form of `getAccessToken`, renewing when the token it was given expires.
+//! The viewer's authorization in token mode, held the way the Autodesk Viewer
+//! holds it: through the callback form of `getAccessToken`, renewing when the
+//! token it was given expires. `app.js` loads the model with this token.
 import { getAccessToken } from 'token-wasm';
 import { mask } from './view.js';
 

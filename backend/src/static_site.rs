@@ -16,8 +16,8 @@ use percent_encoding::percent_decode_str;
 use rust_embed::Embed;
 use tower_http::services::ServeDir;
 
-/// The demo site: `www/`, with `www/vendor/token-wasm/` once `npm run build` has
-/// written it. Release builds carry the files inside the binary, so `--dev` works
+/// The demo site: `www/`, with `www/vendor/token-wasm/` and `www/vendor/three/`
+/// once `npm run build` has written them. Release builds carry the files inside the binary, so `--dev` works
 /// from any directory; debug builds read them from the source tree at request time,
 /// so `cargo test` and `cargo run` work before `npm run build`.
 #[derive(Embed)]

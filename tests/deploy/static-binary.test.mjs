@@ -60,7 +60,7 @@ test('static_binary_needs_no_dynamic_loader', () => {
   assert.equal(hasInterpreter(process.execPath), true, 'the check sees a dynamic executable as one');
 });
 
-/** The demo page, its scripts (app.js and the modules it imports) and the token-wasm package come from inside the binary. */
+/** The demo page, its scripts (app.js and the modules it imports), the token-wasm package and three.js come from inside the binary. */
 test('dev_mode_serves_the_embedded_demo_from_an_empty_directory', async () => {
   const page = await fetch(`${base}/`);
   assert.equal(page.status, 200, log);
@@ -70,9 +70,14 @@ test('dev_mode_serves_the_embedded_demo_from_an_empty_directory', async () => {
     ['/app.js', /javascript/],
     ['/viewer.js', /javascript/],
     ['/model.js', /javascript/],
+    ['/scene.js', /javascript/],
     ['/user.js', /javascript/],
     ['/view.js', /javascript/],
     ['/vendor/token-wasm/index.js', /javascript/],
+    ['/vendor/three/three.module.js', /javascript/],
+    ['/vendor/three/three.core.js', /javascript/],
+    ['/vendor/three/addons/loaders/GLTFLoader.js', /javascript/],
+    ['/vendor/three/addons/controls/OrbitControls.js', /javascript/],
     ['/vendor/token-wasm/token_wasm_bg.wasm', /^application\/wasm$/],
   ]) {
     const res = await fetch(`${base}${path}`);

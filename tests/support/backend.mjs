@@ -11,6 +11,7 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 export const BACKEND_BIN = join(ROOT, 'target', 'debug', 'token-backend');
 export const WWW_DIR = join(ROOT, 'www');
 export const PACKAGE_ENTRY = join(WWW_DIR, 'vendor', 'token-wasm', 'index.js');
+export const THREE_ENTRY = join(WWW_DIR, 'vendor', 'three', 'three.module.js');
 
 /** How long the backend gets to answer `/healthz`, and to exit after SIGTERM. */
 const START_TIMEOUT_MS = 15_000;
@@ -23,6 +24,7 @@ export function requireBuilt() {
   const missing = [
     [BACKEND_BIN, 'cargo build -p token-backend'],
     [PACKAGE_ENTRY, 'npm run build'],
+    [THREE_ENTRY, 'npm run build'],
   ].filter(([path]) => !existsSync(path));
   if (missing.length) {
     throw new Error(`the end-to-end suite needs build outputs that are missing:\n${

@@ -5,6 +5,16 @@ import { collectPageErrors, launchChromium } from './chromium.mjs';
 import { recordTokenTraffic } from './token-traffic.mjs';
 
 /**
+ * Whether a console line is the expected one on `backend`: signed out, the
+ * demo asks the broker who is signed in (`getUser()`) on every load, and
+ * Chromium logs that 401 as a network line.
+ */
+export function isSignedOutProbe(backend) {
+  return (line) => line
+    === `console: Failed to load resource: the server responded with a status of 401 (Unauthorized) (${backend.url}/api/user/me:0)`;
+}
+
+/**
  * Starts the backend with `env` and opens a page (with `viewport`, if given).
  * `close()` stops both; if start-up fails half-way, what started is stopped.
  */
@@ -18,11 +28,7 @@ export async function openDemo({ env, viewport } = {}) {
       backend,
       browser,
       page,
-      // Signed out, the demo asks the broker who is signed in (`getUser()`) on
-      // every load, and Chromium logs that 401 as a network line: expected,
-      // and only for that route on this backend.
-      errors: collectPageErrors(page, (line) => line
-        === `console: Failed to load resource: the server responded with a status of 401 (Unauthorized) (${backend.url}/api/user/me:0)`),
+      errors: collectPageErrors(page, isSignedOutProbe(backend)),
       traffic: recordTokenTraffic(page),
       async close() {
         await browser.close();
