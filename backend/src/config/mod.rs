@@ -1,7 +1,8 @@
 //! Typed configuration: command line, environment and an optional TOML file,
-//! merged and validated once at start-up: `cli` (flags and environment), `file`
-//! (the TOML schema), `validate` (checks, then builds each layer's settings).
-//! Nothing after `main` reads the environment.
+//! merged and validated once at start-up: `settings` (the table declaring every
+//! setting once, expanded by the macro in `setting`), `cli` (flags and
+//! environment), `file` (the TOML file), `validate` (checks, then builds each
+//! layer's settings). Nothing after `main` reads the environment.
 //!
 //! Precedence, highest first: command-line flag, environment variable, TOML file,
 //! built-in default. Every problem found is reported at once, each on its own line
@@ -9,6 +10,8 @@
 
 mod cli;
 mod file;
+mod setting;
+mod settings;
 mod validate;
 
 pub use cli::{Cli, Command};
@@ -16,6 +19,7 @@ pub use cli::{Cli, Command};
 use std::fmt;
 
 use self::file::{FileConfig, read_file};
+use self::settings::Settings;
 use self::validate::{Validator, build};
 use crate::app::Config;
 
@@ -56,7 +60,8 @@ impl Config {
                 .map_err(|message| ConfigError { problems: vec![Problem { var: "TOKEN_BACKEND_CONFIG", message }] })?,
             None => FileConfig::default(),
         };
-        let config = build(&cli, file, &mut v);
+        let settings = Settings::merge(cli.settings, file.values);
+        let config = build(&settings, &file.profiles, cli.dev, &mut v);
         match (config, v.problems.is_empty()) {
             (Some(config), true) => Ok(config),
             _ => Err(ConfigError { problems: v.problems }),
