@@ -30,11 +30,17 @@ pub(super) struct FileProfile {
 
 pub(super) fn read_file(path: &Path) -> Result<FileConfig, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    toml::from_str(&text).map_err(|e| {
-        let line = e.span().map(|span| text[..span.start.min(text.len())].lines().count().max(1));
+    parse(&text).map_err(|message| format!("{}{message}", path.display()))
+}
+
+/// The file's settings, or one line saying where and what is wrong: ` (line N): …`.
+fn parse(text: &str) -> Result<FileConfig, String> {
+    toml::from_str(text).map_err(|e| {
+        // Lines are counted up to the start of the offending key or value.
+        let line = e.span().map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
         let at = line.map(|l| format!(" (line {l})")).unwrap_or_default();
         // One line per problem: toml's message can span several.
-        format!("{}{at}: {}", path.display(), e.message().split_whitespace().collect::<Vec<_>>().join(" "))
+        format!("{at}: {}", e.message().split_whitespace().collect::<Vec<_>>().join(" "))
     })
 }
 
@@ -168,5 +174,56 @@ impl Visitor<'_> for Key {
                 Err(E::custom(format!("unknown field `{key}`, expected one of {}", names.join(", "))))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FileConfig;
+
+    fn refused(text: &str) -> String {
+        super::parse(text).expect_err("refused")
+    }
+
+    /// A typo inside a table is refused at its own line, naming the keys it could be.
+    #[test]
+    fn unknown_key_in_a_table_is_refused_at_its_line() {
+        let message = refused("[oauth]\nprovider = \"aps\"\nscopes = \"x\"\n");
+        assert!(message.starts_with(" (line 3): unknown field `scopes`, expected one of `provider`"), "{message}");
+        let message = refused("bind_addr = \"127.0.0.1:3000\"\n[oauht]\n");
+        assert!(message.starts_with(" (line 2): unknown field `oauht`"), "{message}");
+        assert!(message.contains("`oauth`") && message.contains("`profiles`"), "{message}");
+    }
+
+    /// A value of the wrong TOML type is refused at its line with serde's wording.
+    #[test]
+    fn wrongly_typed_value_is_refused_at_its_line() {
+        let message = refused("[server]\nidle_timeout_secs = 1\nmax_connections = \"many\"\n");
+        assert_eq!(message, " (line 3): invalid type: string \"many\", expected u64");
+    }
+
+    /// Every secret key refuses a non-string without quoting it back.
+    #[test]
+    fn wrongly_typed_secrets_are_not_echoed() {
+        for (table, key) in [("oauth", "client_secret"), ("session", "secret"), ("redis", "url")] {
+            let message = refused(&format!("[{table}]\n{key} = 8675309123\n"));
+            assert!(!message.contains("8675309123"), "{message}");
+            assert!(message.contains(&format!("`{key}` must be a quoted string")), "{message}");
+        }
+    }
+
+    /// Settings land in their fields and named tables in theirs.
+    #[test]
+    fn settings_and_profiles_are_read() {
+        let file: FileConfig = toml::from_str(
+            "log_format = \"json\"\n[dev]\ntoken_ttl_secs = 300\n[profiles.data]\nscope = \"data:read\"\n",
+        )
+        .expect("valid file");
+        assert_eq!(file.profiles["data"].scope, "data:read");
+        let printed = format!("{:?}", file.values);
+        assert!(
+            printed.contains("log_format: Some(\"json\")") && printed.contains("dev_token_ttl_secs: Some(300)"),
+            "{printed}"
+        );
     }
 }

@@ -354,9 +354,6 @@ macro_rules! settings {
                 }
             }
 
-            /// Every setting's variable, in declaration order.
-            #[cfg(test)]
-            pub(super) const VARS: &[&str] = &[$($var),*];
         }
     };
 }

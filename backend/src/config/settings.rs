@@ -86,3 +86,30 @@ settings! {
     /// Prefix of the keys written to Redis [default: token-broker:]
     redis_key_prefix: Text = "REDIS_KEY_PREFIX", toml [redis] "key_prefix";
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::FileValues;
+
+    /// Every key of the table appears in the README's example file under its
+    /// table, so the documented file and the parsed one cannot drift apart.
+    #[test]
+    fn readme_toml_example_names_every_key() {
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).expect("README.md");
+        let example = readme.split("```toml\n").nth(1).and_then(|rest| rest.split("```").next()).expect("a toml block");
+        let mut words: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        let mut table = "";
+        for line in example.lines() {
+            if let Some(name) = line.strip_prefix('[').and_then(|rest| rest.split(']').next()) {
+                table = name;
+            }
+            words.entry(table).or_default().extend(line.split(|c: char| !c.is_ascii_alphanumeric() && c != '_'));
+        }
+        for (table, key) in FileValues::LOCATIONS {
+            let documented = words.get(table).is_some_and(|w| w.contains(key));
+            assert!(documented, "`{key}` of [{table}] is missing from the README's TOML example:\n{example}");
+        }
+    }
+}

@@ -619,6 +619,46 @@ mod tests {
         assert!(p[0].message.contains("nope"));
     }
 
+    /// `build` from flags and a TOML text, without touching the disk.
+    fn with_file(args: &[&str], text: &str) -> Result<Config, Vec<Problem>> {
+        let file: FileConfig = toml::from_str(text).expect("valid toml");
+        let cli = cli(args);
+        let settings = Settings::merge(cli.settings, file.values);
+        let mut v = Validator::default();
+        match build(&settings, &file.profiles, cli.dev, &mut v) {
+            Some(config) if v.problems.is_empty() => Ok(config),
+            _ => Err(v.problems),
+        }
+    }
+
+    /// A flag beats the file, and the file beats the default, setting by setting.
+    #[test]
+    fn flag_beats_file_and_file_beats_default() {
+        let config =
+            with_file(&["--dev", "--token-min-ttl-secs", "40"], "[cache]\nmin_ttl_secs = 45\ndefault_ttl_secs = 900\n")
+                .expect("valid config");
+        assert_eq!(config.cache.min_ttl, Duration::from_secs(40));
+        assert_eq!(config.cache.default_ttl, Duration::from_secs(900));
+        assert_eq!(config.cache.refresh_window_min, Duration::from_secs(60));
+    }
+
+    /// A bad value from the file names the variable and the file key; from a
+    /// flag, only the variable.
+    #[test]
+    fn problems_with_file_values_name_the_key() {
+        let p = with_file(&["--dev"], "[server]\nidle_timeout_secs = 0\n").expect_err("out of range");
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].var, "IDLE_TIMEOUT_SECS");
+        assert_eq!(p[0].message, "0 is out of range (1..=3600) (from [server].idle_timeout_secs in the file)");
+        let p = with_file(&["--dev", "--idle-timeout-secs", "0"], "").expect_err("out of range");
+        assert_eq!(p[0].message, "0 is out of range (1..=3600)");
+        let p = with_file(&["--dev"], "log_format = \"xml\"\n").expect_err("unknown format");
+        assert_eq!(
+            (p[0].var, p[0].message.as_str()),
+            ("LOG_FORMAT", "`xml` is not one of: text, json (from log_format in the file)")
+        );
+    }
+
     /// Scope tokens are validated and de-duplicated.
     #[test]
     fn scope_parsing() {
