@@ -20,8 +20,11 @@ pub(super) trait Kind {
     /// Whether `--help` must hide the variable's current value.
     const IS_SECRET: bool = false;
 
-    /// The clap value parser for [`Self::Arg`].
-    fn arg_parser() -> ValueParser;
+    /// The clap value parser for [`Self::Arg`]: text, unless the kind says
+    /// otherwise (clap's debug assertions catch a parser that does not yield `Arg`).
+    fn arg_parser() -> ValueParser {
+        ValueParser::string()
+    }
 
     /// Parses the flag's or variable's text; the error names no variable (the
     /// caller adds it).
@@ -40,10 +43,6 @@ pub(super) struct Text;
 impl Kind for Text {
     type Arg = String;
     type Value = String;
-
-    fn arg_parser() -> ValueParser {
-        ValueParser::string()
-    }
 
     fn from_arg(arg: &String) -> Result<String, String> {
         Ok(arg.clone())
@@ -102,10 +101,6 @@ impl Kind for Bool {
     type Arg = String;
     type Value = bool;
 
-    fn arg_parser() -> ValueParser {
-        ValueParser::string()
-    }
-
     fn from_arg(arg: &String) -> Result<bool, String> {
         match arg.trim().to_ascii_lowercase().as_str() {
             "1" | "true" | "yes" | "on" => Ok(true),
@@ -123,10 +118,6 @@ impl Kind for List {
     type Arg = String;
     type Value = Vec<String>;
 
-    fn arg_parser() -> ValueParser {
-        ValueParser::string()
-    }
-
     fn from_arg(arg: &String) -> Result<Vec<String>, String> {
         Ok(arg.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
     }
@@ -141,10 +132,6 @@ impl Kind for Seconds {
     type Arg = String;
     type Value = u64;
 
-    fn arg_parser() -> ValueParser {
-        ValueParser::string()
-    }
-
     fn from_arg(arg: &String) -> Result<u64, String> {
         whole_number(arg, "seconds")
     }
@@ -157,10 +144,6 @@ pub(super) struct Connections;
 impl Kind for Connections {
     type Arg = String;
     type Value = u64;
-
-    fn arg_parser() -> ValueParser {
-        ValueParser::string()
-    }
 
     fn from_arg(arg: &String) -> Result<u64, String> {
         whole_number(arg, "connections")
