@@ -6,8 +6,9 @@
 //! Top to bottom; every `use crate::…` points down a layer or sideways, never up
 //! (`tests/module_graph.rs` checks it, and the README's "Architecture" explains it).
 //!
-//! 1. [`config`]: command line, environment and an optional TOML file, validated
-//!    once at start-up into [`Config`], made of each layer's own settings types
+//! 1. [`config`]: command line, environment and an optional TOML file (each
+//!    setting declared once, as a row of one table), validated once at start-up
+//!    into [`Config`], made of each layer's own settings types
 //!    ([`ConfigError`] names every bad variable at once); [`effective_settings`]:
 //!    what `token-backend check-config` prints.
 //! 2. [`app`]: [`Config`], [`AppState`] and [`app()`], the one place routes and

@@ -1,8 +1,9 @@
 //! Typed configuration: command line, environment and an optional TOML file,
-//! merged and validated once at start-up: `cli` (flags and environment), `file`
-//! (the TOML schema), `validate` (checks, then builds each layer's settings),
-//! `apis` (the API proxy's `[apis.NAME]` tables and `PROXY_API`).
-//! Nothing after `main` reads the environment.
+//! merged and validated once at start-up: `settings` (the table declaring every
+//! setting once, expanded by the macro in `setting`), `cli` (flags and
+//! environment), `file` (the TOML file), `validate` (checks, then builds each
+//! layer's settings), `apis` (the API proxy's `[apis.NAME]` tables and
+//! `PROXY_API`). Nothing after `main` reads the environment.
 //!
 //! Precedence, highest first: command-line flag, environment variable, TOML file,
 //! built-in default. Every problem found is reported at once, each on its own line
@@ -11,6 +12,8 @@
 mod apis;
 mod cli;
 mod file;
+mod setting;
+mod settings;
 mod validate;
 
 pub use cli::{Cli, Command};
@@ -18,6 +21,7 @@ pub use cli::{Cli, Command};
 use std::fmt;
 
 use self::file::{FileConfig, read_file};
+use self::settings::Settings;
 use self::validate::{Validator, build};
 use crate::app::Config;
 
@@ -51,14 +55,15 @@ impl Config {
     /// (`Cli::parse()`), reading the TOML file if one is named, and validates it.
     pub fn from_cli(cli: Cli) -> Result<Self, ConfigError> {
         let mut v = Validator::default();
-        let file = match &cli.config {
+        let mut file = match &cli.config {
             // An unreadable file is the one problem to report: what it would have
             // provided would only show up as a list of misleading "missing" lines.
             Some(path) => read_file(path)
                 .map_err(|message| ConfigError { problems: vec![Problem { var: "TOKEN_BACKEND_CONFIG", message }] })?,
             None => FileConfig::default(),
         };
-        let config = build(&cli, file, &mut v);
+        let settings = Settings::merge(cli.settings, std::mem::take(&mut file.values));
+        let config = build(&settings, &file, cli.proxy_api.as_deref(), cli.dev, &mut v);
         match (config, v.problems.is_empty()) {
             (Some(config), true) => Ok(config),
             _ => Err(ConfigError { problems: v.problems }),

@@ -1,5 +1,7 @@
 //! Validation: every value checked, every problem recorded with its variable's
-//! name, and each layer's own settings type built from what passed.
+//! name, and each layer's own settings type built from what passed. The values
+//! come merged from the settings table (`settings.rs`); what is written here is
+//! each setting's parse and default, and the rules between settings.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -11,12 +13,13 @@ use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 use super::Problem;
-use super::cli::Cli;
-use super::file::FileConfig;
+use super::file::{FileConfig, FileProfile};
+use super::setting::{Kind, Seconds, Setting, Text};
+use super::settings::Settings;
 use crate::app::{Config, Cors, Profile, Upstream};
 use crate::cluster::RedisSettings;
 use crate::provider::{
-    ClientAuth, ClientCredentials, EndpointOverrides, ProviderSpec, is_loopback, parse_endpoint_url,
+    ClientAuth, ClientCredentials, EndpointOverrides, Preset, ProviderSpec, is_loopback, parse_endpoint_url,
 };
 use crate::server::ServerLimits;
 use crate::session::SessionKey;
@@ -36,135 +39,102 @@ impl Validator {
         self.problems.push(Problem { var, message: message.into() });
     }
 
-    /// Records the error and yields `None`, so validation carries on to the next value.
-    fn check<T>(&mut self, var: &'static str, result: Result<T, String>) -> Option<T> {
-        result.map_err(|message| self.problem(var, message)).ok()
+    /// A problem with a setting's value: named by its variable and, when the value
+    /// came from the file, by its key there too (the variable is not set then).
+    fn problem_with<K: Kind>(&mut self, setting: &Setting<K>, message: impl Into<String>) {
+        let message = message.into();
+        match setting.file_key() {
+            Some(key) => self.problem(setting.var, format!("{message} (from {key} in the file)")),
+            None => self.problem(setting.var, message),
+        }
     }
 
-    fn seconds(
-        &mut self,
-        var: &'static str,
-        env: Option<&str>,
-        file: Option<u64>,
-        default: u64,
-        range: (u64, u64),
-    ) -> Duration {
-        Duration::from_secs(self.number(var, env, file, default, range, "seconds"))
+    /// Records the error (naming `setting`) and yields `None`, so validation
+    /// carries on to the next value.
+    fn check_setting<K: Kind, T>(&mut self, setting: &Setting<K>, result: Result<T, String>) -> Option<T> {
+        result.map_err(|message| self.problem_with(setting, message)).ok()
     }
 
-    /// A whole number of `unit`s within `range`, from the environment, else the file, else `default`.
-    fn number(
+    /// The setting's value; `None` when unset, or when the flag's or variable's
+    /// text does not parse (recorded as a problem).
+    fn value<K: Kind>(&mut self, setting: &Setting<K>) -> Option<K::Value> {
+        setting.value().map_err(|message| self.problem(setting.var, message)).ok().flatten()
+    }
+
+    /// `setting`'s value, or `default` when unset, parsed by `parse`.
+    fn parse<T>(
         &mut self,
-        var: &'static str,
-        env: Option<&str>,
-        file: Option<u64>,
-        default: u64,
-        range: (u64, u64),
-        unit: &str,
-    ) -> u64 {
-        let value = match env {
-            Some(raw) => match raw.trim().parse::<u64>() {
-                Ok(n) => n,
-                Err(_) => {
-                    self.problem(var, format!("`{raw}` is not a whole number of {unit}"));
-                    default
-                }
-            },
-            None => file.unwrap_or(default),
-        };
+        setting: &Setting<Text>,
+        default: &str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        let raw = self.value(setting);
+        let result = parse(raw.as_deref().unwrap_or(default));
+        self.check_setting(setting, result)
+    }
+
+    fn seconds(&mut self, setting: &Setting<Seconds>, default: u64, range: (u64, u64)) -> Duration {
+        Duration::from_secs(self.number(setting, default, range))
+    }
+
+    /// A whole number within `range`: the setting's, else `default`.
+    fn number<K: Kind<Value = u64>>(&mut self, setting: &Setting<K>, default: u64, range: (u64, u64)) -> u64 {
+        let value = self.value(setting).unwrap_or(default);
         if value < range.0 || value > range.1 {
-            self.problem(var, format!("{value} is out of range ({}..={})", range.0, range.1));
+            self.problem_with(setting, format!("{value} is out of range ({}..={})", range.0, range.1));
         }
         value
     }
 }
 
-pub(super) fn build(cli: &Cli, file: FileConfig, v: &mut Validator) -> Option<Config> {
-    let bind_addr =
-        v.check("BIND_ADDR", parse_bind_addr(pick(&cli.bind_addr, &file.bind_addr).unwrap_or("127.0.0.1:3000")));
+/// Validates everything and builds the configuration: the merged settings,
+/// the file's named tables and `PROXY_API` (the proxy's entries, outside the
+/// settings table because they add to a map).
+pub(super) fn build(
+    s: &Settings,
+    file: &FileConfig,
+    proxy_api: Option<&str>,
+    dev: bool,
+    v: &mut Validator,
+) -> Option<Config> {
+    let bind_addr = v.parse(&s.bind_addr, "127.0.0.1:3000", parse_bind_addr);
     // Off unless set (an empty value, as container environments often pass,
     // counts as unset): a production deployment serves no demo page by accident.
-    let public_dir = match pick(&cli.public_dir, &file.public_dir).filter(|raw| !raw.trim().is_empty()) {
-        Some(raw) => v.check("PUBLIC_DIR", parse_public_dir(raw)).map(Some),
+    let public_dir = match v.value(&s.public_dir).filter(|raw| !raw.trim().is_empty()) {
+        Some(raw) => v.check_setting(&s.public_dir, parse_public_dir(&raw)).map(Some),
         None => Some(None),
     };
-    let log_format = v.check("LOG_FORMAT", parse_log_format(pick(&cli.log_format, &file.log_format).unwrap_or("text")));
-    let cors = parse_cors(cli, &file, v);
+    let log_format = v.parse(&s.log_format, "text", parse_log_format);
+    let cors = parse_cors(s, v);
 
-    let upstream_provider = pick(&cli.provider, &file.oauth.provider);
-    let preset = match upstream_provider {
-        Some(name) => v.check("OAUTH_PROVIDER", ProviderSpec::preset_name(name)),
+    let preset = match v.value(&s.provider) {
+        Some(name) => v.check_setting(&s.provider, ProviderSpec::preset_name(&name)),
         None => None,
     };
-    let profiles = parse_profiles(cli, &file, preset.unwrap_or(crate::provider::Preset::Generic), cli.dev, v);
+    let profiles = parse_profiles(s, &file.profiles, preset.unwrap_or(Preset::Generic), dev, v);
 
     let cache = CachePolicy {
-        min_ttl: v.seconds(
-            "TOKEN_MIN_TTL_SECS",
-            cli.token_min_ttl_secs.as_deref(),
-            file.cache.min_ttl_secs,
-            30,
-            (0, 3600),
-        ),
-        default_ttl: v.seconds(
-            "TOKEN_DEFAULT_TTL_SECS",
-            cli.token_default_ttl_secs.as_deref(),
-            file.cache.default_ttl_secs,
-            3600,
-            (1, 86_400),
-        ),
-        refresh_window_percent: v
-            .seconds(
-                "TOKEN_REFRESH_WINDOW_PERCENT",
-                cli.token_refresh_window_percent.as_deref(),
-                file.cache.refresh_window_percent,
-                20,
-                (1, 50),
-            )
-            .as_secs() as u32,
-        refresh_window_min: v.seconds(
-            "TOKEN_REFRESH_WINDOW_MIN_SECS",
-            cli.token_refresh_window_min_secs.as_deref(),
-            file.cache.refresh_window_min_secs,
-            60,
-            (0, 86_400),
-        ),
-        backoff: parse_backoff(cli, &file, v),
+        min_ttl: v.seconds(&s.token_min_ttl_secs, 30, (0, 3600)),
+        default_ttl: v.seconds(&s.token_default_ttl_secs, 3600, (1, 86_400)),
+        refresh_window_percent: v.number(&s.token_refresh_window_percent, 20, (1, 50)) as u32,
+        refresh_window_min: v.seconds(&s.token_refresh_window_min_secs, 60, (0, 86_400)),
+        backoff: parse_backoff(s, v),
         ..CachePolicy::default()
     };
     let http = UpstreamHttp {
-        timeout: v.seconds(
-            "UPSTREAM_TIMEOUT_SECS",
-            cli.upstream_timeout_secs.as_deref(),
-            file.upstream.timeout_secs,
-            10,
-            (1, 300),
-        ),
-        connect_timeout: v.seconds(
-            "UPSTREAM_CONNECT_TIMEOUT_SECS",
-            cli.upstream_connect_timeout_secs.as_deref(),
-            file.upstream.connect_timeout_secs,
-            5,
-            (1, 60),
-        ),
+        timeout: v.seconds(&s.upstream_timeout_secs, 10, (1, 300)),
+        connect_timeout: v.seconds(&s.upstream_connect_timeout_secs, 5, (1, 60)),
         max_body_bytes: 64 * 1024,
     };
 
-    let upstream = if cli.dev {
-        let token_ttl = v.seconds(
-            "DEV_TOKEN_TTL_SECS",
-            cli.dev_token_ttl_secs.as_deref(),
-            file.dev.token_ttl_secs,
-            120,
-            (2, 86_400),
-        );
-        Some(Upstream::Dev { token_ttl })
+    let upstream = if dev {
+        Some(Upstream::Dev { token_ttl: v.seconds(&s.dev_token_ttl_secs, 120, (2, 86_400)) })
     } else {
-        parse_remote(cli, &file, preset, v)
+        parse_remote(s, preset, v)
     };
-    check_lifetimes(&cache, upstream.as_ref(), v);
+    check_lifetimes(s, &cache, upstream.as_ref(), v);
     let sign_in = match (&upstream, bind_addr) {
-        (Some(upstream), Some(bind_addr)) => parse_sign_in(cli, &file, upstream, bind_addr, preset, v),
+        (Some(upstream), Some(bind_addr)) => parse_sign_in(s, upstream, bind_addr, preset, v),
         _ => None,
     };
 
@@ -173,7 +143,7 @@ pub(super) fn build(cli: &Cli, file: FileConfig, v: &mut Validator) -> Option<Co
         has_sign_in: sign_in.is_some(),
         preset,
     };
-    let apis = super::apis::parse(cli.proxy_api.as_deref(), &file.apis, &api_context, &mut v.problems);
+    let apis = super::apis::parse(proxy_api, &file.apis, &api_context, &mut v.problems);
     Some(Config {
         bind_addr: bind_addr?,
         public_dir: public_dir?,
@@ -185,19 +155,19 @@ pub(super) fn build(cli: &Cli, file: FileConfig, v: &mut Validator) -> Option<Co
         log_format: log_format?,
         sign_in,
         warnings: std::mem::take(&mut v.warnings),
-        redis: parse_redis(cli, &file, v),
-        server: parse_server_limits(cli, &file, v),
+        redis: parse_redis(s, v),
+        server: parse_server_limits(s, v),
         apis,
     })
 }
 
 /// Lifetimes that no token could be served with stop the start-up: every such
 /// token would be refused as too short, at every request.
-fn check_lifetimes(cache: &CachePolicy, upstream: Option<&Upstream>, v: &mut Validator) {
+fn check_lifetimes(s: &Settings, cache: &CachePolicy, upstream: Option<&Upstream>, v: &mut Validator) {
     let min = cache.min_ttl.as_secs();
     if cache.default_ttl <= cache.min_ttl {
-        v.problem(
-            "TOKEN_DEFAULT_TTL_SECS",
+        v.problem_with(
+            &s.token_default_ttl_secs,
             format!(
                 "{} must be longer than TOKEN_MIN_TTL_SECS ({min}), or tokens without `expires_in` are never served",
                 cache.default_ttl.as_secs()
@@ -206,8 +176,8 @@ fn check_lifetimes(cache: &CachePolicy, upstream: Option<&Upstream>, v: &mut Val
     }
     if let Some(Upstream::Dev { token_ttl }) = upstream {
         if *token_ttl <= cache.min_ttl {
-            v.problem(
-                "DEV_TOKEN_TTL_SECS",
+            v.problem_with(
+                &s.dev_token_ttl_secs,
                 format!(
                     "{} must be longer than TOKEN_MIN_TTL_SECS ({min}), or no dev token is ever served",
                     token_ttl.as_secs()
@@ -218,76 +188,38 @@ fn check_lifetimes(cache: &CachePolicy, upstream: Option<&Upstream>, v: &mut Val
 }
 
 /// What slow, idle and numerous clients may hold open, and how long shutdown waits.
-fn parse_server_limits(cli: &Cli, file: &FileConfig, v: &mut Validator) -> ServerLimits {
+fn parse_server_limits(s: &Settings, v: &mut Validator) -> ServerLimits {
     let defaults = ServerLimits::default();
     ServerLimits {
-        header_read_timeout: v.seconds(
-            "HEADER_READ_TIMEOUT_SECS",
-            cli.header_read_timeout_secs.as_deref(),
-            file.server.header_read_timeout_secs,
-            defaults.header_read_timeout.as_secs(),
-            (1, 3600),
-        ),
-        idle_timeout: v.seconds(
-            "IDLE_TIMEOUT_SECS",
-            cli.idle_timeout_secs.as_deref(),
-            file.server.idle_timeout_secs,
-            defaults.idle_timeout.as_secs(),
-            (1, 3600),
-        ),
-        max_connections: v.number(
-            "MAX_CONNECTIONS",
-            cli.max_connections.as_deref(),
-            file.server.max_connections,
-            defaults.max_connections as u64,
-            (1, 1_000_000),
-            "connections",
-        ) as usize,
-        shutdown_timeout: v.seconds(
-            "SHUTDOWN_TIMEOUT_SECS",
-            cli.shutdown_timeout_secs.as_deref(),
-            file.server.shutdown_timeout_secs,
-            defaults.shutdown_timeout.as_secs(),
-            (0, 3600),
-        ),
+        header_read_timeout: v.seconds(&s.header_read_timeout_secs, defaults.header_read_timeout.as_secs(), (1, 3600)),
+        idle_timeout: v.seconds(&s.idle_timeout_secs, defaults.idle_timeout.as_secs(), (1, 3600)),
+        max_connections: v.number(&s.max_connections, defaults.max_connections as u64, (1, 1_000_000)) as usize,
+        shutdown_timeout: v.seconds(&s.shutdown_timeout_secs, defaults.shutdown_timeout.as_secs(), (0, 3600)),
     }
 }
 
 /// How long a failing upstream is left alone. 0 turns a bound off, which only
 /// tests that script one upstream failure after another should want.
-fn parse_backoff(cli: &Cli, file: &FileConfig, v: &mut Validator) -> BackoffPolicy {
+fn parse_backoff(s: &Settings, v: &mut Validator) -> BackoffPolicy {
     let defaults = BackoffPolicy::default();
     BackoffPolicy {
-        max: v.seconds(
-            "UPSTREAM_BACKOFF_MAX_SECS",
-            cli.upstream_backoff_max_secs.as_deref(),
-            file.upstream.backoff_max_secs,
-            defaults.max.as_secs(),
-            (0, 3600),
-        ),
-        retry_after_max: v.seconds(
-            "UPSTREAM_RETRY_AFTER_MAX_SECS",
-            cli.upstream_retry_after_max_secs.as_deref(),
-            file.upstream.retry_after_max_secs,
-            defaults.retry_after_max.as_secs(),
-            (0, 3600),
-        ),
+        max: v.seconds(&s.upstream_backoff_max_secs, defaults.max.as_secs(), (0, 3600)),
+        retry_after_max: v.seconds(&s.upstream_retry_after_max_secs, defaults.retry_after_max.as_secs(), (0, 3600)),
         ..defaults
     }
 }
 
 /// Sign-in is on in dev mode, and elsewhere when `OAUTH_REDIRECT_URL` is set.
-pub(super) fn parse_sign_in(
-    cli: &Cli,
-    file: &FileConfig,
+fn parse_sign_in(
+    s: &Settings,
     upstream: &Upstream,
     bind_addr: SocketAddr,
-    preset: Option<crate::provider::Preset>,
+    preset: Option<Preset>,
     v: &mut Validator,
 ) -> Option<SignIn> {
     let dev = matches!(upstream, Upstream::Dev { .. });
-    let redirect_url = match pick(&cli.redirect_url, &file.oauth.redirect_url) {
-        Some(raw) => v.check("OAUTH_REDIRECT_URL", parse_redirect_url(raw))?,
+    let redirect_url = match v.value(&s.redirect_url) {
+        Some(raw) => v.check_setting(&s.redirect_url, parse_redirect_url(&raw))?,
         None if dev => {
             // Browsers reach a wildcard listener through loopback.
             let host =
@@ -298,52 +230,46 @@ pub(super) fn parse_sign_in(
         None => return None,
     };
     let default_scope = if dev { "openid profile data:read" } else { preset.map_or("", |p| p.default_user_scope()) };
-    let user_scopes = v.check(
-        "OAUTH_USER_SCOPE",
-        parse_scope(pick(&cli.user_scope, &file.oauth.user_scope).unwrap_or(default_scope)),
-    )?;
-    let browser_scopes = match pick(&cli.user_browser_scope, &file.oauth.user_browser_scope) {
+    let user_scopes = v.parse(&s.user_scope, default_scope, parse_scope)?;
+    let browser_scopes = match v.value(&s.user_browser_scope) {
         Some(raw) => {
-            let scopes = v.check("OAUTH_USER_BROWSER_SCOPE", parse_scope(raw))?;
-            if let Some(extra) = scopes.iter().find(|s| !user_scopes.contains(s)) {
-                v.problem(
-                    "OAUTH_USER_BROWSER_SCOPE",
+            let scopes = v.check_setting(&s.user_browser_scope, parse_scope(&raw))?;
+            if let Some(extra) = scopes.iter().find(|scope| !user_scopes.contains(scope)) {
+                v.problem_with(
+                    &s.user_browser_scope,
                     format!("`{extra}` is not in OAUTH_USER_SCOPE; the browser scope must be narrower"),
                 );
                 return None;
             }
-            Some(scopes).filter(|s| !s.is_empty())
+            Some(scopes).filter(|scopes| !scopes.is_empty())
         }
         None => None,
     };
-    let resource = match pick(&cli.resource, &file.oauth.resource) {
+    let resource = match v.value(&s.resource) {
         // RFC 8707 §2: an absolute URI without a fragment.
         Some(raw) => match Url::parse(raw.trim()) {
             Ok(url) if url.fragment().is_none() => Some(url),
             _ => {
-                v.problem("OAUTH_RESOURCE", "must be an absolute URI without a fragment (RFC 8707)");
+                v.problem_with(&s.resource, "must be an absolute URI without a fragment (RFC 8707)");
                 return None;
             }
         },
         None => None,
     };
     let loopback = is_loopback(&redirect_url);
-    let cookie_secure = match &cli.cookie_secure {
-        Some(raw) => v.check("COOKIE_SECURE", parse_bool(raw))?,
-        None => file.session.cookie_secure.unwrap_or(!dev),
-    };
+    let cookie_secure = if s.cookie_secure.is_set() { v.value(&s.cookie_secure)? } else { !dev };
     if !cookie_secure && !loopback {
-        v.problem("COOKIE_SECURE", "may be false only when OAUTH_REDIRECT_URL is on localhost/loopback");
+        v.problem_with(&s.cookie_secure, "may be false only when OAUTH_REDIRECT_URL is on localhost/loopback");
         return None;
     }
     if redirect_url.scheme() == "http" && !loopback {
-        v.problem("OAUTH_REDIRECT_URL", "must use https (plain http is allowed only on loopback)");
+        v.problem_with(&s.redirect_url, "must use https (plain http is allowed only on loopback)");
         return None;
     }
-    let session_key = match cli.session_secret.as_ref().or(file.session.secret.as_ref()) {
+    let session_key = match v.value(&s.session_secret) {
         Some(secret) if secret.expose_secret().len() >= 32 => SessionKey::derive(secret.expose_secret()),
         Some(_) => {
-            v.problem("SESSION_SECRET", "must be at least 32 characters (e.g. `openssl rand -base64 48`)");
+            v.problem_with(&s.session_secret, "must be at least 32 characters (e.g. `openssl rand -base64 48`)");
             return None;
         }
         None if dev => {
@@ -352,19 +278,13 @@ pub(super) fn parse_sign_in(
         }
         None => {
             v.problem(
-                "SESSION_SECRET",
+                s.session_secret.var,
                 "missing: sign-in (OAUTH_REDIRECT_URL) needs a secret of at least 32 characters",
             );
             return None;
         }
     };
-    let session_max_lifetime = v.seconds(
-        "SESSION_MAX_LIFETIME_SECS",
-        cli.session_max_lifetime_secs.as_deref(),
-        file.session.max_lifetime_secs,
-        14 * 24 * 3600,
-        (60, 400 * 24 * 3600),
-    );
+    let session_max_lifetime = v.seconds(&s.session_max_lifetime_secs, 14 * 24 * 3600, (60, 400 * 24 * 3600));
     Some(SignIn {
         redirect_url,
         user_scopes,
@@ -378,26 +298,26 @@ pub(super) fn parse_sign_in(
 
 /// `REDIS_URL`: `redis://` or `rediss://` (TLS). Errors never repeat the URL,
 /// which may carry a password.
-pub(super) fn parse_redis(cli: &Cli, file: &FileConfig, v: &mut Validator) -> Option<RedisSettings> {
-    let url = cli.redis_url.as_ref().or(file.redis.url.as_ref())?;
+fn parse_redis(s: &Settings, v: &mut Validator) -> Option<RedisSettings> {
+    let url = v.value(&s.redis_url)?;
     let parsed = Url::parse(url.expose_secret().trim());
     match parsed.as_ref().map(|u| (u.scheme(), u.host_str().is_some())) {
         Ok(("redis" | "rediss", true)) => {}
         Ok(_) => {
-            v.problem("REDIS_URL", "must be a redis:// or rediss:// URL with a host");
+            v.problem_with(&s.redis_url, "must be a redis:// or rediss:// URL with a host");
             return None;
         }
         Err(e) => {
-            v.problem("REDIS_URL", format!("is not a URL ({e})"));
+            v.problem_with(&s.redis_url, format!("is not a URL ({e})"));
             return None;
         }
     }
-    let key_prefix = pick(&cli.redis_key_prefix, &file.redis.key_prefix).unwrap_or("token-broker:").to_owned();
+    let key_prefix = v.value(&s.redis_key_prefix).unwrap_or_else(|| "token-broker:".to_owned());
     Some(RedisSettings { url: SecretString::from(url.expose_secret().trim().to_owned()), key_prefix })
 }
 
 /// The redirect URI must be absolute, without a fragment (RFC 6749 §3.1.2).
-pub(super) fn parse_redirect_url(raw: &str) -> Result<Url, String> {
+fn parse_redirect_url(raw: &str) -> Result<Url, String> {
     let url = Url::parse(raw.trim()).map_err(|e| format!("`{raw}` is not a URL: {e}"))?;
     if !matches!(url.scheme(), "http" | "https") || url.fragment().is_some() {
         return Err(format!("`{raw}` must be an http(s) URL without a fragment"));
@@ -405,21 +325,16 @@ pub(super) fn parse_redirect_url(raw: &str) -> Result<Url, String> {
     Ok(url)
 }
 
-/// The command line / environment value if set, else the file's.
-pub(super) fn pick<'a>(cli: &'a Option<String>, file: &'a Option<String>) -> Option<&'a str> {
-    cli.as_deref().or(file.as_deref())
-}
-
-pub(super) fn parse_bind_addr(raw: &str) -> Result<SocketAddr, String> {
+fn parse_bind_addr(raw: &str) -> Result<SocketAddr, String> {
     raw.trim().parse().map_err(|_| format!("`{raw}` is not an IP:PORT address such as 127.0.0.1:3000"))
 }
 
-pub(super) fn parse_public_dir(raw: &str) -> Result<PathBuf, String> {
+fn parse_public_dir(raw: &str) -> Result<PathBuf, String> {
     let path = PathBuf::from(raw);
     if path.is_dir() { Ok(path) } else { Err(format!("`{raw}` is not a directory")) }
 }
 
-pub(super) fn parse_log_format(raw: &str) -> Result<LogFormat, String> {
+fn parse_log_format(raw: &str) -> Result<LogFormat, String> {
     match raw.trim() {
         "text" => Ok(LogFormat::Text),
         "json" => Ok(LogFormat::Json),
@@ -427,48 +342,8 @@ pub(super) fn parse_log_format(raw: &str) -> Result<LogFormat, String> {
     }
 }
 
-pub(super) fn parse_bool(raw: &str) -> Result<bool, String> {
-    match raw.trim().to_ascii_lowercase().as_str() {
-        "1" | "true" | "yes" | "on" => Ok(true),
-        "0" | "false" | "no" | "off" | "" => Ok(false),
-        other => Err(format!("`{other}` is not a boolean (true or false)")),
-    }
-}
-
-pub(super) fn parse_cors(cli: &Cli, file: &FileConfig, v: &mut Validator) -> Option<Cors> {
-    let credentials = match &cli.cors_allow_credentials {
-        Some(raw) => v.check("CORS_ALLOW_CREDENTIALS", parse_bool(raw))?,
-        None => file.cors_allow_credentials.unwrap_or(false),
-    };
-    let entries: Vec<String> = match (&cli.allowed_origins, &file.allowed_origins) {
-        (Some(raw), _) => raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect(),
-        (None, Some(list)) => list.iter().map(|s| s.trim().to_owned()).collect(),
-        (None, None) => Vec::new(),
-    };
-    if entries.is_empty() {
-        return Some(Cors::SameOrigin);
-    }
-    if entries.iter().any(|e| e == "*") {
-        if entries.len() > 1 {
-            v.problem("ALLOWED_ORIGINS", "`*` cannot be combined with other origins");
-            return None;
-        }
-        if credentials {
-            v.problem(
-                "ALLOWED_ORIGINS",
-                "`*` cannot be used with CORS_ALLOW_CREDENTIALS=true; list the origins instead",
-            );
-            return None;
-        }
-        return Some(Cors::AnyOrigin);
-    }
-    let origins: Result<Vec<String>, String> = entries.iter().map(|e| parse_origin(e)).collect();
-    let origins = v.check("ALLOWED_ORIGINS", origins)?;
-    Some(Cors::Origins { origins, allow_credentials: credentials })
-}
-
 /// Normalises `https://Example.com:443/` to `https://example.com`, the form browsers send.
-pub(super) fn parse_origin(raw: &str) -> Result<String, String> {
+fn parse_origin(raw: &str) -> Result<String, String> {
     let url = Url::parse(raw).map_err(|e| format!("`{raw}` is not an origin: {e}"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(format!("`{raw}` is not an http(s) origin"));
@@ -479,21 +354,59 @@ pub(super) fn parse_origin(raw: &str) -> Result<String, String> {
     Ok(url.origin().ascii_serialization())
 }
 
-pub(super) fn parse_profiles(
-    cli: &Cli,
-    file: &FileConfig,
-    preset: crate::provider::Preset,
+/// Splits a space-separated scope, checking each token against RFC 6749 §3.3.
+fn parse_scope(raw: &str) -> Result<Vec<String>, String> {
+    let mut scopes: Vec<String> = Vec::new();
+    for token in raw.split_whitespace() {
+        if !token.bytes().all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b)) {
+            return Err(format!("`{token}` has characters a scope cannot contain"));
+        }
+        if !scopes.iter().any(|s| s == token) {
+            scopes.push(token.to_owned());
+        }
+    }
+    Ok(scopes)
+}
+
+fn parse_cors(s: &Settings, v: &mut Validator) -> Option<Cors> {
+    let credentials = if s.cors_allow_credentials.is_set() { v.value(&s.cors_allow_credentials)? } else { false };
+    let entries: Vec<String> =
+        v.value(&s.allowed_origins).unwrap_or_default().iter().map(|e| e.trim().to_owned()).collect();
+    if entries.is_empty() {
+        return Some(Cors::SameOrigin);
+    }
+    if entries.iter().any(|e| e == "*") {
+        if entries.len() > 1 {
+            v.problem_with(&s.allowed_origins, "`*` cannot be combined with other origins");
+            return None;
+        }
+        if credentials {
+            v.problem_with(
+                &s.allowed_origins,
+                "`*` cannot be used with CORS_ALLOW_CREDENTIALS=true; list the origins instead",
+            );
+            return None;
+        }
+        return Some(Cors::AnyOrigin);
+    }
+    let origins: Result<Vec<String>, String> = entries.iter().map(|e| parse_origin(e)).collect();
+    let origins = v.check_setting(&s.allowed_origins, origins)?;
+    Some(Cors::Origins { origins, allow_credentials: credentials })
+}
+
+fn parse_profiles(
+    s: &Settings,
+    named: &BTreeMap<String, FileProfile>,
+    preset: Preset,
     dev: bool,
     v: &mut Validator,
 ) -> Option<BTreeMap<String, Profile>> {
-    let default_scope = pick(&cli.scope, &file.oauth.scope)
-        .map(str::to_owned)
-        .unwrap_or_else(|| if dev { "viewables:read".to_owned() } else { preset.default_scope().to_owned() });
+    let default_scope = if dev { "viewables:read" } else { preset.default_scope() };
+    let scopes = v.parse(&s.scope, default_scope, parse_scope)?;
     let mut profiles = BTreeMap::new();
-    let scopes = v.check("OAUTH_SCOPE", parse_scope(&default_scope))?;
     profiles.insert(DEFAULT_PROFILE.to_owned(), Profile { name: DEFAULT_PROFILE.to_owned(), scopes });
     let mut ok = true;
-    for (name, profile) in &file.profiles {
+    for (name, profile) in named {
         if name == DEFAULT_PROFILE {
             v.problem(
                 "TOKEN_BACKEND_CONFIG",
@@ -523,88 +436,67 @@ pub(super) fn parse_profiles(
     ok.then_some(profiles)
 }
 
-/// Splits a space-separated scope, checking each token against RFC 6749 §3.3.
-pub(super) fn parse_scope(raw: &str) -> Result<Vec<String>, String> {
-    let mut scopes: Vec<String> = Vec::new();
-    for token in raw.split_whitespace() {
-        if !token.bytes().all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b)) {
-            return Err(format!("`{token}` has characters a scope cannot contain"));
-        }
-        if !scopes.iter().any(|s| s == token) {
-            scopes.push(token.to_owned());
-        }
-    }
-    Ok(scopes)
-}
-
-pub(super) fn parse_remote(
-    cli: &Cli,
-    file: &FileConfig,
-    preset: Option<crate::provider::Preset>,
-    v: &mut Validator,
-) -> Option<Upstream> {
-    let token_url =
-        pick(&cli.token_url, &file.oauth.token_url).and_then(|raw| v.check("OAUTH_TOKEN_URL", parse_endpoint_url(raw)));
-    let issuer = pick(&cli.issuer, &file.oauth.issuer).and_then(|raw| v.check("OAUTH_ISSUER", parse_endpoint_url(raw)));
+fn parse_remote(s: &Settings, preset: Option<Preset>, v: &mut Validator) -> Option<Upstream> {
+    let mut url = |setting: &Setting<Text>| {
+        let raw = v.value(setting)?;
+        v.check_setting(setting, parse_endpoint_url(&raw))
+    };
+    let token_url = url(&s.token_url);
+    let issuer = url(&s.issuer);
     let provider = match preset {
         None => {
-            v.problem("OAUTH_PROVIDER", "missing: set one of aps, oidc, glimesh, generic (or run with --dev)");
+            v.problem(s.provider.var, "missing: set one of aps, oidc, glimesh, generic (or run with --dev)");
             None
         }
         Some(preset) => {
-            let mut url = |var: &'static str, cli_value: &Option<String>, file_value: &Option<String>| {
-                pick(cli_value, file_value).and_then(|raw| v.check(var, parse_endpoint_url(raw)))
-            };
             let overrides = EndpointOverrides {
                 token_url,
-                authorize_url: url("OAUTH_AUTHORIZE_URL", &cli.authorize_url, &file.oauth.authorize_url),
-                revocation_url: url("OAUTH_REVOKE_URL", &cli.revoke_url, &file.oauth.revoke_url),
-                userinfo_url: url("OAUTH_USERINFO_URL", &cli.userinfo_url, &file.oauth.userinfo_url),
+                authorize_url: url(&s.authorize_url),
+                revocation_url: url(&s.revoke_url),
+                userinfo_url: url(&s.userinfo_url),
             };
-            v.check("OAUTH_PROVIDER", ProviderSpec::new(preset, issuer, overrides))
+            v.check_setting(&s.provider, ProviderSpec::new(preset, issuer, overrides))
         }
     };
-    let auth = match pick(&cli.client_auth, &file.oauth.client_auth) {
-        Some(raw) => v.check("OAUTH_CLIENT_AUTH", ClientAuth::parse(raw)),
-        None => preset.map(crate::provider::Preset::default_client_auth),
+    let auth = match v.value(&s.client_auth) {
+        Some(raw) => v.check_setting(&s.client_auth, ClientAuth::parse(&raw)),
+        None => preset.map(Preset::default_client_auth),
     };
-    let id = match pick(&cli.client_id, &file.oauth.client_id).map(str::trim) {
+    let id = match v.value(&s.client_id).as_deref().map(str::trim) {
         Some(id) if !id.is_empty() => Some(ClientId::new(id.to_owned())),
         _ => {
-            v.problem("OAUTH_CLIENT_ID", "missing (required unless --dev)");
+            v.problem(s.client_id.var, "missing (required unless --dev)");
             None
         }
     };
-    let secret = client_secret(cli, file, v);
+    let secret = client_secret(s, v);
     Some(Upstream::Remote { provider: provider?, client: ClientCredentials { id: id?, secret: secret?, auth: auth? } })
 }
 
-pub(super) fn client_secret(cli: &Cli, file: &FileConfig, v: &mut Validator) -> Option<ClientSecret> {
-    let inline = cli.client_secret.as_ref().or(file.oauth.client_secret.as_ref());
-    let path = cli.client_secret_file.as_ref().or(file.oauth.client_secret_file.as_ref());
-    let secret = match (inline, path) {
+fn client_secret(s: &Settings, v: &mut Validator) -> Option<ClientSecret> {
+    let secret = match (v.value(&s.client_secret), v.value(&s.client_secret_file)) {
         (Some(_), Some(_)) => {
-            v.problem("OAUTH_CLIENT_SECRET", "set either OAUTH_CLIENT_SECRET or OAUTH_CLIENT_SECRET_FILE, not both");
+            v.problem(s.client_secret.var, "set either OAUTH_CLIENT_SECRET or OAUTH_CLIENT_SECRET_FILE, not both");
             return None;
         }
         (Some(secret), None) => secret.expose_secret().trim().to_owned(),
-        (None, Some(path)) => match std::fs::read_to_string(path) {
+        (None, Some(path)) => match std::fs::read_to_string(&path) {
             Ok(text) => text.trim().to_owned(),
             Err(e) => {
-                v.problem("OAUTH_CLIENT_SECRET_FILE", format!("cannot read {}: {}", path.display(), e.kind()));
+                v.problem_with(&s.client_secret_file, format!("cannot read {}: {}", path.display(), e.kind()));
                 return None;
             }
         },
         (None, None) => {
             v.problem(
-                "OAUTH_CLIENT_SECRET",
+                s.client_secret.var,
                 "missing: set OAUTH_CLIENT_SECRET or OAUTH_CLIENT_SECRET_FILE (or run with --dev)",
             );
             return None;
         }
     };
     if secret.is_empty() {
-        v.problem("OAUTH_CLIENT_SECRET", "is empty");
+        v.problem_with(&s.client_secret, "is empty");
         return None;
     }
     Some(ClientSecret::new(secret))
@@ -615,7 +507,9 @@ mod tests {
     use clap::Parser;
 
     use super::*;
+    use crate::config::Cli;
     use crate::config::ConfigError;
+    use crate::config::file::FileConfig;
 
     fn cli(args: &[&str]) -> Cli {
         let mut full = vec!["token-backend"];
@@ -736,6 +630,46 @@ mod tests {
         assert!(p[0].message.contains("nope"));
     }
 
+    /// `build` from flags and a TOML text, without touching the disk.
+    fn with_file(args: &[&str], text: &str) -> Result<Config, Vec<Problem>> {
+        let file: FileConfig = toml::from_str(text).expect("valid toml");
+        let cli = cli(args);
+        let settings = Settings::merge(cli.settings, file.values);
+        let mut v = Validator::default();
+        match build(&settings, &file.profiles, cli.dev, &mut v) {
+            Some(config) if v.problems.is_empty() => Ok(config),
+            _ => Err(v.problems),
+        }
+    }
+
+    /// A flag beats the file, and the file beats the default, setting by setting.
+    #[test]
+    fn flag_beats_file_and_file_beats_default() {
+        let config =
+            with_file(&["--dev", "--token-min-ttl-secs", "40"], "[cache]\nmin_ttl_secs = 45\ndefault_ttl_secs = 900\n")
+                .expect("valid config");
+        assert_eq!(config.cache.min_ttl, Duration::from_secs(40));
+        assert_eq!(config.cache.default_ttl, Duration::from_secs(900));
+        assert_eq!(config.cache.refresh_window_min, Duration::from_secs(60));
+    }
+
+    /// A bad value from the file names the variable and the file key; from a
+    /// flag, only the variable.
+    #[test]
+    fn problems_with_file_values_name_the_key() {
+        let p = with_file(&["--dev"], "[server]\nidle_timeout_secs = 0\n").expect_err("out of range");
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].var, "IDLE_TIMEOUT_SECS");
+        assert_eq!(p[0].message, "0 is out of range (1..=3600) (from [server].idle_timeout_secs in the file)");
+        let p = with_file(&["--dev", "--idle-timeout-secs", "0"], "").expect_err("out of range");
+        assert_eq!(p[0].message, "0 is out of range (1..=3600)");
+        let p = with_file(&["--dev"], "log_format = \"xml\"\n").expect_err("unknown format");
+        assert_eq!(
+            (p[0].var, p[0].message.as_str()),
+            ("LOG_FORMAT", "`xml` is not one of: text, json (from log_format in the file)")
+        );
+    }
+
     /// Scope tokens are validated and de-duplicated.
     #[test]
     fn scope_parsing() {
@@ -751,9 +685,9 @@ mod tests {
     #[test]
     fn toml_profiles_and_unknown_keys() {
         let file: FileConfig = toml::from_str("[profiles.data]\nscope = \"data:read\"\n").expect("valid toml");
+        let settings = Settings::merge(cli(&["--dev"]).settings, file.values);
         let mut v = Validator::default();
-        let profiles =
-            parse_profiles(&cli(&["--dev"]), &file, crate::provider::Preset::Aps, true, &mut v).expect("profiles");
+        let profiles = parse_profiles(&settings, &file.profiles, Preset::Aps, true, &mut v).expect("profiles");
         assert_eq!(profiles["data"].scopes, ["data:read"]);
         assert!(toml::from_str::<FileConfig>("bind_adr = \"x\"").is_err());
     }

@@ -1,0 +1,365 @@
+//! One setting, declared once: the `settings!` macro that turns a row (help,
+//! variable, kind, TOML key) into the flag, the TOML key and the merged value,
+//! and the kinds of value a row can hold.
+
+use std::fmt::Debug;
+use std::path::PathBuf;
+
+use clap::builder::ValueParser;
+use secrecy::SecretString;
+use serde::Deserialize;
+use serde::de::{DeserializeOwned, Deserializer};
+
+/// What a setting holds: how clap reads its flag or variable, what the TOML file
+/// holds, and how the former becomes the latter.
+pub(super) trait Kind {
+    /// The flag's or variable's value as clap hands it over.
+    type Arg: Clone + Debug + Send + Sync + 'static;
+    /// The typed value, as the TOML file holds it and validation reads it.
+    type Value: Clone + Debug + DeserializeOwned;
+    /// Whether `--help` must hide the variable's current value.
+    const IS_SECRET: bool = false;
+
+    /// The clap value parser for [`Self::Arg`]: text, unless the kind says
+    /// otherwise (clap's debug assertions catch a parser that does not yield `Arg`).
+    fn arg_parser() -> ValueParser {
+        ValueParser::string()
+    }
+
+    /// Parses the flag's or variable's text; the error names no variable (the
+    /// caller adds it).
+    fn from_arg(arg: &Self::Arg) -> Result<Self::Value, String>;
+
+    /// Reads the TOML value at `key`.
+    fn from_file<'de, D: Deserializer<'de>>(d: D, _key: &str) -> Result<Self::Value, D::Error> {
+        Self::Value::deserialize(d)
+    }
+}
+
+/// A TOML string; the flag's text as given.
+#[derive(Debug)]
+pub(super) struct Text;
+
+impl Kind for Text {
+    type Arg = String;
+    type Value = String;
+
+    fn from_arg(arg: &String) -> Result<String, String> {
+        Ok(arg.clone())
+    }
+}
+
+/// A TOML string holding a path; clap refuses an empty one.
+#[derive(Debug)]
+pub(super) struct Path;
+
+impl Kind for Path {
+    type Arg = PathBuf;
+    type Value = PathBuf;
+
+    fn arg_parser() -> ValueParser {
+        ValueParser::path_buf()
+    }
+
+    fn from_arg(arg: &PathBuf) -> Result<PathBuf, String> {
+        Ok(arg.clone())
+    }
+}
+
+/// A TOML string that must never be printed: `--help` hides the variable's value,
+/// `Debug` redacts it, and a wrongly typed TOML value is refused without echoing it.
+#[derive(Debug)]
+pub(super) struct Secret;
+
+impl Kind for Secret {
+    type Arg = SecretString;
+    type Value = SecretString;
+    const IS_SECRET: bool = true;
+
+    fn arg_parser() -> ValueParser {
+        ValueParser::new(|raw: &str| Ok::<_, std::convert::Infallible>(SecretString::from(raw.to_owned())))
+    }
+
+    fn from_arg(arg: &SecretString) -> Result<SecretString, String> {
+        Ok(arg.clone())
+    }
+
+    /// serde's own message would quote the value ("invalid type: integer `…`").
+    fn from_file<'de, D: Deserializer<'de>>(d: D, key: &str) -> Result<SecretString, D::Error> {
+        match toml::Value::deserialize(d)? {
+            toml::Value::String(s) => Ok(SecretString::from(s)),
+            _ => Err(serde::de::Error::custom(format!("`{key}` must be a quoted string"))),
+        }
+    }
+}
+
+/// A TOML boolean; the flag takes true/false, yes/no, on/off or 1/0.
+#[derive(Debug)]
+pub(super) struct Bool;
+
+impl Kind for Bool {
+    type Arg = String;
+    type Value = bool;
+
+    fn from_arg(arg: &String) -> Result<bool, String> {
+        match arg.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Ok(true),
+            "0" | "false" | "no" | "off" | "" => Ok(false),
+            other => Err(format!("`{other}` is not a boolean (true or false)")),
+        }
+    }
+}
+
+/// A TOML list of strings; the flag takes them comma-separated (empty entries dropped).
+#[derive(Debug)]
+pub(super) struct List;
+
+impl Kind for List {
+    type Arg = String;
+    type Value = Vec<String>;
+
+    fn from_arg(arg: &String) -> Result<Vec<String>, String> {
+        Ok(arg.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
+    }
+}
+
+/// A TOML integer counting seconds (or, for the refresh window, percent; its
+/// message has always said seconds and stays as it is).
+#[derive(Debug)]
+pub(super) struct Seconds;
+
+impl Kind for Seconds {
+    type Arg = String;
+    type Value = u64;
+
+    fn from_arg(arg: &String) -> Result<u64, String> {
+        whole_number(arg, "seconds")
+    }
+}
+
+/// A TOML integer counting connections.
+#[derive(Debug)]
+pub(super) struct Connections;
+
+impl Kind for Connections {
+    type Arg = String;
+    type Value = u64;
+
+    fn from_arg(arg: &String) -> Result<u64, String> {
+        whole_number(arg, "connections")
+    }
+}
+
+fn whole_number(raw: &str, unit: &str) -> Result<u64, String> {
+    raw.trim().parse::<u64>().map_err(|_| format!("`{raw}` is not a whole number of {unit}"))
+}
+
+/// One setting's merged raw value: the flag or variable if given (clap has
+/// already preferred the flag), else the file's value, else none (validation
+/// applies the default, which may depend on other settings).
+#[derive(Debug)]
+pub(super) struct Setting<K: Kind> {
+    /// The environment variable, which names the setting in every problem.
+    pub(super) var: &'static str,
+    /// The TOML table (`""` at the top level) and key.
+    location: (&'static str, &'static str),
+    given: Option<Given<K>>,
+}
+
+/// Where a setting's value came from.
+#[derive(Debug)]
+enum Given<K: Kind> {
+    Arg(K::Arg),
+    File(K::Value),
+}
+
+impl<K: Kind> Setting<K> {
+    /// Precedence: flag or variable, then the file.
+    pub(super) fn merge(
+        var: &'static str,
+        location: (&'static str, &'static str),
+        arg: Option<K::Arg>,
+        file: Option<K::Value>,
+    ) -> Self {
+        let given = arg.map(Given::Arg).or(file.map(Given::File));
+        Self { var, location, given }
+    }
+
+    /// Whether the flag, the variable or the file gave a value.
+    pub(super) fn is_set(&self) -> bool {
+        self.given.is_some()
+    }
+
+    /// The typed value: `Ok(None)` when unset, `Err` when the flag's or variable's
+    /// text does not parse (the message then names neither).
+    pub(super) fn value(&self) -> Result<Option<K::Value>, String> {
+        match &self.given {
+            None => Ok(None),
+            Some(Given::Arg(arg)) => K::from_arg(arg).map(Some),
+            Some(Given::File(value)) => Ok(Some(value.clone())),
+        }
+    }
+
+    /// Where a problem with the current value should point: for a value from the
+    /// file, its key there (`[cache].min_ttl_secs`), as the variable is not set.
+    pub(super) fn file_key(&self) -> Option<String> {
+        match (&self.given, self.location) {
+            (Some(Given::File(_)), ("", key)) => Some(key.to_owned()),
+            (Some(Given::File(_)), (table, key)) => Some(format!("[{table}].{key}")),
+            _ => None,
+        }
+    }
+}
+
+/// `BIND_ADDR` → `bind-addr`, at compile time (see `flag_name!`).
+pub(super) const fn flag_bytes<const N: usize>(var: &str) -> [u8; N] {
+    let bytes = var.as_bytes();
+    let mut out = [0u8; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = match bytes[i] {
+            b'_' => b'-',
+            b => b.to_ascii_lowercase(),
+        };
+        i += 1;
+    }
+    out
+}
+
+/// The flag of a variable, as a `&'static str` computed at compile time: each
+/// flag is named after its variable in kebab case, so the two cannot drift apart.
+macro_rules! flag_name {
+    ($var:literal) => {{
+        const BYTES: [u8; $var.len()] = $crate::config::setting::flag_bytes($var);
+        const NAME: &str = match ::std::str::from_utf8(&BYTES) {
+            Ok(name) => name,
+            Err(_) => panic!("variable names are ASCII"),
+        };
+        NAME
+    }};
+}
+
+/// Declares every plain setting once. Each row gives the help line, the field,
+/// the [`Kind`], the environment variable (the flag is derived from it), an
+/// optional hidden alias and value name, and the TOML table and key:
+///
+/// ```text
+/// /// Address to listen on [default: 127.0.0.1:3000]
+/// bind_addr: Text = "BIND_ADDR", toml [] "bind_addr";
+/// /// Provider preset: …
+/// provider: Text = "OAUTH_PROVIDER", alias "provider", toml [oauth] "provider";
+/// ```
+///
+/// and the table expands to three things: `SettingArgs`, the clap flags (each
+/// with `env`, help, alias and, for secrets, `hide_env_values`), flattened into
+/// [`Cli`](super::Cli); `FileValues`, the TOML keys, read by `file.rs`; and
+/// `Settings`, one merged [`Setting`] per row, which validation reads.
+///
+/// Why a macro rather than derives: clap's derive and serde's derive cannot
+/// share one struct, because the file is sectioned (`[oauth].client_id` is the
+/// flag `--oauth-client-id`) while the flags are flat, and because the merged
+/// value must carry where it came from. Named tables (`[profiles.NAME]`) are maps,
+/// not settings, and stay outside the table, in `file.rs`.
+macro_rules! settings {
+    ($(
+        $(#[doc = $doc:literal])*
+        $field:ident: $kind:ty = $var:literal
+            $(, alias $alias:literal)?
+            $(, value_name $value_name:literal)?
+            , toml [$($table:ident)?] $key:literal;
+    )*) => {
+        /// Every plain setting as a flag with its environment variable; flattened
+        /// into [`Cli`](super::Cli).
+        #[derive(Debug, clap::Args)]
+        pub(super) struct SettingArgs {
+            $(
+                $(#[doc = $doc])*
+                #[arg(
+                    global = true,
+                    long = $crate::config::setting::flag_name!($var),
+                    env = $var,
+                    value_name = [$($value_name,)? $var][0],
+                    $(alias = $alias,)?
+                    hide_env_values = <$kind as $crate::config::setting::Kind>::IS_SECRET,
+                    value_parser = <$kind as $crate::config::setting::Kind>::arg_parser(),
+                )]
+                $field: Option<<$kind as $crate::config::setting::Kind>::Arg>,
+            )*
+        }
+
+        /// Every plain setting's TOML value, as read from the file.
+        #[derive(Debug, Default)]
+        pub(super) struct FileValues {
+            $($field: Option<<$kind as $crate::config::setting::Kind>::Value>,)*
+        }
+
+        impl FileValues {
+            /// The table (`""` for the top level) and key of every setting.
+            pub(super) const LOCATIONS: &[(&str, &str)] = &[$((stringify!($($table)?), $key)),*];
+
+            /// Reads the value of `[table].key` from `map`; the key is one of
+            /// [`Self::LOCATIONS`] (the caller checked it).
+            pub(super) fn read<'de, A: serde::de::MapAccess<'de>>(
+                &mut self,
+                table: &str,
+                key: &str,
+                map: &mut A,
+            ) -> Result<(), A::Error> {
+                $(
+                    if (table, key) == (stringify!($($table)?), $key) {
+                        let seed = $crate::config::setting::FileSeed::<$kind>::new($key);
+                        self.$field = Some(map.next_value_seed(seed)?);
+                        return Ok(());
+                    }
+                )*
+                Err(serde::de::Error::custom(format!("unknown key `{key}`")))
+            }
+        }
+
+        /// Every plain setting, merged: flag or variable, else file, else unset.
+        #[derive(Debug)]
+        pub(super) struct Settings {
+            $(
+                $(#[doc = $doc])*
+                pub(super) $field: $crate::config::setting::Setting<$kind>,
+            )*
+        }
+
+        impl Settings {
+            pub(super) fn merge(args: SettingArgs, file: FileValues) -> Self {
+                Self {
+                    $($field: $crate::config::setting::Setting::merge(
+                        $var,
+                        (stringify!($($table)?), $key),
+                        args.$field,
+                        file.$field,
+                    ),)*
+                }
+            }
+
+        }
+    };
+}
+
+pub(super) use {flag_name, settings};
+
+/// Reads one TOML value of kind `K` through [`Kind::from_file`], inside the
+/// value's span so toml reports its line.
+pub(super) struct FileSeed<K> {
+    key: &'static str,
+    kind: std::marker::PhantomData<K>,
+}
+
+impl<K> FileSeed<K> {
+    pub(super) fn new(key: &'static str) -> Self {
+        Self { key, kind: std::marker::PhantomData }
+    }
+}
+
+impl<'de, K: Kind> serde::de::DeserializeSeed<'de> for FileSeed<K> {
+    type Value = K::Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<K::Value, D::Error> {
+        K::from_file(d, self.key)
+    }
+}
