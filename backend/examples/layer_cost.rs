@@ -105,7 +105,7 @@ fn build(level: u32) -> Result<Router, Box<dyn std::error::Error>> {
         3 | 4 => token_routes().layer(cors()).merge(others_stack(Router::new().fallback_service(ServeDir::new("www")))),
         5 => {
             let config = Config::from_cli(Cli::parse_from(["layer_cost", "--dev"]))?;
-            token_backend::app(AppState::with_source(config, Arc::new(FixedToken)))
+            token_backend::app(AppState::with_source(config, Arc::new(FixedToken))?)
         }
         6 => others_stack(token_routes().fallback_service(ServeDir::new("www"))),
         _ => return Err("LEVEL is 0 to 6".into()),

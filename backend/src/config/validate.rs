@@ -632,11 +632,11 @@ mod tests {
 
     /// `build` from flags and a TOML text, without touching the disk.
     fn with_file(args: &[&str], text: &str) -> Result<Config, Vec<Problem>> {
-        let file: FileConfig = toml::from_str(text).expect("valid toml");
+        let mut file: FileConfig = toml::from_str(text).expect("valid toml");
         let cli = cli(args);
-        let settings = Settings::merge(cli.settings, file.values);
+        let settings = Settings::merge(cli.settings, std::mem::take(&mut file.values));
         let mut v = Validator::default();
-        match build(&settings, &file.profiles, cli.dev, &mut v) {
+        match build(&settings, &file, cli.proxy_api.as_deref(), cli.dev, &mut v) {
             Some(config) if v.problems.is_empty() => Ok(config),
             _ => Err(v.problems),
         }
