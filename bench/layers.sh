@@ -25,12 +25,11 @@ origin=(-H "Origin: https://app.example.com")
 [[ -x $exe ]] || { echo "missing $exe: run cargo build --release -p token-backend --examples" >&2; exit 1; }
 mkdir -p "$out"
 cp "$exe" "$out/layer_cost"
+source "$(dirname "$0")/lib.sh"
 pid=
 trap '[[ -n $pid ]] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true' EXIT
 trap 'exit 130' INT TERM
 
-field() { sed -n "s/^BENCH.* $2=\([0-9.]*\).*/\1/p" "$1"; }
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 declare -A rps p99 round_rps

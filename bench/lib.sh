@@ -1,5 +1,5 @@
 # Helpers shared by the benchmark drivers (sourced, not run): process cleanup,
-# logging, free ports and readiness waits. Every server they start is recorded
+# logging, free ports, readiness waits, wrk's figures and the rotated rounds. Every server they start is recorded
 # in `pids` and stopped on exit.
 
 pids=()
@@ -43,4 +43,38 @@ port_from_log() {
     done
     echo "no listening line in $1" >&2
     return 1
+}
+
+# A figure wrk reported through bench/report.lua: field FILE rps|p99_ms|errors|non2xx.
+field() { sed -n "s/^BENCH.* $2=\([0-9.]*\).*/\1/p" "$1"; }
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+# rotated_rounds NAME...: $rounds rounds of wrk -t2 -c$conns -d$duration against
+# url[NAME] (with the header header[NAME], if the caller set one), the order
+# rotating from round to round so no case always runs first or last. Each
+# round's figures are appended to rps[NAME] and p99[NAME] (space-separated);
+# the raw output is $out/NAME-ROUND.txt.
+rotated_rounds() {
+    local names=("$@") r k c f
+    for r in $(seq "$rounds"); do
+        for k in "${!names[@]}"; do
+            c=${names[$(((k + r - 1) % ${#names[@]}))]}
+            f="$out/$c-$r.txt"
+            log "round $r/$rounds: $c"
+            local extra=()
+            [[ -n ${header[$c]:-} ]] && extra=(-H "${header[$c]}")
+            "${on_client[@]}" wrk -t2 -c"$conns" -d"$duration" --latency "${extra[@]}" -s bench/report.lua "${url[$c]}" >"$f" 2>&1
+            rps[$c]+="$(field "$f" rps) "
+            p99[$c]+="$(field "$f" p99_ms) "
+            if (($(field "$f" errors) + $(field "$f" non2xx) > 0)); then log "errors reported in $f"; fi
+            sleep 1
+        done
+    done
+}
+
+# per_round_ratios A B: the req/s of A over B, round by round.
+per_round_ratios() {
+    local r
+    for r in $(seq "$rounds"); do ratio "$(field "$out/$1-$r.txt" rps)" "$(field "$out/$2-$r.txt" rps)"; echo; done
 }

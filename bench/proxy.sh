@@ -34,10 +34,6 @@ bin=$out/bin
 
 source "$(dirname "$0")/lib.sh"
 
-field() { sed -n "s/^BENCH.* $2=\([0-9.]*\).*/\1/p" "$1"; }
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 "${on_client[@]}" "$bin/slow_upstream" 0 3600 50 >"$out/upstream.log" 2>&1 &
 pids+=($!)
@@ -68,21 +64,9 @@ for c in "${cases[@]}"; do
 done
 
 declare -A rps p99
-small_ratios=() large_ratios=()
-for r in $(seq "$rounds"); do
-    for k in "${!cases[@]}"; do
-        c=${cases[$(((k + r - 1) % ${#cases[@]}))]}
-        f="$out/$c-$r.txt"
-        log "round $r/$rounds: $c"
-        "${on_client[@]}" wrk -t2 -c"$conns" -d"$duration" --latency -H "${header[$c]}" -s bench/report.lua "${url[$c]}" >"$f" 2>&1
-        rps[$c]+="$(field "$f" rps) "
-        p99[$c]+="$(field "$f" p99_ms) "
-        if (($(field "$f" errors) + $(field "$f" non2xx) > 0)); then log "errors reported in $f"; fi
-        sleep 1
-    done
-    small_ratios+=("$(ratio "$(field "$out/proxied-small-$r.txt" rps)" "$(field "$out/direct-small-$r.txt" rps)")")
-    large_ratios+=("$(ratio "$(field "$out/proxied-large-$r.txt" rps)" "$(field "$out/direct-large-$r.txt" rps)")")
-done
+rotated_rounds "${cases[@]}"
+mapfile -t small_ratios < <(per_round_ratios proxied-small direct-small)
+mapfile -t large_ratios < <(per_round_ratios proxied-large direct-large)
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 {

@@ -110,13 +110,6 @@ run_wrk() {
     "${on_client[@]}" wrk -t2 -c"$3" -d"$4" --latency -s bench/report.lua "$2" >"$1" 2>&1
 }
 
-# field FILE KEY: a value from report.lua's BENCH line.
-field() { sed -n "s/^BENCH.* $2=\([0-9.]*\).*/\1/p" "$1"; }
-
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-
 {
     echo "date: $(date -Iseconds)"
     echo "git: $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD -- backend 2>/dev/null || echo ' (backend has uncommitted changes)')"

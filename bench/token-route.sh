@@ -37,10 +37,6 @@ bin=$out/bin
 
 source "$(dirname "$0")/lib.sh"
 
-field() { sed -n "s/^BENCH.* $2=\([0-9.]*\).*/\1/p" "$1"; }
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 "${on_client[@]}" "$bin/slow_upstream" 0 3600 50 >"$out/upstream.log" 2>&1 &
 pids+=($!)
@@ -75,21 +71,9 @@ for s in "${servers[@]}"; do
     curl -sf --max-time 5 "${url[$s]}" | grep -q '"access_token"' || { echo "no token from $s" >&2; exit 1; }
 done
 
-declare -A rps p99
-ratios=()
-for r in $(seq "$rounds"); do
-    for k in "${!servers[@]}"; do
-        s=${servers[$(((k + r - 1) % ${#servers[@]}))]}
-        f="$out/$s-$r.txt"
-        log "round $r/$rounds: $s"
-        "${on_client[@]}" wrk -t2 -c"$conns" -d"$duration" --latency -s bench/report.lua "${url[$s]}" >"$f" 2>&1
-        rps[$s]+="$(field "$f" rps) "
-        p99[$s]+="$(field "$f" p99_ms) "
-        if (($(field "$f" errors) + $(field "$f" non2xx) > 0)); then log "errors reported in $f"; fi
-        sleep 1
-    done
-    ratios+=("$(ratio "$(field "$out/broker-$r.txt" rps)" "$(field "$out/calibration-$r.txt" rps)")")
-done
+declare -A rps p99 header=()
+rotated_rounds "${servers[@]}"
+mapfile -t ratios < <(per_round_ratios broker calibration)
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 {
