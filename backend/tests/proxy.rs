@@ -149,8 +149,8 @@ async fn traversal_and_host_escapes_are_refused() {
         "/api/proxy/api/./a",
         "/api/proxy/api/%2e%2e/redirect",
         "/api/proxy/api/%2E%2E/redirect",
-        "/api/proxy/api/a%2fb",
         "/api/proxy/api/..%2Fredirect",
+        "/api/proxy/api/a%2F..%2F..%2Fredirect",
         "/api/proxy/api/a%5c..%5credirect",
         "/api/proxy/api//evil.example/x",
         "/api/proxy/api/http://evil.example/x",
@@ -167,9 +167,13 @@ async fn traversal_and_host_escapes_are_refused() {
     let (status, _) = raw_get(&broker.base, "/api/proxy/api/a\\..\\redirect").await;
     assert!(status == 400 || status == 403, "{status}");
     assert!(api.received().is_empty(), "the API was reached: {:?}", api.received());
-    // And the control: an ordinary path does reach it, under the base.
+    // And the controls: an ordinary path does reach it, under the base, and so
+    // does a URL-encoded derivative URN, its encoded slashes passed on as sent.
     assert_eq!(raw_get(&broker.base, "/api/proxy/api/x").await.0, 200);
     assert_eq!(api.received()[0].target, "/echo/x");
+    let urn = "manifest/urn%3Aadsk.viewing%3Afs.file%3AdXJu%2Foutput%2F0.svf";
+    assert_eq!(raw_get(&broker.base, &format!("/api/proxy/api/{urn}")).await.0, 200);
+    assert_eq!(api.received()[1].target, format!("/echo/{urn}"));
 }
 
 /// Methods and path prefixes come from the API's settings; errors are the JSON shape.

@@ -3,10 +3,16 @@
 //!
 //! The raw, still percent-encoded path is checked, before any decoding, and the
 //! rules are strict rather than clever: a real API path never needs a dot
-//! segment, an empty segment, a backslash, an encoded slash, dot or `@`, so
-//! refusing them outright costs nothing and leaves no parser differential
-//! between us and the API server to exploit. The resolved URL is then checked
-//! again: same origin as `base_url`, under its path and an allowed prefix.
+//! segment, an empty segment, a backslash (plain or encoded), an encoded dot or
+//! `@`, so refusing them outright costs nothing. Encoded slashes are the one
+//! exception, because APS needs them: Model Derivative addresses a derivative
+//! by its URL-encoded URN inside one path segment
+//! (`…/manifest/urn%3Aadsk.viewing%3Afs.file%3A…%2Foutput%2F0.svf`). So the
+//! segment rules are applied with `%2F` counted as a separator too: whether the
+//! API server decodes it before routing or not, no reading of the path has a dot
+//! or empty segment, and there is no parser differential to exploit. The
+//! resolved URL is then checked again: same origin as `base_url`, under its path
+//! and an allowed prefix.
 
 use url::Url;
 
@@ -19,7 +25,7 @@ pub enum PathRefusal {
     DotSegment,
     #[error("the path has an empty segment (`//`)")]
     EmptySegment,
-    #[error("the path has a backslash, an encoded slash, backslash or dot, or an `@`")]
+    #[error("the path has a backslash, an encoded backslash or dot, or an `@`")]
     ForbiddenCharacter,
     #[error("the path is not under one of the API's allowed prefixes")]
     NotAllowed,
@@ -55,11 +61,13 @@ pub fn resolve(api: &ApiSettings, path: &str, query: Option<&str>) -> Result<Url
 fn check_raw(path: &str) -> Result<(), PathRefusal> {
     let lower = path.to_ascii_lowercase();
     let is_forbidden = path.bytes().any(|b| b == b'\\' || b == b'@' || b.is_ascii_control() || b == b' ')
-        || ["%2f", "%5c", "%2e", "%40", "%00"].iter().any(|encoded| lower.contains(encoded));
+        || ["%5c", "%2e", "%40", "%00"].iter().any(|encoded| lower.contains(encoded));
     if is_forbidden {
         return Err(PathRefusal::ForbiddenCharacter);
     }
-    let segments: Vec<&str> = path.split('/').collect();
+    // Segments as a server that decodes `%2F` first would see them; a server
+    // that does not sees fewer, longer segments, which these rules cover too.
+    let segments: Vec<&str> = lower.split("%2f").flat_map(|part| part.split('/')).collect();
     let last = segments.len() - 1;
     for (i, segment) in segments.iter().enumerate() {
         match *segment {
@@ -104,8 +112,10 @@ mod tests {
             ("a/..", PathRefusal::DotSegment),
             ("%2e%2e/secret", PathRefusal::ForbiddenCharacter),
             ("%2E./secret", PathRefusal::ForbiddenCharacter),
-            ("a%2fb", PathRefusal::ForbiddenCharacter),
-            ("..%2Fsecret", PathRefusal::ForbiddenCharacter),
+            ("..%2Fsecret", PathRefusal::DotSegment),
+            ("a%2F..%2F..%2Fsecret", PathRefusal::DotSegment),
+            ("a%2F%2Fb", PathRefusal::EmptySegment),
+            ("%2Fevil.example.com/x", PathRefusal::EmptySegment),
             ("a%5cb", PathRefusal::ForbiddenCharacter),
             ("a\\..\\b", PathRefusal::ForbiddenCharacter),
             ("@evil.example.com/", PathRefusal::ForbiddenCharacter),
@@ -119,6 +129,16 @@ mod tests {
         for (path, refusal) in cases {
             assert_eq!(resolve(&api, path, None), Err(refusal), "{path}");
         }
+    }
+
+    /// A URL-encoded derivative URN, as the Viewer and Model Derivative use in
+    /// one path segment, passes with its encoded slashes intact.
+    #[test]
+    fn encoded_urns_pass_whole() {
+        let api = api("https://api.example.com/modelderivative/v2", &["/designdata/"]);
+        let path = "designdata/dXJuOmE/manifest/urn%3Aadsk.viewing%3Afs.file%3AdXJuOmE%2Foutput%2F0%2F0.svf";
+        let url = resolve(&api, path, None).expect("allowed");
+        assert_eq!(url.path(), format!("/modelderivative/v2/{path}"));
     }
 
     /// Prefixes are enforced on the resolved path.
