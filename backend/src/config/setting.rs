@@ -281,6 +281,9 @@ macro_rules! settings {
                     value_name = [$($value_name,)? $var][0],
                     $(alias = $alias,)?
                     hide_env_values = <$kind as $crate::config::setting::Kind>::IS_SECRET,
+                    // A generated secret may begin with `-`; as a flag's value it is
+                    // still the value (`--oauth-client-secret -Kx…`), not a flag.
+                    allow_hyphen_values = <$kind as $crate::config::setting::Kind>::IS_SECRET,
                     value_parser = <$kind as $crate::config::setting::Kind>::arg_parser(),
                 )]
                 $field: Option<<$kind as $crate::config::setting::Kind>::Arg>,

@@ -517,6 +517,21 @@ mod tests {
         Cli::parse_from(full)
     }
 
+    /// A secret that begins with `-` (random secrets do, one in 32 or so) is
+    /// the flag's value, not an unknown flag.
+    #[test]
+    fn secrets_may_begin_with_a_hyphen() {
+        let parsed = Cli::try_parse_from([
+            "token-backend",
+            "--dev",
+            "--oauth-client-secret",
+            "-Kx9secret",
+            "--session-secret",
+            "-abcdefghijklmnopqrstuvwxyz0123456789",
+        ]);
+        assert!(parsed.is_ok(), "{:?}", parsed.err());
+    }
+
     fn problems(result: Result<Config, ConfigError>) -> Vec<Problem> {
         match result {
             Ok(_) => Vec::new(),
