@@ -11,6 +11,19 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# release_copies FILE...: checks that each FILE under $bin (the release target
+# directory) is built, copies them to $out/bin, so a concurrent `cargo build`
+# cannot swap a binary mid-run, and points $bin at the copies.
+release_copies() {
+    local f
+    for f in "$@"; do
+        [[ -x $bin/$f ]] || { echo "missing $bin/$f: run cargo build --release -p token-backend --bins --examples" >&2; exit 1; }
+    done
+    mkdir -p "$out/bin"
+    for f in "$@"; do cp "$bin/$f" "$out/bin/"; done
+    bin=$out/bin
+}
+
 log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 
 # A port nothing listens on (the servers that take port 0 report theirs instead).

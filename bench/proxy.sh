@@ -24,15 +24,8 @@ duration=${DURATION:-10s}
 conns=${CONNS:-32}
 if [[ ${PIN:-1} == 1 ]]; then on_server=(taskset -c 0) on_client=(taskset -c 1); else on_server=() on_client=(); fi
 
-for f in "$bin/token-backend" "$bin/examples/slow_upstream" "$bin/examples/resource_api"; do
-    [[ -x $f ]] || { echo "missing $f: run cargo build --release -p token-backend --bins --examples" >&2; exit 1; }
-done
-mkdir -p "$out/bin"
-# Run copies, so a concurrent `cargo build` cannot swap a binary mid-run.
-cp "$bin/token-backend" "$bin/examples/slow_upstream" "$bin/examples/resource_api" "$out/bin/"
-bin=$out/bin
-
 source "$(dirname "$0")/lib.sh"
+release_copies token-backend examples/slow_upstream examples/resource_api
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 "${on_client[@]}" "$bin/slow_upstream" 0 3600 50 >"$out/upstream.log" 2>&1 &

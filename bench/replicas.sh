@@ -43,18 +43,11 @@ else
     on_client=()
 fi
 
-for f in "$bin/token-backend" "$bin/examples/slow_upstream"; do
-    [[ -x $f ]] || { echo "missing $f: run cargo build --release -p token-backend --bin token-backend --example slow_upstream" >&2; exit 1; }
-done
+source "$(dirname "$0")/lib.sh"
 for tool in wrk curl redis-server ss; do
     command -v "$tool" >/dev/null || { echo "missing $tool" >&2; exit 1; }
 done
-mkdir -p "$out/bin"
-# Run copies, so a concurrent `cargo build` cannot swap a binary mid-run.
-cp "$bin/token-backend" "$bin/examples/slow_upstream" "$out/bin/"
-bin=$out/bin
-
-source "$(dirname "$0")/lib.sh"
+release_copies token-backend examples/slow_upstream
 
 # start_upstream EXPIRES_IN: sets $up.
 start_upstream() {

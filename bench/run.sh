@@ -45,16 +45,9 @@ else
     on_client=()
 fi
 
-for f in "$bin/token-backend" "$bin/examples/slow_upstream" "$bin/examples/calibration" "$bin/examples/cold_burst"; do
-    [[ -x $f ]] || { echo "missing $f: run cargo build --release -p token-backend --bins --examples" >&2; exit 1; }
-done
-[[ -d bench/express-tutorial/node_modules/express ]] || { echo "run: npm ci --prefix bench/express-tutorial" >&2; exit 1; }
-mkdir -p "$out/bin"
-# Run copies, so a concurrent `cargo build` cannot swap a binary mid-run.
-cp "$bin/token-backend" "$bin/examples/slow_upstream" "$bin/examples/calibration" "$bin/examples/cold_burst" "$out/bin/"
-bin=$out/bin
-
 source "$(dirname "$0")/lib.sh"
+[[ -d bench/express-tutorial/node_modules/express ]] || { echo "run: npm ci --prefix bench/express-tutorial" >&2; exit 1; }
+release_copies token-backend examples/slow_upstream examples/calibration examples/cold_burst
 
 # start_upstream NAME EXPIRES_IN: sets $port. It shares the load generator's CPU.
 start_upstream() {
