@@ -1,19 +1,29 @@
 //! Typed configuration: command line, environment and an optional TOML file,
 //! merged and validated once at start-up: `settings` (the table declaring every
 //! setting once, expanded by the macro in `setting`), `cli` (flags and
-//! environment), `file` (the TOML file), `validate` (checks, then builds each
-//! layer's settings), `apis` (the API proxy's `[apis.NAME]` tables and
-//! `PROXY_API`). Nothing after `main` reads the environment.
+//! environment), `file` (the TOML file), `validate` (the `Validator` that
+//! records problems, and `build`, which runs the groups), and one file per
+//! group of settings that checks them and builds its layer's settings type:
+//! `server`, `cors`, `upstream`, `cache`, `profiles`, `sign_in`, `redis`, and
+//! `apis` (the API proxy's `[apis.NAME]` tables and `PROXY_API`). Nothing after
+//! `main` reads the environment.
 //!
 //! Precedence, highest first: command-line flag, environment variable, TOML file,
 //! built-in default. Every problem found is reported at once, each on its own line
 //! naming the variable, so a misconfigured deployment is fixed in one round trip.
 
 mod apis;
+mod cache;
 mod cli;
+mod cors;
 mod file;
+mod profiles;
+mod redis;
+mod server;
 mod setting;
 mod settings;
+mod sign_in;
+mod upstream;
 mod validate;
 
 pub use cli::{Cli, Command};

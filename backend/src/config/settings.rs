@@ -3,7 +3,7 @@
 //! is its help line, `[default: …]` included (validation applies the defaults,
 //! because a file value sits between the variable and the default). A new
 //! setting is a new row here, a line in the README's tables and its validation
-//! in `validate.rs`.
+//! in its group's file (`server.rs`, `cache.rs`, …).
 
 use super::setting::{Bool, Connections, List, Path, Seconds, Secret, Text, settings};
 

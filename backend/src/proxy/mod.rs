@@ -130,7 +130,11 @@ impl Proxy {
     /// download may take minutes; each API's timeout bounds the headers and
     /// every gap between chunks instead), no size cap (streamed, not read), no
     /// redirects, and no connection pool shared with the authorization server.
-    pub fn new(apis: Vec<ApiSettings>, http: &UpstreamHttp, metrics: &Metrics) -> Result<Self, ProxyBuildError> {
+    pub fn new(
+        apis: impl IntoIterator<Item = ApiSettings>,
+        http: &UpstreamHttp,
+        metrics: &Metrics,
+    ) -> Result<Self, ProxyBuildError> {
         let client = reqwest::Client::builder()
             .connect_timeout(http.connect_timeout)
             .redirect(reqwest::redirect::Policy::none())

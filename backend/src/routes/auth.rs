@@ -46,7 +46,7 @@ pub(crate) async fn login(
 ) -> Result<Response, SignInPage> {
     // The session cookie must be set on the origin the provider will redirect
     // back to, or the callback would find no sign-in in progress.
-    let redirect = &state.service.config().redirect_url;
+    let redirect = &state.service.settings().redirect_url;
     let expected_host = redirect.host_str().map(|h| match redirect.port() {
         Some(port) => format!("{h}:{port}"),
         None => h.to_owned(),
@@ -116,7 +116,7 @@ fn login_state(headers: &HeaderMap) -> Option<String> {
 /// Sets the login-state cookie to `value`, or removes it. It is sent only to
 /// the callback path and lives as long as a pending sign-in.
 fn set_login_state(response: &mut Response, state: &SignInState, value: Option<&str>) {
-    let config = state.service.config();
+    let config = state.service.settings();
     let max_age = if value.is_some() { CookieDuration::milliseconds(PENDING_TTL_MS) } else { CookieDuration::ZERO };
     let cookie = Cookie::build((COOKIE_NAME, value.unwrap_or_default()))
         .path(config.redirect_url.path().to_owned())

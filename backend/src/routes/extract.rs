@@ -13,7 +13,7 @@ use crate::sign_in::SignInService;
 /// What the sign-in and user routes share.
 #[derive(Debug, Clone)]
 pub struct SignInState {
-    pub service: Arc<SignInService>,
+    pub service: SignInService,
     /// Origins allowed to call cookie-authenticated routes: ours, plus the CORS
     /// allowlist when it allows credentials.
     pub trusted_origins: Arc<Vec<String>>,

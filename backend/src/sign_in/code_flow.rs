@@ -1,0 +1,137 @@
+//! Sign-in with the authorization code and PKCE (RFC 6749 §4.1, RFC 7636), the
+//! pending sign-ins kept in the browser's login-state cookie, and sign-out with
+//! revocation (RFC 7009).
+
+use oauth2::{CsrfToken, PkceCodeChallenge};
+use serde::Deserialize;
+use tower_sessions::{Expiry, Session};
+use url::Url;
+
+use super::{SignInError, SignInService, id_token};
+use crate::session::{PendingLogin, SessionError, USER_KEY, UserGrant};
+use crate::token_cache::{StoredToken, now_ms};
+
+/// The query of `/auth/callback` (RFC 6749 §4.1.2 and §4.1.2.1).
+#[derive(Debug, Deserialize)]
+pub struct CallbackParams {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+}
+
+impl SignInService {
+    /// Starts a sign-in: adds state, PKCE verifier and nonce to the browser's
+    /// pending sign-ins (from its login-state `cookie`, if any) and returns the
+    /// provider's authorization URL and the new cookie value. Nothing is stored
+    /// on the server, so anonymous requests cannot grow memory or Redis.
+    pub fn begin(&self, cookie: Option<&str>, return_to: Option<&str>) -> Result<(Url, String), SignInError> {
+        let shared = &self.0;
+        let return_to = self.validate_return_to(return_to.unwrap_or("/"))?;
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let nonce = shared.is_oidc.then(CsrfToken::new_random);
+        let (url, state) = shared.exchange.authorize_url(
+            &shared.settings.user_scopes,
+            challenge,
+            nonce.as_ref().map(|n| n.secret().as_str()),
+        )?;
+        let now = now_ms();
+        let mut pending = cookie.and_then(|c| shared.login_state.open(c)).unwrap_or_default();
+        pending.push(PendingLogin { state, verifier, nonce, return_to, started_at_ms: now }, now);
+        Ok((url, shared.login_state.seal(&pending)))
+    }
+
+    /// Takes the sign-in named by the callback's `state` out of the browser's
+    /// login-state `cookie`. Also returns the cookie without it (`None` when no
+    /// sign-in is left), which the caller sends back whatever happens next, so a
+    /// replayed callback never finds its state again.
+    pub fn take_login(
+        &self,
+        cookie: Option<&str>,
+        state: Option<&str>,
+    ) -> (Option<String>, Result<PendingLogin, SignInError>) {
+        let login_state = &self.0.login_state;
+        let mut pending = cookie.and_then(|c| login_state.open(c)).unwrap_or_default();
+        let login = match state.filter(|s| !s.is_empty()) {
+            None => Err(SignInError::MissingState),
+            Some(state) => pending.take(state, now_ms()).ok_or(SignInError::InvalidState),
+        };
+        let remaining = (!pending.is_empty()).then(|| login_state.seal(&pending));
+        (remaining, login)
+    }
+
+    /// Completes `login` from the provider's redirect. On success the session
+    /// holds the user's grant under a new id, and the caller redirects to the
+    /// returned path.
+    pub async fn complete(
+        &self,
+        session: &Session,
+        login: PendingLogin,
+        params: CallbackParams,
+    ) -> Result<String, SignInError> {
+        let shared = &self.0;
+        let now = now_ms();
+        if let Some(error) = params.error {
+            return Err(if error == "access_denied" {
+                SignInError::Denied
+            } else {
+                SignInError::Provider { error, description: params.error_description }
+            });
+        }
+        let code = params.code.filter(|c| !c.is_empty()).ok_or(SignInError::MissingCode)?;
+        let issued = shared.exchange.exchange_code(code, login.verifier).await?;
+        let id_claims = match (&login.nonce, &issued.id_token) {
+            (Some(nonce), Some(id_token)) => {
+                Some(id_token::check(id_token, nonce.secret(), shared.exchange.client_id(), now)?)
+            }
+            _ => None,
+        };
+        let grant = UserGrant {
+            refresh_token: issued.refresh_token,
+            wide: StoredToken::issued(issued.access_token, now, issued.expires_in),
+            browser: None,
+            signed_in_at_ms: now,
+            id_claims,
+        };
+        // A new session id on sign-in defeats session fixation.
+        session.cycle_id().await?;
+        session.insert(USER_KEY, &grant).await?;
+        let ends = time::OffsetDateTime::now_utc() + shared.settings.session_max_lifetime;
+        session.set_expiry(Some(Expiry::AtDateTime(ends)));
+        Ok(login.return_to)
+    }
+
+    /// Signs out: revokes the refresh token where the provider supports it (a
+    /// failure is logged, not fatal), deletes the session and clears the cookie.
+    pub async fn sign_out(&self, session: &Session) -> Result<(), SessionError> {
+        let shared = &self.0;
+        if let Some(id) = session.id()
+            && let Some((_, grant)) = shared.sessions.load_grant(&id).await?
+            && let Some(refresh_token) = grant.refresh_token
+            && shared.exchange.has_revocation_url()
+            && let Err(e) = shared.exchange.revoke(refresh_token).await
+        {
+            tracing::warn!(error = %e, "refresh token revocation failed; the session is ended anyway");
+        }
+        session.flush().await?;
+        Ok(())
+    }
+
+    /// `return_to` must stay on this origin: a path, never `//host` or a URL.
+    fn validate_return_to(&self, raw: &str) -> Result<String, SignInError> {
+        let is_path = raw.starts_with('/')
+            && !raw.starts_with("//")
+            && !raw.contains('\\')
+            && raw.len() <= 2048
+            && !raw.chars().any(char::is_control);
+        if !is_path {
+            return Err(SignInError::InvalidReturnTo);
+        }
+        let base = &self.0.settings.redirect_url;
+        let resolved = base.join(raw).map_err(|_| SignInError::InvalidReturnTo)?;
+        if resolved.origin() != base.origin() {
+            return Err(SignInError::InvalidReturnTo);
+        }
+        Ok(raw.to_owned())
+    }
+}

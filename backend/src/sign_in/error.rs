@@ -1,0 +1,66 @@
+//! Why a sign-in navigation, or a user token or profile, could not be served.
+
+use crate::cluster::ClusterError;
+use crate::exchange::ExchangeError;
+use crate::session::SessionError;
+use crate::single_flight::TaskStopped;
+
+/// Why a sign-in (login or callback) failed; shown to the user as a page.
+#[derive(Debug, thiserror::Error)]
+pub enum SignInError {
+    #[error("return_to must be a path on this site")]
+    InvalidReturnTo,
+    #[error("the sign-in response has no state")]
+    MissingState,
+    #[error("the sign-in state is unknown, expired or already used")]
+    InvalidState,
+    #[error("the user declined to sign in")]
+    Denied,
+    #[error("the authorization server reported `{error}`")]
+    Provider { error: String, description: Option<String> },
+    #[error("the sign-in response has no authorization code")]
+    MissingCode,
+    #[error("the ID token does not belong to this sign-in ({0})")]
+    InvalidIdToken(&'static str),
+    #[error(transparent)]
+    Exchange(#[from] ExchangeError),
+    #[error(transparent)]
+    Session(#[from] SessionError),
+}
+
+impl From<tower_sessions::session::Error> for SignInError {
+    fn from(e: tower_sessions::session::Error) -> Self {
+        Self::Session(e.into())
+    }
+}
+
+/// Why a user token or profile could not be served.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum UserTokenError {
+    #[error("no signed-in session, or it has ended")]
+    LoginRequired,
+    #[error(transparent)]
+    Exchange(#[from] ExchangeError),
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    /// Redis failed while ordering this session's refresh across replicas.
+    #[error("the session refresh lock is unavailable: {0}")]
+    RefreshLock(#[source] ClusterError),
+    #[error("the session refresh lock was not acquired in time")]
+    RefreshLockTimeout,
+    /// The refresh task ended without an answer (a panic, or the runtime stopping).
+    #[error(transparent)]
+    RefreshStopped(#[from] TaskStopped),
+    /// Still signed in, but no token that can be served yet: a retryable 503, not a sign-out.
+    #[error("no usable user token after refreshing")]
+    NoUsableToken,
+    /// No ID-token claims, and userinfo is absent or refused the user's token.
+    #[error("no user profile: the provider has no userinfo endpoint, or it refused the user's token")]
+    NoUserinfo,
+}
+
+impl From<tower_sessions::session::Error> for UserTokenError {
+    fn from(e: tower_sessions::session::Error) -> Self {
+        Self::Session(e.into())
+    }
+}
