@@ -11,8 +11,9 @@
 //!    into [`Config`], made of each layer's own settings types
 //!    ([`ConfigError`] names every bad variable at once); [`effective_settings`]:
 //!    what `token-backend check-config` prints.
-//! 2. [`app`]: [`Config`], [`AppState`] and [`app()`], the one place routes and
-//!    layers meet (route families live in `routes/`); [`server`]: serving with a
+//! 2. [`app`]: [`Config`], [`AppState`] (the live parts, built at start-up) and
+//!    [`app()`], the one place routes and layers meet (route families live in
+//!    `routes/`); [`server`]: serving with a
 //!    connection cap, timeouts for slow and idle clients, and graceful shutdown
 //!    with a deadline; `openapi`: the OpenAPI 3.1 description of the routes
 //!    (`GET /openapi.json`).
@@ -31,8 +32,9 @@
 //!    token-response parsing, revocation; [`ExchangeError`]), [`provider`]
 //!    (presets and OIDC discovery), [`cluster`] (several replicas sharing one
 //!    Redis: shared tokens, locks, outage tracking).
-//! 6. Leaves: [`transport`] (the one upstream HTTP client, built at start-up; a
-//!    failure to build it stops start-up), [`telemetry`] (tracing and the
+//! 6. Leaves: [`transport`] (every upstream HTTP client, the authorization
+//!    server's and the API proxy's, built at start-up; a failure to build one
+//!    stops start-up), [`telemetry`] (tracing and the
 //!    Prometheus registry), [`single_flight`] (one run per key, shared by its
 //!    waiters), [`http_headers`] (no-store headers, HTML escaping),
 //!    [`constant_time`] (the one comparison of secrets), `log_text` (upstream

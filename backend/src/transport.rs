@@ -1,6 +1,9 @@
-//! The one HTTP client for all upstream traffic (grants, revocation, userinfo,
-//! discovery), built once at start-up: timeouts, no redirects, a body size cap.
-//! A leaf: it imports nothing of ours.
+//! Every upstream HTTP client is built here, once, at start-up: [`Transport`]
+//! for the authorization server (grants, revocation, userinfo, discovery: a
+//! total timeout and a body size cap) and [`streaming_client`] for the API
+//! proxy (streamed bodies, no total timeout). Both refuse redirects, send our
+//! user agent, and describe a failure by its [`innermost_cause`]. A leaf: it
+//! imports nothing of ours.
 
 use std::time::Duration;
 
@@ -21,11 +24,44 @@ pub struct Transport {
     limits: UpstreamHttp,
 }
 
-/// The HTTP client could not be built (no TLS roots, say); start-up stops,
+/// An HTTP client could not be built (no TLS roots, say); start-up stops,
 /// rather than falling back to a client without our timeouts and redirect guard.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot build the upstream HTTP client: {0}")]
-pub struct TransportBuildError(#[source] reqwest::Error);
+#[error("cannot build the {client} HTTP client: {source}")]
+pub struct TransportBuildError {
+    /// Which one: `upstream` or `API proxy's`.
+    client: &'static str,
+    #[source]
+    source: reqwest::Error,
+}
+
+/// What every upstream client shares. Redirects are off: a token endpoint that
+/// redirects is misconfigured, and following it could leak the secret; an API's
+/// redirect would take the proxy's request (and token) past its SSRF guard.
+fn builder(connect_timeout: Duration) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("token-backend/", env!("CARGO_PKG_VERSION")))
+}
+
+/// The API proxy's client, its own rather than the token client's: no total
+/// timeout (a model download may take minutes; the proxy bounds the headers and
+/// every gap between chunks instead), no size cap (streamed, not read), and no
+/// connection pool shared with the authorization server.
+pub fn streaming_client(connect_timeout: Duration) -> Result<reqwest::Client, TransportBuildError> {
+    builder(connect_timeout).build().map_err(|source| TransportBuildError { client: "API proxy's", source })
+}
+
+/// The innermost cause says what happened ("Connection refused"); the outer
+/// layers only repeat the URL, whose query may hold something private.
+pub fn innermost_cause(e: &reqwest::Error) -> String {
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
 
 /// Why a request did not produce a response.
 #[derive(Debug, thiserror::Error)]
@@ -41,16 +77,11 @@ pub enum TransportError {
 }
 
 impl Transport {
-    /// Redirects are off: a token endpoint that redirects is misconfigured, and
-    /// following it could leak the secret (SSRF).
     pub fn new(limits: UpstreamHttp) -> Result<Self, TransportBuildError> {
-        let client = reqwest::Client::builder()
+        let client = builder(limits.connect_timeout)
             .timeout(limits.timeout)
-            .connect_timeout(limits.connect_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("token-backend/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(TransportBuildError)?;
+            .map_err(|source| TransportBuildError { client: "upstream", source })?;
         Ok(Self { client, limits })
     }
 
@@ -93,16 +124,10 @@ impl Transport {
         if e.is_timeout() {
             return TransportError::Timeout(self.limits.timeout);
         }
-        // The innermost cause says what happened ("Connection refused"); the outer
-        // layers only repeat the URL.
-        let mut cause: &dyn std::error::Error = e;
-        while let Some(next) = cause.source() {
-            cause = next;
-        }
         if e.is_connect() {
-            TransportError::Connect(cause.to_string())
+            TransportError::Connect(innermost_cause(e))
         } else {
-            TransportError::Other(cause.to_string())
+            TransportError::Other(innermost_cause(e))
         }
     }
 }

@@ -16,7 +16,7 @@ use crate::cluster::{Cluster, ClusterError};
 use crate::dev_auth_server::DevAuthServer;
 use crate::exchange::Exchange;
 use crate::provider::{ClientCredentials, DiscoveryError, Provider};
-use crate::proxy::{ApiSettings, DEV_MODELS_API, Proxy, ProxyBuildError};
+use crate::proxy::{ApiSettings, DEV_MODELS_API, Proxy};
 use crate::session::{MemoryStore, SessionBackend};
 use crate::sign_in::{NoAuthorizeUrl, SignInService, Userinfo};
 use crate::telemetry::Metrics;
@@ -79,8 +79,6 @@ pub enum StartupError {
     Cluster(ClusterError),
     #[error(transparent)]
     NoAuthorizeUrl(#[from] NoAuthorizeUrl),
-    #[error(transparent)]
-    Proxy(#[from] ProxyBuildError),
 }
 
 /// What [`AppState::build`] produces: the state, and the dev server when `--dev`

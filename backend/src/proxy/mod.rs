@@ -41,7 +41,7 @@ use self::body::{Limited, Outcome};
 use crate::sign_in::UserTokenError;
 use crate::telemetry::{ApiMetrics, Metrics};
 use crate::token_cache::CacheError;
-use crate::transport::UpstreamHttp;
+use crate::transport::{TransportBuildError, UpstreamHttp, innermost_cause, streaming_client};
 
 /// Why a proxied request failed. Messages name the rule or limit, never the
 /// path, a header or anything the API said.
@@ -120,27 +120,15 @@ pub struct Proxy {
     apis: Arc<BTreeMap<String, Arc<Api>>>,
 }
 
-/// The proxy's HTTP client could not be built; start-up stops.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot build the API proxy's HTTP client: {0}")]
-pub struct ProxyBuildError(#[source] reqwest::Error);
-
 impl Proxy {
-    /// A client of its own, not the token client's: no total timeout (a model
-    /// download may take minutes; each API's timeout bounds the headers and
-    /// every gap between chunks instead), no size cap (streamed, not read), no
-    /// redirects, and no connection pool shared with the authorization server.
+    /// The proxy for `apis`, with a client of its own ([`streaming_client`]):
+    /// each API's timeout bounds the headers and every gap between chunks.
     pub fn new(
         apis: impl IntoIterator<Item = ApiSettings>,
         http: &UpstreamHttp,
         metrics: &Metrics,
-    ) -> Result<Self, ProxyBuildError> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(http.connect_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("token-backend/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(ProxyBuildError)?;
+    ) -> Result<Self, TransportBuildError> {
+        let client = streaming_client(http.connect_timeout)?;
         let apis = apis
             .into_iter()
             .map(|settings| {
@@ -194,20 +182,17 @@ impl Proxy {
             ))
         });
 
+        let outgoing = Outgoing { client: &self.client, api: settings, method: request.method, url, headers, outcome };
         let bearer = token.current().await.map_err(unanswered)?;
         let mut started = Instant::now();
-        let mut response =
-            self.send(settings, &request.method, &url, &headers, &bearer, body, &outcome).await.map_err(unanswered)?;
+        let mut response = outgoing.send(&bearer, body).await.map_err(unanswered)?;
         if response.status() == StatusCode::UNAUTHORIZED && is_retryable {
             let renewed = token.renew(&bearer).await.map_err(unanswered)?;
             if renewed.secret() != bearer.secret() {
                 api.metrics.record_answer(response.status().as_u16(), started.elapsed());
                 tracing::info!(api = %settings.name, "the API refused the token; retrying once with a new one");
                 started = Instant::now();
-                response = self
-                    .send(settings, &request.method, &url, &headers, &renewed, None, &outcome)
-                    .await
-                    .map_err(unanswered)?;
+                response = outgoing.send(&renewed, None).await.map_err(unanswered)?;
             }
         }
         let status = response.status();
@@ -220,28 +205,36 @@ impl Proxy {
         }
         Ok(pass_on(settings, response))
     }
+}
 
-    /// One request to the API, its headers awaited within the API's timeout.
-    #[allow(clippy::too_many_arguments, reason = "one private call site, each argument a part of the request")]
-    async fn send(
-        &self,
-        settings: &ApiSettings,
-        method: &Method,
-        url: &url::Url,
-        headers: &HeaderMap,
-        bearer: &AccessToken,
-        body: Option<reqwest::Body>,
-        outcome: &Outcome,
-    ) -> Result<reqwest::Response, ProxyError> {
-        let mut request =
-            self.client.request(method.clone(), url.clone()).headers(headers.clone()).bearer_auth(bearer.secret());
+/// The request to the API as it is sent, and sent again with a renewed token.
+struct Outgoing<'a> {
+    client: &'a reqwest::Client,
+    api: &'a ApiSettings,
+    method: Method,
+    url: url::Url,
+    /// The allowlisted request headers.
+    headers: HeaderMap,
+    /// Why the streamed request body stopped, if it did.
+    outcome: Outcome,
+}
+
+impl Outgoing<'_> {
+    /// One request with `bearer`, its headers awaited within the API's timeout.
+    async fn send(&self, bearer: &AccessToken, body: Option<reqwest::Body>) -> Result<reqwest::Response, ProxyError> {
+        let mut request = self
+            .client
+            .request(self.method.clone(), self.url.clone())
+            .headers(self.headers.clone())
+            .bearer_auth(bearer.secret());
         if let Some(body) = body {
             request = request.body(body);
         }
-        match tokio::time::timeout(settings.timeout, request.send()).await {
-            Err(_) => Err(ProxyError::Timeout(settings.timeout)),
+        let timeout = self.api.timeout;
+        match tokio::time::timeout(timeout, request.send()).await {
+            Err(_) => Err(ProxyError::Timeout(timeout)),
             Ok(Ok(response)) => Ok(response),
-            Ok(Err(e)) => Err(match outcome.error() {
+            Ok(Err(e)) => Err(match self.outcome.error() {
                 Some(BodyError::TooLarge(max)) => ProxyError::RequestTooLarge(max),
                 Some(other) => ProxyError::RequestBody(other),
                 None => ProxyError::Unreachable(innermost_cause(&e)),
@@ -277,14 +270,4 @@ fn pass_on(settings: &ApiSettings, response: reqwest::Response) -> http::Respons
 
 fn content_length(headers: &HeaderMap) -> Option<u64> {
     headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
-}
-
-/// The innermost cause says what happened ("Connection refused"); the outer
-/// layers only repeat the URL, whose query may hold something private.
-fn innermost_cause(e: &reqwest::Error) -> String {
-    let mut cause: &dyn std::error::Error = e;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    cause.to_string()
 }
