@@ -18,11 +18,12 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::cluster::{Cluster, ClusterError, RedisSettings};
+use crate::descriptors::DescriptorBudget;
 use crate::dev_auth_server::DevAuthServer;
 use crate::error::ErrorContext;
 use crate::exchange::Exchange;
 use crate::provider::{ClientCredentials, DiscoveryError, Provider, ProviderSpec};
-use crate::proxy::{ApiSettings, ApiToken, DEV_MODELS_API, Proxy, ProxyBuildError};
+use crate::proxy::{ApiSettings, ApiToken, DEV_MODELS_API, Proxy, ProxyBuildError, ProxyCapacity};
 use crate::routes::extract::SignInState;
 use crate::routes::proxy::ProxyRoutes;
 use crate::routes::token::TokenRoutes;
@@ -68,6 +69,11 @@ pub struct Config {
     /// The APIs reachable through `/api/proxy/{name}/…`; in `--dev`, `models`
     /// (the dev resource server) is added at start-up unless configured.
     pub apis: Vec<ApiSettings>,
+    /// The proxy's bound on upstream connections, its share of `descriptors`.
+    pub proxy_capacity: ProxyCapacity,
+    /// The descriptor limit shared out between client connections (`server`)
+    /// and the proxy (`proxy_capacity`); logged at start-up.
+    pub descriptors: DescriptorBudget,
 }
 
 /// Where tokens come from.
@@ -243,7 +249,7 @@ impl AppState {
     }
 
     fn with_parts(config: Config, source: Arc<dyn TokenSource>, metrics: Metrics) -> Result<Self, StartupError> {
-        let proxy = Proxy::new(config.apis.clone(), &config.http, &metrics)?;
+        let proxy = Proxy::new(config.apis.clone(), &config.http, config.proxy_capacity, &metrics)?;
         let caches = config
             .profiles
             .values()

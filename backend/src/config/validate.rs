@@ -18,9 +18,11 @@ use super::setting::{Kind, Seconds, Setting, Text};
 use super::settings::Settings;
 use crate::app::{Config, Cors, Profile, Upstream};
 use crate::cluster::RedisSettings;
+use crate::descriptors::{Demand, DescriptorBudget};
 use crate::provider::{
     ClientAuth, ClientCredentials, EndpointOverrides, Preset, ProviderSpec, is_loopback, parse_endpoint_url,
 };
+use crate::proxy::{ApiSettings, ProxyCapacity};
 use crate::server::ServerLimits;
 use crate::session::SessionKey;
 use crate::sign_in::SignIn;
@@ -144,6 +146,7 @@ pub(super) fn build(
         preset,
     };
     let apis = super::apis::parse(proxy_api, &file.apis, &api_context, &mut v.problems);
+    let descriptors = parse_descriptor_budget(s, &apis, dev, v);
     Some(Config {
         bind_addr: bind_addr?,
         public_dir: public_dir?,
@@ -156,8 +159,10 @@ pub(super) fn build(
         sign_in,
         warnings: std::mem::take(&mut v.warnings),
         redis: parse_redis(s, v),
-        server: parse_server_limits(s, v),
+        server: parse_server_limits(s, &descriptors, v),
+        proxy_capacity: proxy_capacity(&descriptors, &apis, dev),
         apis,
+        descriptors,
     })
 }
 
@@ -187,15 +192,36 @@ fn check_lifetimes(s: &Settings, cache: &CachePolicy, upstream: Option<&Upstream
     }
 }
 
-/// What slow, idle and numerous clients may hold open, and how long shutdown waits.
-fn parse_server_limits(s: &Settings, v: &mut Validator) -> ServerLimits {
+/// What slow, idle and numerous clients may hold open (the connection cap from
+/// the descriptor budget), and how long shutdown waits.
+fn parse_server_limits(s: &Settings, descriptors: &DescriptorBudget, v: &mut Validator) -> ServerLimits {
     let defaults = ServerLimits::default();
     ServerLimits {
         header_read_timeout: v.seconds(&s.header_read_timeout_secs, defaults.header_read_timeout.as_secs(), (1, 3600)),
         idle_timeout: v.seconds(&s.idle_timeout_secs, defaults.idle_timeout.as_secs(), (1, 3600)),
-        max_connections: v.number(&s.max_connections, defaults.max_connections as u64, (1, 1_000_000)) as usize,
+        max_connections: descriptors.connections,
         shutdown_timeout: v.seconds(&s.shutdown_timeout_secs, defaults.shutdown_timeout.as_secs(), (0, 3600)),
     }
+}
+
+/// The descriptor limit shared out: `MAX_CONNECTIONS` when set, else derived;
+/// a share for the proxy when it has APIs (always in `--dev`, for the demo's).
+fn parse_descriptor_budget(s: &Settings, apis: &[ApiSettings], dev: bool, v: &mut Validator) -> DescriptorBudget {
+    let max_connections =
+        v.value(&s.max_connections).is_some().then(|| v.number(&s.max_connections, 0, (1, 1_000_000)) as usize);
+    DescriptorBudget::current(Demand {
+        max_connections,
+        has_proxy: dev || !apis.is_empty(),
+        is_in_process_upstream: dev,
+    })
+}
+
+/// The proxy's share split over its APIs and their distinct hosts (`--dev` adds
+/// the demo's API on the embedded server).
+fn proxy_capacity(descriptors: &DescriptorBudget, apis: &[ApiSettings], dev: bool) -> ProxyCapacity {
+    let hosts: std::collections::BTreeSet<_> =
+        apis.iter().map(|api| (api.base_url.scheme(), api.base_url.host_str(), api.base_url.port())).collect();
+    ProxyCapacity::within(descriptors.proxy_connections, apis.len() + usize::from(dev), hosts.len() + usize::from(dev))
 }
 
 /// How long a failing upstream is left alone. 0 turns a bound off, which only
