@@ -74,7 +74,18 @@ pub fn render(config: &Config) -> String {
     out.set("UPSTREAM_BACKOFF_MAX_SECS", secs(config.cache.backoff.max));
     out.set("HEADER_READ_TIMEOUT_SECS", secs(config.server.header_read_timeout));
     out.set("IDLE_TIMEOUT_SECS", secs(config.server.idle_timeout));
-    out.set("MAX_CONNECTIONS", config.server.max_connections);
+    let budget = &config.descriptors;
+    if budget.is_derived {
+        out.set(
+            "MAX_CONNECTIONS",
+            format_args!(
+                "{} (derived from the descriptor limit {}; the proxy may hold {} upstream connections)",
+                config.server.max_connections, budget.limit, budget.proxy_connections
+            ),
+        );
+    } else {
+        out.set("MAX_CONNECTIONS", config.server.max_connections);
+    }
     out.set("SHUTDOWN_TIMEOUT_SECS", secs(config.server.shutdown_timeout));
     out.set(
         "LOG_FORMAT",

@@ -26,6 +26,9 @@ use crate::token_cache::CacheError;
 
 /// Suggested wait before retrying when the upstream is down and we have no token.
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(5);
+/// Suggested wait when the proxy is at its bound: places free up as soon as
+/// requests in flight finish.
+const BUSY_RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// The public `error` code of a failed request. Each code owns its HTTP status
 /// and the description shown to the browser, so a new failure picks a code and
@@ -56,6 +59,7 @@ pub enum ErrorCode {
     UpstreamTimeout,
     UpstreamRedirect,
     ApiUnavailable,
+    ProxyBusy,
 }
 
 impl ErrorCode {
@@ -86,6 +90,7 @@ impl ErrorCode {
             Self::UpstreamTimeout => "upstream_timeout",
             Self::UpstreamRedirect => "upstream_redirect",
             Self::ApiUnavailable => "api_unavailable",
+            Self::ProxyBusy => "proxy_busy",
         }
     }
 
@@ -109,6 +114,7 @@ impl ErrorCode {
             Self::RequestBodyFailed => StatusCode::BAD_REQUEST,
             Self::ResponseTooLarge | Self::UpstreamRedirect | Self::ApiUnavailable => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+            Self::ProxyBusy => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -147,6 +153,7 @@ impl ErrorCode {
             Self::RequestBodyFailed => "the request body could not be read",
             Self::UpstreamRedirect => "the API answered with a redirect, which the proxy does not follow",
             Self::ApiUnavailable => "the API could not be reached; see the server log",
+            Self::ProxyBusy => "the proxy has too many requests in progress; try again shortly",
         })
     }
 }
@@ -275,6 +282,7 @@ impl ApiError {
                 ProxyError::Timeout(_) => ErrorCode::UpstreamTimeout,
                 ProxyError::Redirect(_) => ErrorCode::UpstreamRedirect,
                 ProxyError::Unreachable(_) => ErrorCode::ApiUnavailable,
+                ProxyError::Busy => ErrorCode::ProxyBusy,
                 ProxyError::Cache(_) | ProxyError::UserToken(_) => ErrorCode::InternalError,
             },
         }
@@ -319,6 +327,7 @@ impl ApiError {
             | Self::Exchange(ExchangeError::BackingOff { retry_after }) => {
                 Duration::from_secs(retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0))
             }
+            Self::Proxy(ProxyError::Busy) => BUSY_RETRY_AFTER,
             _ => DEFAULT_RETRY_AFTER,
         }
     }

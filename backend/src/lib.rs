@@ -37,7 +37,9 @@
 //!    stops start-up), [`telemetry`] (tracing and the
 //!    Prometheus registry), [`single_flight`] (one run per key, shared by its
 //!    waiters), [`http_headers`] (no-store headers, HTML escaping),
-//!    [`constant_time`] (the one comparison of secrets), `log_text` (upstream
+//!    [`constant_time`] (the one comparison of secrets), [`descriptors`] (the
+//!    descriptor limit, raised at start-up and shared out between client
+//!    connections and the proxy), `log_text` (upstream
 //!    text made fit for a log line: credentials scrubbed, control characters
 //!    escaped, length capped).
 
@@ -45,6 +47,7 @@ pub mod app;
 pub mod cluster;
 pub mod config;
 pub mod constant_time;
+pub mod descriptors;
 pub mod dev_auth_server;
 pub mod effective_settings;
 pub mod error;

@@ -7,10 +7,13 @@ use clap::Parser;
 use token_backend::Config;
 use token_backend::app::Upstream;
 use token_backend::config::{Cli, Command};
+use token_backend::descriptors::{self, DescriptorBudget, Raised};
 use token_backend::{AppState, app, effective_settings, server, telemetry};
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // Before the configuration, which shares out the raised limit.
+    let raised = descriptors::raise_soft_limit();
     let cli = Cli::parse();
     let command = cli.command;
     let config = match Config::from_cli(cli) {
@@ -31,6 +34,7 @@ async fn main() -> ExitCode {
     for warning in &config.warnings {
         tracing::warn!("{warning}");
     }
+    log_descriptors(&raised, &config.descriptors);
     let bind_addr = config.bind_addr;
     let limits = config.server.clone();
     if let Upstream::Dev { token_ttl } = &config.upstream {
@@ -40,7 +44,7 @@ async fn main() -> ExitCode {
         Ok(built) => built,
         Err(e) => return startup_failure(&e),
     };
-    let listener = match tokio::net::TcpListener::bind(bind_addr).await {
+    let listener = match server::bind(bind_addr) {
         Ok(listener) => listener,
         Err(e) => return startup_failure(&format!("cannot listen on BIND_ADDR {bind_addr}: {e}")),
     };
@@ -63,6 +67,34 @@ async fn main() -> ExitCode {
 fn startup_failure(error: &dyn std::fmt::Display) -> ExitCode {
     tracing::error!("cannot start: {error}");
     ExitCode::from(2)
+}
+
+/// How the descriptor limit was raised and shared out: an operator sizing
+/// `ulimit -n` or `MAX_CONNECTIONS` reads it here.
+fn log_descriptors(raised: &std::io::Result<Raised>, budget: &DescriptorBudget) {
+    match raised {
+        Ok(Raised { from, to }) if from < to => {
+            tracing::info!(from, to, "raised the soft descriptor limit (RLIMIT_NOFILE) to the hard limit");
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "could not raise the soft descriptor limit (RLIMIT_NOFILE)"),
+    }
+    tracing::info!(
+        limit = budget.limit,
+        max_connections = budget.connections,
+        derived = budget.is_derived,
+        proxy_connections = budget.proxy_connections,
+        reserved = budget.reserved,
+        "descriptor budget"
+    );
+    if budget.is_overcommitted {
+        tracing::warn!(
+            limit = budget.limit,
+            max_connections = budget.connections,
+            "the descriptor limit is too low for MAX_CONNECTIONS and the proxy's share: raise `ulimit -n` or lower \
+             MAX_CONNECTIONS, or requests may fail with \"Too many open files\""
+        );
+    }
 }
 
 /// Dev mode must be impossible to miss: a banner on stderr and a warning in the log.

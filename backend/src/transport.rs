@@ -49,8 +49,14 @@ fn builder(connect_timeout: Duration) -> reqwest::ClientBuilder {
 /// timeout (a model download may take minutes; the proxy bounds the headers and
 /// every gap between chunks instead), no size cap (streamed, not read), and no
 /// connection pool shared with the authorization server.
-pub fn streaming_client(connect_timeout: Duration) -> Result<reqwest::Client, TransportBuildError> {
-    builder(connect_timeout).build().map_err(|source| TransportBuildError { client: "API proxy's", source })
+pub fn streaming_client(
+    connect_timeout: Duration,
+    idle_per_host: usize,
+) -> Result<reqwest::Client, TransportBuildError> {
+    builder(connect_timeout)
+        .pool_max_idle_per_host(idle_per_host)
+        .build()
+        .map_err(|source| TransportBuildError { client: "API proxy's", source })
 }
 
 /// The innermost cause says what happened ("Connection refused"); the outer

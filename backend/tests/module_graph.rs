@@ -14,7 +14,7 @@ const LAYERS: &[&[&str]] = &[
     &["routes", "error", "static_site"],
     &["token_cache", "sign_in", "session", "login_state", "dev_auth_server", "proxy"],
     &["exchange", "provider", "cluster"],
-    &["transport", "telemetry", "http_headers", "single_flight", "constant_time", "log_text"],
+    &["transport", "telemetry", "http_headers", "single_flight", "constant_time", "log_text", "descriptors"],
 ];
 
 fn layer_of(module: &str) -> usize {

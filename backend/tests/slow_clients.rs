@@ -8,7 +8,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::binary::BrokerProcess;
-use common::{PATIENCE, get, http_client};
+use common::raw_http::allow_descriptors;
+use common::{PATIENCE, get, has_read_everything, http_client, port_of};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -37,11 +38,6 @@ async fn time_until_closed(stream: &mut TcpStream) -> Duration {
     }
 }
 
-/// Open descriptors of the process.
-fn descriptors(broker: &BrokerProcess) -> usize {
-    std::fs::read_dir(format!("/proc/{}/fd", broker.pid())).expect("read /proc/PID/fd").count()
-}
-
 /// A client that sends half a request head and stops is disconnected after the
 /// header-read timeout, not kept forever.
 #[tokio::test]
@@ -66,25 +62,49 @@ async fn idle_keep_alive_connection_is_closed() {
 }
 
 /// Hundreds of idle connections cannot exhaust the broker's descriptors, and
-/// `/api/token` still answers at once: at the cap, quiet connections make room
-/// (the header-read timeout is long here, so it is not what frees them).
+/// `/api/token` still answers within seconds: at the cap, connections silent
+/// since their accept make room once silent past a preconnect's delay, a cap's
+/// worth at a time (the header-read timeout is long here, so it is not what frees them).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_connections_are_capped_and_the_token_route_still_answers() {
-    const CAP: usize = 20;
-    let broker = broker(&[("MAX_CONNECTIONS", "20"), ("HEADER_READ_TIMEOUT_SECS", "600")]).await;
-    let baseline = descriptors(&broker);
+    const CAP: usize = 50;
+    let broker = broker(&[("MAX_CONNECTIONS", "50"), ("HEADER_READ_TIMEOUT_SECS", "600")]).await;
+    let baseline = broker.descriptors();
     let mut idle = Vec::new();
     for _ in 0..200 {
         idle.push(connect(&broker).await);
     }
     // Let the broker accept all it will (up to the cap) before counting.
-    common::wait_until("the broker to accept up to its cap", || async { descriptors(&broker) >= baseline + CAP }).await;
-    let open = descriptors(&broker);
+    common::wait_until("the broker to accept up to its cap", || async { broker.descriptors() >= baseline + CAP }).await;
+    let open = broker.descriptors();
     assert!(open <= baseline + CAP + 4, "{open} descriptors open, {baseline} before 200 idle connections");
     let reply = get(&http_client(), &broker.url("/api/token")).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert!(reply.latency < Duration::from_secs(10), "/api/token took {:?} behind idle connections", reply.latency);
-    assert!(descriptors(&broker) <= baseline + CAP + 4);
+    assert!(broker.descriptors() <= baseline + CAP + 4);
+}
+
+/// The slowloris of issue 10 at its original size, with the default settings
+/// under `ulimit -n 1024`: 1,100 idle connections fill the cap derived from the
+/// limit, the rest wait in the listen queue, descriptors never run out, and
+/// `/api/token` is answered once the silent connections have made room.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eleven_hundred_idle_connections_leave_the_token_route_answerable_at_1024_descriptors() {
+    allow_descriptors(1_300);
+    let broker = BrokerProcess::start_with_descriptor_limit(1024, &["--dev"], &[]).await;
+    let cap = broker.budget("max_connections");
+    let baseline = broker.descriptors();
+    let mut idle = Vec::new();
+    for _ in 0..1_100 {
+        idle.push(connect(&broker).await);
+    }
+    common::wait_until("the broker to accept up to its cap", || async { broker.descriptors() >= baseline + cap }).await;
+    let reply = get(&http_client(), &broker.url("/api/token")).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert!(reply.latency < Duration::from_secs(10), "/api/token took {:?} behind idle connections", reply.latency);
+    assert!(broker.descriptors() < 1024);
+    let log = broker.stop().await.join("\n");
+    assert!(!log.contains("Too many open files"), "{log}");
 }
 
 /// A client that stops reading a large response is disconnected after the idle
@@ -97,12 +117,12 @@ async fn client_that_stops_reading_is_closed_after_the_idle_timeout() {
     std::fs::write(public.join("big.bin"), vec![b'x'; SIZE]).expect("write a large file");
     let public = public.to_str().expect("utf-8 path").to_owned();
     let broker = broker(&[("PUBLIC_DIR", &public), ("IDLE_TIMEOUT_SECS", "1")]).await;
-    let baseline = descriptors(&broker);
+    let baseline = broker.descriptors();
     let mut stream = connect(&broker).await;
     stream.write_all(b"GET /big.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").await.expect("send a request");
-    common::wait_until("the broker to accept the connection", || async { descriptors(&broker) > baseline }).await;
+    common::wait_until("the broker to accept the connection", || async { broker.descriptors() > baseline }).await;
     // Not reading: the socket buffers fill, the broker's write stalls, and the idle timeout closes it.
-    common::wait_until("the broker to close the stalled connection", || async { descriptors(&broker) <= baseline })
+    common::wait_until("the broker to close the stalled connection", || async { broker.descriptors() <= baseline })
         .await;
     let mut received = Vec::new();
     let _ = stream.read_to_end(&mut received).await;
@@ -128,23 +148,4 @@ async fn half_sent_request_cannot_hold_shutdown_open() {
     let exited = broker.wait_for_exit(Duration::from_secs(10)).await;
     let exited = exited.unwrap_or_else(|| panic!("still running {:?} after SIGTERM", signalled.elapsed()));
     assert!(exited.success(), "{exited}");
-}
-
-fn port_of(base: &str) -> u16 {
-    base.rsplit(':').next().and_then(|p| p.parse().ok()).expect("a port in the base URL")
-}
-
-/// Whether the broker's end of the connection from `client_port` exists and has
-/// no unread bytes, from the kernel's socket table (`/proc/net/tcp`: local and
-/// remote `ADDR:PORT` in hex, then state, then `tx_queue:rx_queue`).
-fn has_read_everything((broker_port, client_port): (u16, u16)) -> bool {
-    let table = std::fs::read_to_string("/proc/net/tcp").expect("read /proc/net/tcp");
-    let port = |field: &str| field.rsplit(':').next().and_then(|p| u16::from_str_radix(p, 16).ok());
-    table.lines().skip(1).any(|line| {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        fields.len() > 4
-            && port(fields[1]) == Some(broker_port)
-            && port(fields[2]) == Some(client_port)
-            && fields[4].split(':').nth(1).is_some_and(|rx| u64::from_str_radix(rx, 16) == Ok(0))
-    })
 }

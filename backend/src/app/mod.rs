@@ -25,9 +25,10 @@ use tower_sessions::SessionManagerLayer;
 use tower_sessions::service::SignedCookie;
 
 use crate::cluster::RedisSettings;
+use crate::descriptors::DescriptorBudget;
 use crate::error::ErrorContext;
 use crate::provider::{ClientCredentials, ProviderSpec};
-use crate::proxy::{ApiSettings, ApiToken};
+use crate::proxy::{ApiSettings, ApiToken, ProxyCapacity};
 use crate::routes::extract::SignInState;
 use crate::routes::proxy::ProxyRoutes;
 use crate::routes::token::TokenRoutes;
@@ -69,6 +70,11 @@ pub struct Config {
     /// The APIs reachable through `/api/proxy/{name}/…`; in `--dev`, `models`
     /// (the dev resource server) is added at start-up unless configured.
     pub apis: Vec<ApiSettings>,
+    /// The proxy's bound on upstream connections, its share of `descriptors`.
+    pub proxy_capacity: ProxyCapacity,
+    /// The descriptor limit shared out between client connections (`server`)
+    /// and the proxy (`proxy_capacity`); logged at start-up.
+    pub descriptors: DescriptorBudget,
 }
 
 /// Where tokens come from.

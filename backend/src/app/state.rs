@@ -165,7 +165,7 @@ impl AppState {
             }
             _ => None,
         };
-        let proxy = Proxy::new(config.apis.into_iter().chain(dev_api), &config.http, &metrics)?;
+        let proxy = Proxy::new(config.apis.into_iter().chain(dev_api), &config.http, config.proxy_capacity, &metrics)?;
         let caches = config
             .profiles
             .into_values()

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use super::settings::Settings;
 use super::validate::Validator;
+use crate::descriptors::DescriptorBudget;
 use crate::server::ServerLimits;
 use crate::telemetry::LogFormat;
 
@@ -37,13 +38,14 @@ pub(super) fn log_format(s: &Settings, v: &mut Validator) -> Option<LogFormat> {
     })
 }
 
-/// What slow, idle and numerous clients may hold open, and how long shutdown waits.
-pub(super) fn limits(s: &Settings, v: &mut Validator) -> ServerLimits {
+/// What slow, idle and numerous clients may hold open (the connection cap from
+/// the descriptor budget), and how long shutdown waits.
+pub(super) fn limits(s: &Settings, descriptors: &DescriptorBudget, v: &mut Validator) -> ServerLimits {
     let defaults = ServerLimits::default();
     ServerLimits {
         header_read_timeout: v.seconds(&s.header_read_timeout_secs, defaults.header_read_timeout.as_secs(), (1, 3600)),
         idle_timeout: v.seconds(&s.idle_timeout_secs, defaults.idle_timeout.as_secs(), (1, 3600)),
-        max_connections: v.number(&s.max_connections, defaults.max_connections as u64, (1, 1_000_000)) as usize,
+        max_connections: descriptors.connections,
         shutdown_timeout: v.seconds(&s.shutdown_timeout_secs, defaults.shutdown_timeout.as_secs(), (0, 3600)),
     }
 }

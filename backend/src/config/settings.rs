@@ -53,7 +53,7 @@ settings! {
     header_read_timeout_secs: Seconds = "HEADER_READ_TIMEOUT_SECS", toml [server] "header_read_timeout_secs";
     /// A connection that moves no byte either way for this long is closed [default: 60]
     idle_timeout_secs: Seconds = "IDLE_TIMEOUT_SECS", toml [server] "idle_timeout_secs";
-    /// Open client connections at most [default: 512]
+    /// Open client connections at most; at the cap, idle ones are closed to make room [default: from the descriptor limit (raised to its hard limit) less reserves, halved when APIs are proxied (proxied requests beyond the proxy's half get 503 with Retry-After), at most 4096]
     max_connections: Connections = "MAX_CONNECTIONS", toml [server] "max_connections";
     /// After SIGTERM, in-flight requests get this long [default: 20]
     shutdown_timeout_secs: Seconds = "SHUTDOWN_TIMEOUT_SECS", toml [server] "shutdown_timeout_secs";

@@ -12,7 +12,9 @@ use super::file::FileConfig;
 use super::setting::{Kind, Seconds, Setting, Text};
 use super::settings::Settings;
 use crate::app::Config;
+use crate::descriptors::{Demand, DescriptorBudget};
 use crate::provider::Preset;
+use crate::proxy::{ApiSettings, ProxyCapacity};
 
 #[derive(Default)]
 pub(super) struct Validator {
@@ -113,6 +115,7 @@ pub(super) fn build(
         preset,
     };
     let apis = super::apis::parse(proxy_api, &file.apis, &api_context, &mut v.problems);
+    let descriptors = parse_descriptor_budget(s, &apis, dev, v);
     Some(Config {
         bind_addr: bind_addr?,
         public_dir: public_dir?,
@@ -125,9 +128,31 @@ pub(super) fn build(
         sign_in,
         warnings: std::mem::take(&mut v.warnings),
         redis: super::redis::parse(s, v),
-        server: super::server::limits(s, v),
+        server: super::server::limits(s, &descriptors, v),
+        proxy_capacity: proxy_capacity(&descriptors, &apis, dev),
         apis,
+        descriptors,
     })
+}
+
+/// The descriptor limit shared out: `MAX_CONNECTIONS` when set, else derived;
+/// a share for the proxy when it has APIs (always in `--dev`, for the demo's).
+fn parse_descriptor_budget(s: &Settings, apis: &[ApiSettings], dev: bool, v: &mut Validator) -> DescriptorBudget {
+    let max_connections =
+        v.value(&s.max_connections).is_some().then(|| v.number(&s.max_connections, 0, (1, 1_000_000)) as usize);
+    DescriptorBudget::current(Demand {
+        max_connections,
+        has_proxy: dev || !apis.is_empty(),
+        is_in_process_upstream: dev,
+    })
+}
+
+/// The proxy's share split over its APIs and their distinct hosts (`--dev` adds
+/// the demo's API on the embedded server).
+fn proxy_capacity(descriptors: &DescriptorBudget, apis: &[ApiSettings], dev: bool) -> ProxyCapacity {
+    let hosts: std::collections::BTreeSet<_> =
+        apis.iter().map(|api| (api.base_url.scheme(), api.base_url.host_str(), api.base_url.port())).collect();
+    ProxyCapacity::within(descriptors.proxy_connections, apis.len() + usize::from(dev), hosts.len() + usize::from(dev))
 }
 
 #[cfg(test)]

@@ -6,6 +6,8 @@
 //! - `target`: the browser's path resolved under the API's base URL (SSRF guard).
 //! - `headers`: the request and response header allowlists.
 //! - `body`: bodies streamed both ways within the size limits and the timeout.
+//! - `capacity`: the bound on upstream connections, within the proxy's share of
+//!   the descriptor limit.
 //!
 //! Redirects from an API are never followed (the client has no redirect
 //! policy) and never passed on: a 3xx other than `304 Not Modified` is answered
@@ -17,11 +19,13 @@
 //! the session refresh's single flight).
 
 mod body;
+mod capacity;
 mod headers;
 mod settings;
 mod target;
 
 pub use body::BodyError;
+pub use capacity::ProxyCapacity;
 pub use settings::{
     ApiSettings, ApiToken, ApsService, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT,
     DEV_MODELS_API, with_trailing_slash,
@@ -38,6 +42,8 @@ use oauth2::AccessToken;
 use tokio::time::Instant;
 
 use self::body::{Limited, Outcome};
+use self::capacity::{ApiPlaces, Place, Places};
+use crate::descriptors::caused_by_exhaustion;
 use crate::sign_in::UserTokenError;
 use crate::telemetry::{ApiMetrics, Metrics};
 use crate::token_cache::CacheError;
@@ -65,6 +71,10 @@ pub enum ProxyError {
     /// Transport detail for the log (no URL: reqwest's innermost cause only).
     #[error("the API could not be reached: {0}")]
     Unreachable(String),
+    /// Every upstream connection the proxy may hold is in use (or the process
+    /// ran out of descriptors): a `503` the browser retries, not the API's fault.
+    #[error("the proxy's upstream connections are all in use")]
+    Busy,
     /// The request body from the browser failed or stalled.
     #[error("the request body could not be read: {0}")]
     RequestBody(BodyError),
@@ -106,37 +116,44 @@ impl std::fmt::Debug for ProxyRequest {
     }
 }
 
-/// One configured API with its metrics.
+/// One configured API with its metrics and its places for upstream requests.
 #[derive(Debug)]
 pub struct Api {
     pub settings: ApiSettings,
     metrics: ApiMetrics,
+    places: ApiPlaces,
 }
 
-/// The proxy: its APIs and the HTTP client they share. Cheap to clone.
+/// The proxy: its APIs, the HTTP client they share and the bound on its
+/// upstream connections. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Proxy {
     client: reqwest::Client,
     apis: Arc<BTreeMap<String, Arc<Api>>>,
+    places: Places,
 }
 
 impl Proxy {
     /// The proxy for `apis`, with a client of its own ([`streaming_client`]):
     /// each API's timeout bounds the headers and every gap between chunks.
+    /// Requests wait for a place within `capacity` as long as they would wait to
+    /// connect (as HAProxy's `timeout queue` defaults to `timeout connect`).
     pub fn new(
         apis: impl IntoIterator<Item = ApiSettings>,
         http: &UpstreamHttp,
+        capacity: ProxyCapacity,
         metrics: &Metrics,
     ) -> Result<Self, TransportBuildError> {
-        let client = streaming_client(http.connect_timeout)?;
+        let client = streaming_client(http.connect_timeout, capacity.idle_per_host)?;
         let apis = apis
             .into_iter()
             .map(|settings| {
                 let metrics = metrics.api(&settings.name);
-                (settings.name.clone(), Arc::new(Api { settings, metrics }))
+                let places = Places::for_api(capacity);
+                (settings.name.clone(), Arc::new(Api { settings, metrics, places }))
             })
             .collect();
-        Ok(Self { client, apis: Arc::new(apis) })
+        Ok(Self { client, apis: Arc::new(apis), places: Places::new(capacity, http.connect_timeout) })
     }
 
     pub fn api(&self, name: &str) -> Result<&Arc<Api>, ProxyError> {
@@ -184,6 +201,7 @@ impl Proxy {
 
         let outgoing = Outgoing { client: &self.client, api: settings, method: request.method, url, headers, outcome };
         let bearer = token.current().await.map_err(unanswered)?;
+        let place = self.places.take(&api.places).await.map_err(|_| unanswered(ProxyError::Busy))?;
         let mut started = Instant::now();
         let mut response = outgoing.send(&bearer, body).await.map_err(unanswered)?;
         if response.status() == StatusCode::UNAUTHORIZED && is_retryable {
@@ -203,7 +221,7 @@ impl Proxy {
         if response.content_length().is_some_and(|n| n > settings.max_response_bytes) {
             return Err(ProxyError::ResponseTooLarge(settings.max_response_bytes));
         }
-        Ok(pass_on(settings, response))
+        Ok(pass_on(settings, response, place))
     }
 }
 
@@ -237,6 +255,7 @@ impl Outgoing<'_> {
             Ok(Err(e)) => Err(match self.outcome.error() {
                 Some(BodyError::TooLarge(max)) => ProxyError::RequestTooLarge(max),
                 Some(other) => ProxyError::RequestBody(other),
+                None if caused_by_exhaustion(&e) => ProxyError::Busy,
                 None => ProxyError::Unreachable(innermost_cause(&e)),
             }),
         }
@@ -244,8 +263,8 @@ impl Outgoing<'_> {
 }
 
 /// The API's answer for the browser: its status, the allowlisted headers, and
-/// the body streamed within the API's limits.
-fn pass_on(settings: &ApiSettings, response: reqwest::Response) -> http::Response<axum::body::Body> {
+/// the body streamed within the API's limits, holding its `place` until it ends.
+fn pass_on(settings: &ApiSettings, response: reqwest::Response, place: Place) -> http::Response<axum::body::Body> {
     let mut headers = headers::response_headers(response.headers());
     // What an API sent for this browser is its alone to keep.
     if !headers.contains_key(header::CACHE_CONTROL) {
@@ -256,6 +275,8 @@ fn pass_on(settings: &ApiSettings, response: reqwest::Response) -> http::Respons
     let stream =
         Limited::new(response.bytes_stream(), settings.max_response_bytes, settings.timeout, Outcome::default());
     let stream = futures_util::StreamExt::inspect(stream, move |chunk| {
+        // Owned by the body stream, so given back when the body ends or is dropped.
+        let _place = &place;
         if let Err(e) = chunk {
             // Status and headers are gone already: cutting the connection is how
             // the browser learns that the body is incomplete.

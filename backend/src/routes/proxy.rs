@@ -55,7 +55,7 @@ pub fn router(state: ProxyRoutes) -> Router {
         (status = 405, description = "`method_not_allowed`", body = crate::error::ErrorBody),
         (status = 413, description = "`request_too_large`", body = crate::error::ErrorBody),
         (status = 502, description = "`api_unavailable`, `upstream_redirect`, `response_too_large`, `upstream_rejected`", body = crate::error::ErrorBody),
-        (status = 503, description = "`upstream_unavailable`: no token could be had", body = crate::error::ErrorBody),
+        (status = 503, description = "`upstream_unavailable`: no token could be had; `proxy_busy`: every upstream connection the proxy may hold is in use (with `Retry-After`)", body = crate::error::ErrorBody),
         (status = 504, description = "`upstream_timeout`", body = crate::error::ErrorBody),
     ))]
 pub(crate) async fn forward(State(state): State<Arc<ProxyRoutes>>, request: Request) -> Result<Response, ApiError> {

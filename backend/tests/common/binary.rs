@@ -61,7 +61,21 @@ pub struct Exited {
 }
 
 fn binary(args: &[&str], env: &[(&str, &str)]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_token-backend"));
+    limited_binary(None, args, env)
+}
+
+/// The binary, under `prlimit --nofile=N:N` (what `ulimit -n N` sets) when
+/// `descriptors` is given: `prlimit` execs it, so the process id is the broker's.
+fn limited_binary(descriptors: Option<u64>, args: &[&str], env: &[(&str, &str)]) -> Command {
+    let exe = env!("CARGO_BIN_EXE_token-backend");
+    let mut command = match descriptors {
+        Some(n) => {
+            let mut prlimit = Command::new("prlimit");
+            prlimit.arg(format!("--nofile={n}:{n}")).arg("--").arg(exe);
+            prlimit
+        }
+        None => Command::new(exe),
+    };
     command
         .args(args)
         .env_clear()
@@ -83,7 +97,16 @@ impl BrokerProcess {
     /// Starts the binary and waits for its "listening on" log line (so `RUST_LOG`,
     /// if given, must include `info` for `token_backend`).
     pub async fn start(args: &[&str], env: &[(&str, &str)]) -> Self {
-        let mut child = binary(args, env).spawn().expect("spawn token-backend");
+        Self::spawn(binary(args, env)).await
+    }
+
+    /// As [`Self::start`], with soft and hard descriptor limits of `descriptors`.
+    pub async fn start_with_descriptor_limit(descriptors: u64, args: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::spawn(limited_binary(Some(descriptors), args, env)).await
+    }
+
+    async fn spawn(mut command: Command) -> Self {
+        let mut child = command.spawn().expect("spawn token-backend");
         let stderr = LogCapture::start(child.stderr.take().expect("piped stderr"));
         // Stdout is unused; drain it so the child can never block on a full pipe.
         let _stdout = LogCapture::start(child.stdout.take().expect("piped stdout"));
@@ -113,6 +136,19 @@ impl BrokerProcess {
     /// The process id, to signal the process or count its descriptors.
     pub fn pid(&self) -> u32 {
         self.child.id().expect("token-backend is running")
+    }
+
+    /// Open descriptors of the process.
+    pub fn descriptors(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid())).expect("read /proc/PID/fd").count()
+    }
+
+    /// A number from the start-up "descriptor budget" log line (`max_connections`, say).
+    pub fn budget(&self, field: &str) -> usize {
+        let lines = self.stderr.lines();
+        let line = lines.iter().find(|l| l.contains("descriptor budget")).expect("a descriptor budget line");
+        let value = line.split(&format!("{field}=")).nth(1).expect("the field in the budget line");
+        value.split(|c: char| !c.is_ascii_digit()).next().and_then(|n| n.parse().ok()).expect("a number")
     }
 
     /// Waits up to `within` for the process to exit by itself; `None` if it did not.

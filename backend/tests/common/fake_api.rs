@@ -7,6 +7,7 @@
 //!   `WWW-Authenticate`, `X-Internal`) next to allowlisted ones (`ETag`).
 //! - `/redirect`: `302` to another host.
 //! - `/slow`: headers after 5 s (the tests' APIs time out after 1 s).
+//! - `/delay/{ms}`: `200` after `ms` milliseconds: a slow API that does answer.
 //! - `/bytes/{n}`: `n` bytes with `Content-Length`; `/chunked/{n}` without it.
 //! - `/gated/{n}`: `n` bytes, the last 64 KiB held back until [`FakeApi::open_gate`].
 //! - `/upload`: reads the body and answers its length.
@@ -78,6 +79,7 @@ impl FakeApi {
             .route("/bytes/{n}", any(bytes))
             .route("/chunked/{n}", any(chunked))
             .route("/gated/{n}", any(gated))
+            .route("/delay/{ms}", any(delayed))
             .route("/{*rest}", any(by_path))
             .with_state(Arc::clone(&state));
         let task = tokio::spawn(async move {
@@ -193,6 +195,12 @@ async fn bytes(State(state): State<Arc<FakeState>>, Path(n): Path<usize>, reques
 async fn chunked(State(state): State<Arc<FakeState>>, Path(n): Path<usize>, request: Request) -> Response {
     record(&state, &request);
     Body::from_stream(stream_of(n)).into_response()
+}
+
+async fn delayed(State(state): State<Arc<FakeState>>, Path(ms): Path<u64>, request: Request) -> Response {
+    record(&state, &request);
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    "late".into_response()
 }
 
 async fn gated(State(state): State<Arc<FakeState>>, Path(n): Path<usize>, request: Request) -> Response {

@@ -4,7 +4,8 @@
 //! (`fake_api`), the broker in-process (`broker`) and as the real
 //! binary (`binary`), configuration builders (`config`), the multi-replica rig
 //! with a real Redis (`redis`) and its authorization server (`code_upstream`),
-//! the sign-in rig (`sign_in`) and its recording proxy (`token_proxy`). This file holds
+//! the sign-in rig (`sign_in`) and its recording proxy (`token_proxy`), and
+//! HTTP/1.1 over raw sockets (`raw_http`). This file holds
 //! what they all use: ports, locks, polling, the HTTP client and its replies.
 //!
 //! Every server binds 127.0.0.1 on a port the OS picks and is stopped when its
@@ -22,6 +23,7 @@ pub mod fake_api;
 pub mod fault_upstream;
 pub mod glimesh;
 pub mod oidc_provider;
+pub mod raw_http;
 pub mod redis;
 pub mod sign_in;
 pub mod token_proxy;
@@ -188,4 +190,33 @@ pub async fn request(client: &reqwest::Client, method: reqwest::Method, url: &st
     let headers = response.headers().clone();
     let body = response.text().await.expect("response body");
     Reply { status, headers, body, latency: sent_at.elapsed(), sent_at }
+}
+
+/// The port of a base URL (`http://HOST:PORT`).
+pub fn port_of(base: &str) -> u16 {
+    base.rsplit(':').next().and_then(|p| p.parse().ok()).expect("a port in the base URL")
+}
+
+/// The broker's end of the connection from `client_port`, as the fields of its
+/// line in the kernel's socket table (`/proc/net/tcp`: local and remote
+/// `ADDR:PORT` in hex, state, `tx_queue:rx_queue`, …, inode tenth).
+fn broker_socket((broker_port, client_port): (u16, u16)) -> Option<Vec<String>> {
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("read /proc/net/tcp");
+    let port = |field: &str| field.rsplit(':').next().and_then(|p| u16::from_str_radix(p, 16).ok());
+    table.lines().skip(1).map(|line| line.split_whitespace().map(str::to_owned).collect::<Vec<_>>()).find(|fields| {
+        fields.len() > 9 && port(&fields[1]) == Some(broker_port) && port(&fields[2]) == Some(client_port)
+    })
+}
+
+/// Whether the broker's end of the connection from `client_port` exists and has
+/// no unread bytes.
+pub fn has_read_everything(ports: (u16, u16)) -> bool {
+    broker_socket(ports)
+        .is_some_and(|fields| fields[4].split(':').nth(1).is_some_and(|rx| u64::from_str_radix(rx, 16) == Ok(0)))
+}
+
+/// Whether the broker has accepted the connection from `client_port`: a
+/// connection still in the listen queue has no socket inode yet.
+pub fn is_accepted(ports: (u16, u16)) -> bool {
+    broker_socket(ports).is_some_and(|fields| fields[9] != "0")
 }
