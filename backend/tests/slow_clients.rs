@@ -8,16 +8,13 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::binary::BrokerProcess;
+use common::broker::BrokerBuilder;
 use common::{PATIENCE, get, http_client};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// A request whose headers never end.
 const HALF_SENT: &[u8] = b"GET /api/token HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ";
-
-async fn broker(env: &[(&str, &str)]) -> BrokerProcess {
-    BrokerProcess::start(&["--dev"], env).await
-}
 
 async fn connect(broker: &BrokerProcess) -> TcpStream {
     let addr = broker.base.trim_start_matches("http://");
@@ -46,7 +43,7 @@ fn descriptors(broker: &BrokerProcess) -> usize {
 /// header-read timeout, not kept forever.
 #[tokio::test]
 async fn half_sent_request_is_closed_after_the_header_read_timeout() {
-    let broker = broker(&[("HEADER_READ_TIMEOUT_SECS", "1")]).await;
+    let broker = BrokerBuilder::dev().env(&[("HEADER_READ_TIMEOUT_SECS", "1")]).spawn().await;
     let mut stream = connect(&broker).await;
     stream.write_all(HALF_SENT).await.expect("send half a request");
     let closed_after = time_until_closed(&mut stream).await;
@@ -56,7 +53,7 @@ async fn half_sent_request_is_closed_after_the_header_read_timeout() {
 /// A keep-alive connection that sends nothing after its response is closed too.
 #[tokio::test]
 async fn idle_keep_alive_connection_is_closed() {
-    let broker = broker(&[("HEADER_READ_TIMEOUT_SECS", "1")]).await;
+    let broker = BrokerBuilder::dev().env(&[("HEADER_READ_TIMEOUT_SECS", "1")]).spawn().await;
     let mut stream = connect(&broker).await;
     stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").await.expect("send a request");
     let mut response = vec![0u8; 1024];
@@ -71,7 +68,8 @@ async fn idle_keep_alive_connection_is_closed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_connections_are_capped_and_the_token_route_still_answers() {
     const CAP: usize = 20;
-    let broker = broker(&[("MAX_CONNECTIONS", "20"), ("HEADER_READ_TIMEOUT_SECS", "600")]).await;
+    let broker =
+        BrokerBuilder::dev().env(&[("MAX_CONNECTIONS", "20"), ("HEADER_READ_TIMEOUT_SECS", "600")]).spawn().await;
     let baseline = descriptors(&broker);
     let mut idle = Vec::new();
     for _ in 0..200 {
@@ -96,7 +94,7 @@ async fn client_that_stops_reading_is_closed_after_the_idle_timeout() {
     std::fs::create_dir_all(&public).expect("create public dir");
     std::fs::write(public.join("big.bin"), vec![b'x'; SIZE]).expect("write a large file");
     let public = public.to_str().expect("utf-8 path").to_owned();
-    let broker = broker(&[("PUBLIC_DIR", &public), ("IDLE_TIMEOUT_SECS", "1")]).await;
+    let broker = BrokerBuilder::dev().env(&[("PUBLIC_DIR", &public), ("IDLE_TIMEOUT_SECS", "1")]).spawn().await;
     let baseline = descriptors(&broker);
     let mut stream = connect(&broker).await;
     stream.write_all(b"GET /big.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").await.expect("send a request");
@@ -114,7 +112,8 @@ async fn client_that_stops_reading_is_closed_after_the_idle_timeout() {
 /// After SIGTERM a half-sent request holds the process at most the shutdown deadline.
 #[tokio::test]
 async fn half_sent_request_cannot_hold_shutdown_open() {
-    let mut broker = broker(&[("HEADER_READ_TIMEOUT_SECS", "600"), ("SHUTDOWN_TIMEOUT_SECS", "1")]).await;
+    let mut broker =
+        BrokerBuilder::dev().env(&[("HEADER_READ_TIMEOUT_SECS", "600"), ("SHUTDOWN_TIMEOUT_SECS", "1")]).spawn().await;
     let mut stream = connect(&broker).await;
     stream.write_all(HALF_SENT).await.expect("send half a request");
     // The broker must have accepted the connection and read the half request
