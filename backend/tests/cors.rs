@@ -11,16 +11,12 @@ use common::{get_with, http_client, request};
 const APP: &str = "https://app.example.com";
 const OTHER: &str = "https://evil.example.net";
 
-async fn broker(upstream: &FaultUpstream, extra: &[&str]) -> Broker {
-    Broker::generic(&upstream.token_url(), extra).await
-}
-
 /// Default is same-origin: another site's page gets no CORS header, so the browser
 /// keeps it from reading tokens.
 #[tokio::test]
 async fn no_allowed_origins_means_no_cors_headers() {
     let upstream = FaultUpstream::start(Script::token(3600)).await;
-    let broker = broker(&upstream, &[]).await;
+    let broker = Broker::generic(&upstream.token_url(), &[]).await;
     let reply = get_with(&http_client(), &broker.url("/api/token"), &[("origin", OTHER)]).await;
     assert_eq!(reply.status, 200);
     assert!(reply.header("access-control-allow-origin").is_none(), "{:?}", reply.headers);
@@ -38,7 +34,11 @@ async fn no_allowed_origins_means_no_cors_headers() {
 #[tokio::test]
 async fn only_listed_origins_get_cors_headers() {
     let upstream = FaultUpstream::start(Script::token(3600)).await;
-    let broker = broker(&upstream, &["--allowed-origins", "https://app.example.com, http://localhost:5173"]).await;
+    let broker = Broker::generic(
+        &upstream.token_url(),
+        &["--allowed-origins", "https://app.example.com, http://localhost:5173"],
+    )
+    .await;
     let client = http_client();
     let url = broker.url("/api/token");
     let allowed = get_with(&client, &url, &[("origin", APP)]).await;
@@ -64,7 +64,7 @@ async fn only_listed_origins_get_cors_headers() {
 #[tokio::test]
 async fn preflight_from_a_listed_origin_is_approved() {
     let upstream = FaultUpstream::start(Script::token(3600)).await;
-    let broker = broker(&upstream, &["--allowed-origins", APP]).await;
+    let broker = Broker::generic(&upstream.token_url(), &["--allowed-origins", APP]).await;
     let client = http_client();
     let url = broker.url("/api/token/default");
     let preflight = request(
@@ -105,7 +105,7 @@ async fn preflight_from_a_listed_origin_is_approved() {
 #[tokio::test]
 async fn error_responses_carry_cors_headers_for_listed_origins() {
     let upstream = FaultUpstream::start(Script::raw(503, "text/plain", "down")).await;
-    let broker = broker(&upstream, &["--allowed-origins", APP]).await;
+    let broker = Broker::generic(&upstream.token_url(), &["--allowed-origins", APP]).await;
     let reply = get_with(&http_client(), &broker.url("/api/token"), &[("origin", APP)]).await;
     assert_eq!(reply.status, 503);
     assert_eq!(reply.header("access-control-allow-origin"), Some(APP));
@@ -115,7 +115,8 @@ async fn error_responses_carry_cors_headers_for_listed_origins() {
 #[tokio::test]
 async fn credentials_flag_is_sent_when_enabled() {
     let upstream = FaultUpstream::start(Script::token(3600)).await;
-    let broker = broker(&upstream, &["--allowed-origins", APP, "--cors-allow-credentials", "true"]).await;
+    let broker =
+        Broker::generic(&upstream.token_url(), &["--allowed-origins", APP, "--cors-allow-credentials", "true"]).await;
     let reply = get_with(&http_client(), &broker.url("/api/token"), &[("origin", APP)]).await;
     assert_eq!(reply.header("access-control-allow-origin"), Some(APP));
     assert_eq!(reply.header("access-control-allow-credentials"), Some("true"));
@@ -125,7 +126,7 @@ async fn credentials_flag_is_sent_when_enabled() {
 #[tokio::test]
 async fn wildcard_allows_any_origin() {
     let upstream = FaultUpstream::start(Script::token(3600)).await;
-    let broker = broker(&upstream, &["--allowed-origins", "*"]).await;
+    let broker = Broker::generic(&upstream.token_url(), &["--allowed-origins", "*"]).await;
     let reply = get_with(&http_client(), &broker.url("/api/token"), &[("origin", OTHER)]).await;
     assert_eq!(reply.header("access-control-allow-origin"), Some("*"));
     assert!(reply.header("access-control-allow-credentials").is_none());

@@ -7,10 +7,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::binary::{BrokerProcess, run_to_exit};
-use common::broker::Broker;
+use common::binary::run_to_exit;
+use common::broker::{Broker, BrokerBuilder};
 use common::fault_upstream::{FaultUpstream, Script};
-use common::{get, http_client};
+use common::{assert_error, get, http_client};
 
 /// A hung upstream makes `/readyz` say "not ready" within about a second, not
 /// after the upstream timeout: orchestrators fail slow probes.
@@ -62,18 +62,8 @@ async fn password_in_token_url_is_never_echoed() {
 async fn password_in_token_url_stays_out_of_responses_and_logs() {
     let upstream = FaultUpstream::start(Script::raw(500, "text/plain", "down")).await;
     let url = upstream.token_url().replacen("http://", "http://broker:hunter2-url-pw@", 1);
-    let broker = BrokerProcess::start(
-        &[],
-        &[
-            ("RUST_LOG", "trace"),
-            ("OAUTH_PROVIDER", "generic"),
-            ("OAUTH_TOKEN_URL", &url),
-            ("OAUTH_CLIENT_ID", "broker"),
-            ("OAUTH_CLIENT_SECRET", "broker-secret"),
-            ("UPSTREAM_BACKOFF_MAX_SECS", "0"),
-        ],
-    )
-    .await;
+    let broker =
+        BrokerBuilder::generic(&url).env(&[("RUST_LOG", "trace"), ("UPSTREAM_BACKOFF_MAX_SECS", "0")]).spawn().await;
     let client = http_client();
     let failed = get(&client, &broker.url("/api/token")).await;
     assert_eq!(failed.status, 503, "{}", failed.body);
@@ -107,8 +97,7 @@ async fn unknown_profile_is_not_reflected_unbounded() {
     let client = http_client();
     let long = "p".repeat(5000);
     let reply = get(&client, &broker.url(&format!("/api/token/{long}"))).await;
-    assert_eq!(reply.status, 404, "{}", reply.body);
-    assert_eq!(reply.error_code(), "unknown_profile");
+    assert_error!(reply, 404, "unknown_profile");
     assert!(reply.body.len() < 300, "{} bytes reflected", reply.body.len());
     let reply = get(&client, &broker.url("/api/token/a%0D%0Aforged%3Cscript%3E")).await;
     let description = reply.json()["error_description"].as_str().expect("description").to_owned();

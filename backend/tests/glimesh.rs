@@ -6,35 +6,22 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::Reply;
-use common::broker::Broker;
+use common::broker::{Broker, BrokerBuilder};
+use common::browser::Browser;
 use common::glimesh::{CredentialsIn, FakeGlimesh, GLIMESH_CLIENT_ID, GLIMESH_CLIENT_SECRET, GLIMESH_TOKEN_TTL_SECS};
-use common::sign_in::{Browser, config, query_param, sign_in_flags};
-use token_backend::{AppState, app, server};
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use common::sign_in::query_param;
+use common::{Reply, assert_error};
 
-fn two_legged_args<'a>(fake: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec![
-        "--provider",
-        "glimesh",
-        "--token-url",
-        fake,
-        "--client-id",
-        GLIMESH_CLIENT_ID,
-        "--client-secret",
-        GLIMESH_CLIENT_SECRET,
-    ];
-    args.extend_from_slice(extra);
-    args
+/// The `glimesh` preset against `fake`, as the client the fake knows.
+fn glimesh_broker(fake: &FakeGlimesh) -> BrokerBuilder {
+    BrokerBuilder::preset("glimesh", &fake.token_url()).client(GLIMESH_CLIENT_ID, GLIMESH_CLIENT_SECRET)
 }
 
 /// With nothing but an id and a secret, the preset sends them where Glimesh reads them.
 #[tokio::test]
 async fn client_credentials_work_with_the_preset_defaults() {
     let fake = FakeGlimesh::start(GLIMESH_TOKEN_TTL_SECS).await;
-    let token_url = fake.token_url();
-    let broker = Broker::start(&two_legged_args(&token_url, &[])).await;
+    let broker = glimesh_broker(&fake).start().await;
     let reply = common::get(&common::http_client(), &broker.url("/api/token")).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     let body = reply.json();
@@ -55,41 +42,31 @@ async fn client_credentials_work_with_the_preset_defaults() {
 #[tokio::test]
 async fn explicit_client_auth_overrides_the_preset() {
     let fake = FakeGlimesh::start(GLIMESH_TOKEN_TTL_SECS).await;
-    let token_url = fake.token_url();
-    let broker = Broker::start(&two_legged_args(&token_url, &["--client-auth", "basic"])).await;
+    let broker = glimesh_broker(&fake).args(&["--client-auth", "basic"]).start().await;
     let reply = common::get(&common::http_client(), &broker.url("/api/token")).await;
-    assert_eq!((reply.status, reply.error_code().as_str()), (502, "upstream_rejected"), "{}", reply.body);
+    assert_error!(reply, 502, "upstream_rejected");
     let requests = fake.requests();
     assert_eq!(requests.len(), 1, "{requests:?}");
     assert_eq!(requests[0].credentials_in, CredentialsIn::HeaderOnly, "{requests:?}");
     assert_eq!(requests[0].status, 401);
 }
 
-/// The broker serving on its own port, signed in through the fake.
+/// The broker with sign-in through the fake.
 struct SignInRig {
-    base: String,
+    broker: Broker,
     fake: FakeGlimesh,
-    _shutdown: oneshot::Sender<()>,
-    _built: token_backend::app::Built,
 }
 
 impl SignInRig {
     async fn start(user_token_ttl_secs: u64, extra: &[&str]) -> Self {
         let fake = FakeGlimesh::start(user_token_ttl_secs).await;
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind broker");
-        let addr = listener.local_addr().expect("local addr");
-        let redirect = format!("http://{addr}/auth/callback");
-        let (token_url, authorize_url) = (fake.token_url(), fake.authorize_url());
-        let mut args = two_legged_args(&token_url, &[]);
-        args.extend_from_slice(&["--authorize-url", &authorize_url]);
-        args.extend_from_slice(&sign_in_flags(&redirect));
-        args.extend_from_slice(extra);
-        let built = AppState::build(config(addr, &args)).await.expect("broker starts");
-        let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(server::run(listener, app(built.state.clone()), async move {
-            let _ = rx.await;
-        }));
-        Self { base: format!("http://{addr}"), fake, _shutdown: tx, _built: built }
+        let broker =
+            glimesh_broker(&fake).args(&["--authorize-url", &fake.authorize_url()]).sign_in().args(extra).start().await;
+        Self { broker, fake }
+    }
+
+    fn browser(&self) -> Browser {
+        Browser::new(&self.broker.url(""))
     }
 
     /// Signs `browser` in through the fake's authorize endpoint; returns the authorize URL it was sent to.
@@ -100,7 +77,7 @@ impl SignInRig {
         let consented = browser.get(&authorize, &[]).await;
         assert_eq!(consented.status, 303, "fake authorize: {}", consented.body);
         let callback = consented.header("location").expect("callback Location").to_owned();
-        assert!(callback.starts_with(&format!("{}/auth/callback?", self.base)), "{callback}");
+        assert!(callback.starts_with(&self.broker.url("/auth/callback?")), "{callback}");
         let landed = browser.get(&callback, &[]).await;
         assert_eq!(landed.status, 302, "callback: {}", landed.body);
         assert_eq!(landed.header("location"), Some("/"));
@@ -113,7 +90,7 @@ impl SignInRig {
 #[tokio::test]
 async fn code_flow_with_pkce_and_refresh() {
     let rig = SignInRig::start(6, &["--token-min-ttl-secs", "1", "--token-refresh-window-min-secs", "3"]).await;
-    let browser = Browser::new(&rig.base);
+    let browser = rig.browser();
     let authorize = rig.sign_in(&browser).await;
     let signed_in = Instant::now();
     assert!(authorize.starts_with(&rig.fake.authorize_url()), "{authorize}");
@@ -148,13 +125,13 @@ async fn code_flow_with_pkce_and_refresh() {
 #[tokio::test]
 async fn user_me_without_userinfo_is_a_documented_404() {
     let rig = SignInRig::start(GLIMESH_TOKEN_TTL_SECS, &[]).await;
-    let browser = Browser::new(&rig.base);
+    let browser = rig.browser();
     let anonymous: Reply = browser.get("/api/user/me", &[("x-requested-with", "fetch")]).await;
-    assert_eq!((anonymous.status, anonymous.error_code().as_str()), (401, "login_required"), "{}", anonymous.body);
+    assert_error!(anonymous, 401, "login_required");
 
     rig.sign_in(&browser).await;
     let me = browser.get("/api/user/me", &[("x-requested-with", "fetch")]).await;
-    assert_eq!((me.status, me.error_code().as_str()), (404, "userinfo_not_configured"), "{}", me.body);
+    assert_error!(me, 404, "userinfo_not_configured");
     assert_eq!(me.header("content-type"), Some("application/json"));
     assert!(me.json()["error_description"].as_str().is_some_and(|d| d.contains("userinfo")), "{}", me.body);
 }

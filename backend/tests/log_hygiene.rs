@@ -8,8 +8,9 @@ mod common;
 
 use base64::Engine;
 use common::binary::BrokerProcess;
+use common::broker::BrokerBuilder;
+use common::browser::Browser;
 use common::fault_upstream::{FaultUpstream, Script};
-use common::sign_in::Browser;
 use common::{free_port, get, http_client};
 
 const CLIENT_ID: &str = "broker id";
@@ -20,21 +21,8 @@ fn form_encode(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
-async fn broker(upstream: &FaultUpstream, client_auth: &str) -> BrokerProcess {
-    BrokerProcess::start(
-        &[],
-        &[
-            ("OAUTH_PROVIDER", "generic"),
-            ("OAUTH_TOKEN_URL", &upstream.token_url()),
-            ("OAUTH_CLIENT_ID", CLIENT_ID),
-            ("OAUTH_CLIENT_SECRET", SECRET),
-            ("OAUTH_CLIENT_AUTH", client_auth),
-            // An empty NO_COLOR is "not set": colour would follow the terminal test alone.
-            ("NO_COLOR", ""),
-        ],
-    )
-    .await
-}
+/// An empty NO_COLOR is "not set": colour would follow the terminal test alone.
+const NO_COLOR_UNSET: (&str, &str) = ("NO_COLOR", "");
 
 /// An `error_description` that echoes the Basic header and the form-encoded
 /// secret, and carries a newline and ANSI escapes, is logged scrubbed, on one
@@ -50,7 +38,11 @@ async fn upstream_error_text_is_scrubbed_and_escaped() {
     );
     for client_auth in ["basic", "post"] {
         let upstream = FaultUpstream::start(Script::oauth_error(401, "invalid_client", &description)).await;
-        let broker = broker(&upstream, client_auth).await;
+        let broker = BrokerBuilder::generic(&upstream.token_url())
+            .client(CLIENT_ID, SECRET)
+            .env(&[("OAUTH_CLIENT_AUTH", client_auth), NO_COLOR_UNSET])
+            .spawn()
+            .await;
         let reply = get(&http_client(), &broker.url("/api/token")).await;
         assert_eq!(reply.status, 502, "{}", reply.body);
         let log = broker.stop().await;
@@ -73,7 +65,11 @@ async fn one_upstream_failure_is_one_log_line() {
     let upstream =
         FaultUpstream::start(Script::raw(500, "text/plain", "down").delayed(std::time::Duration::from_millis(500)))
             .await;
-    let broker = broker(&upstream, "basic").await;
+    let broker = BrokerBuilder::generic(&upstream.token_url())
+        .client(CLIENT_ID, SECRET)
+        .env(&[("OAUTH_CLIENT_AUTH", "basic"), NO_COLOR_UNSET])
+        .spawn()
+        .await;
     let client = http_client();
     let url = broker.url("/api/token");
     let replies = futures_util::future::join_all((0..50).map(|_| get(&client, &url))).await;

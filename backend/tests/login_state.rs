@@ -6,10 +6,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::binary::BrokerProcess;
+use common::broker::BrokerBuilder;
 use common::code_upstream::{CodeUpstream, CodeUpstreamSettings};
 use common::manual_client;
-use common::redis::{set_cookie, set_cookie_named, sign_in, user_token, with_sign_in};
+use common::replicas::{set_cookie, set_cookie_named, sign_in, user_token, with_sign_in};
 use common::{free_port, get};
 
 /// Resident memory of the process, in KiB.
@@ -45,20 +45,8 @@ async fn cookieless_logins_do_not_grow_memory() {
         CodeUpstream::start(CodeUpstreamSettings { app_ttl_secs: 3600, user_ttl_secs: 3600, delay: Duration::ZERO })
             .await;
     let port = free_port();
-    let bind = format!("127.0.0.1:{port}");
-    let env: Vec<(String, String)> = [
-        ("OAUTH_PROVIDER", "generic"),
-        ("OAUTH_TOKEN_URL", upstream.url("/token").as_str()),
-        ("OAUTH_CLIENT_ID", "broker"),
-        ("OAUTH_CLIENT_SECRET", "broker-secret"),
-        ("BIND_ADDR", bind.as_str()),
-    ]
-    .iter()
-    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-    .collect();
-    let env = with_sign_in(env, &upstream, port);
-    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let broker = BrokerProcess::start(&[], &pairs).await;
+    let broker = BrokerBuilder::generic(&upstream.url("/token")).env(&[("BIND_ADDR", &format!("127.0.0.1:{port}"))]);
+    let broker = with_sign_in(broker, &upstream, port).spawn().await;
     let client = manual_client();
     // Warm-up: thread stacks, allocator arenas and connection buffers reach their working size.
     cookieless_logins(&client, &broker.base, 2_000).await;

@@ -8,9 +8,10 @@ mod common;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use common::binary::BrokerProcess;
+use common::broker::BrokerBuilder;
+use common::browser::Browser;
 use common::oidc_provider::OidcProvider;
-use common::sign_in::{Browser, query_param};
+use common::sign_in::query_param;
 use common::{SESSION_SECRET, free_port, lock, manual_client};
 
 const API: &str = "https://api.example.test/";
@@ -102,21 +103,22 @@ async fn me_answers_from_the_id_token_when_userinfo_refuses_an_api_token() {
     .to_string();
     let oidc =
         OidcProvider::start_with(60, &[("SIGN_IN", "1"), ("EXTRA_CLIENTS", &client), ("RESOURCE_SERVER", API)]).await;
-    let env: Vec<(&str, String)> = vec![
-        ("RUST_LOG", "info".into()),
-        ("BIND_ADDR", format!("127.0.0.1:{port}")),
-        ("OAUTH_PROVIDER", "oidc".into()),
-        ("OAUTH_ISSUER", oidc.issuer.clone()),
-        ("OAUTH_CLIENT_ID", CLIENT_ID.into()),
-        ("OAUTH_CLIENT_SECRET", CLIENT_SECRET.into()),
-        ("OAUTH_REDIRECT_URL", redirect.clone()),
-        ("OAUTH_USER_SCOPE", SCOPE.into()),
-        ("OAUTH_RESOURCE", API.into()),
-        ("SESSION_SECRET", SESSION_SECRET.into()),
-        ("COOKIE_SECURE", "false".into()),
-    ];
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let broker = BrokerProcess::start(&[], &env).await;
+    let broker = BrokerBuilder::new()
+        .env(&[
+            ("RUST_LOG", "info"),
+            ("BIND_ADDR", &format!("127.0.0.1:{port}")),
+            ("OAUTH_PROVIDER", "oidc"),
+            ("OAUTH_ISSUER", &oidc.issuer),
+            ("OAUTH_CLIENT_ID", CLIENT_ID),
+            ("OAUTH_CLIENT_SECRET", CLIENT_SECRET),
+            ("OAUTH_REDIRECT_URL", &redirect),
+            ("OAUTH_USER_SCOPE", SCOPE),
+            ("OAUTH_RESOURCE", API),
+            ("SESSION_SECRET", SESSION_SECRET),
+            ("COOKIE_SECURE", "false"),
+        ])
+        .spawn()
+        .await;
     let browser = Browser::new(&broker.base);
 
     let login = browser.login_raw("%2F").await;

@@ -7,14 +7,14 @@
 
 mod common;
 
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::binary::BrokerProcess;
-use common::broker::Broker;
+use common::broker::{Broker, BrokerBuilder};
 use common::fake_api::FakeApi;
 use common::fault_upstream::{FaultUpstream, Script};
 use common::sign_in::Rig;
-use common::{get, get_with, http_client, manual_client, request, scratch_file};
+use common::{assert_error, get, get_with, http_client, manual_client, request, scratch_file};
 use futures_util::StreamExt;
 use reqwest::Method;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -26,17 +26,9 @@ async fn broker_with_apis(upstream: &FaultUpstream, toml: &str) -> Broker {
     Broker::generic(&upstream.token_url(), &["--config", file.to_str().expect("utf-8 path")]).await
 }
 
-/// The error body's code, after checking the shape every error shares.
-fn error_of(reply: &common::Reply) -> String {
-    assert_eq!(reply.header("cache-control"), Some("no-store"), "{reply:?}");
-    assert!(reply.json()["error_description"].is_string(), "{}", reply.body);
-    reply.error_code()
-}
-
 /// Sends `target` as the raw request-target, so no client normalises it first;
 /// returns the status and body.
-async fn raw_get(base: &str, target: &str) -> (u16, String) {
-    let addr = base.trim_start_matches("http://");
+async fn raw_get(addr: SocketAddr, target: &str) -> (u16, String) {
     let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let request = format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.expect("write");
@@ -95,7 +87,7 @@ async fn demo_json_is_dev_only() {
     let client = http_client();
     assert_eq!(get(&client, &broker.url("/dev/demo.json")).await.status, 404);
     let reply = get(&client, &broker.url("/api/proxy/models/building.glb")).await;
-    assert_eq!((reply.status, error_of(&reply).as_str()), (404, "api_not_found"));
+    assert_error!(reply, 404, "api_not_found");
 }
 
 /// The API gets the server's token and none of the browser's credentials or
@@ -104,7 +96,7 @@ async fn demo_json_is_dev_only() {
 async fn token_is_attached_and_browser_credentials_are_stripped() {
     let upstream = FaultUpstream::start(Script::token(3600)).await;
     let api = FakeApi::start().await;
-    let broker = Broker::generic(&upstream.token_url(), &["--proxy-api", &format!("api={}", api.base_url())]).await;
+    let broker = Broker::generic(&upstream.token_url(), &["--proxy-api", &format!("api={}", api.url("/"))]).await;
     let client = http_client();
     let token = get(&client, &broker.url("/api/token")).await.token();
     let reply = get_with(
@@ -141,7 +133,7 @@ async fn traversal_and_host_escapes_are_refused() {
     let upstream = FaultUpstream::start(Script::token(3600)).await;
     let api = FakeApi::start().await;
     let broker =
-        broker_with_apis(&upstream, &format!("[apis.api]\nbase_url = \"{}echo/\"\npaths = [\"/\"]\n", api.base_url()))
+        broker_with_apis(&upstream, &format!("[apis.api]\nbase_url = \"{}\"\npaths = [\"/\"]\n", api.url("/echo/")))
             .await;
     let cases = [
         "/api/proxy/api/../redirect",
@@ -159,20 +151,20 @@ async fn traversal_and_host_escapes_are_refused() {
         "/api/proxy/api/a%00b",
     ];
     for target in cases {
-        let (status, body) = raw_get(&broker.base, target).await;
+        let (status, body) = raw_get(broker.addr(), target).await;
         assert_eq!(status, 403, "{target}: {body}");
         assert!(body.contains("\"path_not_allowed\""), "{target}: {body}");
     }
     // A backslash is not even valid in a request-target: refused by the HTTP layer.
-    let (status, _) = raw_get(&broker.base, "/api/proxy/api/a\\..\\redirect").await;
+    let (status, _) = raw_get(broker.addr(), "/api/proxy/api/a\\..\\redirect").await;
     assert!(status == 400 || status == 403, "{status}");
     assert!(api.received().is_empty(), "the API was reached: {:?}", api.received());
     // And the controls: an ordinary path does reach it, under the base, and so
     // does a URL-encoded derivative URN, its encoded slashes passed on as sent.
-    assert_eq!(raw_get(&broker.base, "/api/proxy/api/x").await.0, 200);
+    assert_eq!(raw_get(broker.addr(), "/api/proxy/api/x").await.0, 200);
     assert_eq!(api.received()[0].target, "/echo/x");
     let urn = "manifest/urn%3Aadsk.viewing%3Afs.file%3AdXJu%2Foutput%2F0.svf";
-    assert_eq!(raw_get(&broker.base, &format!("/api/proxy/api/{urn}")).await.0, 200);
+    assert_eq!(raw_get(broker.addr(), &format!("/api/proxy/api/{urn}")).await.0, 200);
     assert_eq!(api.received()[1].target, format!("/echo/{urn}"));
 }
 
@@ -183,18 +175,18 @@ async fn methods_and_path_prefixes_are_enforced() {
     let api = FakeApi::start().await;
     let broker = broker_with_apis(
         &upstream,
-        &format!("[apis.ro]\nbase_url = \"{}\"\nmethods = [\"GET\"]\npaths = [\"/echo/\"]\n", api.base_url()),
+        &format!("[apis.ro]\nbase_url = \"{}\"\nmethods = [\"GET\"]\npaths = [\"/echo/\"]\n", api.url("/")),
     )
     .await;
     let client = http_client();
     assert_eq!(get(&client, &broker.url("/api/proxy/ro/echo/x")).await.status, 200);
     let post = request(&client, Method::POST, &broker.url("/api/proxy/ro/echo/x"), &[]).await;
-    assert_eq!((post.status, error_of(&post).as_str()), (405, "method_not_allowed"));
+    assert_error!(post, 405, "method_not_allowed");
     assert_eq!(post.header("allow"), Some("GET"));
     let outside = get(&client, &broker.url("/api/proxy/ro/bytes/10")).await;
-    assert_eq!((outside.status, error_of(&outside).as_str()), (403, "path_not_allowed"));
+    assert_error!(outside, 403, "path_not_allowed");
     let unknown = get(&client, &broker.url("/api/proxy/nope/echo/x")).await;
-    assert_eq!((unknown.status, error_of(&unknown).as_str()), (404, "api_not_found"));
+    assert_error!(unknown, 404, "api_not_found");
     assert_eq!(api.received().len(), 1, "only the allowed request reached the API");
 }
 
@@ -208,7 +200,7 @@ async fn limits_timeout_and_redirects() {
         &format!(
             "[apis.small]\nbase_url = \"{}\"\nmethods = [\"GET\", \"POST\"]\nmax_request_bytes = 1000\n\
              max_response_bytes = 1000\ntimeout_secs = 1\n",
-            api.base_url()
+            api.url("/")
         ),
     )
     .await;
@@ -218,7 +210,7 @@ async fn limits_timeout_and_redirects() {
     let exact = client.get(url("/bytes/1000")).send().await.expect("exact");
     assert_eq!(exact.bytes().await.expect("body").len(), 1000);
     let declared = get(&client, &url("/bytes/1001")).await;
-    assert_eq!((declared.status, error_of(&declared).as_str()), (502, "response_too_large"));
+    assert_error!(declared, 502, "response_too_large");
     // No Content-Length: the limit is found mid-stream, so the connection is cut
     // and the body never completes.
     // (Here the first chunk is already over it, so even the headers may not go out.)
@@ -243,7 +235,7 @@ async fn limits_timeout_and_redirects() {
 
     let started = Instant::now();
     let slow = get(&client, &url("/slow")).await;
-    assert_eq!((slow.status, error_of(&slow).as_str()), (504, "upstream_timeout"));
+    assert_error!(slow, 504, "upstream_timeout");
     assert!(started.elapsed() < Duration::from_secs(4), "timed out after {:?}", started.elapsed());
 
     let redirect = manual_client().get(url("/redirect")).send().await.expect("redirect");
@@ -262,7 +254,7 @@ async fn a_refused_token_is_renewed_and_retried_exactly_once() {
     let api = FakeApi::start().await;
     let broker = broker_with_apis(
         &upstream,
-        &format!("[apis.api]\nbase_url = \"{}\"\nmethods = [\"GET\", \"POST\"]\n", api.base_url()),
+        &format!("[apis.api]\nbase_url = \"{}\"\nmethods = [\"GET\", \"POST\"]\n", api.url("/")),
     )
     .await;
     let client = http_client();
@@ -298,7 +290,7 @@ async fn a_refused_token_is_renewed_and_retried_exactly_once() {
 async fn concurrent_refusals_make_one_renewal() {
     let upstream = FaultUpstream::start(Script::token(3600).delayed(Duration::from_millis(200))).await;
     let api = FakeApi::start().await;
-    let broker = Broker::generic(&upstream.token_url(), &["--proxy-api", &format!("api={}", api.base_url())]).await;
+    let broker = Broker::generic(&upstream.token_url(), &["--proxy-api", &format!("api={}", api.url("/"))]).await;
     let client = http_client();
     let first = get(&client, &broker.url("/api/token")).await.token();
     api.refuse(&first);
@@ -315,7 +307,7 @@ async fn large_bodies_stream_through() {
     const SIZE: usize = 64 * 1024 * 1024;
     let upstream = FaultUpstream::start(Script::token(3600)).await;
     let api = FakeApi::start().await;
-    let broker = Broker::generic(&upstream.token_url(), &["--proxy-api", &format!("api={}", api.base_url())]).await;
+    let broker = Broker::generic(&upstream.token_url(), &["--proxy-api", &format!("api={}", api.url("/"))]).await;
     let response =
         http_client().get(broker.url(&format!("/api/proxy/api/gated/{SIZE}"))).send().await.expect("headers");
     assert_eq!(response.status(), 200);
@@ -337,19 +329,19 @@ async fn large_bodies_stream_through() {
 async fn user_token_api_needs_session_and_csrf_header() {
     let api = FakeApi::start().await;
     let file =
-        scratch_file("user-api.toml", &format!("[apis.mine]\nbase_url = \"{}\"\ntoken = \"user\"\n", api.base_url()));
+        scratch_file("user-api.toml", &format!("[apis.mine]\nbase_url = \"{}\"\ntoken = \"user\"\n", api.url("/")));
     let rig = Rig::dev(&["--config", file.to_str().expect("utf-8 path")]).await;
     let browser = rig.browser();
     let ajax = [("x-requested-with", "fetch")];
     let no_header = browser.get("/api/proxy/mine/echo/a", &[]).await;
-    assert_eq!((no_header.status, error_of(&no_header).as_str()), (403, "cross_site_request"));
+    assert_error!(no_header, 403, "cross_site_request");
     let signed_out = browser.get("/api/proxy/mine/echo/a", &ajax).await;
-    assert_eq!((signed_out.status, error_of(&signed_out).as_str()), (401, "login_required"));
+    assert_error!(signed_out, 401, "login_required");
     browser.sign_in("/", "alice").await;
     let no_header = browser.get("/api/proxy/mine/echo/a", &[]).await;
     assert_eq!(no_header.status, 403);
     let foreign = browser.get("/api/proxy/mine/echo/a", &[ajax[0], ("origin", "https://evil.example")]).await;
-    assert_eq!((foreign.status, error_of(&foreign).as_str()), (403, "cross_site_request"));
+    assert_error!(foreign, 403, "cross_site_request");
     assert!(api.received().is_empty());
     let ok = browser.get("/api/proxy/mine/echo/a", &ajax).await;
     assert_eq!((ok.status, ok.body.as_str()), (200, "echo"));
@@ -376,18 +368,11 @@ async fn user_token_api_needs_session_and_csrf_header() {
 async fn metrics_move_and_tokens_stay_out_of_the_log() {
     let upstream = FaultUpstream::start(Script::token(3600)).await;
     let api = FakeApi::start().await;
-    let broker = BrokerProcess::start(
-        &[],
-        &[
-            ("OAUTH_PROVIDER", "generic"),
-            ("OAUTH_TOKEN_URL", &upstream.token_url()),
-            ("OAUTH_CLIENT_ID", "broker"),
-            ("OAUTH_CLIENT_SECRET", "S3CRET-proxy-log"),
-            ("PROXY_API", &format!("api={}", api.base_url())),
-            ("RUST_LOG", "debug"),
-        ],
-    )
-    .await;
+    let broker = BrokerBuilder::generic(&upstream.token_url())
+        .client("broker", "S3CRET-proxy-log")
+        .env(&[("PROXY_API", &format!("api={}", api.url("/"))), ("RUST_LOG", "debug")])
+        .spawn()
+        .await;
     let client = http_client();
     let first = get(&client, &broker.url("/api/token")).await.token();
     api.refuse(&first);

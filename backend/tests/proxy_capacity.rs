@@ -27,7 +27,7 @@ async fn a_thousand_proxied_requests_at_1024_descriptors_get_200_or_503_never_a_
         ("OAUTH_TOKEN_URL", &upstream.token_url()),
         ("OAUTH_CLIENT_ID", "broker"),
         ("OAUTH_CLIENT_SECRET", "broker-secret"),
-        ("PROXY_API", &format!("slow={}", api.base_url())),
+        ("PROXY_API", &format!("slow={}", api.url("/"))),
         // How long a request waits for a place before its 503.
         ("UPSTREAM_CONNECT_TIMEOUT_SECS", "1"),
     ];

@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 
 use common::code_upstream::{CodeUpstream, CodeUpstreamSettings};
 use common::fault_upstream::{FaultUpstream, Script};
-use common::redis::{
-    Load, RedisServer, Replicas, metric, replica_env, set_cookie, sign_in, user_token, wait_for_redis_state,
-    with_sign_in,
+use common::redis::RedisServer;
+use common::replicas::{
+    Hit, Load, Replicas, metric, replica, set_cookie, sign_in, user_token, wait_for_redis_state, with_sign_in,
 };
-use common::{PATIENCE, free_port, get, http_client, manual_client, poll_for, wait_until};
+use common::{PATIENCE, assert_error, free_port, get, http_client, manual_client, poll_for, wait_until};
 
 /// Token lifetime at the upstream, and the policy that makes it refresh 2 s before expiry.
 const LIFETIME: Duration = Duration::from_secs(6);
@@ -24,8 +24,7 @@ const POLICY: [(&str, &str); 2] = [("TOKEN_MIN_TTL_SECS", "1"), ("TOKEN_REFRESH_
 async fn two_legged_cluster(script: Script) -> (RedisServer, FaultUpstream, Replicas) {
     let redis = RedisServer::start().await;
     let upstream = FaultUpstream::start(script).await;
-    let env = replica_env(&upstream.token_url(), &redis.url(), &POLICY);
-    let replicas = Replicas::start(3, &env, None).await;
+    let replicas = Replicas::start(3, &replica(&upstream.token_url(), &redis.url(), &POLICY), None).await;
     (redis, upstream, replicas)
 }
 
@@ -73,7 +72,7 @@ async fn steady_traffic_refreshes_once_per_lifetime_for_the_cluster() {
     }
     // Same token on every replica at any moment: rounds send to all three at once;
     // a disagreement is allowed only within 1 s of a new token's issue.
-    let mut rounds: std::collections::BTreeMap<(usize, u64), Vec<&common::redis::Hit>> = Default::default();
+    let mut rounds: std::collections::BTreeMap<(usize, u64), Vec<&Hit>> = Default::default();
     for hit in &hits {
         rounds.entry((hit.worker, hit.round)).or_default().push(hit);
     }
@@ -101,12 +100,11 @@ async fn steady_traffic_refreshes_once_per_lifetime_for_the_cluster() {
 async fn killing_a_replica_leaves_the_others_serving() {
     let (_redis, upstream, mut replicas) = two_legged_cluster(Script::token(60)).await;
     let load = Load::start(replicas.urls("/api/token"), 3, Duration::from_millis(5), Duration::from_secs(5));
-    let ok_on =
-        |hits: &[common::redis::Hit], i: usize| hits.iter().filter(|h| h.replica == i && h.outcome.is_ok()).count();
+    let ok_on = |hits: &[Hit], i: usize| hits.iter().filter(|h| h.replica == i && h.outcome.is_ok()).count();
     wait_until("traffic on every replica", || async { (0..3).all(|i| ok_on(&load.hits(), i) >= 20) }).await;
     replicas.kill(2).await;
     let killed_at = Instant::now();
-    let after_kill = |hits: &[common::redis::Hit], i: usize| {
+    let after_kill = |hits: &[Hit], i: usize| {
         hits.iter().filter(|h| h.replica == i && h.sent_at > killed_at && h.outcome.is_ok()).count()
     };
     wait_until("traffic after the kill", || async { (0..2).all(|i| after_kill(&load.hits(), i) >= 100) }).await;
@@ -133,8 +131,8 @@ async fn sign_in_cluster(
 ) -> (CodeUpstream, Replicas) {
     let upstream = CodeUpstream::start(settings).await;
     let port = free_port();
-    let env = with_sign_in(replica_env(&upstream.url("/token"), &redis.url(), policy), &upstream, port);
-    let replicas = Replicas::start(3, &env, Some(port)).await;
+    let broker = with_sign_in(replica(&upstream.url("/token"), &redis.url(), policy), &upstream, port);
+    let replicas = Replicas::start(3, &broker, Some(port)).await;
     (upstream, replicas)
 }
 
@@ -216,7 +214,7 @@ async fn redis_outage_falls_back_to_local_mode_and_recovers() {
     }
     for i in 0..3 {
         let reply = user_token(&client, &replicas.get(i).base, &cookie).await;
-        assert_eq!((reply.status, reply.error_code().as_str()), (503, "session_store_unavailable"), "replica {i}");
+        assert_error!(reply, 503, "session_store_unavailable", "replica {i}:");
         assert_eq!(set_cookie(&reply), None, "replica {i} must not touch the session cookie");
     }
     // Each replica's token reaches its refresh window during the outage and is

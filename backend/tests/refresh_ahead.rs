@@ -18,9 +18,8 @@ const MIN_TTL: Duration = Duration::from_secs(1);
 /// How slow the upstream is while refreshing; far above any cache hit's latency.
 const UPSTREAM_DELAY: Duration = Duration::from_secs(2);
 
-async fn broker(upstream: &FaultUpstream) -> Broker {
-    Broker::generic(&upstream.token_url(), &["--token-min-ttl-secs", "1", "--token-refresh-window-min-secs", "4"]).await
-}
+/// The refresh policy of the module doc.
+const POLICY: [&str; 4] = ["--token-min-ttl-secs", "1", "--token-refresh-window-min-secs", "4"];
 
 /// The token in `reply` had at least `MIN_TTL` left, by the upstream's own clock,
 /// when the request was sent.
@@ -36,7 +35,7 @@ fn assert_fresh_enough(upstream: &FaultUpstream, reply: &Reply) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_in_refresh_window_do_not_wait_for_the_upstream() {
     let upstream = FaultUpstream::start(Script::token(LIFETIME)).await;
-    let broker = broker(&upstream).await;
+    let broker = Broker::generic(&upstream.token_url(), &POLICY).await;
     let client = http_client();
     let url = broker.url("/api/token");
     let first = get(&client, &url).await.token();
@@ -73,7 +72,7 @@ async fn requests_in_refresh_window_do_not_wait_for_the_upstream() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_refresh_is_invisible_until_the_token_runs_out() {
     let upstream = FaultUpstream::start(Script::token(LIFETIME)).await;
-    let broker = broker(&upstream).await;
+    let broker = Broker::generic(&upstream.token_url(), &POLICY).await;
     let client = http_client();
     let url = broker.url("/api/token");
     let first = get(&client, &url).await.token();
@@ -125,7 +124,7 @@ async fn failing_refresh_is_invisible_until_the_token_runs_out() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_cache_fetches_a_fresh_token_after_expiry() {
     let upstream = FaultUpstream::start(Script::token(3)).await;
-    let broker = broker(&upstream).await;
+    let broker = Broker::generic(&upstream.token_url(), &POLICY).await;
     let client = http_client();
     let url = broker.url("/api/token");
     let first = get(&client, &url).await.token();

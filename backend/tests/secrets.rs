@@ -5,6 +5,7 @@ mod common;
 
 use base64::Engine;
 use common::binary::BrokerProcess;
+use common::broker::BrokerBuilder;
 use common::fault_upstream::{FaultUpstream, Script};
 use common::{Reply, get, http_client};
 use serde_json::json;
@@ -41,21 +42,17 @@ fn echoing_scripts() -> Vec<(&'static str, Script)> {
 /// client-authentication method, and checks everything it exposed.
 async fn assert_secret_stays_inside(client_auth: &str) {
     let upstream = FaultUpstream::start(Script::token(3600)).await;
-    let broker = BrokerProcess::start(
-        &[],
-        &[
+    let broker = BrokerBuilder::generic(&upstream.token_url())
+        .client("broker", SECRET)
+        .env(&[
             ("RUST_LOG", "trace"),
-            ("OAUTH_PROVIDER", "generic"),
-            ("OAUTH_TOKEN_URL", &upstream.token_url()),
-            ("OAUTH_CLIENT_ID", "broker"),
-            ("OAUTH_CLIENT_SECRET", SECRET),
             ("OAUTH_CLIENT_AUTH", client_auth),
             // Every scripted failure must reach the upstream, so no backoff window.
             ("UPSTREAM_BACKOFF_MAX_SECS", "0"),
             ("UPSTREAM_RETRY_AFTER_MAX_SECS", "0"),
-        ],
-    )
-    .await;
+        ])
+        .spawn()
+        .await;
     let client = http_client();
     let mut seen = Vec::new();
     let mut tokens = Vec::new();

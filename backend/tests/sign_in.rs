@@ -8,9 +8,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::binary::BrokerProcess;
-use common::sign_in::{Browser, DEV_CLIENT_ID, Rig, dev_token, is_removal, query_param, s256, standalone_dev_server};
-use common::{Reply, SESSION_SECRET, free_port};
+use common::broker::BrokerBuilder;
+use common::browser::{Browser, is_removal};
+use common::sign_in::{DEV_CLIENT_ID, Rig, dev_token, query_param, s256, standalone_dev_server};
+use common::{Reply, SESSION_SECRET, assert_error, free_port};
 
 /// Asserts the 400 `invalid_state` sign-in page.
 fn assert_invalid_state(reply: &Reply, what: &str) {
@@ -23,8 +24,7 @@ fn assert_invalid_state(reply: &Reply, what: &str) {
 /// Asserts `/api/user/token` answers 401 `login_required` for this browser.
 async fn assert_signed_out(browser: &Browser, what: &str) {
     let reply = browser.user_token().await;
-    assert_eq!(reply.status, 401, "{what}: {}", reply.body);
-    assert_eq!(reply.error_code(), "login_required", "{what}");
+    assert_error!(reply, 401, "login_required", "{what}:");
 }
 
 /// Replaces the `state` parameter of a callback URL.
@@ -58,7 +58,7 @@ async fn dev_sign_in_sends_every_parameter_and_rotates_the_session() {
         |name: &str| query_param(&authorize, name).unwrap_or_else(|| panic!("`{name}` missing from {authorize}"));
     assert_eq!(param("response_type"), "code");
     assert_eq!(param("client_id"), DEV_CLIENT_ID);
-    assert_eq!(param("redirect_uri"), format!("{}/auth/callback", rig.base));
+    assert_eq!(param("redirect_uri"), rig.url("/auth/callback"));
     assert_eq!(param("code_challenge_method"), "S256");
     let challenge = param("code_challenge");
     assert_eq!(challenge.len(), 43, "{challenge}");
@@ -72,7 +72,7 @@ async fn dev_sign_in_sends_every_parameter_and_rotates_the_session() {
     assert_eq!(login.headers.get_all("set-cookie").iter().count(), 1, "an anonymous login creates no session");
 
     let callback = browser.decide(&authorize, "allow", "alice").await;
-    assert!(callback.starts_with(&format!("{}/auth/callback?", rig.base)), "{callback}");
+    assert!(callback.starts_with(&rig.url("/auth/callback?")), "{callback}");
     assert_eq!(query_param(&callback, "state"), Some(param("state")));
     let landed = browser.get(&callback, &[]).await;
     assert_eq!(landed.status, 302, "{}", landed.body);
@@ -177,7 +177,7 @@ async fn a_callback_from_another_browsers_session_is_refused() {
 async fn dev_server_enforces_pkce() {
     let rig = Rig::dev(&[]).await;
     let browser = rig.browser();
-    let redirect_uri = format!("{}/auth/callback", rig.base);
+    let redirect_uri = rig.url("/auth/callback");
     let verifier = "correct-verifier-0123456789-abcdefghijklmnopqrstuvwxyz";
     // Our own authorization request, so we hold the verifier the broker never reveals.
     let code = || async {
@@ -252,11 +252,10 @@ async fn cross_site_calls_are_refused() {
         [("/api/user/token", &[]), ("/api/user/token", &evil), ("/api/user/me", &[]), ("/api/user/me", &evil)];
     for (path, headers) in cases {
         let reply = browser.get(path, headers).await;
-        assert_eq!(reply.status, 403, "{path} {headers:?}: {}", reply.body);
-        assert_eq!(reply.error_code(), "cross_site_request");
+        assert_error!(reply, 403, "cross_site_request", "{path} {headers:?}:");
         assert!(!reply.body.contains("dev_"), "a token leaked: {}", reply.body);
     }
-    let ours = browser.get("/api/user/token", &[("x-requested-with", "fetch"), ("origin", &rig.base)]).await;
+    let ours = browser.get("/api/user/token", &[("x-requested-with", "fetch"), ("origin", &rig.url(""))]).await;
     assert_eq!(ours.status, 200, "{}", ours.body);
     // A foreign sign-out (with or without X-Requested-With) does nothing.
     let logout = browser.logout(Some("https://evil.example")).await;
@@ -299,8 +298,7 @@ async fn forged_or_stale_cookies_get_login_required() {
         let browser = rig.browser();
         browser.set_cookie(Some(&cookie));
         let reply = browser.user_token().await;
-        assert_eq!(reply.status, 401, "{what}: {}", reply.body);
-        assert_eq!(reply.error_code(), "login_required", "{what}");
+        assert_error!(reply, 401, "login_required", "{what}:");
         for set in reply.headers.get_all("set-cookie") {
             assert!(is_removal(set.to_str().expect("ascii")), "{what}: a session was created: {set:?}");
         }
@@ -328,7 +326,7 @@ async fn denied_consent_stores_nothing() {
     // Any other provider error is a 400 page naming it.
     let other = browser.authorize("/", "allow", "alice").await;
     let state = query_param(&other, "state").expect("state");
-    let reply = browser.get(&format!("{}/auth/callback?error=server_error&state={state}", rig.base), &[]).await;
+    let reply = browser.get(&rig.url(&format!("/auth/callback?error=server_error&state={state}")), &[]).await;
     assert_eq!(reply.status, 400, "{}", reply.body);
     assert!(reply.body.contains("server_error"), "{}", reply.body);
     assert_signed_out(&browser, "after server_error").await;
@@ -405,7 +403,7 @@ async fn code_exchange_sends_the_pkce_verifier() {
     let verifier = exchange.form("code_verifier").expect("code_verifier sent");
     assert!((43..=128).contains(&verifier.len()), "{verifier}");
     assert_eq!(s256(&verifier), query_param(&authorize, "code_challenge").expect("challenge"));
-    assert_eq!(exchange.form("redirect_uri").as_deref(), Some(format!("{}/auth/callback", rig.base).as_str()));
+    assert_eq!(exchange.form("redirect_uri").as_deref(), Some(rig.url("/auth/callback").as_str()));
     assert_eq!(exchange.form("code"), query_param(&callback, "code"));
     assert!(exchange.form("client_secret").is_none(), "secret in the body as well as the header");
     let basic = exchange.request_headers.get("authorization").expect("client authentication").to_str().expect("ascii");
@@ -423,7 +421,7 @@ async fn logout_revokes_the_refresh_token_and_ends_the_session() {
     assert_eq!(browser.user_token().await.status, 200);
     let refresh_token = proxy.refresh_tokens().pop().expect("a refresh token was issued");
 
-    let logout = browser.logout(Some(&rig.base)).await;
+    let logout = browser.logout(Some(&rig.url(""))).await;
     assert_eq!(logout.status, 204, "{}", logout.body);
     let set = logout.header("set-cookie").expect("the cookie is cleared");
     assert!(set.starts_with("session=") && is_removal(set), "{set}");
@@ -460,26 +458,23 @@ async fn secrets_never_reach_the_browser_or_the_log() {
     let redirect = format!("{base}/auth/callback");
     let (dev, proxy, client_secret) = standalone_dev_server(4, &redirect).await;
     let issuer = dev.issuer().as_str().trim_end_matches('/').to_owned();
-    let bind = format!("127.0.0.1:{port}");
-    let env: Vec<(&str, String)> = vec![
-        ("RUST_LOG", "trace".into()),
-        ("BIND_ADDR", bind),
-        ("OAUTH_PROVIDER", "generic".into()),
-        ("OAUTH_TOKEN_URL", proxy.url("token")),
-        ("OAUTH_AUTHORIZE_URL", format!("{issuer}/authorize")),
-        ("OAUTH_REVOKE_URL", proxy.url("revoke")),
-        ("OAUTH_USERINFO_URL", format!("{issuer}/userinfo")),
-        ("OAUTH_CLIENT_ID", DEV_CLIENT_ID.into()),
-        ("OAUTH_CLIENT_SECRET", client_secret.clone()),
-        ("OAUTH_REDIRECT_URL", redirect.clone()),
-        ("OAUTH_USER_SCOPE", "openid profile data:read".into()),
-        ("SESSION_SECRET", SESSION_SECRET.into()),
-        ("COOKIE_SECURE", "false".into()),
-        ("TOKEN_MIN_TTL_SECS", "1".into()),
-        ("TOKEN_REFRESH_WINDOW_MIN_SECS", "3".into()),
-    ];
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let process = BrokerProcess::start(&[], &env).await;
+    let process = BrokerBuilder::generic(&proxy.url("/token"))
+        .client(DEV_CLIENT_ID, &client_secret)
+        .env(&[
+            ("RUST_LOG", "trace"),
+            ("BIND_ADDR", &format!("127.0.0.1:{port}")),
+            ("OAUTH_AUTHORIZE_URL", &format!("{issuer}/authorize")),
+            ("OAUTH_REVOKE_URL", &proxy.url("/revoke")),
+            ("OAUTH_USERINFO_URL", &format!("{issuer}/userinfo")),
+            ("OAUTH_REDIRECT_URL", &redirect),
+            ("OAUTH_USER_SCOPE", "openid profile data:read"),
+            ("SESSION_SECRET", SESSION_SECRET),
+            ("COOKIE_SECURE", "false"),
+            ("TOKEN_MIN_TTL_SECS", "1"),
+            ("TOKEN_REFRESH_WINDOW_MIN_SECS", "3"),
+        ])
+        .spawn()
+        .await;
     assert_eq!(process.base, base);
     let browser = Browser::new(&base);
     browser.sign_in("/", "alice").await;

@@ -34,19 +34,7 @@ async fn cold_burst_makes_one_upstream_call() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cold_burst_against_oidc_provider_makes_one_token_request() {
     let oidc = OidcProvider::start(300).await;
-    let broker = Broker::start(&[
-        "--provider",
-        "generic",
-        "--token-url",
-        &oidc.token_endpoint,
-        "--client-id",
-        &oidc.basic.id,
-        "--client-secret",
-        &oidc.basic.secret,
-        "--scope",
-        "viewables:read",
-    ])
-    .await;
+    let broker = oidc.broker(&oidc.basic).start().await;
     let replies = burst(&broker.url("/api/token"), 100).await;
     let first = replies[0].token();
     assert!(replies.iter().all(|r| r.token() == first));

@@ -1,25 +1,23 @@
 //! The site at `/`: `PUBLIC_DIR` when set (never its dotfiles, never a 500 for an
 //! overlong name), the embedded demo in `--dev`, and nothing at all otherwise.
 
+mod common;
+
 use std::path::PathBuf;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use clap::{CommandFactory, FromArgMatches};
+use common::config::config_from_flags;
 use http_body_util::BodyExt;
 use token_backend::app::Built;
-use token_backend::config::Cli;
-use token_backend::{AppState, Config, app};
+use token_backend::{AppState, app};
 use tower::ServiceExt;
 
 /// Built from flags alone (no environment fallbacks, no `--public-dir` added).
 async fn built(args: &[&str]) -> Built {
-    let mut full = vec!["token-backend", "--bind-addr", "127.0.0.1:0"];
+    let mut full = vec!["--bind-addr", "127.0.0.1:0"];
     full.extend_from_slice(args);
-    let matches =
-        Cli::command().mut_args(|arg| arg.env(None::<&str>)).try_get_matches_from(full).expect("valid test flags");
-    let cli = Cli::from_arg_matches(&matches).expect("flags match the Cli struct");
-    let config = Config::from_cli(cli).unwrap_or_else(|e| panic!("invalid test configuration:\n{e}"));
+    let config = config_from_flags(&full).unwrap_or_else(|e| panic!("invalid test configuration:\n{e}"));
     AppState::build(config).await.expect("broker starts")
 }
 

@@ -5,35 +5,16 @@
 mod common;
 
 use common::binary::{BrokerProcess, run_to_exit};
-use common::broker::Broker;
+use common::broker::{Broker, BrokerBuilder};
 use common::fault_upstream::{FaultUpstream, Script};
-use common::oidc_provider::{OidcClient, OidcProvider};
-use common::{Reply, get, http_client, poll_for, scratch_file};
+use common::oidc_provider::OidcProvider;
+use common::{Reply, assert_error, get, http_client, poll_for, scratch_file};
 
 /// A broker for the real server with one of its clients, authenticating the way
 /// that client is registered.
 async fn broker_for(oidc: &OidcProvider, basic: bool, extra: &[&str]) -> Broker {
     let (client, auth) = if basic { (&oidc.basic, "basic") } else { (&oidc.post, "post") };
-    broker_with_auth(oidc, client, auth, extra).await
-}
-
-async fn broker_with_auth(oidc: &OidcProvider, client: &OidcClient, auth: &str, extra: &[&str]) -> Broker {
-    let mut args = vec![
-        "--provider",
-        "generic",
-        "--token-url",
-        &oidc.token_endpoint,
-        "--client-id",
-        &client.id,
-        "--client-secret",
-        &client.secret,
-        "--client-auth",
-        auth,
-        "--scope",
-        "viewables:read",
-    ];
-    args.extend_from_slice(extra);
-    Broker::start(&args).await
+    oidc.broker(client).args(&["--client-auth", auth]).args(extra).start().await
 }
 
 /// The success body is exactly RFC 6749 §5.1's three fields, and never cacheable.
@@ -78,7 +59,7 @@ async fn client_secret_post_gets_a_token() {
 #[tokio::test]
 async fn basic_auth_form_encodes_reserved_characters() {
     let oidc = OidcProvider::start(60).await;
-    let broker = broker_with_auth(&oidc, &oidc.special, "basic", &[]).await;
+    let broker = oidc.broker(&oidc.special).args(&["--client-auth", "basic"]).start().await;
     assert_token_response(&get(&http_client(), &broker.url("/api/token")).await, 60);
 }
 
@@ -110,17 +91,7 @@ async fn configured_client_auth_method_is_used_on_the_wire() {
 #[tokio::test]
 async fn aps_preset_speaks_authentication_v2() {
     let upstream = FaultUpstream::start(Script::token(3599)).await;
-    let broker = Broker::start(&[
-        "--provider",
-        "aps",
-        "--token-url",
-        &upstream.token_url(),
-        "--client-id",
-        "aps-client",
-        "--client-secret",
-        "aps-secret",
-    ])
-    .await;
+    let broker = BrokerBuilder::preset("aps", &upstream.token_url()).client("aps-client", "aps-secret").start().await;
     let reply = get(&http_client(), &broker.url("/api/token")).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert!(matches!(reply.json()["expires_in"].as_u64(), Some(3598 | 3599)), "{}", reply.body);
@@ -140,23 +111,9 @@ async fn aps_preset_speaks_authentication_v2() {
 #[tokio::test]
 async fn wrong_secret_is_502_upstream_rejected() {
     let oidc = OidcProvider::start(60).await;
-    let broker = Broker::start(&[
-        "--provider",
-        "generic",
-        "--token-url",
-        &oidc.token_endpoint,
-        "--client-id",
-        &oidc.basic.id,
-        "--client-secret",
-        "not-the-secret",
-        "--scope",
-        "viewables:read",
-    ])
-    .await;
+    let broker = oidc.broker(&oidc.basic).client(&oidc.basic.id, "not-the-secret").start().await;
     let reply = get(&http_client(), &broker.url("/api/token")).await;
-    assert_eq!(reply.status, 502, "{}", reply.body);
-    assert_eq!(reply.error_code(), "upstream_rejected");
-    assert!(reply.json()["error_description"].is_string());
+    assert_error!(reply, 502, "upstream_rejected");
     assert_no_store(&reply);
     assert!(reply.header("retry-after").is_none(), "retrying does not fix a wrong secret");
 }
@@ -187,8 +144,7 @@ async fn unknown_profile_is_404_json() {
     let oidc = OidcProvider::start(60).await;
     let broker = broker_for(&oidc, true, &[]).await;
     let reply = get(&http_client(), &broker.url("/api/token/nope")).await;
-    assert_eq!(reply.status, 404);
-    assert_eq!(reply.error_code(), "unknown_profile");
+    assert_error!(reply, 404, "unknown_profile");
     assert!(reply.header("content-type").is_some_and(|ct| ct.starts_with("application/json")));
     assert_no_store(&reply);
     assert_eq!(oidc.token_requests().await, 0, "no upstream call for a bad name");
@@ -214,8 +170,7 @@ async fn profiles_with_different_scopes_get_different_tokens() {
     assert_eq!(oidc.token_requests().await, 2, "one upstream call per profile");
     // `data:write` is not allowed for this client: the server's refusal reaches us.
     let write = get(&client, &broker.url("/api/token/write")).await;
-    assert_eq!(write.status, 502, "{}", write.body);
-    assert_eq!(write.error_code(), "upstream_rejected");
+    assert_error!(write, 502, "upstream_rejected");
 }
 
 /// `OAUTH_PROVIDER=oidc` finds the token endpoint from the issuer's metadata.

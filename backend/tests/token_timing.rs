@@ -10,11 +10,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::binary::{BrokerProcess, run_to_exit};
+use common::binary::run_to_exit;
+use common::broker::BrokerBuilder;
 use common::code_upstream::{CodeUpstream, CodeUpstreamSettings};
 use common::fault_upstream::{FaultUpstream, Script};
 use common::manual_client;
-use common::redis::{RedisServer, Replicas, replica_env, sign_in, user_token, with_sign_in};
+use common::redis::RedisServer;
+use common::replicas::{Replicas, replica, sign_in, user_token, with_sign_in};
 use common::{free_port, get, http_client};
 use futures_util::future::BoxFuture;
 use oauth2::AccessToken;
@@ -109,20 +111,9 @@ async fn too_short_refreshed_user_token_does_not_loop() {
     let upstream =
         CodeUpstream::start(CodeUpstreamSettings { app_ttl_secs: 3600, user_ttl_secs: 5, delay: Duration::ZERO }).await;
     let port = free_port();
-    let mut env: Vec<(String, String)> = [
-        ("OAUTH_PROVIDER", "generic"),
-        ("OAUTH_TOKEN_URL", upstream.url("/token").as_str()),
-        ("OAUTH_CLIENT_ID", "broker"),
-        ("OAUTH_CLIENT_SECRET", "broker-secret"),
-        ("TOKEN_MIN_TTL_SECS", "10"),
-        ("BIND_ADDR", &format!("127.0.0.1:{port}")),
-    ]
-    .iter()
-    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-    .collect();
-    env = with_sign_in(env, &upstream, port);
-    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let broker = BrokerProcess::start(&[], &pairs).await;
+    let broker = BrokerBuilder::generic(&upstream.url("/token"))
+        .env(&[("TOKEN_MIN_TTL_SECS", "10"), ("BIND_ADDR", &format!("127.0.0.1:{port}"))]);
+    let broker = with_sign_in(broker, &upstream, port).spawn().await;
     let client = manual_client();
     let cookie = sign_in(&client, &broker.base).await;
     let before = upstream.refresh_grants();
@@ -137,8 +128,8 @@ async fn too_short_refreshed_user_token_does_not_loop() {
 async fn absurd_token_in_redis_is_not_served() {
     let redis = RedisServer::start().await;
     let upstream = FaultUpstream::start(Script::token(3600)).await;
-    let env = replica_env(&upstream.token_url(), &redis.url(), &[]);
-    let first = Replicas::start(1, &env, None).await;
+    let broker = replica(&upstream.token_url(), &redis.url(), &[]);
+    let first = Replicas::start(1, &broker, None).await;
     let client = http_client();
     assert_eq!(get(&client, &first.url(0, "/api/token")).await.token(), "tok-1");
     let keys = redis.cli(&["--scan", "--pattern", "token-broker:token:*"]).await;
@@ -154,7 +145,7 @@ async fn absurd_token_in_redis_is_not_served() {
     redis.cli(&["SET", key, &forged]).await;
 
     // A replica that starts now has nothing in memory and reads Redis.
-    let second = Replicas::start(1, &env, None).await;
+    let second = Replicas::start(1, &broker, None).await;
     let reply = get(&client, &second.url(0, "/api/token")).await;
     assert_eq!(reply.token(), "tok-2", "the absurd token in Redis was served");
     assert!(reply.json()["expires_in"].as_u64().expect("expires_in") <= 3600);

@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 
 use common::broker::Broker;
 use common::fault_upstream::{FaultUpstream, Script};
-use common::redis::{RedisServer, Replicas, replica_env};
-use common::{Deadline, Reply, get, http_client};
+use common::redis::RedisServer;
+use common::replicas::{Replicas, replica};
+use common::{Deadline, Reply, assert_error, get, http_client};
 
 /// The measurement: 20 clients asking as fast as they can for 5 s.
 const CLIENTS: usize = 20;
@@ -66,8 +67,7 @@ async fn rate_limited_upstream_is_asked_at_most_twice() {
     let mut sorted = replies.clone();
     sorted.sort_by_key(|r| r.sent_at);
     for reply in &sorted {
-        assert_eq!(reply.status, 503, "{}", reply.body);
-        assert_eq!(reply.error_code(), "upstream_unavailable");
+        assert_error!(reply, 503, "upstream_unavailable");
         assert!((1..=60).contains(&retry_after(reply)), "{:?}", reply.header("retry-after"));
     }
     let (first, last) = (sorted.first().expect("replies"), sorted.last().expect("replies"));
@@ -145,7 +145,7 @@ async fn first_request_after_retry_after_gets_a_token() {
 async fn backoff_window_is_shared_by_replicas() {
     let redis = RedisServer::start().await;
     let upstream = FaultUpstream::start(rate_limited()).await;
-    let replicas = Replicas::start(2, &replica_env(&upstream.token_url(), &redis.url(), &[]), None).await;
+    let replicas = Replicas::start(2, &replica(&upstream.token_url(), &redis.url(), &[]), None).await;
     let client = http_client();
     let first = get(&client, &replicas.url(0, "/api/token")).await;
     assert_eq!(first.status, 503, "{}", first.body);

@@ -3,7 +3,6 @@
 //! rotates refresh tokens (each accepted once; a reuse is `invalid_grant`).
 
 use std::collections::{HashMap, HashSet};
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -13,13 +12,10 @@ use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 
 use super::lock;
+use super::served::Served;
 
-/// The header every cookie-authenticated route wants.
-pub const XRW: (&str, &str) = ("X-Requested-With", "test");
 /// How [`CodeUpstream`] answers.
 #[derive(Debug, Clone, Copy)]
 pub struct CodeUpstreamSettings {
@@ -51,29 +47,23 @@ struct CodeState {
 /// rotates refresh tokens: each is accepted once, a reuse is `invalid_grant`.
 #[derive(Debug)]
 pub struct CodeUpstream {
-    pub addr: SocketAddr,
+    served: Served,
     settings: CodeUpstreamSettings,
     state: Arc<CodeState>,
-    task: JoinHandle<()>,
 }
 
 impl CodeUpstream {
     pub async fn start(settings: CodeUpstreamSettings) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind code upstream");
-        let addr = listener.local_addr().expect("local addr");
         let state = Arc::new(CodeState::default());
         let router = axum::Router::new()
             .route("/authorize", get(authorize))
             .route("/token", post(token))
             .with_state((Arc::clone(&state), settings));
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        });
-        Self { addr, settings, state, task }
+        Self { served: Served::start(router).await, settings, state }
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        self.served.url(path)
     }
 
     pub fn settings(&self) -> CodeUpstreamSettings {
@@ -105,12 +95,6 @@ impl CodeUpstream {
             .find(|(t, _)| t == token)
             .map(|(_, at)| *at)
             .unwrap_or_else(|| panic!("the upstream never issued user token `{token}`"))
-    }
-}
-
-impl Drop for CodeUpstream {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 

@@ -15,7 +15,6 @@
 //!   after [`FakeApi::refuse_all`]), else `200`.
 
 use std::collections::HashSet;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,11 +24,10 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use futures_util::StreamExt;
-use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
-use tokio::task::JoinHandle;
 
 use super::lock;
+use super::served::Served;
 
 const CHUNK: usize = 64 * 1024;
 
@@ -60,15 +58,12 @@ struct FakeState {
 
 /// A running fake API; stops when dropped.
 pub struct FakeApi {
-    addr: SocketAddr,
+    served: Served,
     state: Arc<FakeState>,
-    task: JoinHandle<()>,
 }
 
 impl FakeApi {
     pub async fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind fake API");
-        let addr = listener.local_addr().expect("local addr");
         let state = Arc::new(FakeState {
             received: Mutex::default(),
             refused: Mutex::default(),
@@ -82,15 +77,12 @@ impl FakeApi {
             .route("/delay/{ms}", any(delayed))
             .route("/{*rest}", any(by_path))
             .with_state(Arc::clone(&state));
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        });
-        Self { addr, state, task }
+        Self { served: Served::start(router).await, state }
     }
 
-    /// The base URL (`http://127.0.0.1:PORT/`).
-    pub fn base_url(&self) -> String {
-        format!("http://{}/", self.addr)
+    /// `http://127.0.0.1:PORT{path}`; an API's `base_url` is `url("/")`.
+    pub fn url(&self, path: &str) -> String {
+        self.served.url(path)
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -110,12 +102,6 @@ impl FakeApi {
     /// Lets every `/gated/*` response send its last chunk.
     pub fn open_gate(&self) {
         self.state.gate.add_permits(Semaphore::MAX_PERMITS / 2);
-    }
-}
-
-impl Drop for FakeApi {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 

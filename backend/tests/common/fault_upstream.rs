@@ -1,7 +1,6 @@
 //! The fault-injecting upstream: a token endpoint whose answers each test
 //! scripts (errors, delays, malformed and oversized bodies), recording what it got.
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -12,9 +11,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use base64::Engine;
 use serde_json::Value;
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 
+use super::served::Served;
 use super::{lock, wait_until};
 
 /// What the fault upstream's token endpoint answers; replace it at any time.
@@ -136,15 +134,12 @@ struct FaultState {
 /// An upstream token endpoint (`POST /token`) whose answers the test scripts.
 #[derive(Debug)]
 pub struct FaultUpstream {
-    pub addr: SocketAddr,
+    served: Served,
     state: Arc<FaultState>,
-    task: JoinHandle<()>,
 }
 
 impl FaultUpstream {
     pub async fn start(script: Script) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind fault upstream");
-        let addr = listener.local_addr().expect("local addr");
         let state = Arc::new(FaultState {
             script: Mutex::new(script),
             requests: AtomicUsize::new(0),
@@ -152,14 +147,11 @@ impl FaultUpstream {
             received: Mutex::new(Vec::new()),
         });
         let router = axum::Router::new().route("/token", axum::routing::post(answer)).with_state(Arc::clone(&state));
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        });
-        Self { addr, state, task }
+        Self { served: Served::start(router).await, state }
     }
 
     pub fn token_url(&self) -> String {
-        format!("http://{}/token", self.addr)
+        self.served.url("/token")
     }
 
     /// Replaces the behaviour for the following requests.
@@ -191,12 +183,6 @@ impl FaultUpstream {
     /// Waits until at least `n` requests have arrived.
     pub async fn wait_for_requests(&self, n: usize) {
         wait_until(&format!("{n} upstream requests"), || async { self.requests() >= n }).await;
-    }
-}
-
-impl Drop for FaultUpstream {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 

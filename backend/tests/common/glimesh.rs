@@ -22,10 +22,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 
 use super::lock;
+use super::served::Served;
 use super::sign_in::s256;
 
 /// The client the fake knows.
@@ -85,43 +84,31 @@ impl Shared {
 
 /// The fake on a loopback port; stopped on drop.
 pub struct FakeGlimesh {
-    pub base: String,
+    served: Served,
     shared: Arc<Shared>,
-    task: JoinHandle<()>,
 }
 
 impl FakeGlimesh {
     pub async fn start(user_token_ttl_secs: u64) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind fake Glimesh");
-        let base = format!("http://{}", listener.local_addr().expect("local addr"));
         let shared = Arc::new(Shared { user_token_ttl_secs, book: Mutex::default() });
         let router = Router::new()
             .route("/oauth/authorize", get(authorize))
             .route("/api/oauth/token", post(token))
             .with_state(Arc::clone(&shared));
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        });
-        Self { base, shared, task }
+        Self { served: Served::start(router).await, shared }
     }
 
     pub fn token_url(&self) -> String {
-        format!("{}/api/oauth/token", self.base)
+        self.served.url("/api/oauth/token")
     }
 
     pub fn authorize_url(&self) -> String {
-        format!("{}/oauth/authorize", self.base)
+        self.served.url("/oauth/authorize")
     }
 
     /// Every token request so far.
     pub fn requests(&self) -> Vec<TokenRequest> {
         self.shared.book().requests.clone()
-    }
-}
-
-impl Drop for FakeGlimesh {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 

@@ -1,12 +1,20 @@
-//! Shared fixtures for the integration tests, one file per server: the real
-//! oidc-provider under Node (`oidc_provider`), a scriptable fault-injecting
-//! upstream (`fault_upstream`), the fault-injecting API behind the proxy
-//! (`fake_api`), the broker in-process (`broker`) and as the real
-//! binary (`binary`), configuration builders (`config`), the multi-replica rig
-//! with a real Redis (`redis`) and its authorization server (`code_upstream`),
-//! the sign-in rig (`sign_in`) and its recording proxy (`token_proxy`), and
-//! HTTP/1.1 over raw sockets (`raw_http`). This file holds
-//! what they all use: ports, locks, polling, the HTTP client and its replies.
+//! Shared fixtures for the integration tests, one file per server:
+//!
+//! - The broker: one builder for it in-process and as the real binary
+//!   (`broker`), the binary as a child process (`binary`), configuration from
+//!   flags (`config`), several replicas of the binary and a load loop against
+//!   them (`replicas`), the sign-in rig (`sign_in`) and a stand-in browser (`browser`).
+//! - Fakes written here, each a router and its state served by `served`: a
+//!   scriptable fault-injecting token endpoint (`fault_upstream`), an
+//!   authorization server for the code flow across replicas (`code_upstream`),
+//!   the fault-injecting API behind the proxy (`fake_api`), a Glimesh-shaped
+//!   server (`glimesh`), and a recording proxy in front of the dev server (`token_proxy`).
+//! - HTTP/1.1 over raw sockets, for tests of connections themselves (`raw_http`).
+//! - Real servers as processes: oidc-provider under Node (`oidc_provider`),
+//!   `redis-server` (`redis`).
+//!
+//! This file holds what they all use: ports, locks, polling, the HTTP client,
+//! its replies and the error shape every broker error has.
 //!
 //! Every server binds 127.0.0.1 on a port the OS picks and is stopped when its
 //! handle drops. Nothing here reads the developer's environment: the in-process
@@ -17,6 +25,7 @@
 
 pub mod binary;
 pub mod broker;
+pub mod browser;
 pub mod code_upstream;
 pub mod config;
 pub mod fake_api;
@@ -25,6 +34,8 @@ pub mod glimesh;
 pub mod oidc_provider;
 pub mod raw_http;
 pub mod redis;
+pub mod replicas;
+pub mod served;
 pub mod sign_in;
 pub mod token_proxy;
 
@@ -168,6 +179,31 @@ impl Reply {
     pub fn error_code(&self) -> String {
         self.json()["error"].as_str().unwrap_or_else(|| panic!("no `error` in {}", self.body)).to_owned()
     }
+}
+
+/// Asserts `reply` is a broker error in its one shape: `status`, never
+/// cacheable (`Cache-Control: no-store`), and an RFC 6749-style JSON body whose
+/// `error` is `code` and whose `error_description` is a string. Trailing
+/// format arguments say which case failed, as with `assert_eq!`:
+/// `assert_error!(reply, 401, "login_required", "{what}")`.
+#[allow(unused_macros)] // Each test file uses a different subset of these fixtures.
+macro_rules! assert_error {
+    ($reply:expr, $status:expr, $code:expr $(,)?) => {
+        $crate::common::check_error(&$reply, $status, $code, format_args!(""))
+    };
+    ($reply:expr, $status:expr, $code:expr, $($context:tt)+) => {
+        $crate::common::check_error(&$reply, $status, $code, format_args!($($context)+))
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use assert_error;
+
+/// What [`assert_error!`] checks; `context` prefixes every failure message.
+#[track_caller]
+pub fn check_error(reply: &Reply, status: u16, code: &str, context: std::fmt::Arguments<'_>) {
+    assert_eq!((reply.status, reply.error_code().as_str()), (status, code), "{context} {}", reply.body);
+    assert!(reply.json()["error_description"].is_string(), "{context} no error_description: {}", reply.body);
+    assert_eq!(reply.header("cache-control"), Some("no-store"), "{context} {:?}", reply.headers);
 }
 
 /// `GET url` with extra headers.

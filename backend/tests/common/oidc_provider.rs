@@ -8,6 +8,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use super::binary::LogCapture;
+use super::broker::BrokerBuilder;
 use super::{PATIENCE, get, http_client, repo_root};
 
 /// A client registered at [`OidcProvider`].
@@ -72,6 +73,14 @@ impl OidcProvider {
             special: client("special"),
             _child: child,
         }
+    }
+
+    /// A broker for this server's token endpoint as `client`, asking for the
+    /// scope its client-credentials clients may have.
+    pub fn broker(&self, client: &OidcClient) -> BrokerBuilder {
+        BrokerBuilder::generic(&self.token_endpoint)
+            .client(&client.id, &client.secret)
+            .args(&["--scope", "viewables:read"])
     }
 
     /// Requests that reached the token endpoint so far.

@@ -2,7 +2,6 @@
 //! endpoints, so sign-in tests see what the broker sends and which refresh
 //! tokens exist.
 
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
@@ -10,10 +9,9 @@ use axum::extract::{Path as AxumPath, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 
 use super::lock;
+use super::served::Served;
 
 /// One request forwarded by [`TokenProxy`] and what the dev server answered.
 #[derive(Debug, Clone)]
@@ -47,15 +45,12 @@ struct ProxyState {
 /// recorded, so tests see what the broker sends and which refresh tokens exist.
 #[derive(Debug)]
 pub struct TokenProxy {
-    pub addr: SocketAddr,
+    served: Served,
     state: Arc<ProxyState>,
-    task: JoinHandle<()>,
 }
 
 impl TokenProxy {
     pub async fn start(upstream: &str) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
-        let addr = listener.local_addr().expect("local addr");
         let state = Arc::new(ProxyState {
             upstream: upstream.trim_end_matches('/').to_owned(),
             client: super::http_client(),
@@ -63,14 +58,12 @@ impl TokenProxy {
         });
         let router =
             axum::Router::new().route("/{endpoint}", axum::routing::post(forward)).with_state(Arc::clone(&state));
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        });
-        Self { addr, state, task }
+        Self { served: Served::start(router).await, state }
     }
 
-    pub fn url(&self, endpoint: &str) -> String {
-        format!("http://{}/{endpoint}", self.addr)
+    /// `http://127.0.0.1:PORT{path}`: `/token` and `/revoke` are forwarded.
+    pub fn url(&self, path: &str) -> String {
+        self.served.url(path)
     }
 
     pub fn log(&self) -> Vec<Forwarded> {
@@ -93,12 +86,6 @@ impl TokenProxy {
     /// Every access token the dev server issued through this proxy.
     pub fn access_tokens(&self) -> Vec<String> {
         self.log().iter().filter_map(|f| f.response_json()["access_token"].as_str().map(str::to_owned)).collect()
-    }
-}
-
-impl Drop for TokenProxy {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 
