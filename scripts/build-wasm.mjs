@@ -70,6 +70,15 @@ mkdirSync(staging, { recursive: true });
 run('wasm-bindgen', ['--target', 'web', '--no-typescript', '--out-dir', staging, '--out-name', 'token_wasm', built]);
 for (const file of ['index.js', 'embedded.js', 'client.js', 'session.js', 'loader.js', 'listeners.js']) cpSync(join(crate, 'js', file), join(staging, file));
 
+// The entries always pass the module's source to the glue's init; its own
+// fallback `new URL('token_wasm_bg.wasm', import.meta.url)` would make
+// bundlers emit the .wasm for embedded.js too, which inlines it.
+const glue = join(staging, 'token_wasm.js');
+const fallback = /\n\s*if \(module_or_path === undefined\) \{\n\s*module_or_path = new URL\('token_wasm_bg\.wasm', import\.meta\.url\);\n\s*\}/;
+const glueSource = readFileSync(glue, 'utf8');
+if (!fallback.test(glueSource)) throw new Error(`the wasm-bindgen glue changed: no default module URL in ${glue}`);
+writeFileSync(glue, glueSource.replace(fallback, ''));
+
 // The glue imports `TokenError` from its copy of js/error.js under
 // snippets/token-wasm-<hash>/; client.js must import that same file, or
 // `instanceof TokenError` would compare two different classes.

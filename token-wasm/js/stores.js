@@ -62,8 +62,11 @@ function createTokenStore(client) {
     token = next;
     if (next !== null) error = null;
     notify();
-    // Dropped (clear, sign-out): ask again, which says why there is none.
-    if (next === null) ask();
+    // Dropped (`clear()`, sign-out): ask again, which gets a new token or
+    // says why there is none; on the next task, so that a component that
+    // the same change unmounts (the user's token after sign-out; React and
+    // Vue re-render in a microtask) has unsubscribed and asks nothing.
+    if (next === null) setTimeout(ask, 0);
   });
   client.onError((failure) => {
     error = failure;
