@@ -3,7 +3,9 @@
 // www/vendor/token-wasm/ for the demo page. Steps: cargo (wasm-release
 // profile) → wasm-bindgen --target web (CLI pinned to Cargo.lock) → wasm-opt -Oz
 // (binaryen from node_modules) → esbuild bundles of the two entries
-// (js/index.js, js/embedded.js) with the glue → package files. Honours
+// (js/index.js, js/embedded.js) with the glue, and of the React and Vue
+// bindings (js/react.js, js/vue.js) once per entry → package files, whose
+// name, description and keywords come from token-wasm/Cargo.toml. Honours
 // CARGO_TARGET_DIR.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
@@ -66,7 +68,16 @@ const staging = join(targetDir, 'token-wasm-bindgen');
 rmSync(staging, { recursive: true, force: true });
 mkdirSync(staging, { recursive: true });
 run('wasm-bindgen', ['--target', 'web', '--no-typescript', '--out-dir', staging, '--out-name', 'token_wasm', built]);
-for (const file of ['index.js', 'embedded.js', 'client.js', 'session.js']) cpSync(join(crate, 'js', file), join(staging, file));
+for (const file of ['index.js', 'embedded.js', 'client.js', 'session.js', 'loader.js', 'listeners.js']) cpSync(join(crate, 'js', file), join(staging, file));
+
+// The entries always pass the module's source to the glue's init; its own
+// fallback `new URL('token_wasm_bg.wasm', import.meta.url)` would make
+// bundlers emit the .wasm for embedded.js too, which inlines it.
+const glue = join(staging, 'token_wasm.js');
+const fallback = /\n\s*if \(module_or_path === undefined\) \{\n\s*module_or_path = new URL\('token_wasm_bg\.wasm', import\.meta\.url\);\n\s*\}/;
+const glueSource = readFileSync(glue, 'utf8');
+if (!fallback.test(glueSource)) throw new Error(`the wasm-bindgen glue changed: no default module URL in ${glue}`);
+writeFileSync(glue, glueSource.replace(fallback, ''));
 
 // The glue imports `TokenError` from its copy of js/error.js under
 // snippets/token-wasm-<hash>/; client.js must import that same file, or
@@ -97,47 +108,91 @@ cpSync(wasm, join(pkg, 'token_wasm_bg.wasm'));
 // request instead of two, one gzip stream (the two share many words), and
 // glue exports the API does not use (`initSync`) are dropped. esbuild keeps
 // `new URL('./token_wasm_bg.wasm', import.meta.url)` intact for bundlers;
-// embedded.js gets the module bytes inlined by the binary loader.
+// embedded.js gets the module bytes inlined by the binary loader. Source maps
+// point stack traces at js/*.js rather than at minified code.
+const bundle = (options) => build({
+  bundle: true,
+  minify: true,
+  format: 'esm',
+  target: 'es2022',
+  logLevel: 'warning',
+  sourcemap: 'linked',
+  ...options,
+});
 for (const entry of ['index.js', 'embedded.js']) {
-  await build({
+  await bundle({
     entryPoints: [join(staging, entry)],
     outfile: join(pkg, entry),
-    bundle: true,
-    minify: true,
-    format: 'esm',
-    target: 'es2022',
-    logLevel: 'warning',
     loader: { '.wasm': 'binary' },
     plugins: [sharedErrorClass],
   });
 }
-cpSync(join(crate, 'js', 'index.d.ts'), join(pkg, 'index.d.ts'));
+
+// The bindings import the package by its name; each is built once per entry,
+// with that import pointed at the entry of the same export condition, so an
+// app's `token-wasm` and `token-wasm/react` are one module (one default
+// client) in a production bundle, a dev server and Node alike.
+const BINDINGS = ['react', 'vue'];
+for (const binding of BINDINGS) {
+  for (const [suffix, core] of [['', './index.js'], ['-embedded', './embedded.js']]) {
+    await bundle({
+      entryPoints: [join(crate, 'js', `${binding}.js`)],
+      outfile: join(pkg, `${binding}${suffix}.js`),
+      external: [binding],
+      plugins: [{
+        name: 'core-entry',
+        setup(b) { b.onResolve({ filter: /^token-wasm$/ }, () => ({ path: core, external: true })); },
+      }],
+    });
+  }
+}
+// Map sources by their place in the repository, not the staging directory.
+for (const map of readdirSync(pkg).filter((f) => f.endsWith('.js.map'))) {
+  const file = join(pkg, map);
+  const json = JSON.parse(readFileSync(file, 'utf8'));
+  json.sources = json.sources.map((source) => {
+    const name = source.split('/').pop();
+    return name === 'token_wasm.js' ? 'wasm-bindgen/token_wasm.js' : `token-wasm/js/${name}`;
+  });
+  writeFileSync(file, JSON.stringify(json));
+}
+for (const types of ['index.d.ts', ...BINDINGS.map((b) => `${b}.d.ts`)]) cpSync(join(crate, 'js', types), join(pkg, types));
 cpSync(join(crate, 'README.md'), join(pkg, 'README.md'));
 for (const licence of ['LICENSE-MIT', 'LICENSE-APACHE']) cpSync(join(root, licence), join(pkg, licence));
 
-// Name, version, licence and links come from Cargo (one source of truth).
+// Name, description, keywords, version, licence and links come from
+// token-wasm/Cargo.toml (one source of truth).
 const metadata = JSON.parse(execFileSync('cargo', ['metadata', '--no-deps', '--format-version', '1', '--offline'], { cwd: root, env, encoding: 'utf8' }));
 const crateMeta = metadata.packages.find((p) => p.name === 'token-wasm');
+// `types` first and `default` last, as resolvers read conditions in order.
+// `node` and `development` get the wasm inlined (see js/embedded.js); a
+// production bundle or a plain <script type="module"> gets index.js.
+const conditions = (name, types) => {
+  const embedded = name === 'index' ? './embedded.js' : `./${name}-embedded.js`;
+  return { types, node: embedded, development: embedded, default: `./${name}.js` };
+};
 const manifest = {
-  name: 'token-wasm',
+  name: crateMeta.name,
   version: crateMeta.version,
-  description: 'Access tokens for browser apps and the Autodesk Viewer: cached, single-flight, retried (Rust → WebAssembly).',
-  keywords: ['oauth', 'access-token', 'token', 'autodesk', 'viewer', 'wasm', 'webassembly'],
+  description: crateMeta.description,
+  keywords: crateMeta.keywords,
   license: crateMeta.license,
   repository: { type: 'git', url: `git+${crateMeta.repository}.git`, directory: 'token-wasm' },
   homepage: crateMeta.homepage,
   type: 'module',
   main: './index.js',
   types: './index.d.ts',
-  // `node` and `development` get the wasm inlined (see js/embedded.js); a
-  // production bundle or a plain <script type="module"> gets index.js.
   exports: {
-    '.': { types: './index.d.ts', node: './embedded.js', development: './embedded.js', default: './index.js' },
+    '.': conditions('index', './index.d.ts'),
+    ...Object.fromEntries(BINDINGS.map((b) => [`./${b}`, conditions(b, `./${b}.d.ts`)])),
     './package.json': './package.json',
   },
-  files: ['index.js', 'embedded.js', 'index.d.ts', 'token_wasm_bg.wasm', 'README.md', 'LICENSE-MIT', 'LICENSE-APACHE'],
+  files: readdirSync(pkg).filter((f) => f !== 'package.json').sort(),
   // fetch, Headers, AbortController and WeakRef as globals.
   engines: { node: '>=18' },
+  // Only for the bindings; the main entry needs neither.
+  peerDependencies: { react: '>=18', vue: '>=3.3' },
+  peerDependenciesMeta: { react: { optional: true }, vue: { optional: true } },
   sideEffects: false,
 };
 writeFileSync(join(pkg, 'package.json'), JSON.stringify(manifest, null, 2) + '\n');

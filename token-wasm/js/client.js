@@ -1,20 +1,22 @@
 // The package's API around the wasm `TokenClient`: the lazy default client,
 // a cached fast path in JS (a cache hit never crosses into wasm), change and
-// error listeners, and wake-ups after the page was hidden or offline. Options,
-// errors and every other decision live in the wasm (token-wasm/src). The
-// entries (index.js, embedded.js) load the wasm and re-export this module.
+// error listeners, a `getState()` snapshot that stays the same object until
+// the state changes, and wake-ups after the page was hidden or offline.
+// Options, errors and every other decision live in the wasm (token-wasm/src).
+//
+// The module loads in the background (see loader.js): a client made before
+// it is ready connects to the wasm on its first call, so constructing one
+// never throws; bad options, like a module that cannot load, reject every
+// call with a `TokenError` and show in `getState().lastError`.
 import { TokenClient as WasmClient } from './token_wasm.js';
 import { TokenError } from './error.js';
+import { dispatch, subscribe } from './listeners.js';
+import { isLoaded, whenLoaded } from './loader.js';
 
 export { TokenError };
 
-// Listener errors must not break the client; rethrow them asynchronously so
-// they still reach the console / window.onerror.
-const dispatch = (listeners, ...args) => {
-  for (const listener of listeners) {
-    try { listener(...args); } catch (e) { queueMicrotask(() => { throw e; }); }
-  }
-};
+/** The state of a client without a token, a request or a failure. */
+const EMPTY = Object.freeze({ status: 'empty', expiresAt: null, fetches: 0, cacheHits: 0, lastError: null });
 
 // Re-judge every client's token when the page wakes up (timers may have been
 // frozen while hidden or offline). Clients are held weakly.
@@ -30,27 +32,25 @@ if (typeof addEventListener === 'function') addEventListener('online', wakeAll);
 if (typeof document !== 'undefined') document.addEventListener('visibilitychange', wakeAll);
 
 export class TokenClient {
-  #raw;
-  #fast; // { promise, until, hits }: shared with the wasm change hook, not with `this`
+  #options;
+  /** The wasm client, once the module is ready and has accepted the options. */
+  #raw = null;
+  /** `Promise<wasm client>` for calls made before `#raw` exists. */
+  #connecting;
+  /** The `TokenError` that keeps this client from working (bad options, no module). */
+  #failure = null;
+  #fast = { promise: null, until: 0, hits: 0 }; // shared with the wasm change hook, not with `this`
   #changeListeners = new Set();
   #errorListeners = new Set();
+  #snapshot = EMPTY;
 
+  /** Never throws: bad options reject every call (`invalid_options`). */
   constructor(options) {
-    const fast = (this.#fast = { promise: null, until: 0, hits: 0 });
-    const changeListeners = this.#changeListeners;
-    const errorListeners = this.#errorListeners;
-    // Weak, so the hook held by wasm does not keep this client alive.
-    const me = new WeakRef(this);
-    this.#raw = new WasmClient(
-      options,
-      (token, promise, until) => {
-        fast.promise = promise;
-        fast.until = until;
-        if (changeListeners.size) dispatch(changeListeners, token, me.deref()?.state);
-      },
-      (error) => dispatch(errorListeners, error),
-    );
-    sleepers.add(new WeakRef(this.#raw));
+    this.#options = options;
+    // Ready now: connect now, so the first call takes the synchronous path.
+    if (isLoaded()) this.#connect().catch(() => {});
+    this.#connecting = whenLoaded().then(() => this.#connect());
+    this.#connecting.catch((error) => { this.#failure ??= error; });
   }
 
   /**
@@ -63,11 +63,11 @@ export class TokenClient {
       fast.hits++;
       return fast.promise;
     }
-    return this.#raw.getAccessToken(onReady);
+    return this.#raw ? this.#raw.getAccessToken(onReady) : this.#connected((raw) => raw.getAccessToken(onReady));
   }
 
   authorizedFetch(input, init) {
-    return this.#raw.authorizedFetch(input, init);
+    return this.#connected((raw) => raw.authorizedFetch(input, init));
   }
 
   onTokenChange(listener) {
@@ -79,25 +79,75 @@ export class TokenClient {
   }
 
   clear() {
-    this.#raw.clear();
+    this.#raw?.clear();
   }
 
-  get state() {
-    const state = this.#raw.getState();
-    state.cacheHits += this.#fast.hits;
-    return state;
-  }
-
+  /** What a UI may show; the same (frozen) object until something in it changes. */
   getState() {
-    return this.state;
+    const next = this.#readState();
+    if (!isSameState(next, this.#snapshot)) {
+      if (next.lastError) Object.freeze(next.lastError);
+      this.#snapshot = Object.freeze(next);
+    }
+    return this.#snapshot;
+  }
+
+  #readState() {
+    if (this.#raw) {
+      const state = this.#raw.getState();
+      state.cacheHits += this.#fast.hits;
+      return state;
+    }
+    if (this.#failure) {
+      const { code, message, status } = this.#failure;
+      return { ...EMPTY, status: 'error', lastError: { code, message, status } };
+    }
+    return EMPTY;
+  }
+
+  /** Runs `call` with the wasm client, once there is one; rejects with the failure otherwise. */
+  #connected(call) {
+    if (this.#raw) return call(this.#raw);
+    return this.#connecting.then(call, (error) => {
+      dispatch(this.#errorListeners, error);
+      throw error;
+    });
+  }
+
+  /** Creates the wasm client (the module is ready): a promise of it, or of its failure. */
+  #connect() {
+    if (this.#raw || this.#failure) return this.#raw ? Promise.resolve(this.#raw) : Promise.reject(this.#failure);
+    const fast = this.#fast;
+    const changeListeners = this.#changeListeners;
+    const errorListeners = this.#errorListeners;
+    // Weak, so the hook held by wasm does not keep this client alive.
+    const me = new WeakRef(this);
+    try {
+      this.#raw = new WasmClient(
+        this.#options,
+        (token, promise, until) => {
+          fast.promise = promise;
+          fast.until = until;
+          const client = me.deref();
+          if (client && changeListeners.size) dispatch(changeListeners, token, client.getState());
+        },
+        (error) => dispatch(errorListeners, error),
+      );
+    } catch (error) {
+      this.#failure = error;
+      return Promise.reject(error);
+    }
+    sleepers.add(new WeakRef(this.#raw));
+    return Promise.resolve(this.#raw);
   }
 }
 
-function subscribe(set, listener) {
-  if (typeof listener !== 'function') throw new TokenError('listener must be a function', 'invalid_options');
-  const entry = (...args) => listener(...args);
-  set.add(entry);
-  return () => { set.delete(entry); };
+/** Field by field: `getState()` hands out a new object only when one differs. */
+function isSameState(a, b) {
+  return a.status === b.status && a.expiresAt === b.expiresAt && a.fetches === b.fetches
+    && a.cacheHits === b.cacheHits && (a.lastError === b.lastError || (a.lastError !== null && b.lastError !== null
+      && a.lastError.code === b.lastError.code && a.lastError.message === b.lastError.message
+      && a.lastError.status === b.lastError.status));
 }
 
 let defaultClient = null;
@@ -135,5 +185,5 @@ export function clear() {
 }
 
 export function getState() {
-  return getDefaultClient().state;
+  return getDefaultClient().getState();
 }

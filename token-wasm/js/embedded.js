@@ -3,11 +3,11 @@
 // Node cannot `fetch` a file: URL, and Vite's dev server pre-bundles
 // dependencies into node_modules/.vite/deps, where the .wasm next to
 // index.js is not. Production builds use index.js, whose .wasm is downloaded
-// (and cached) on its own.
-import init from './token_wasm.js';
+// (and cached) on its own. Like index.js, it loads in the background.
+import { load } from './loader.js';
 import wasm from './token_wasm_bg.wasm';
 
 export * from './client.js';
 export * from './session.js';
 
-await init({ module_or_path: wasm });
+load(wasm);

@@ -1,9 +1,18 @@
 /**
  * token-wasm: access tokens for browser apps and the Autodesk Viewer, cached in
  * memory, fetched once for any number of concurrent callers, retried with
- * backoff, refreshed before expiry. Importing the module loads the wasm
- * (top-level await); no init call is needed. Importing never throws outside a
- * browser (Node, server-side rendering).
+ * backoff, refreshed before expiry. Importing the module starts loading the
+ * wasm in the background and returns at once; no init call is needed, and the
+ * first call that needs the module waits for it. Importing never throws, in a
+ * browser or outside one (Node, server-side rendering).
+ *
+ * The types use the fetch types (`Request`, `Response`, `RequestInit`,
+ * `Headers`, `URL`): from the `DOM` lib in a browser project, from
+ * `@types/node` in a Node-only one.
+ *
+ * @example
+ * import { getAccessToken } from 'token-wasm';
+ * const token = await getAccessToken(); // from GET /api/token, cached until shortly before it expires
  */
 
 /** Stable error codes of {@link TokenError}. */
@@ -19,13 +28,30 @@ export type TokenErrorCode =
   /** HTTP 401: the user must sign in (user-token routes). */
   | 'login_required'
   /**
-   * Bad options for `configure` / `new TokenClient`, a non-function listener,
-   * or an endpoint that cannot be requested where the code runs (a relative
-   * URL in Node / server-side rendering: configure an absolute one there).
+   * Bad options for `configure` / `new TokenClient` (every call of that client
+   * rejects with it), a non-function listener, or a call that cannot work
+   * where the code runs (a relative endpoint in Node / server-side rendering:
+   * configure an absolute one there; `login()` outside a browser page).
    */
-  | 'invalid_options';
+  | 'invalid_options'
+  /**
+   * The WebAssembly module could not be loaded: a missing or mis-served
+   * `token_wasm_bg.wasm`, or a Content Security Policy whose `script-src`
+   * lacks `'wasm-unsafe-eval'` (the message says which).
+   */
+  | 'module_unavailable';
 
-/** Why a token could not be obtained. A real `Error`: `err instanceof Error` is true. */
+/**
+ * Why a token could not be obtained. A real `Error`: `err instanceof Error` is true.
+ *
+ * @example
+ * try {
+ *   await getUserClient().getAccessToken();
+ * } catch (error) {
+ *   if (error instanceof TokenError && error.code === 'login_required') login();
+ *   else throw error;
+ * }
+ */
 export class TokenError extends Error {
   constructor(
     message: string,
@@ -76,63 +102,166 @@ export interface TokenClientOptions {
   shareAcrossTabs?: boolean;
 }
 
-/** What a UI may show. Never contains the token. */
+/**
+ * What a UI may show. Never contains the token. `getState()` returns the same
+ * frozen object until one of these fields changes.
+ */
 export interface TokenState {
-  status: 'empty' | 'fresh' | 'refreshing' | 'error';
+  readonly status: 'empty' | 'fresh' | 'refreshing' | 'error';
   /** Epoch ms at which the cached token expires, or `null`. */
-  expiresAt: number | null;
+  readonly expiresAt: number | null;
   /** Token requests this client made (one per shared request; retries inside it, and tokens adopted from another tab, not counted). */
-  fetches: number;
+  readonly fetches: number;
   /** Calls answered from the cache. */
-  cacheHits: number;
+  readonly cacheHits: number;
   /** The last failure, kept after later successes; `null` if none. */
-  lastError: { code: TokenErrorCode; message: string; status: number | null } | null;
+  readonly lastError: { readonly code: TokenErrorCode; readonly message: string; readonly status: number | null } | null;
 }
 
 /** The Autodesk Viewer's `getAccessToken` callback. */
 export type OnTokenReady = (token: string, expiresInSeconds: number) => void;
 
+/** `fetch`'s first argument, in types that need no DOM lib. */
+export type FetchInput = string | URL | Request;
+
+/**
+ * A token client for one token route. Clients of one endpoint share their
+ * token across the tabs of the origin (see `shareAcrossTabs`).
+ *
+ * @example
+ * const user = new TokenClient({ endpoint: '/api/user/token', refreshAhead: true });
+ * const response = await user.authorizedFetch('https://developer.api.autodesk.com/project/v1/hubs');
+ */
 export class TokenClient {
-  /** @throws {TokenError} with code `invalid_options`. */
+  /**
+   * Never throws: options are checked when the module has loaded, and bad
+   * ones reject every call of this client with `invalid_options` (and show
+   * in `getState().lastError`).
+   */
   constructor(options?: TokenClientOptions);
-  /** A usable token: cached, shared with a request in flight, or freshly fetched. */
+  /**
+   * A usable token: cached, shared with a request in flight, or freshly fetched.
+   *
+   * @example
+   * const token = await client.getAccessToken();
+   */
   getAccessToken(): Promise<string>;
   /**
    * Viewer form: calls `onReady(token, expiresInSeconds)` (lifetime minus the
    * effective leeway, see `leewaySeconds`; floored, at least 1: a cached
    * token with less than a second left is replaced first). Never
    * gives up: retries with backoff (≤ 30 s) and reports each failure to
-   * `onError` listeners. Resolves after `onReady` ran. The exceptions are
-   * `login_required` (user-token routes): retrying can't sign the user in, so
-   * the promise rejects with that `TokenError`; call again after sign-in; and
-   * `invalid_options` for an endpoint that cannot be requested (a relative
-   * URL outside a browser page).
+   * `onError` listeners. Resolves after `onReady` ran. The exceptions, which
+   * retrying cannot fix, reject: `login_required` (user-token routes; call
+   * again after sign-in), `invalid_options` (bad options, or an endpoint that
+   * cannot be requested here) and `module_unavailable`.
+   *
+   * @example
+   * Autodesk.Viewing.Initializer({ getAccessToken: (onReady) => client.getAccessToken(onReady) }, start);
    */
   getAccessToken(onReady: OnTokenReady): Promise<void>;
-  /** `fetch` with `Authorization: Bearer <token>`; after a 401, retried once with a fresh token. */
-  authorizedFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
-  /** Called when the cached token changes (`null` when dropped). Returns an unsubscribe function. */
+  /**
+   * `fetch` with `Authorization: Bearer <token>`; after a 401, retried once with a fresh token.
+   *
+   * @example
+   * const hubs = await (await client.authorizedFetch('/api/hubs')).json();
+   */
+  authorizedFetch(input: FetchInput, init?: RequestInit): Promise<Response>;
+  /**
+   * Called when the cached token changes (`null` when dropped). Returns an unsubscribe function.
+   *
+   * @example
+   * const stop = client.onTokenChange((token, state) => render(token !== null, state.expiresAt));
+   */
   onTokenChange(listener: (token: string | null, state: TokenState) => void): () => void;
-  /** Called with every failed token request. Returns an unsubscribe function. */
+  /**
+   * Called with every failed token request. Returns an unsubscribe function.
+   *
+   * @example
+   * client.onError((error) => console.warn(error.code, error.message));
+   */
   onError(listener: (error: TokenError) => void): () => void;
-  /** Forget the cached token (e.g. on sign-out). */
+  /**
+   * Forget the cached token (e.g. on sign-out).
+   *
+   * @example
+   * client.clear();
+   */
   clear(): void;
-  /** A fresh snapshot on every read. */
-  readonly state: TokenState;
+  /**
+   * What a UI may show; the same frozen object until something in it changes,
+   * so it can be a `useSyncExternalStore` snapshot.
+   *
+   * @example
+   * const { status, expiresAt, lastError } = client.getState();
+   */
   getState(): TokenState;
 }
 
-/** The default client (endpoint `/api/token`), created on first use. */
+/**
+ * The default client (endpoint `/api/token`), created on first use.
+ *
+ * @example
+ * const stop = getDefaultClient().onTokenChange(render);
+ */
 export function getDefaultClient(): TokenClient;
-/** Replace the default client with one using these options. @throws {TokenError} `invalid_options`. */
+/**
+ * Replace the default client with one using these options (its cached token
+ * is dropped; listeners on the old one are not carried over). Never throws:
+ * bad options reject the default client's calls with `invalid_options`.
+ *
+ * @example
+ * configure({ endpoint: 'https://broker.example.com/api/token', credentials: 'include' });
+ */
 export function configure(options: TokenClientOptions): void;
-/** Default client's token; pass it as the Viewer's `getAccessToken` option as is. */
+/**
+ * The default client's token; pass it as the Viewer's `getAccessToken` option as is.
+ *
+ * @example
+ * const token = await getAccessToken();
+ */
 export function getAccessToken(): Promise<string>;
+/**
+ * The default client's token in the Autodesk Viewer form (see `TokenClient.getAccessToken(onReady)`).
+ *
+ * @example
+ * Autodesk.Viewing.Initializer({ env: 'AutodeskProduction2', api: 'streamingV2', getAccessToken }, start);
+ */
 export function getAccessToken(onReady: OnTokenReady): Promise<void>;
-export function authorizedFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
+/**
+ * `fetch` with the default client's token as `Authorization: Bearer`; after a 401, retried once with a fresh token.
+ *
+ * @example
+ * const response = await authorizedFetch('https://developer.api.autodesk.com/modelderivative/v2/designdata/formats');
+ */
+export function authorizedFetch(input: FetchInput, init?: RequestInit): Promise<Response>;
+/**
+ * Called when the default client's token changes (`null` when dropped). Returns an unsubscribe function.
+ *
+ * @example
+ * const stop = onTokenChange((token, state) => console.log(token ? `valid until ${state.expiresAt}` : 'none'));
+ */
 export function onTokenChange(listener: (token: string | null, state: TokenState) => void): () => void;
+/**
+ * Called with every failed token request of the default client. Returns an unsubscribe function.
+ *
+ * @example
+ * onError((error) => { if (error.code === 'module_unavailable') showBanner(error.message); });
+ */
 export function onError(listener: (error: TokenError) => void): () => void;
+/**
+ * Forget the default client's token.
+ *
+ * @example
+ * clear();
+ */
 export function clear(): void;
+/**
+ * The default client's `TokenState`: the same frozen object until it changes.
+ *
+ * @example
+ * const { status, fetches } = getState();
+ */
 export function getState(): TokenState;
 
 /** The broker's sign-in routes, relative to the page or absolute. */
@@ -165,19 +294,73 @@ export interface SessionChange {
   source: 'check' | 'logout' | 'other-tab';
 }
 
-/** Set the sign-in routes (left-out ones keep their defaults); drops the user-token client. @throws {TokenError} `invalid_options`. */
+/**
+ * Set the sign-in routes (left-out ones keep their defaults); drops the user-token client.
+ * @throws {TokenError} `invalid_options`.
+ *
+ * @example
+ * configureSession({ routes: { login: '/signin', userToken: '/api/me/token' } });
+ */
 export function configureSession(options: { routes?: Partial<SessionRoutes> }): void;
-/** The routes in use. */
+/**
+ * The routes in use.
+ *
+ * @example
+ * const { login } = getSessionRoutes();
+ */
 export function getSessionRoutes(): Readonly<SessionRoutes>;
-/** The signed-in user's token client (route `userToken`, `refreshAhead`), created on first use. */
+/**
+ * The signed-in user's token client (route `userToken`, `refreshAhead`), created on first use.
+ *
+ * @example
+ * const token = await getUserClient().getAccessToken();
+ */
 export function getUserClient(): TokenClient;
-/** Navigate to sign-in; the broker returns to `returnTo` (a same-site path; default: this page). */
+/**
+ * Where `login()` navigates: the `login` route with `?return_to=` (default:
+ * this page), e.g. for a link's `href`.
+ * @throws {TokenError} `invalid_options` outside a browser page without `returnTo`.
+ *
+ * @example
+ * signInLink.href = loginUrl();
+ */
+export function loginUrl(options?: { returnTo?: string }): string;
+/**
+ * Navigate to sign-in; the broker returns to `returnTo` (a same-site path; default: this page).
+ * @throws {TokenError} `invalid_options` outside a browser page.
+ *
+ * @example
+ * if (!(await getUser())) login({ returnTo: '/projects' });
+ */
 export function login(options?: { returnTo?: string }): void;
-/** End the session on the broker, drop user tokens here and in the other tabs, notify every tab. Rejects with `TokenError` (`network`, `http`). */
+/**
+ * End the session on the broker, drop user tokens here and in the other tabs, notify every tab.
+ * Rejects with `TokenError` (`network`, `http`).
+ *
+ * @example
+ * await logout();
+ */
 export function logout(): Promise<void>;
-/** The signed-in user's claims, or `null` when nobody is signed in. Rejects with `TokenError` (`network`, `http`, `invalid_response`). */
+/**
+ * The signed-in user's claims, or `null` when nobody is signed in.
+ * Rejects with `TokenError` (`network`, `http`, `invalid_response`).
+ *
+ * @example
+ * const user = await getUser();
+ * greeting.textContent = user ? `Hello ${user.name}` : 'Not signed in';
+ */
 export function getUser(): Promise<User | null>;
-/** Whether the broker has a session for this browser (asks it; nothing is stored in the page). */
+/**
+ * Whether the broker has a session for this browser (asks it; nothing is stored in the page).
+ *
+ * @example
+ * if (await isAuthenticated()) showProjects();
+ */
 export function isAuthenticated(): Promise<boolean>;
-/** Called when this tab learns the session changed. Returns an unsubscribe function. */
+/**
+ * Called when this tab learns the session changed. Returns an unsubscribe function.
+ *
+ * @example
+ * onSessionChange(({ authenticated, source }) => { if (!authenticated && source === 'other-tab') location.reload(); });
+ */
 export function onSessionChange(listener: (change: SessionChange) => void): () => void;

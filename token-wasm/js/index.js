@@ -1,9 +1,10 @@
-// The package entry for browsers and bundlers: loads the wasm next to this
-// file (top-level await, so no init call is needed) and re-exports the API.
-// Bundlers see `new URL(..., import.meta.url)` and emit the .wasm as an asset.
-import init from './token_wasm.js';
+// The package entry for browsers and bundlers: starts loading the wasm next to
+// this file and returns at once (no top-level await; the first call that
+// needs the module waits for it). Bundlers see `new URL(..., import.meta.url)`
+// and emit the .wasm as an asset.
+import { load } from './loader.js';
 
 export * from './client.js';
 export * from './session.js';
 
-await init({ module_or_path: new URL('./token_wasm_bg.wasm', import.meta.url) });
+load(new URL('./token_wasm_bg.wasm', import.meta.url));

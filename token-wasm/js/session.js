@@ -8,7 +8,8 @@
 // events, with no decision the wasm client could share; in the wasm it would
 // cost download size for nothing.
 import { TokenClient } from './client.js';
-import { TokenError } from './error.js';
+import { HTTP, INVALID_OPTIONS, INVALID_RESPONSE, NETWORK, TokenError } from './error.js';
+import { dispatch, subscribe } from './listeners.js';
 
 const DEFAULT_ROUTES = Object.freeze({
   login: '/auth/login',
@@ -36,14 +37,11 @@ if (channel) {
   };
 }
 
-/** Tell the listeners (a throwing listener is reported, not allowed to break the others). */
+/** Tell the listeners, once per change. */
 function changed(authenticated, user, source) {
   if (known === authenticated) return;
   known = authenticated;
-  const event = { authenticated, user, source };
-  for (const listener of listeners) {
-    try { listener(event); } catch (error) { queueMicrotask(() => { throw error; }); }
-  }
+  dispatch(listeners, { authenticated, user, source });
 }
 
 function signedOut(source) {
@@ -59,10 +57,10 @@ export function configureSession(options = {}) {
   const next = { ...DEFAULT_ROUTES };
   for (const [name, value] of Object.entries(options.routes ?? {})) {
     if (!(name in DEFAULT_ROUTES)) {
-      throw new TokenError(`unknown route ${name} (expected ${Object.keys(DEFAULT_ROUTES).join(', ')})`, 'invalid_options');
+      throw new TokenError(`unknown route ${name} (expected ${Object.keys(DEFAULT_ROUTES).join(', ')})`, INVALID_OPTIONS);
     }
     if (typeof value !== 'string' || value === '') {
-      throw new TokenError(`route ${name} must be a non-empty string`, 'invalid_options');
+      throw new TokenError(`route ${name} must be a non-empty string`, INVALID_OPTIONS);
     }
     next[name] = value;
   }
@@ -81,11 +79,25 @@ export function getUserClient() {
   return (userClient ??= new TokenClient({ endpoint: routes.userToken, credentials: 'same-origin', refreshAhead: true }));
 }
 
-/** Navigate to sign-in; the broker brings the browser back to `returnTo` (default: this page). */
-export function login({ returnTo } = {}) {
-  const back = returnTo ?? `${location.pathname}${location.search}${location.hash}`;
-  location.assign(`${routes.login}?return_to=${encodeURIComponent(back)}`);
+/**
+ * Where `login()` navigates: the sign-in route with `?return_to=` (default:
+ * this page), for links that should also work with a middle click.
+ */
+export function loginUrl({ returnTo } = {}) {
+  const back = returnTo ?? (hasPage() ? `${location.pathname}${location.search}${location.hash}` : null);
+  if (back === null) throw new TokenError('login needs a browser page, or a returnTo path', INVALID_OPTIONS);
+  return `${routes.login}?return_to=${encodeURIComponent(back)}`;
 }
+
+/** Navigate to sign-in; the broker brings the browser back to `returnTo` (default: this page). */
+export function login(options) {
+  const url = loginUrl(options);
+  if (!hasPage()) throw new TokenError('login() navigates, which needs a browser page', INVALID_OPTIONS);
+  location.assign(url);
+}
+
+/** Whether there is a page to navigate (not Node, server-side rendering or a worker). */
+const hasPage = () => typeof location === 'object' && location !== null && typeof location.assign === 'function';
 
 /**
  * Sign out: ends the session on the broker (POST with the CSRF header),
@@ -98,9 +110,9 @@ export async function logout() {
   try {
     response = await fetch(routes.logout, { method: 'POST', credentials: 'same-origin', headers: SAME_SITE_HEADERS });
   } catch (cause) {
-    throw new TokenError('Sign-out request failed', 'network', { cause });
+    throw new TokenError('Sign-out request failed', NETWORK, { cause });
   }
-  if (!response.ok) throw new TokenError(`Sign-out failed (HTTP ${response.status})`, 'http', { status: response.status });
+  if (!response.ok) throw new TokenError(`Sign-out failed (HTTP ${response.status})`, HTTP, { status: response.status });
   signedOut('logout');
   channel?.postMessage({ kind: 'signed-out' });
 }
@@ -115,7 +127,7 @@ export async function getUser() {
   try {
     response = await fetch(routes.user, { credentials: 'same-origin', headers: SAME_SITE_HEADERS, cache: 'no-store' });
   } catch (cause) {
-    throw new TokenError('Could not reach the sign-in routes', 'network', { cause });
+    throw new TokenError('Could not reach the sign-in routes', NETWORK, { cause });
   }
   if (response.status === 401) {
     // Read nothing of the body, but release it: an unread body keeps the
@@ -126,7 +138,7 @@ export async function getUser() {
   }
   const body = await response.json().catch(() => null);
   if (!response.ok || body === null || typeof body !== 'object') {
-    throw new TokenError(`Could not read the signed-in user (HTTP ${response.status})`, response.ok ? 'invalid_response' : 'http', {
+    throw new TokenError(`Could not read the signed-in user (HTTP ${response.status})`, response.ok ? INVALID_RESPONSE : HTTP, {
       status: response.status, error: body?.error, error_description: body?.error_description,
     });
   }
@@ -149,8 +161,5 @@ export async function isAuthenticated() {
  * Returns an unsubscribe function.
  */
 export function onSessionChange(listener) {
-  if (typeof listener !== 'function') throw new TokenError('listener must be a function', 'invalid_options');
-  const entry = (event) => listener(event);
-  listeners.add(entry);
-  return () => { listeners.delete(entry); };
+  return subscribe(listeners, listener);
 }

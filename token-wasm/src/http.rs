@@ -90,9 +90,37 @@ async fn attempt(options: &Options) -> Result<TokenResponse, TokenError> {
         .map_err(|error| unusable_endpoint(&options.endpoint, error))?;
     // Dropped (and so cancelled) when the attempt ends, whichever way.
     let _deadline = Timeout::new(timer_ms(options.timeout_ms), move || controller.abort());
-    let response = request.send().await.map_err(|error| transport_error(Some(&signal), js_error(error)))?;
-    let text = response.text().await.map_err(|error| transport_error(Some(&signal), js_error(error)))?;
+    let failed = |error| {
+        let mut failure = transport_error(Some(&signal), js_error(error));
+        if failure.code == ErrorCode::Network && is_cross_origin(&options.endpoint) {
+            failure.message.push_str(CROSS_ORIGIN_HINT);
+        }
+        failure
+    };
+    let response = request.send().await.map_err(failed)?;
+    let text = response.text().await.map_err(failed)?;
     read_response(&response, &text)
+}
+
+/// A failed request to another origin is most often CORS, which browsers
+/// report as a bare network error: say which broker setting allows it.
+const CROSS_ORIGIN_HINT: &str =
+    " (the token route is on another origin: the broker's ALLOWED_ORIGINS must list this page's origin)";
+
+/// Whether `endpoint` is absolute and outside the page's origin. Outside a
+/// browser page (no `location`) there is no CORS, so never.
+fn is_cross_origin(endpoint: &str) -> bool {
+    let is_absolute = endpoint.starts_with("http://") || endpoint.starts_with("https://");
+    let origin = js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("location"))
+        .and_then(|location| js_sys::Reflect::get(&location, &JsValue::from_str("origin")))
+        .ok()
+        .and_then(|origin| origin.as_string());
+    match origin {
+        Some(origin) if is_absolute => !endpoint
+            .strip_prefix(origin.as_str())
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '?', '#'])),
+        _ => false,
+    }
 }
 
 /// The JS exception behind a gloo-net error. gloo-net keeps the exception's

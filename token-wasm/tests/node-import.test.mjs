@@ -47,6 +47,7 @@ after(async () => {
 
 /** Runs `body` (an async ES module body with `tw` and `ORIGIN` in scope) in a fresh Node; returns what it printed as JSON. */
 async function inNode(body) {
+  // Imports in `body` are hoisted by the module syntax, so they may come after these lines.
   const source = `import * as tw from 'token-wasm';\nconst ORIGIN = ${JSON.stringify(origin)};\n${body}`;
   const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', source], {
     cwd: app,
@@ -59,7 +60,33 @@ test('import succeeds in Node and exposes the API', async () => {
   const r = await inNode(`console.log(JSON.stringify(Object.keys(tw).sort()));`);
   assert.deepEqual(r, ['TokenClient', 'TokenError', 'authorizedFetch', 'clear', 'configure', 'configureSession',
     'getAccessToken', 'getDefaultClient', 'getSessionRoutes', 'getState', 'getUser', 'getUserClient',
-    'isAuthenticated', 'login', 'logout', 'onError', 'onSessionChange', 'onTokenChange']);
+    'isAuthenticated', 'login', 'loginUrl', 'logout', 'onError', 'onSessionChange', 'onTokenChange']);
+});
+
+/** Printed and inspected, the error says what it is, not the minifier's name for its class. */
+test('a TokenError prints as TokenError', async () => {
+  const r = await inNode(`
+    import { inspect } from 'node:util';
+    const error = new tw.TokenError('boom', 'http', { status: 503 });
+    console.log(JSON.stringify({ inspected: inspect(error), constructorName: tw.TokenError.name, text: String(error) }));`);
+  assert.match(r.inspected, /^TokenError: boom\n/);
+  assert.equal(r.constructorName, 'TokenError');
+  assert.equal(r.text, 'TokenError: boom');
+});
+
+/** Sign-in navigates, which only a browser page can: elsewhere it is a TokenError like the other calls. */
+test('login() outside a browser throws a TokenError', async () => {
+  const r = await inNode(`
+    const out = {};
+    try { tw.login(); out.login = 'navigated'; } catch (e) {
+      out.login = { isTokenError: e instanceof tw.TokenError, code: e.code, message: e.message };
+    }
+    out.url = tw.loginUrl({ returnTo: '/projects?id=1' });
+    console.log(JSON.stringify(out));`);
+  assert.equal(r.login.isTokenError, true);
+  assert.equal(r.login.code, 'invalid_options');
+  assert.match(r.login.message, /browser page/);
+  assert.equal(r.url, '/auth/login?return_to=%2Fprojects%3Fid%3D1');
 });
 
 test('a relative endpoint rejects with a TokenError that says why', async () => {

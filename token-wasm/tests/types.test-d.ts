@@ -16,6 +16,7 @@ import {
   getUserClient,
   isAuthenticated,
   login,
+  loginUrl,
   logout,
   onError,
   onSessionChange,
@@ -50,7 +51,7 @@ async function usage(): Promise<void> {
   const res: Response = await user.authorizedFetch('/api/user/me', { method: 'GET' });
   const res2: Response = await authorizedFetch(new URL('https://example.test/api'));
 
-  const state: TokenState = user.state;
+  const state: TokenState = user.getState();
   const status: 'empty' | 'fresh' | 'refreshing' | 'error' = getState().status;
   const expiresAt: number | null = state.expiresAt;
   const lastCode: TokenErrorCode | undefined = state.lastError?.code;
@@ -76,6 +77,7 @@ async function usage(): Promise<void> {
     await user.getAccessToken();
   } catch (e) {
     if (e instanceof TokenError && e.code === 'login_required') location.href = '/auth/login';
+    if (e instanceof TokenError && e.code === 'module_unavailable') console.log(e.message);
     const asError: Error = new TokenError('x', 'http', { status: 503, error: 'upstream_unavailable' });
     console.log(asError);
   }
@@ -91,6 +93,10 @@ function mustNotCompile(e: TokenError): void {
   new TokenClient({ leeway: 30 });
   // @ts-expect-error: error fields are read-only.
   e.code = 'network';
+  // @ts-expect-error: the state snapshot is shared and read-only.
+  getState().status = 'fresh';
+  // @ts-expect-error: there is one state accessor, getState().
+  console.log(getDefaultClient().state);
   // @ts-expect-error: the promise form resolves to a string.
   const n: Promise<number> = getAccessToken();
   console.log(bad, n);
@@ -104,6 +110,8 @@ async function session(): Promise<void> {
   configureSession({ routes: { login: '/signin', userToken: '/api/me/token' } });
   login();
   login({ returnTo: '/after' });
+  const href: string = loginUrl({ returnTo: '/after' });
+  console.log(href);
   const signedIn: boolean = await isAuthenticated();
   const user: User | null = await getUser();
   const name: string | undefined = user?.name;
@@ -124,3 +132,30 @@ async function session(): Promise<void> {
   console.log(sub);
 }
 void session;
+
+// The React and Vue bindings (their own subpaths).
+import { useAccessToken as useReactToken, useSession as useReactSession } from '../pkg/react.js';
+import { useAccessToken as useVueToken, useSession as useVueSession } from '../pkg/vue.js';
+
+function bindings(): void {
+  const { token, isLoading, error, state } = useReactToken(getUserClient());
+  const maybe: string | null = token;
+  const loading: boolean = isLoading;
+  const why: TokenErrorCode | undefined = error?.code;
+  const status: TokenState['status'] | undefined = state?.status;
+  const session = useReactSession();
+  const who: string | undefined = session.user?.name;
+  const signedIn: boolean = session.isAuthenticated;
+  session.login({ returnTo: '/' });
+  const out: Promise<void> = session.logout();
+  const vue = useVueToken();
+  const vueToken: string | null = vue.token.value;
+  const vueSession = useVueSession();
+  const vueUser: string | undefined = vueSession.user.value?.sub;
+  // @ts-expect-error: the React snapshot is read-only.
+  session.isAuthenticated = true;
+  // @ts-expect-error: Vue gives refs, not plain values.
+  const notRef: string | null = vue.token;
+  console.log(maybe, loading, why, status, who, signedIn, out, vueToken, vueUser, notRef);
+}
+void bindings;

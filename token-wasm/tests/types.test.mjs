@@ -16,11 +16,18 @@ const usage = join(here, 'types.test-d.ts');
 const flags = ['--noEmit', '--strict', '--target', 'es2022', '--module', 'esnext', '--moduleResolution', 'bundler',
   '--lib', 'es2022,dom', '--pretty', 'false'];
 
-const check = (file) => spawnSync(process.execPath, [tsc, ...flags, file], { cwd: root, encoding: 'utf8' });
+const check = (file, extra = []) => spawnSync(process.execPath, [tsc, ...flags, ...extra, file], { cwd: root, encoding: 'utf8' });
 
 test('the shipped index.d.ts accepts the documented usage and rejects misuse', () => {
   assert.ok(existsSync(join(root, 'token-wasm', 'pkg', 'index.d.ts')), 'run `npm run build` first');
   const r = check(usage);
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+});
+
+/** A Node-only project (no DOM lib, fetch types from @types/node) compiles against the declarations. */
+test('the shipped index.d.ts needs no DOM lib', () => {
+  const nodeOnly = ['--lib', 'es2022', '--types', 'node'];
+  const r = check(join(here, 'types-node.test-d.ts'), nodeOnly);
   assert.equal(r.status, 0, r.stdout + r.stderr);
 });
 

@@ -1,0 +1,36 @@
+//! Journey: a customer builds a Vite + React 19 app on `token-wasm/react`
+//! (tests/fixtures/react-app, in StrictMode). Built as a dev server serves it
+//! (React's development build, where StrictMode mounts every component twice;
+//! the package's `development` entry), served by the real broker, it shows its
+//! token from one request, signs in on the dev authorization server's page,
+//! shows the user and their token, and signs out.
+import { after, before, test } from 'node:test';
+
+import { startBackend } from '../support/backend.mjs';
+import { launchChromium } from '../support/chromium.mjs';
+import { buildFixtureApp, expectSignedOutWithAppToken, openApp, signInAndOut } from '../support/framework-app.mjs';
+
+let built, backend, browser, app;
+
+before(async () => {
+  built = await buildFixtureApp('react-app', { nodeEnv: 'development' });
+  backend = await startBackend({ publicDir: built.dist });
+  browser = await launchChromium();
+});
+
+after(async () => {
+  await browser?.close();
+  await backend?.stop();
+  built?.remove();
+});
+
+/** useAccessToken() and useSession(): the token on screen, one request for each despite StrictMode. */
+test('react_app_shows_the_app_token_from_one_request', { timeout: 30_000 }, () => backend.check(async () => {
+  app = await openApp(browser, backend.url);
+  await expectSignedOutWithAppToken(app);
+}));
+
+/** Sign in and sign out through the hooks' login() and logout(). */
+test('react_app_signs_in_and_out', { timeout: 30_000 }, () => backend.check(async () => {
+  await signInAndOut(app);
+}));
