@@ -69,7 +69,7 @@ impl Config {
             // An unreadable file is the one problem to report: what it would have
             // provided would only show up as a list of misleading "missing" lines.
             Some(path) => read_file(path)
-                .map_err(|message| ConfigError { problems: vec![Problem { var: "TOKEN_BACKEND_CONFIG", message }] })?,
+                .map_err(|message| ConfigError { problems: vec![Problem { var: cli::CONFIG_FILE_VAR, message }] })?,
             None => FileConfig::default(),
         };
         let settings = Settings::merge(cli.settings, std::mem::take(&mut file.values));

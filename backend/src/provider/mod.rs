@@ -31,6 +31,14 @@ impl ClientAuth {
             other => Err(format!("`{other}` is not one of: basic, post")),
         }
     }
+
+    /// The name `OAUTH_CLIENT_AUTH` gives it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Basic => "basic",
+            Self::Post => "post",
+        }
+    }
 }
 
 /// Our identity at the authorization server. `Debug` shows the secret as
