@@ -75,11 +75,6 @@ pub struct EndpointOverrides {
 }
 
 impl ProviderSpec {
-    /// Resolves `OAUTH_PROVIDER` to a preset name.
-    pub fn preset_name(raw: &str) -> Result<Preset, String> {
-        Preset::parse(raw)
-    }
-
     /// Combines a preset with the explicit overrides from configuration.
     pub fn new(preset: Preset, issuer: Option<Url>, overrides: EndpointOverrides) -> Result<Self, String> {
         if preset == Preset::Oidc {
