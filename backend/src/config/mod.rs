@@ -1,7 +1,7 @@
 //! Typed configuration: command line, environment and an optional TOML file,
 //! merged and validated once at start-up: `settings` (the table declaring every
-//! setting once, expanded by the macro in `setting`), `cli` (flags and
-//! environment), `file` (the TOML file), `validate` (the `Validator` that
+//! setting once, expanded by the macro in `setting`; the kinds of value are in
+//! `kinds`), `cli` (flags and environment), `file` (the TOML file), `validate` (the `Validator` that
 //! records problems, and `build`, which runs the groups), and one file per
 //! group of settings that checks them and builds its layer's settings type:
 //! `server`, `cors`, `upstream`, `cache`, `profiles`, `sign_in`, `redis`, and
@@ -17,6 +17,7 @@ mod cache;
 mod cli;
 mod cors;
 mod file;
+mod kinds;
 mod profiles;
 mod redis;
 mod server;

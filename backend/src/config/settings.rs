@@ -7,7 +7,8 @@
 //! README's tables and its validation in its group's file (`server.rs`,
 //! `cache.rs`, …).
 
-use super::setting::{Bool, Connections, List, Path, Percent, Seconds, Secret, Text, by_preset, settings};
+use super::kinds::{Bool, Connections, List, Path, Percent, Seconds, Secret, Text};
+use super::setting::{by_preset, settings};
 
 settings! {
     /// Address to listen on

@@ -4,7 +4,8 @@
 use oauth2::{ClientId, ClientSecret};
 use secrecy::ExposeSecret;
 
-use super::setting::{Setting, Text};
+use super::kinds::Text;
+use super::setting::Setting;
 use super::settings::Settings;
 use super::validate::Validator;
 use crate::app::Upstream;

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use super::Problem;
 use super::file::FileConfig;
-use super::setting::{Kind, Seconds, Setting, Text};
+use super::kinds::{Kind, Seconds, Text};
+use super::setting::Setting;
 use super::settings::Settings;
 use crate::app::Config;
 use crate::descriptors::{Demand, DescriptorBudget};
