@@ -45,6 +45,8 @@ pub enum ErrorCode {
     UserinfoNotConfigured,
     InvalidReturnTo,
     InvalidState,
+    SignInReplayed,
+    ReturnToTooLong,
     AccessDenied,
     ProviderError,
     InvalidRequest,
@@ -76,6 +78,8 @@ impl ErrorCode {
             Self::UserinfoNotConfigured => "userinfo_not_configured",
             Self::InvalidReturnTo => "invalid_return_to",
             Self::InvalidState => "invalid_state",
+            Self::SignInReplayed => "sign_in_replayed",
+            Self::ReturnToTooLong => "return_to_too_long",
             Self::AccessDenied => "access_denied",
             Self::ProviderError => "provider_error",
             Self::InvalidRequest => "invalid_request",
@@ -103,6 +107,8 @@ impl ErrorCode {
             Self::CrossSiteRequest | Self::AccessDenied => StatusCode::FORBIDDEN,
             Self::InvalidReturnTo
             | Self::InvalidState
+            | Self::SignInReplayed
+            | Self::ReturnToTooLong
             | Self::ProviderError
             | Self::InvalidRequest
             | Self::InvalidIdToken => StatusCode::BAD_REQUEST,
@@ -124,6 +130,7 @@ impl ErrorCode {
         Some(match self {
             Self::UnknownProfile
             | Self::CrossSiteRequest
+            | Self::ReturnToTooLong
             | Self::ProviderError
             | Self::ApiNotFound
             | Self::MethodNotAllowed
@@ -145,6 +152,7 @@ impl ErrorCode {
             }
             Self::InvalidReturnTo => "return_to must be a path on this site, such as /viewer",
             Self::InvalidState => "this sign-in link has expired or was already used; please sign in again",
+            Self::SignInReplayed => "this sign-in was already completed; a sign-in link works only once",
             Self::AccessDenied => "sign-in was cancelled",
             Self::InvalidRequest | Self::InvalidIdToken => {
                 "the sign-in response could not be used; please sign in again"
@@ -262,12 +270,14 @@ impl ApiError {
             | Self::UserToken(
                 UserTokenError::Session(_) | UserTokenError::RefreshLock(_) | UserTokenError::RefreshLockTimeout,
             )
-            | Self::SignIn(SignInError::Session(_)) => ErrorCode::SessionStoreUnavailable,
+            | Self::SignIn(SignInError::Session(_) | SignInError::UsedStates(_)) => ErrorCode::SessionStoreUnavailable,
             Self::UserToken(UserTokenError::LoginRequired) => ErrorCode::LoginRequired,
             Self::UserToken(UserTokenError::NoUsableToken) => ErrorCode::UpstreamUnavailable,
             Self::UserToken(UserTokenError::NoUserinfo) => ErrorCode::UserinfoNotConfigured,
             Self::SignIn(SignInError::InvalidReturnTo) => ErrorCode::InvalidReturnTo,
             Self::SignIn(SignInError::MissingState | SignInError::InvalidState) => ErrorCode::InvalidState,
+            Self::SignIn(SignInError::Replayed) => ErrorCode::SignInReplayed,
+            Self::SignIn(SignInError::ReturnToTooLong { .. }) => ErrorCode::ReturnToTooLong,
             Self::SignIn(SignInError::Denied) => ErrorCode::AccessDenied,
             Self::SignIn(SignInError::Provider { .. }) => ErrorCode::ProviderError,
             Self::SignIn(SignInError::MissingCode) => ErrorCode::InvalidRequest,

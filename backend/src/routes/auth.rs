@@ -35,7 +35,7 @@ pub(crate) struct LoginQuery {
     params(("return_to" = Option<String>, Query, description = "A path on this site to return to")),
     responses(
         (status = 302, description = "To the provider's authorization endpoint"),
-        (status = 400, description = "`invalid_return_to` (an HTML page)", content_type = "text/html"),
+        (status = 400, description = "`invalid_return_to`, or `return_to_too_long` (an HTML page)", content_type = "text/html"),
         (status = 500, description = "`internal_error` (an HTML page)", content_type = "text/html"),
     ))]
 pub(crate) async fn login(
@@ -76,7 +76,7 @@ pub(crate) async fn login(
     ),
     responses(
         (status = 302, description = "Signed in: to `return_to`, with the session cookie"),
-        (status = 400, description = "Missing, wrong or replayed `state`, or a failed exchange (an HTML page)", content_type = "text/html"),
+        (status = 400, description = "Missing, wrong or expired `state` (`invalid_state`), a sign-in already completed (`sign_in_replayed`), or a failed exchange (an HTML page)", content_type = "text/html"),
         (status = 403, description = "`access_denied` (an HTML page)", content_type = "text/html"),
         (status = 500, description = "`internal_error` (an HTML page)", content_type = "text/html"),
     ))]
@@ -113,13 +113,14 @@ fn login_state(headers: &HeaderMap) -> Option<String> {
         .map(|c| c.value().to_owned())
 }
 
-/// Sets the login-state cookie to `value`, or removes it. It is sent only to
-/// the callback path and lives as long as a pending sign-in.
+/// Sets the login-state cookie to `value`, or removes it. It is sent to the
+/// login and callback routes (so a second tab's login adds to the first tab's
+/// pending sign-in instead of replacing it) and lives as long as a pending sign-in.
 fn set_login_state(response: &mut Response, state: &SignInState, value: Option<&str>) {
     let config = state.service.settings();
     let max_age = if value.is_some() { CookieDuration::milliseconds(PENDING_TTL_MS) } else { CookieDuration::ZERO };
     let cookie = Cookie::build((COOKIE_NAME, value.unwrap_or_default()))
-        .path(config.redirect_url.path().to_owned())
+        .path(config.login_state_path())
         .http_only(true)
         .secure(config.cookie_secure)
         .same_site(SameSite::Lax)

@@ -8,7 +8,8 @@ use tower_sessions::{Expiry, Session};
 use url::Url;
 
 use super::{SignInError, SignInService, id_token};
-use crate::session::{PendingLogin, SessionError, USER_KEY, UserGrant};
+use crate::login_state::MAX_COOKIE_CHARS;
+use crate::session::{PENDING_TTL_MS, PendingLogin, SessionError, USER_KEY, UserGrant};
 use crate::token_cache::{StoredToken, now_ms};
 
 /// The query of `/auth/callback` (RFC 6749 §4.1.2 and §4.1.2.1).
@@ -37,8 +38,19 @@ impl SignInService {
         )?;
         let now = now_ms();
         let mut pending = cookie.and_then(|c| shared.login_state.open(c)).unwrap_or_default();
+        let len = return_to.len();
         pending.push(PendingLogin { state, verifier, nonce, return_to, started_at_ms: now }, now);
-        Ok((url, shared.login_state.seal(&pending)))
+        // A cookie the browser would drop, or the callback refuse, loses the
+        // sign-in later with a bare error: make room now, oldest sign-in first.
+        loop {
+            let sealed = shared.login_state.seal(&pending);
+            if sealed.len() <= MAX_COOKIE_CHARS {
+                return Ok((url, sealed));
+            }
+            if !pending.evict_oldest() {
+                return Err(SignInError::ReturnToTooLong { len });
+            }
+        }
     }
 
     /// Takes the sign-in named by the callback's `state` out of the browser's
@@ -60,9 +72,9 @@ impl SignInService {
         (remaining, login)
     }
 
-    /// Completes `login` from the provider's redirect. On success the session
-    /// holds the user's grant under a new id, and the caller redirects to the
-    /// returned path.
+    /// Completes `login` from the provider's redirect, at most once per state
+    /// (before any code exchange). On success the session holds the user's
+    /// grant under a new id, and the caller redirects to the returned path.
     pub async fn complete(
         &self,
         session: &Session,
@@ -71,6 +83,15 @@ impl SignInService {
     ) -> Result<String, SignInError> {
         let shared = &self.0;
         let now = now_ms();
+        let expires_at_ms = login.started_at_ms + PENDING_TTL_MS;
+        let is_first = shared
+            .used_states
+            .claim(shared.cluster.as_ref(), login.state.secret(), expires_at_ms, now)
+            .await
+            .map_err(SignInError::UsedStates)?;
+        if !is_first {
+            return Err(SignInError::Replayed);
+        }
         if let Some(error) = params.error {
             return Err(if error == "access_denied" {
                 SignInError::Denied

@@ -10,6 +10,7 @@
 //!   refresh that keeps them fresh (one per session at a time).
 //! - `profile`: the user's claims, from the ID token and userinfo.
 //! - `id_token`, `userinfo`: the ID token's checks; the userinfo endpoint.
+//! - `used_states`: the states that reached the callback, so each completes once.
 //! - `error`: each flow's own failures.
 
 use std::sync::Arc;
@@ -22,6 +23,7 @@ mod code_flow;
 mod error;
 mod id_token;
 mod profile;
+mod used_states;
 mod user_token;
 mod userinfo;
 
@@ -35,6 +37,7 @@ use crate::login_state::LoginStateKey;
 use crate::session::{SessionBackend, UserGrant};
 use crate::single_flight::SingleFlight;
 use crate::token_cache::CachePolicy;
+use used_states::UsedStates;
 
 /// Settings of the three-legged flow.
 #[derive(Debug, Clone)]
@@ -63,6 +66,16 @@ impl SignIn {
     pub fn origin(&self) -> String {
         self.redirect_url.origin().ascii_serialization()
     }
+
+    /// The login-state cookie's `Path`: the callback's directory (`/auth` for
+    /// `/auth/callback`), which holds `/auth/login` too.
+    pub fn login_state_path(&self) -> String {
+        let path = self.redirect_url.path();
+        match path.rfind('/') {
+            Some(0) | None => "/".to_owned(),
+            Some(end) => path[..end].to_owned(),
+        }
+    }
 }
 
 /// Runs sign-in, user-token refresh and sign-out for one provider. Cheap to
@@ -84,6 +97,8 @@ struct Shared {
     is_oidc: bool,
     /// Seals the pending sign-ins into the browser's login-state cookie.
     login_state: LoginStateKey,
+    /// States that reached the callback: each completes at most once.
+    used_states: UsedStates,
     /// One refresh per session at a time: refresh tokens rotate, so two parallel
     /// refreshes would race and one would be rejected.
     refreshes: SingleFlight<Id, UserGrant, UserTokenError>,
@@ -127,6 +142,7 @@ impl SignInService {
             policy,
             is_oidc,
             login_state,
+            used_states: UsedStates::default(),
             refreshes: SingleFlight::default(),
         })))
     }
