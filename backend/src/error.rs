@@ -47,6 +47,7 @@ pub enum ErrorCode {
     InvalidState,
     SignInReplayed,
     ReturnToTooLong,
+    IssuerMismatch,
     AccessDenied,
     ProviderError,
     InvalidRequest,
@@ -80,6 +81,7 @@ impl ErrorCode {
             Self::InvalidState => "invalid_state",
             Self::SignInReplayed => "sign_in_replayed",
             Self::ReturnToTooLong => "return_to_too_long",
+            Self::IssuerMismatch => "issuer_mismatch",
             Self::AccessDenied => "access_denied",
             Self::ProviderError => "provider_error",
             Self::InvalidRequest => "invalid_request",
@@ -109,6 +111,7 @@ impl ErrorCode {
             | Self::InvalidState
             | Self::SignInReplayed
             | Self::ReturnToTooLong
+            | Self::IssuerMismatch
             | Self::ProviderError
             | Self::InvalidRequest
             | Self::InvalidIdToken => StatusCode::BAD_REQUEST,
@@ -153,6 +156,9 @@ impl ErrorCode {
             Self::InvalidReturnTo => "return_to must be a path on this site, such as /viewer",
             Self::InvalidState => "this sign-in link has expired or was already used; please sign in again",
             Self::SignInReplayed => "this sign-in was already completed; a sign-in link works only once",
+            Self::IssuerMismatch => {
+                "the sign-in response did not come from the expected authorization server; please sign in again"
+            }
             Self::AccessDenied => "sign-in was cancelled",
             Self::InvalidRequest | Self::InvalidIdToken => {
                 "the sign-in response could not be used; please sign in again"
@@ -278,6 +284,7 @@ impl ApiError {
             Self::SignIn(SignInError::MissingState | SignInError::InvalidState) => ErrorCode::InvalidState,
             Self::SignIn(SignInError::Replayed) => ErrorCode::SignInReplayed,
             Self::SignIn(SignInError::ReturnToTooLong { .. }) => ErrorCode::ReturnToTooLong,
+            Self::SignIn(SignInError::IssuerMismatch | SignInError::MissingIssuer) => ErrorCode::IssuerMismatch,
             Self::SignIn(SignInError::Denied) => ErrorCode::AccessDenied,
             Self::SignIn(SignInError::Provider { .. }) => ErrorCode::ProviderError,
             Self::SignIn(SignInError::MissingCode) => ErrorCode::InvalidRequest,

@@ -326,7 +326,8 @@ async fn denied_consent_stores_nothing() {
     // Any other provider error is a 400 page naming it.
     let other = browser.authorize("/", "allow", "alice").await;
     let state = query_param(&other, "state").expect("state");
-    let reply = browser.get(&rig.url(&format!("/auth/callback?error=server_error&state={state}")), &[]).await;
+    let iss = &rig.dev_issuer;
+    let reply = browser.get(&rig.url(&format!("/auth/callback?error=server_error&state={state}&iss={iss}")), &[]).await;
     assert_eq!(reply.status, 400, "{}", reply.body);
     assert!(reply.body.contains("server_error"), "{}", reply.body);
     assert_signed_out(&browser, "after server_error").await;

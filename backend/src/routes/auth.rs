@@ -73,10 +73,11 @@ pub(crate) async fn login(
         ("code" = Option<String>, Query, description = "The authorization code"),
         ("state" = Option<String>, Query, description = "The state sent at login"),
         ("error" = Option<String>, Query, description = "The provider's error code"),
+        ("iss" = Option<String>, Query, description = "The issuer that answered (RFC 9207)"),
     ),
     responses(
         (status = 302, description = "Signed in: to `return_to`, with the session cookie"),
-        (status = 400, description = "Missing, wrong or expired `state` (`invalid_state`), a sign-in already completed (`sign_in_replayed`), or a failed exchange (an HTML page)", content_type = "text/html"),
+        (status = 400, description = "Missing, wrong or expired `state` (`invalid_state`), a sign-in already completed (`sign_in_replayed`), another issuer's `iss` (`issuer_mismatch`), or a failed exchange (an HTML page)", content_type = "text/html"),
         (status = 403, description = "`access_denied` (an HTML page)", content_type = "text/html"),
         (status = 500, description = "`internal_error` (an HTML page)", content_type = "text/html"),
     ))]

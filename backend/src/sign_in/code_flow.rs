@@ -9,6 +9,7 @@ use url::Url;
 
 use super::{SignInError, SignInService, id_token};
 use crate::login_state::MAX_COOKIE_CHARS;
+use crate::provider::Issuer;
 use crate::session::{PENDING_TTL_MS, PendingLogin, SessionError, USER_KEY, UserGrant};
 use crate::token_cache::{StoredToken, now_ms};
 
@@ -19,6 +20,8 @@ pub struct CallbackParams {
     pub state: Option<String>,
     pub error: Option<String>,
     pub error_description: Option<String>,
+    /// The issuer that sent the response (RFC 9207).
+    pub iss: Option<String>,
 }
 
 impl SignInService {
@@ -92,6 +95,8 @@ impl SignInService {
         if !is_first {
             return Err(SignInError::Replayed);
         }
+        // RFC 9207 §2.4: before anything in the response is used, errors included.
+        check_response_issuer(shared.issuer.as_ref(), params.iss.as_deref())?;
         if let Some(error) = params.error {
             return Err(if error == "access_denied" {
                 SignInError::Denied
@@ -103,7 +108,8 @@ impl SignInService {
         let issued = shared.exchange.exchange_code(code, login.verifier).await?;
         let id_claims = match (&login.nonce, &issued.id_token) {
             (Some(nonce), Some(id_token)) => {
-                Some(id_token::check(id_token, nonce.secret(), shared.exchange.client_id(), now)?)
+                let issuer = shared.issuer.as_ref().map(|i| i.identifier.as_str());
+                Some(id_token::check(id_token, nonce.secret(), shared.exchange.client_id(), issuer, now)?)
             }
             _ => None,
         };
@@ -154,5 +160,36 @@ impl SignInService {
             return Err(SignInError::InvalidReturnTo);
         }
         Ok(raw.to_owned())
+    }
+}
+
+/// The mix-up defence of RFC 9207 §2.4: an `iss` must name our issuer, and a
+/// provider whose metadata promises `iss` must send it. Without a known issuer
+/// (OAuth presets without discovery) there is nothing to compare with.
+fn check_response_issuer(expected: Option<&Issuer>, iss: Option<&str>) -> Result<(), SignInError> {
+    match (expected, iss) {
+        (Some(issuer), Some(iss)) if iss != issuer.identifier => Err(SignInError::IssuerMismatch),
+        (Some(issuer), None) if issuer.sends_iss => Err(SignInError::MissingIssuer),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The issuer must match exactly when sent, and be sent when promised.
+    #[test]
+    fn response_issuer_is_checked() {
+        let promised = Issuer { identifier: "https://op.example".into(), sends_iss: true };
+        let unpromised = Issuer { sends_iss: false, ..promised.clone() };
+        assert!(check_response_issuer(Some(&promised), Some("https://op.example")).is_ok());
+        for wrong in ["https://evil.example", "https://op.example/", "HTTPS://op.example"] {
+            let refused = check_response_issuer(Some(&unpromised), Some(wrong));
+            assert!(matches!(refused, Err(SignInError::IssuerMismatch)), "{wrong}");
+        }
+        assert!(matches!(check_response_issuer(Some(&promised), None), Err(SignInError::MissingIssuer)));
+        assert!(check_response_issuer(Some(&unpromised), None).is_ok());
+        assert!(check_response_issuer(None, Some("https://anyone.example")).is_ok());
     }
 }

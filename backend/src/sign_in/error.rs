@@ -28,6 +28,15 @@ pub enum SignInError {
     UsedStates(#[source] ClusterError),
     #[error("the user declined to sign in")]
     Denied,
+    /// RFC 9207: the response's `iss` names another issuer (a mix-up attack, or
+    /// a second provider answering on our redirect URI).
+    #[error("the authorization response's `iss` is not the configured issuer (OAUTH_ISSUER)")]
+    IssuerMismatch,
+    /// RFC 9207: the provider's metadata promises `iss`, and it is missing.
+    #[error(
+        "the authorization response has no `iss`, which the provider's metadata promises (authorization_response_iss_parameter_supported)"
+    )]
+    MissingIssuer,
     #[error("the authorization server reported `{error}`")]
     Provider { error: String, description: Option<String> },
     #[error("the sign-in response has no authorization code")]

@@ -34,6 +34,7 @@ pub use userinfo::Userinfo;
 use crate::cluster::Cluster;
 use crate::exchange::Exchange;
 use crate::login_state::LoginStateKey;
+use crate::provider::Issuer;
 use crate::session::{SessionBackend, UserGrant};
 use crate::single_flight::SingleFlight;
 use crate::token_cache::CachePolicy;
@@ -95,6 +96,9 @@ struct Shared {
     policy: CachePolicy,
     /// Ask for and check an OpenID Connect nonce.
     is_oidc: bool,
+    /// The OpenID Connect issuer, when known: the `iss` of authorization
+    /// responses and ID tokens must name it.
+    issuer: Option<Issuer>,
     /// Seals the pending sign-ins into the browser's login-state cookie.
     login_state: LoginStateKey,
     /// States that reached the callback: each completes at most once.
@@ -125,13 +129,13 @@ impl SignInService {
         sessions: SessionBackend,
         cluster: Option<Cluster>,
         policy: CachePolicy,
-        is_oidc: bool,
+        issuer: Option<Issuer>,
     ) -> Result<Self, NoAuthorizeUrl> {
         if !exchange.has_authorize_url() {
             return Err(NoAuthorizeUrl);
         }
         let exchange = exchange.with_redirect_url(&settings.redirect_url).with_resource(settings.resource.as_ref());
-        let is_oidc = is_oidc || settings.user_scopes.iter().any(|s| s == "openid");
+        let is_oidc = issuer.is_some() || settings.user_scopes.iter().any(|s| s == "openid");
         let login_state = LoginStateKey::derive(&settings.session_key.0);
         Ok(Self(Arc::new(Shared {
             settings,
@@ -141,6 +145,7 @@ impl SignInService {
             cluster,
             policy,
             is_oidc,
+            issuer,
             login_state,
             used_states: UsedStates::default(),
             refreshes: SingleFlight::default(),
