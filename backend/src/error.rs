@@ -48,6 +48,7 @@ pub enum ErrorCode {
     SignInReplayed,
     ReturnToTooLong,
     IssuerMismatch,
+    WrongHost,
     AccessDenied,
     ProviderError,
     InvalidRequest,
@@ -82,6 +83,7 @@ impl ErrorCode {
             Self::SignInReplayed => "sign_in_replayed",
             Self::ReturnToTooLong => "return_to_too_long",
             Self::IssuerMismatch => "issuer_mismatch",
+            Self::WrongHost => "wrong_host",
             Self::AccessDenied => "access_denied",
             Self::ProviderError => "provider_error",
             Self::InvalidRequest => "invalid_request",
@@ -116,6 +118,7 @@ impl ErrorCode {
             | Self::InvalidRequest
             | Self::InvalidIdToken => StatusCode::BAD_REQUEST,
             Self::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::WrongHost => StatusCode::MISDIRECTED_REQUEST,
             Self::ApiNotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PathNotAllowed => StatusCode::FORBIDDEN,
@@ -134,6 +137,7 @@ impl ErrorCode {
             Self::UnknownProfile
             | Self::CrossSiteRequest
             | Self::ReturnToTooLong
+            | Self::WrongHost
             | Self::ProviderError
             | Self::ApiNotFound
             | Self::MethodNotAllowed
@@ -215,6 +219,13 @@ pub enum ApiError {
     /// land in `Cache` or come through `UserToken`).
     #[error(transparent)]
     Proxy(ProxyError),
+    /// `/auth/login` reached under another host than ours, by a browser that is
+    /// on our origin already: a proxy in front rewrote the Host.
+    #[error(
+        "sign-in is served at {expected} (PUBLIC_URL, or OAUTH_REDIRECT_URL's origin), but this request was addressed to `{}`: a proxy in front changed the Host. Forward the Host unchanged (Vite: the proxy's object form, without changeOrigin) or set TRUST_FORWARDED_HEADERS=true behind a proxy that sends X-Forwarded-Host or Forwarded",
+        printable(.seen)
+    )]
+    WrongHost { expected: String, seen: String },
     /// A bug, not a bad request: we built a header we cannot send.
     #[error("internal error: {0}")]
     Internal(&'static str),
@@ -272,6 +283,7 @@ impl ApiError {
             | Self::UserToken(UserTokenError::RefreshStopped(_))
             | Self::Internal(_) => ErrorCode::InternalError,
             Self::CrossSite(_) => ErrorCode::CrossSiteRequest,
+            Self::WrongHost { .. } => ErrorCode::WrongHost,
             Self::Session(_)
             | Self::UserToken(
                 UserTokenError::Session(_) | UserTokenError::RefreshLock(_) | UserTokenError::RefreshLockTimeout,

@@ -63,8 +63,12 @@ settings! {
     log_format: Text = "LOG_FORMAT", toml [] "log_format";
     /// Authorization endpoint [default: from the preset or discovery]
     authorize_url: Text = "OAUTH_AUTHORIZE_URL", alias "authorize-url", toml [oauth] "authorize_url";
-    /// The exact redirect URI registered with the provider; turns sign-in on
+    /// The exact redirect URI registered with the provider; turns sign-in on [default: PUBLIC_URL + /auth/callback]
     redirect_url: Text = "OAUTH_REDIRECT_URL", alias "redirect-url", toml [oauth] "redirect_url";
+    /// The origin users see, e.g. a dev server's http://localhost:5173 proxying /auth and /api here; turns sign-in on
+    public_url: Text = "PUBLIC_URL", toml [server] "public_url";
+    /// At /auth/login, take the host from X-Forwarded-Host/-Proto or Forwarded (only behind a proxy that sets them) [default: false]
+    trust_forwarded_headers: Bool = "TRUST_FORWARDED_HEADERS", toml [server] "trust_forwarded_headers";
     /// Scope requested at sign-in [default: from the preset]
     user_scope: Text = "OAUTH_USER_SCOPE", alias "user-scope", toml [oauth] "user_scope";
     /// Narrower scope for the user token handed to the browser

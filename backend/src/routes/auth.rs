@@ -12,6 +12,7 @@ use tower_sessions::cookie::time::Duration as CookieDuration;
 use tower_sessions::cookie::{Cookie, SameSite};
 
 use super::extract::{SignInState, is_trusted_origin};
+use super::forwarded;
 use crate::error::{ApiError, SignInPage, no_store_headers};
 use crate::login_state::COOKIE_NAME;
 use crate::session::PENDING_TTL_MS;
@@ -24,9 +25,14 @@ pub fn router() -> Router<SignInState> {
         .route("/auth/logout", post(logout))
 }
 
+/// Marks a login we redirected to our own origin, so a second mismatch is
+/// reported instead of redirected again.
+const CANONICAL_HOST: &str = "canonical_host";
+
 #[derive(Debug, Deserialize)]
 pub(crate) struct LoginQuery {
     return_to: Option<String>,
+    canonical_host: Option<String>,
 }
 
 /// Redirects to the provider (302) with state, PKCE challenge and nonce, which
@@ -36,6 +42,7 @@ pub(crate) struct LoginQuery {
     responses(
         (status = 302, description = "To the provider's authorization endpoint"),
         (status = 400, description = "`invalid_return_to`, or `return_to_too_long` (an HTML page)", content_type = "text/html"),
+        (status = 421, description = "`wrong_host`: a proxy in front rewrote the Host; the page names PUBLIC_URL and TRUST_FORWARDED_HEADERS", content_type = "text/html"),
         (status = 500, description = "`internal_error` (an HTML page)", content_type = "text/html"),
     ))]
 pub(crate) async fn login(
@@ -44,20 +51,36 @@ pub(crate) async fn login(
     uri: Uri,
     Query(query): Query<LoginQuery>,
 ) -> Result<Response, SignInPage> {
-    // The session cookie must be set on the origin the provider will redirect
-    // back to, or the callback would find no sign-in in progress.
-    let redirect = &state.service.settings().redirect_url;
-    let expected_host = redirect.host_str().map(|h| match redirect.port() {
+    // The login-state cookie must be set on the origin the provider will
+    // redirect back to, or the callback would find no sign-in in progress.
+    let settings = state.service.settings();
+    let redirect = &settings.redirect_url;
+    let expected = redirect.host_str().map(|h| match redirect.port() {
         Some(port) => format!("{h}:{port}"),
         None => h.to_owned(),
     });
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    if let (Some(host), Some(expected)) = (host, expected_host)
-        && !host.eq_ignore_ascii_case(&expected)
+    let seen = forwarded::authority(&headers, settings.trust_forwarded_headers);
+    if let (Some(seen), Some(expected)) = (seen, expected)
+        && !seen.is(&expected, redirect.scheme())
     {
+        // Sending the browser to our origin helps one that came by another name
+        // (localhost for 127.0.0.1), but loops when a proxy in front rewrites
+        // the Host: the browser is there already (its Referer says so, or we
+        // sent it there once), or the proxy announced itself untrusted.
+        let is_there = query.canonical_host.is_some()
+            || headers
+                .get(header::REFERER)
+                .and_then(|r| r.to_str().ok())
+                .and_then(|r| url::Url::parse(r).ok())
+                .is_some_and(|r| r.origin() == redirect.origin())
+            || (!settings.trust_forwarded_headers && forwarded::has_forwarded_headers(&headers));
+        if is_there {
+            return Err(ApiError::WrongHost { expected: settings.origin(), seen: seen.host }.into());
+        }
         let mut canonical = redirect.clone();
         canonical.set_path("/auth/login");
         canonical.set_query(uri.query());
+        canonical.query_pairs_mut().append_pair(CANONICAL_HOST, "1");
         return Ok(found(canonical.as_str())?);
     }
     let (url, login_state) = state.service.begin(login_state(&headers).as_deref(), query.return_to.as_deref())?;

@@ -59,6 +59,9 @@ pub struct SignIn {
     pub cookie_secure: bool,
     /// A session never outlives this (the refresh token's maximum lifetime).
     pub session_max_lifetime: Duration,
+    /// Whether `/auth/login` takes the host a proxy in front saw from its
+    /// `Forwarded` or `X-Forwarded-Host`/`-Proto` headers.
+    pub trust_forwarded_headers: bool,
 }
 
 impl SignIn {
@@ -116,7 +119,9 @@ impl std::fmt::Debug for SignInService {
 
 /// The provider has no authorization endpoint, so no one can sign in.
 #[derive(Debug, thiserror::Error)]
-#[error("OAUTH_REDIRECT_URL is set but the provider has no authorization endpoint; set OAUTH_AUTHORIZE_URL")]
+#[error(
+    "OAUTH_REDIRECT_URL or PUBLIC_URL is set but the provider has no authorization endpoint; set OAUTH_AUTHORIZE_URL"
+)]
 pub struct NoAuthorizeUrl;
 
 impl SignInService {
