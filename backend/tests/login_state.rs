@@ -102,6 +102,26 @@ async fn two_pending_sign_ins_in_one_browser_both_complete() {
     assert_eq!(browser.login_state(), None, "both sign-ins are spent");
 }
 
+/// A stale login-state cookie sent first (one set with `Path=/auth/callback`
+/// before this release is more specific, so browsers send it first) does not
+/// hide the one that holds the sign-in.
+#[tokio::test]
+async fn a_stale_login_state_cookie_sent_first_does_not_break_the_callback() {
+    let rig = Rig::dev(&[]).await;
+    let browser = rig.browser();
+    let callback = browser.authorize("/", "allow", "alice").await;
+    let stale = rig.browser();
+    stale.authorize("/", "allow", "bob").await;
+    let cookies = format!(
+        "login_state={}; login_state={}",
+        stale.login_state().expect("stale"),
+        browser.login_state().expect("current")
+    );
+    let landed = get_with(&manual_client(), &callback, &[("cookie", &cookies)]).await;
+    assert_eq!(landed.status, 302, "{}", landed.body);
+    assert!(set_cookie(&landed).is_some(), "signed in");
+}
+
 /// A login-state cookie copied before the callback and replayed with its code
 /// gets `sign_in_replayed`: no second code exchange, no new session.
 #[tokio::test]

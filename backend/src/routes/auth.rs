@@ -83,7 +83,8 @@ pub(crate) async fn login(
         canonical.query_pairs_mut().append_pair(CANONICAL_HOST, "1");
         return Ok(found(canonical.as_str())?);
     }
-    let (url, login_state) = state.service.begin(login_state(&headers).as_deref(), query.return_to.as_deref())?;
+    let cookies = login_states(&headers);
+    let (url, login_state) = state.service.begin(cookies.first().map(String::as_str), query.return_to.as_deref())?;
     let mut response = found(url.as_str())?;
     set_login_state(&mut response, &state, Some(&login_state));
     Ok(response)
@@ -110,7 +111,12 @@ pub(crate) async fn callback(
     headers: HeaderMap,
     Query(params): Query<CallbackParams>,
 ) -> Response {
-    let (remaining, login) = state.service.take_login(login_state(&headers).as_deref(), params.state.as_deref());
+    // A browser may also send an older cookie of the same name set with
+    // another `Path` (`/auth/callback` in 0.1.0): use the one holding this state.
+    let cookies = login_states(&headers);
+    let take = |cookie: Option<&String>| state.service.take_login(cookie.map(String::as_str), params.state.as_deref());
+    let (remaining, login) =
+        cookies.iter().map(|c| take(Some(c))).find(|(_, login)| login.is_ok()).unwrap_or_else(|| take(cookies.first()));
     let result = match login {
         Ok(login) => state.service.complete(&session, login, params).await.map_err(ApiError::from),
         Err(e) => Err(ApiError::from(e)),
@@ -125,16 +131,17 @@ pub(crate) async fn callback(
     response
 }
 
-/// The login-state cookie of the request, if it sent one.
-fn login_state(headers: &HeaderMap) -> Option<String> {
+/// The login-state cookies of the request, in the order sent.
+fn login_states(headers: &HeaderMap) -> Vec<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(Cookie::split_parse)
         .filter_map(Result::ok)
-        .find(|c| c.name() == COOKIE_NAME)
+        .filter(|c| c.name() == COOKIE_NAME)
         .map(|c| c.value().to_owned())
+        .collect()
 }
 
 /// Sets the login-state cookie to `value`, or removes it. It is sent to the
