@@ -101,6 +101,8 @@ pub fn render(config: &Config) -> String {
             out.set("SESSION_SECRET", REDACTED);
             out.set("COOKIE_SECURE", sign_in.cookie_secure);
             out.set("SESSION_MAX_LIFETIME_SECS", secs(sign_in.session_max_lifetime));
+            out.set("OAUTH_END_SESSION", sign_in.end_session);
+            out.set("OAUTH_POST_LOGOUT_REDIRECT_URL", &sign_in.post_logout_redirect_url);
         }
         None => out.set("OAUTH_REDIRECT_URL", "(unset: user sign-in is off)"),
     }
@@ -135,12 +137,13 @@ fn render_api(out: &mut Lines, api: &ApiSettings) {
 
 fn render_provider(out: &mut Lines, provider: &ProviderSpec) {
     match provider {
-        ProviderSpec::Static { preset, token_url, authorize_url, revocation_url, userinfo_url } => {
+        ProviderSpec::Static { preset, token_url, authorize_url, revocation_url, userinfo_url, end_session_url } => {
             out.set("OAUTH_PROVIDER", preset.as_str());
             out.set("OAUTH_TOKEN_URL", token_url);
             out.set_some("OAUTH_AUTHORIZE_URL", authorize_url.as_ref());
             out.set_some("OAUTH_REVOKE_URL", revocation_url.as_ref());
             out.set_some("OAUTH_USERINFO_URL", userinfo_url.as_ref());
+            out.set_some("OAUTH_END_SESSION_URL", end_session_url.as_ref());
         }
         ProviderSpec::Discover { issuer, overrides } => {
             out.set("OAUTH_PROVIDER", "oidc");
@@ -149,6 +152,7 @@ fn render_provider(out: &mut Lines, provider: &ProviderSpec) {
             out.set_some("OAUTH_AUTHORIZE_URL", overrides.authorize_url.as_ref());
             out.set_some("OAUTH_REVOKE_URL", overrides.revocation_url.as_ref());
             out.set_some("OAUTH_USERINFO_URL", overrides.userinfo_url.as_ref());
+            out.set_some("OAUTH_END_SESSION_URL", overrides.end_session_url.as_ref());
         }
     }
 }

@@ -125,7 +125,7 @@ impl AppState {
                 session_store(cluster.as_ref()),
                 cluster.clone(),
                 config.cache.clone(),
-                provider.issuer.clone(),
+                &provider,
             )?),
             None => None,
         };

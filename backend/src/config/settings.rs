@@ -98,6 +98,14 @@ settings! {
     /// Userinfo endpoint
     userinfo_url: Text = "OAUTH_USERINFO_URL", alias "userinfo-url", default_note "from the preset or discovery",
         toml [oauth] "userinfo_url";
+    /// End-session endpoint (OpenID Connect RP-Initiated Logout)
+    end_session_url: Text = "OAUTH_END_SESSION_URL", alias "end-session-url",
+        default_note "from the preset or discovery", toml [oauth] "end_session_url";
+    /// At sign-out, also end the provider's session through its end-session endpoint
+    end_session: Bool = "OAUTH_END_SESSION", default true, toml [oauth] "end_session";
+    /// Where the provider sends the browser after its sign-out; register it with the provider
+    post_logout_redirect_url: Text = "OAUTH_POST_LOGOUT_REDIRECT_URL", alias "post-logout-redirect-url",
+        default_note "the origin of OAUTH_REDIRECT_URL + /", toml [oauth] "post_logout_redirect_url";
     /// At least 32 characters; signs the session cookie
     session_secret: Secret = "SESSION_SECRET", default_note "random in --dev", toml [session] "secret";
     /// Secure session cookie

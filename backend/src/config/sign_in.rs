@@ -41,6 +41,8 @@ pub(super) fn parse(
     }
     let session_key = session_key(s, dev, v)?;
     let session_max_lifetime = v.seconds(&s.session_max_lifetime_secs)?;
+    let end_session = v.value_or_default(&s.end_session)?;
+    let post_logout_redirect_url = post_logout_redirect_url(s, &redirect_url, v)?;
     Some(SignIn {
         redirect_url,
         user_scopes,
@@ -50,7 +52,21 @@ pub(super) fn parse(
         cookie_secure,
         session_max_lifetime,
         trust_forwarded_headers,
+        end_session,
+        post_logout_redirect_url,
     })
+}
+
+/// `OAUTH_POST_LOGOUT_REDIRECT_URL`: an absolute http(s) URL without a fragment,
+/// https unless on loopback; by default our own origin's `/`.
+fn post_logout_redirect_url(s: &Settings, redirect_url: &Url, v: &mut Validator) -> Option<Url> {
+    let Some(raw) = v.value(&s.post_logout_redirect_url) else { return redirect_url.join("/").ok() };
+    let url = v.check_setting(&s.post_logout_redirect_url, parse_redirect_url(&raw))?;
+    if url.scheme() == "http" && !is_loopback(&url) {
+        v.problem_with(&s.post_logout_redirect_url, "must use https (plain http is allowed only on loopback)");
+        return None;
+    }
+    Some(url)
 }
 
 /// `OAUTH_REDIRECT_URL`: absolute, without a fragment (RFC 6749 §3.1.2), on

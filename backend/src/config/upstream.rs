@@ -37,6 +37,7 @@ pub(super) fn remote(s: &Settings, preset: Option<Preset>, v: &mut Validator) ->
     let (token_url, issuer) = (url(&s.token_url), url(&s.issuer));
     let (authorize_url, revocation_url, userinfo_url) =
         (url(&s.authorize_url), url(&s.revoke_url), url(&s.userinfo_url));
+    let end_session_url = url(&s.end_session_url);
     let provider = match preset {
         None if !s.provider.is_set() => {
             let names = Preset::ALL.map(Preset::as_str).join(", ");
@@ -44,9 +45,10 @@ pub(super) fn remote(s: &Settings, preset: Option<Preset>, v: &mut Validator) ->
             None
         }
         None => None,
-        Some(preset) => match (token_url, issuer, authorize_url, revocation_url, userinfo_url) {
-            (Ok(token_url), Ok(issuer), Ok(authorize_url), Ok(revocation_url), Ok(userinfo_url)) => {
-                let overrides = EndpointOverrides { token_url, authorize_url, revocation_url, userinfo_url };
+        Some(preset) => match (token_url, issuer, authorize_url, revocation_url, userinfo_url, end_session_url) {
+            (Ok(token_url), Ok(issuer), Ok(authorize_url), Ok(revocation_url), Ok(userinfo_url), Ok(end_session_url)) => {
+                let overrides =
+                    EndpointOverrides { token_url, authorize_url, revocation_url, userinfo_url, end_session_url };
                 v.check_setting(&s.provider, ProviderSpec::new(preset, issuer, overrides))
             }
             _ => None,

@@ -4,10 +4,12 @@
 //! HTTP, exactly as it would a remote server, so dev mode runs the production
 //! code path. It issues random opaque tokens with a short lifetime and supports
 //! `client_credentials`, `authorization_code` with PKCE (S256 required) behind a
-//! sign-in page, `refresh_token` with rotation, revocation and userinfo; and, as
+//! sign-in page, `refresh_token` with rotation, revocation, userinfo and an
+//! end-session endpoint (RP-initiated logout); and, as
 //! the protected resource next to it, the demo's 3D model (`resource`).
 
 mod authorize;
+mod end_session;
 mod grants;
 mod resource;
 mod token_endpoint;
@@ -78,6 +80,7 @@ impl DevAuthServer {
             .route("/token", post(token_endpoint::token))
             .route("/revoke", post(token_endpoint::revoke))
             .route("/userinfo", get(token_endpoint::userinfo))
+            .route("/end-session", get(end_session::end_session))
             .route("/.well-known/oauth-authorization-server", get(token_endpoint::metadata))
             .with_state(Arc::clone(&state))
             .merge(resource::router(state));
@@ -103,6 +106,7 @@ impl DevAuthServer {
         provider.authorize_url = Some(oauth2::AuthUrl::from_url(endpoint("/authorize")));
         provider.revocation_url = Some(oauth2::RevocationUrl::from_url(endpoint("/revoke")));
         provider.userinfo_url = Some(endpoint("/userinfo"));
+        provider.end_session_url = Some(endpoint("/end-session"));
         // Its `iss`, in authorization responses and ID tokens, has no trailing slash.
         provider.issuer = Some(Issuer { identifier: format!("http://{}", self.addr), sends_iss: true });
         provider

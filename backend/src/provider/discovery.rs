@@ -28,6 +28,8 @@ struct Metadata {
     authorization_endpoint: Option<String>,
     revocation_endpoint: Option<String>,
     userinfo_endpoint: Option<String>,
+    /// OpenID Connect RP-Initiated Logout 1.0 §2.1.
+    end_session_endpoint: Option<String>,
     /// RFC 9207 §3.
     #[serde(default)]
     authorization_response_iss_parameter_supported: bool,
@@ -83,6 +85,7 @@ fn provider_from(issuer: &Url, url: &Url, metadata: Metadata) -> Result<Provider
         authorize_url: optional("authorization_endpoint", metadata.authorization_endpoint)?.map(AuthUrl::from_url),
         revocation_url: optional("revocation_endpoint", metadata.revocation_endpoint)?.map(RevocationUrl::from_url),
         userinfo_url: optional("userinfo_endpoint", metadata.userinfo_endpoint)?,
+        end_session_url: optional("end_session_endpoint", metadata.end_session_endpoint)?,
         issuer: Some(Issuer {
             identifier: metadata.issuer,
             sends_iss: metadata.authorization_response_iss_parameter_supported,
@@ -115,6 +118,7 @@ mod tests {
             authorization_endpoint: None,
             revocation_endpoint: None,
             userinfo_endpoint: None,
+            end_session_endpoint: None,
             authorization_response_iss_parameter_supported: false,
         };
         assert!(matches!(provider_from(&issuer, &issuer, metadata), Err(DiscoveryError::Invalid { .. })));

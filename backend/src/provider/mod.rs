@@ -60,6 +60,7 @@ pub enum ProviderSpec {
         authorize_url: Option<Url>,
         revocation_url: Option<Url>,
         userinfo_url: Option<Url>,
+        end_session_url: Option<Url>,
     },
     /// Endpoints read from the issuer's metadata at start-up; explicit URLs win.
     Discover { issuer: Url, overrides: EndpointOverrides },
@@ -72,6 +73,7 @@ pub struct EndpointOverrides {
     pub authorize_url: Option<Url>,
     pub revocation_url: Option<Url>,
     pub userinfo_url: Option<Url>,
+    pub end_session_url: Option<Url>,
 }
 
 impl ProviderSpec {
@@ -89,6 +91,7 @@ impl ProviderSpec {
             authorize_url: overrides.authorize_url.or(defaults.authorize_url),
             revocation_url: overrides.revocation_url.or(defaults.revocation_url),
             userinfo_url: overrides.userinfo_url.or(defaults.userinfo_url),
+            end_session_url: overrides.end_session_url.or(defaults.end_session_url),
         })
     }
 }
@@ -100,6 +103,9 @@ pub struct Provider {
     pub authorize_url: Option<AuthUrl>,
     pub revocation_url: Option<RevocationUrl>,
     pub userinfo_url: Option<Url>,
+    /// Where the browser goes to end the provider's session too (OpenID Connect
+    /// RP-Initiated Logout 1.0 `end_session_endpoint`).
+    pub end_session_url: Option<Url>,
     /// Known for OpenID Connect providers (discovery, the dev server): sign-in
     /// then checks the `iss` it is sent against it.
     pub issuer: Option<Issuer>,
@@ -120,13 +126,16 @@ impl Provider {
     /// Resolves the configured provider, running discovery when asked to.
     pub async fn resolve(spec: &ProviderSpec, http: &Transport) -> Result<Self, DiscoveryError> {
         match spec {
-            ProviderSpec::Static { token_url, authorize_url, revocation_url, userinfo_url, .. } => Ok(Self {
-                token_url: TokenUrl::from_url(token_url.clone()),
-                authorize_url: authorize_url.clone().map(AuthUrl::from_url),
-                revocation_url: revocation_url.clone().map(RevocationUrl::from_url),
-                userinfo_url: userinfo_url.clone(),
-                issuer: None,
-            }),
+            ProviderSpec::Static { token_url, authorize_url, revocation_url, userinfo_url, end_session_url, .. } => {
+                Ok(Self {
+                    token_url: TokenUrl::from_url(token_url.clone()),
+                    authorize_url: authorize_url.clone().map(AuthUrl::from_url),
+                    revocation_url: revocation_url.clone().map(RevocationUrl::from_url),
+                    userinfo_url: userinfo_url.clone(),
+                    end_session_url: end_session_url.clone(),
+                    issuer: None,
+                })
+            }
             ProviderSpec::Discover { issuer, overrides } => {
                 let mut provider = discovery::discover(issuer, http).await?;
                 if let Some(url) = &overrides.token_url {
@@ -141,6 +150,9 @@ impl Provider {
                 if let Some(url) = &overrides.userinfo_url {
                     provider.userinfo_url = Some(url.clone());
                 }
+                if let Some(url) = &overrides.end_session_url {
+                    provider.end_session_url = Some(url.clone());
+                }
                 Ok(provider)
             }
         }
@@ -153,6 +165,7 @@ impl Provider {
             authorize_url: None,
             revocation_url: None,
             userinfo_url: None,
+            end_session_url: None,
             issuer: None,
         }
     }

@@ -24,6 +24,7 @@ pub struct PresetEndpoints {
     pub authorize_url: Option<Url>,
     pub revocation_url: Option<Url>,
     pub userinfo_url: Option<Url>,
+    pub end_session_url: Option<Url>,
 }
 
 impl Preset {
@@ -86,12 +87,16 @@ impl Preset {
                 authorize_url: url("https://developer.api.autodesk.com/authentication/v2/authorize"),
                 revocation_url: url("https://developer.api.autodesk.com/authentication/v2/revoke"),
                 userinfo_url: url("https://api.userprofile.autodesk.com/userinfo"),
+                // APS documents this logout URL (GET, optional `post_logout_redirect_uri`
+                // on an allow-listed host); it is not in any discovery document.
+                end_session_url: url("https://developer.api.autodesk.com/authentication/v2/logout"),
             },
             Self::Glimesh => PresetEndpoints {
                 token_url: url("https://glimesh.tv/api/oauth/token"),
                 authorize_url: url("https://glimesh.tv/oauth/authorize"),
                 revocation_url: None,
                 userinfo_url: None,
+                end_session_url: None,
             },
             Self::Oidc | Self::Generic => PresetEndpoints::default(),
         }
@@ -110,6 +115,7 @@ mod tests {
             assert!(e.token_url.is_some() && e.authorize_url.is_some(), "{preset:?}");
         }
         assert!(Preset::Aps.endpoints().revocation_url.is_some());
+        assert!(Preset::Aps.endpoints().end_session_url.is_some());
     }
 
     /// Each preset authenticates the way its provider documents.

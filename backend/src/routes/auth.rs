@@ -1,12 +1,12 @@
 //! `GET /auth/login`, `GET /auth/callback`, `POST /auth/logout`: the browser's
 //! side of sign-in. Handlers only translate HTTP; the flow is in [`crate::sign_in`].
 
-use axum::Router;
+use axum::{Json, Router};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 use tower_sessions::cookie::time::Duration as CookieDuration;
 use tower_sessions::cookie::{Cookie, SameSite};
@@ -162,11 +162,24 @@ fn set_login_state(response: &mut Response, state: &SignInState, value: Option<&
     }
 }
 
-/// Revokes and forgets the session. A `fetch` (with `X-Requested-With`) gets
-/// 204; a plain form post is sent back to `/`.
+/// The answer to a `fetch` sign-out when the provider's session is to end too:
+/// the page navigates there (the package's `logout()` does).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct EndSessionBody {
+    /// The provider's end-session endpoint with `id_token_hint`,
+    /// `post_logout_redirect_uri`, `client_id` and `state`.
+    end_session_url: String,
+}
+
+/// Revokes and forgets the session. When the provider has an end-session
+/// endpoint (and `OAUTH_END_SESSION` is on), the browser goes there next so the
+/// provider's session ends too: a form post is redirected, a `fetch` (with
+/// `X-Requested-With`) is told where. Otherwise a `fetch` gets 204 and a form
+/// post is sent back to `/`.
 #[utoipa::path(post, path = "/auth/logout", tag = "auth", responses(
-    (status = 204, description = "Signed out (a `fetch` with `X-Requested-With`)"),
-    (status = 303, description = "Signed out (a form post): to `/`"),
+    (status = 200, description = "Signed out here (a `fetch`); navigate to `end_session_url` to end the provider's session", body = EndSessionBody),
+    (status = 204, description = "Signed out (a `fetch`, no end-session endpoint or `OAUTH_END_SESSION=false`)"),
+    (status = 303, description = "Signed out (a form post): to the provider's end-session endpoint, else to `/`"),
     (status = 403, description = "`cross_site_request`", body = crate::error::ErrorBody),
 ))]
 pub(crate) async fn logout(
@@ -179,12 +192,23 @@ pub(crate) async fn logout(
     {
         return Err(ApiError::CrossSite("the Origin is not this site"));
     }
-    state.service.sign_out(&session).await?;
-    if headers.get("x-requested-with").is_some_and(|v| !v.is_empty()) {
-        Ok((StatusCode::NO_CONTENT, no_store_headers()).into_response())
-    } else {
-        Ok((StatusCode::SEE_OTHER, no_store_headers(), [(header::LOCATION, "/")]).into_response())
+    let end_session = state.service.sign_out(&session).await?;
+    let is_fetch = headers.get("x-requested-with").is_some_and(|v| !v.is_empty());
+    match (end_session, is_fetch) {
+        (Some(url), true) => {
+            Ok((StatusCode::OK, no_store_headers(), Json(EndSessionBody { end_session_url: url.into() })).into_response())
+        }
+        (None, true) => Ok((StatusCode::NO_CONTENT, no_store_headers()).into_response()),
+        (Some(url), false) => see_other(url.as_str()),
+        (None, false) => see_other("/"),
     }
+}
+
+/// A 303 to `location`, which we built.
+fn see_other(location: &str) -> Result<Response, ApiError> {
+    let location =
+        HeaderValue::from_str(location).map_err(|_| ApiError::Internal("a redirect location is not a header value"))?;
+    Ok((StatusCode::SEE_OTHER, no_store_headers(), [(header::LOCATION, location)]).into_response())
 }
 
 /// A 302 to `location`, which we built or validated; one that is not a valid

@@ -6,6 +6,7 @@ use oauth2::{CsrfToken, PkceCodeVerifier, RefreshToken};
 use serde::{Deserialize, Serialize};
 
 use crate::constant_time;
+use crate::exchange::IdToken;
 use crate::token_cache::StoredToken;
 
 /// At most this many sign-ins may be in progress per session (one per tab).
@@ -74,6 +75,10 @@ pub struct UserGrant {
     /// sessions stored before this field existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_claims: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The raw ID token of the sign-in, kept only to send as `id_token_hint` to
+    /// the provider's end-session endpoint at sign-out; its `Debug` is redacted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<IdToken>,
 }
 
 #[cfg(test)]
@@ -150,6 +155,7 @@ mod tests {
             browser: None,
             signed_in_at_ms: 0,
             id_claims: None,
+            id_token: Some(serde_json::from_str("\"it-secret\"").expect("id token")),
         };
         let printed = format!("{grant:?} {:?}", login("st-secret", 0));
         assert!(!printed.contains("secret"), "{printed}");

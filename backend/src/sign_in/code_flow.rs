@@ -106,12 +106,13 @@ impl SignInService {
         }
         let code = params.code.filter(|c| !c.is_empty()).ok_or(SignInError::MissingCode)?;
         let issued = shared.exchange.exchange_code(code, login.verifier).await?;
-        let id_claims = match (&login.nonce, &issued.id_token) {
+        let (id_claims, id_token) = match (&login.nonce, issued.id_token) {
             (Some(nonce), Some(id_token)) => {
                 let issuer = shared.issuer.as_ref().map(|i| i.identifier.as_str());
-                Some(id_token::check(id_token, nonce.secret(), shared.exchange.client_id(), issuer, now)?)
+                let claims = id_token::check(&id_token, nonce.secret(), shared.exchange.client_id(), issuer, now)?;
+                (Some(claims), Some(id_token))
             }
-            _ => None,
+            _ => (None, None),
         };
         let grant = UserGrant {
             refresh_token: issued.refresh_token,
@@ -119,6 +120,7 @@ impl SignInService {
             browser: None,
             signed_in_at_ms: now,
             id_claims,
+            id_token,
         };
         // A new session id on sign-in defeats session fixation.
         session.cycle_id().await?;
@@ -130,18 +132,25 @@ impl SignInService {
 
     /// Signs out: revokes the refresh token where the provider supports it (a
     /// failure is logged, not fatal), deletes the session and clears the cookie.
-    pub async fn sign_out(&self, session: &Session) -> Result<(), SessionError> {
+    /// Returns the provider's end-session request the browser should follow, when
+    /// RP-initiated logout is on; also without a session here, since the
+    /// provider's may outlive ours.
+    pub async fn sign_out(&self, session: &Session) -> Result<Option<Url>, SessionError> {
         let shared = &self.0;
-        if let Some(id) = session.id()
-            && let Some((_, grant)) = shared.sessions.load_grant(&id).await?
-            && let Some(refresh_token) = grant.refresh_token
+        let grant = match session.id() {
+            Some(id) => shared.sessions.load_grant(&id).await?.map(|(_, grant)| grant),
+            None => None,
+        };
+        let (refresh_token, id_token) = grant.map_or((None, None), |g| (g.refresh_token, g.id_token));
+        if let Some(refresh_token) = refresh_token
             && shared.exchange.has_revocation_url()
             && let Err(e) = shared.exchange.revoke(refresh_token).await
         {
             tracing::warn!(error = %e, "refresh token revocation failed; the session is ended anyway");
         }
         session.flush().await?;
-        Ok(())
+        let client_id = shared.exchange.client_id();
+        Ok(shared.end_session.as_ref().map(|end| end.request_url(client_id, id_token.as_ref())))
     }
 
     /// `return_to` must stay on this origin: a path, never `//host` or a URL.

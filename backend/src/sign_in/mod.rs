@@ -6,6 +6,7 @@
 //! refresh token and the client secret stay here.
 //!
 //! - `code_flow`: sign-in (`begin`, `take_login`, `complete`) and sign-out.
+//! - `end_session`: the provider's end-session request that follows sign-out.
 //! - `user_token`: the user's tokens, which one serves which audience, and the
 //!   refresh that keeps them fresh (one per session at a time).
 //! - `profile`: the user's claims, from the ID token and userinfo.
@@ -20,6 +21,7 @@ use tower_sessions::session::Id;
 use url::Url;
 
 mod code_flow;
+mod end_session;
 mod error;
 mod id_token;
 mod profile;
@@ -34,10 +36,11 @@ pub use userinfo::Userinfo;
 use crate::cluster::Cluster;
 use crate::exchange::Exchange;
 use crate::login_state::LoginStateKey;
-use crate::provider::Issuer;
+use crate::provider::{Issuer, Provider};
 use crate::session::{SessionBackend, UserGrant};
 use crate::single_flight::SingleFlight;
 use crate::token_cache::CachePolicy;
+use end_session::EndSession;
 use used_states::UsedStates;
 
 /// Settings of the three-legged flow.
@@ -62,6 +65,11 @@ pub struct SignIn {
     /// Whether `/auth/login` takes the host a proxy in front saw from its
     /// `Forwarded` or `X-Forwarded-Host`/`-Proto` headers.
     pub trust_forwarded_headers: bool,
+    /// Whether sign-out also sends the browser to the provider's end-session
+    /// endpoint, when it has one (OpenID Connect RP-Initiated Logout 1.0).
+    pub end_session: bool,
+    /// Where the provider sends the browser back after ending its session.
+    pub post_logout_redirect_url: Url,
 }
 
 impl SignIn {
@@ -102,6 +110,9 @@ struct Shared {
     /// The OpenID Connect issuer, when known: the `iss` of authorization
     /// responses and ID tokens must name it.
     issuer: Option<Issuer>,
+    /// Where sign-out sends the browser next, when the provider has an
+    /// end-session endpoint and `OAUTH_END_SESSION` is on.
+    end_session: Option<EndSession>,
     /// Seals the pending sign-ins into the browser's login-state cookie.
     login_state: LoginStateKey,
     /// States that reached the callback: each completes at most once.
@@ -125,8 +136,8 @@ impl std::fmt::Debug for SignInService {
 pub struct NoAuthorizeUrl;
 
 impl SignInService {
-    /// The flows for `settings`, with `exchange` (the two-legged one) sending
-    /// our redirect URL and `resource` from here on.
+    /// The flows for `settings` at `provider`, with `exchange` (the two-legged
+    /// one) sending our redirect URL and `resource` from here on.
     pub fn new(
         settings: SignIn,
         exchange: Exchange,
@@ -134,13 +145,17 @@ impl SignInService {
         sessions: SessionBackend,
         cluster: Option<Cluster>,
         policy: CachePolicy,
-        issuer: Option<Issuer>,
+        provider: &Provider,
     ) -> Result<Self, NoAuthorizeUrl> {
         if !exchange.has_authorize_url() {
             return Err(NoAuthorizeUrl);
         }
         let exchange = exchange.with_redirect_url(&settings.redirect_url).with_resource(settings.resource.as_ref());
+        let issuer = provider.issuer.clone();
         let is_oidc = issuer.is_some() || settings.user_scopes.iter().any(|s| s == "openid");
+        let end_session = provider.end_session_url.clone().filter(|_| settings.end_session).map(|endpoint| {
+            EndSession { endpoint, post_logout_redirect_uri: settings.post_logout_redirect_url.clone() }
+        });
         let login_state = LoginStateKey::derive(&settings.session_key.0);
         Ok(Self(Arc::new(Shared {
             settings,
@@ -151,6 +166,7 @@ impl SignInService {
             policy,
             is_oidc,
             issuer,
+            end_session,
             login_state,
             used_states: UsedStates::default(),
             refreshes: SingleFlight::default(),
