@@ -333,14 +333,28 @@ export function loginUrl(options?: { returnTo?: string }): string;
  * if (!(await getUser())) login({ returnTo: '/projects' });
  */
 export function login(options?: { returnTo?: string }): void;
+/** Options of {@link logout}. */
+export interface LogoutOptions {
+  /**
+   * Whether to navigate to the provider's end-session endpoint when the broker names one
+   * (RP-initiated logout), so the provider's session ends too and the next sign-in asks for
+   * the password again. `false` stays on the page; the provider's session then lives on.
+   * Default `true`.
+   */
+  endSession?: boolean;
+}
 /**
- * End the session on the broker, drop user tokens here and in the other tabs, notify every tab.
- * Rejects with `TokenError` (`network`, `http`).
+ * End the session on the broker, drop user tokens here and in the other tabs, notify every tab;
+ * then, when the broker answers with the provider's end-session URL (and `endSession` is not
+ * `false`), navigate there: the provider signs the user out and sends the browser back to the
+ * broker's `OAUTH_POST_LOGOUT_REDIRECT_URL`.
+ * Rejects with `TokenError` (`network`, `http`, `invalid_options`).
  *
  * @example
- * await logout();
+ * await logout();                      // signed out here and at the provider
+ * await logout({ endSession: false }); // signed out here only; stays on this page
  */
-export function logout(): Promise<void>;
+export function logout(options?: LogoutOptions): Promise<void>;
 /**
  * The signed-in user's claims, or `null` when nobody is signed in.
  * Rejects with `TokenError` (`network`, `http`, `invalid_response`).

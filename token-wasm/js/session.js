@@ -102,10 +102,13 @@ const hasPage = () => typeof location === 'object' && location !== null && typeo
 /**
  * Sign out: ends the session on the broker (POST with the CSRF header),
  * drops the user's token here and in the other tabs, and tells the
- * `onSessionChange` listeners of every tab. Rejects with a `TokenError` if
- * the broker did not confirm.
+ * `onSessionChange` listeners of every tab. When the broker answers with the
+ * provider's end-session URL (RP-initiated logout), navigates there so the
+ * provider's session ends too, unless `endSession` is `false`. Rejects with a
+ * `TokenError` if the broker did not confirm.
  */
-export async function logout() {
+export async function logout({ endSession = true } = {}) {
+  if (typeof endSession !== 'boolean') throw new TokenError('endSession must be true or false', INVALID_OPTIONS);
   let response;
   try {
     response = await fetch(routes.logout, { method: 'POST', credentials: 'same-origin', headers: SAME_SITE_HEADERS });
@@ -113,8 +116,24 @@ export async function logout() {
     throw new TokenError('Sign-out request failed', NETWORK, { cause });
   }
   if (!response.ok) throw new TokenError(`Sign-out failed (HTTP ${response.status})`, HTTP, { status: response.status });
+  // 204: nothing more to do; 200: `{"end_session_url"}`. The session here has
+  // ended either way, so an unreadable body only loses the provider's sign-out.
+  const body = response.status === 204 ? null : await response.json().catch(() => null);
   signedOut('logout');
   channel?.postMessage({ kind: 'signed-out' });
+  const target = endSessionTarget(body?.end_session_url);
+  if (endSession && target !== null && hasPage()) location.assign(target);
+}
+
+/** The provider's end-session URL if it is an http(s) URL (never `javascript:`), else `null`. */
+function endSessionTarget(raw) {
+  if (typeof raw !== 'string') return null;
+  try {
+    const url = new URL(raw, hasPage() ? location.href : undefined);
+    return url.protocol === 'https:' || url.protocol === 'http:' ? url.href : null;
+  } catch {
+    return null;
+  }
 }
 
 /**
