@@ -11,7 +11,7 @@ use common::binary::BrokerProcess;
 use common::broker::BrokerBuilder;
 use common::browser::Browser;
 use common::oidc_provider::{OidcProvider, ProviderAgent};
-use common::sign_in::query_param;
+use common::sign_in::{Rig, query_param};
 use common::{Reply, SESSION_SECRET, free_port, get, http_client};
 
 const CLIENT_ID: &str = "broker-web";
@@ -70,11 +70,16 @@ async fn end_session_endpoint(oidc: &OidcProvider) -> String {
     metadata.json()["end_session_endpoint"].as_str().expect("oidc-provider advertises end_session_endpoint").to_owned()
 }
 
-/// Asserts `url` is the logout request of §2 and returns its `id_token_hint`.
+/// Asserts `url` is the logout request of §2 for [`CLIENT_ID`] and returns its `id_token_hint`.
 fn check_logout_request(url: &str, endpoint: &str, base: &str, issuer: &str, user: &str) -> String {
+    check_logout_request_of(CLIENT_ID, url, endpoint, base, issuer, user)
+}
+
+/// Asserts `url` is the logout request of §2 for `client_id` and returns its `id_token_hint`.
+fn check_logout_request_of(client_id: &str, url: &str, endpoint: &str, base: &str, issuer: &str, user: &str) -> String {
     assert!(url.starts_with(&format!("{endpoint}?")), "to the end-session endpoint: {url}");
     assert_eq!(query_param(url, "post_logout_redirect_uri"), Some(format!("{base}/")), "{url}");
-    assert_eq!(query_param(url, "client_id").as_deref(), Some(CLIENT_ID), "{url}");
+    assert_eq!(query_param(url, "client_id").as_deref(), Some(client_id), "{url}");
     assert!(query_param(url, "state").is_some_and(|s| s.len() >= 16), "an unguessable state: {url}");
     let hint = query_param(url, "id_token_hint").unwrap_or_else(|| panic!("id_token_hint: {url}"));
     let payload = hint.split('.').nth(1).expect("a JWT");
@@ -82,7 +87,7 @@ fn check_logout_request(url: &str, endpoint: &str, base: &str, issuer: &str, use
         serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).expect("base64url"))
             .expect("JSON claims");
     assert_eq!((claims["iss"].as_str(), claims["sub"].as_str()), (Some(issuer), Some(user)), "{claims}");
-    assert_eq!(claims["aud"], CLIENT_ID, "the ID token of this sign-in: {claims}");
+    assert_eq!(claims["aud"], client_id, "the ID token of this sign-in: {claims}");
     hint
 }
 
@@ -169,4 +174,34 @@ async fn end_session_false_keeps_the_local_sign_out() {
     assert_eq!((form.status, form.header("location")), (303, Some("/")), "{}", form.body);
     assert_eq!(browser.user_token().await.status, 401);
     drop(broker);
+}
+
+/// `--dev` shows the whole loop: sign-out sends the browser to the dev
+/// server's end-session endpoint (advertised in its metadata) with the ID
+/// token, which brings it back to the site's `/` with the `state`.
+#[tokio::test]
+async fn dev_server_ends_the_session_and_comes_back() {
+    let rig = Rig::dev(&[]).await;
+    let metadata = get(&http_client(), &format!("{}/.well-known/oauth-authorization-server", rig.dev_issuer)).await;
+    let endpoint = metadata.json()["end_session_endpoint"].as_str().expect("end_session_endpoint").to_owned();
+    let browser = rig.browser();
+    browser.sign_in("/", "carol").await;
+    let form = browser.send(reqwest::Method::POST, &browser.url("/auth/logout"), &[], None).await;
+    assert_eq!(form.status, 303, "{}", form.body);
+    let request = form.header("location").expect("Location").to_owned();
+    let dev_client = common::sign_in::DEV_CLIENT_ID;
+    check_logout_request_of(dev_client, &request, &endpoint, &rig.url(""), &rig.dev_issuer, "carol");
+    let back = browser.get(&request, &[]).await;
+    assert_eq!(back.status, 302, "{}", back.body);
+    let back = back.header("location").expect("Location");
+    assert!(back.starts_with(&rig.url("/?state=")), "{back}");
+    assert_eq!(query_param(back, "state"), query_param(&request, "state"));
+    // A request naming another client, or a return to another origin, is refused.
+    for (name, value) in [("client_id", "someone-else"), ("post_logout_redirect_uri", "https://evil.example/")] {
+        let mut url = url::Url::parse(&request).expect("URL");
+        let pairs: Vec<(String, String)> =
+            url.query_pairs().filter(|(k, _)| k != name).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        url.query_pairs_mut().clear().extend_pairs(&pairs).append_pair(name, value);
+        assert_eq!(browser.get(url.as_str(), &[]).await.status, 400, "{name}={value}");
+    }
 }

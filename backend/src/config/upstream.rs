@@ -46,7 +46,14 @@ pub(super) fn remote(s: &Settings, preset: Option<Preset>, v: &mut Validator) ->
         }
         None => None,
         Some(preset) => match (token_url, issuer, authorize_url, revocation_url, userinfo_url, end_session_url) {
-            (Ok(token_url), Ok(issuer), Ok(authorize_url), Ok(revocation_url), Ok(userinfo_url), Ok(end_session_url)) => {
+            (
+                Ok(token_url),
+                Ok(issuer),
+                Ok(authorize_url),
+                Ok(revocation_url),
+                Ok(userinfo_url),
+                Ok(end_session_url),
+            ) => {
                 let overrides =
                     EndpointOverrides { token_url, authorize_url, revocation_url, userinfo_url, end_session_url };
                 v.check_setting(&s.provider, ProviderSpec::new(preset, issuer, overrides))

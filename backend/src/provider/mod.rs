@@ -126,16 +126,16 @@ impl Provider {
     /// Resolves the configured provider, running discovery when asked to.
     pub async fn resolve(spec: &ProviderSpec, http: &Transport) -> Result<Self, DiscoveryError> {
         match spec {
-            ProviderSpec::Static { token_url, authorize_url, revocation_url, userinfo_url, end_session_url, .. } => {
-                Ok(Self {
-                    token_url: TokenUrl::from_url(token_url.clone()),
-                    authorize_url: authorize_url.clone().map(AuthUrl::from_url),
-                    revocation_url: revocation_url.clone().map(RevocationUrl::from_url),
-                    userinfo_url: userinfo_url.clone(),
-                    end_session_url: end_session_url.clone(),
-                    issuer: None,
-                })
-            }
+            ProviderSpec::Static {
+                token_url, authorize_url, revocation_url, userinfo_url, end_session_url, ..
+            } => Ok(Self {
+                token_url: TokenUrl::from_url(token_url.clone()),
+                authorize_url: authorize_url.clone().map(AuthUrl::from_url),
+                revocation_url: revocation_url.clone().map(RevocationUrl::from_url),
+                userinfo_url: userinfo_url.clone(),
+                end_session_url: end_session_url.clone(),
+                issuer: None,
+            }),
             ProviderSpec::Discover { issuer, overrides } => {
                 let mut provider = discovery::discover(issuer, http).await?;
                 if let Some(url) = &overrides.token_url {

@@ -1,11 +1,11 @@
 //! `GET /auth/login`, `GET /auth/callback`, `POST /auth/logout`: the browser's
 //! side of sign-in. Handlers only translate HTTP; the flow is in [`crate::sign_in`].
 
-use axum::{Json, Router};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 use tower_sessions::cookie::time::Duration as CookieDuration;
@@ -196,7 +196,8 @@ pub(crate) async fn logout(
     let is_fetch = headers.get("x-requested-with").is_some_and(|v| !v.is_empty());
     match (end_session, is_fetch) {
         (Some(url), true) => {
-            Ok((StatusCode::OK, no_store_headers(), Json(EndSessionBody { end_session_url: url.into() })).into_response())
+            Ok((StatusCode::OK, no_store_headers(), Json(EndSessionBody { end_session_url: url.into() }))
+                .into_response())
         }
         (None, true) => Ok((StatusCode::NO_CONTENT, no_store_headers()).into_response()),
         (Some(url), false) => see_other(url.as_str()),
