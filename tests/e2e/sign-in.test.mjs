@@ -159,15 +159,23 @@ test('user_token_renews_without_errors_or_expired_use', { timeout: 60_000 }, () 
   assert.deepEqual(unexpectedErrors(), []);
 }));
 
-/** Sign out: the UI says so, the route answers login_required, and the cookie is gone. */
+/**
+ * Sign out: the page goes through the dev server's end-session endpoint and
+ * back (RP-initiated logout), the UI says so, the route answers
+ * login_required, and the cookie is gone.
+ */
 test('sign_out_ends_the_session_and_clears_the_cookie', { timeout: 30_000 }, () => backend.check(async () => {
   const logout = page.waitForResponse((r) => new URL(r.url()).pathname === '/auth/logout');
+  const endSession = page.waitForRequest((r) => new URL(r.url()).pathname === '/end-session');
   await page.getByRole('button', { name: 'Sign out' }).click();
-  assert.equal((await logout).status(), 204);
+  const answer = await logout;
+  assert.equal(answer.status(), 200);
+  const { end_session_url: target } = await answer.json();
+  assert.equal((await endSession).url(), target, 'to the dev server\'s end-session endpoint');
+  await page.waitForURL((url) => url.origin === backend.url && url.pathname === '/' && url.searchParams.has('state'));
   await page.waitForFunction(() => document.getElementById('user-name').textContent === 'Not signed in');
   assert.equal(await text('#user-token-status'), 'Not signed in');
   assert.equal(await text('#user-token-prefix'), '—');
-  assert.equal(await page.evaluate(() => document.activeElement?.id), 'sign-in', 'focus moves to Sign in');
   assert.equal(await sessionCookie(), undefined, 'the session cookie survived sign-out');
 
   const answer = await fetchUserTokenFromPage();
