@@ -167,12 +167,14 @@ test('user_token_renews_without_errors_or_expired_use', { timeout: 60_000 }, () 
 test('sign_out_ends_the_session_and_clears_the_cookie', { timeout: 30_000 }, () => backend.check(async () => {
   const logout = page.waitForResponse((r) => new URL(r.url()).pathname === '/auth/logout');
   const endSession = page.waitForRequest((r) => new URL(r.url()).pathname === '/end-session');
+  const beforeSignOut = exchanges.paths.length;
   await page.getByRole('button', { name: 'Sign out' }).click();
-  const answer = await logout;
-  assert.equal(answer.status(), 200);
-  const { end_session_url: target } = await answer.json();
-  assert.equal((await endSession).url(), target, 'to the dev server\'s end-session endpoint');
+  assert.equal((await logout).status(), 200);
+  const target = new URL((await endSession).url());
+  assert.equal(target.searchParams.get('post_logout_redirect_uri'), `${backend.url}/`, 'to the dev server\'s end-session endpoint');
   await page.waitForURL((url) => url.origin === backend.url && url.pathname === '/' && url.searchParams.has('state'));
+  // Back on the page, loaded afresh: it asks who is signed in, once.
+  await assertAskedOnceWhileSignedOut(beforeSignOut);
   await page.waitForFunction(() => document.getElementById('user-name').textContent === 'Not signed in');
   assert.equal(await text('#user-token-status'), 'Not signed in');
   assert.equal(await text('#user-token-prefix'), '—');
