@@ -121,6 +121,9 @@ async function session(): Promise<void> {
     console.log(change.authenticated, change.source, who?.sub);
   });
   await logout();
+  await logout({ endSession: false });
+  // @ts-expect-error: endSession is a boolean
+  await logout({ endSession: 'no' });
   stop();
   console.log(signedIn, name, userToken);
   // @ts-expect-error: routes have fixed names
@@ -147,7 +150,7 @@ function bindings(): void {
   const who: string | undefined = session.user?.name;
   const signedIn: boolean = session.isAuthenticated;
   session.login({ returnTo: '/' });
-  const out: Promise<void> = session.logout();
+  const out: Promise<void> = session.logout({ endSession: false });
   const vue = useVueToken();
   const vueToken: string | null = vue.token.value;
   const vueSession = useVueSession();
