@@ -7,7 +7,7 @@
 mod common;
 
 use base64::Engine;
-use common::binary::BrokerProcess;
+use common::binary::{BrokerProcess, run_to_exit};
 use common::broker::BrokerBuilder;
 use common::browser::Browser;
 use common::oidc_provider::{OidcProvider, ProviderAgent};
@@ -203,5 +203,28 @@ async fn dev_server_ends_the_session_and_comes_back() {
             url.query_pairs().filter(|(k, _)| k != name).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
         url.query_pairs_mut().clear().extend_pairs(&pairs).append_pair(name, value);
         assert_eq!(browser.get(url.as_str(), &[]).await.status, 400, "{name}={value}");
+    }
+}
+
+/// The settings are read and checked once at start-up: `check-config` shows
+/// what sign-out will do, and a bad value stops start-up naming its variable.
+#[tokio::test]
+async fn end_session_settings_are_validated_and_shown() {
+    let shown = run_to_exit(&["check-config", "--dev"], &[("OAUTH_END_SESSION", "false")]).await;
+    assert!(shown.status.success(), "{:?}", shown.stderr);
+    let out = shown.stdout.join("\n");
+    assert!(out.contains("OAUTH_END_SESSION=false"), "{out}");
+    let value = |name: &str| out.lines().find_map(|l| l.strip_prefix(&format!("{name}="))).expect(name);
+    let origin = value("OAUTH_REDIRECT_URL").strip_suffix("/auth/callback").expect("the callback");
+    assert_eq!(value("OAUTH_POST_LOGOUT_REDIRECT_URL"), format!("{origin}/"), "our origin + / by default");
+    let bad = [
+        ("OAUTH_END_SESSION", "maybe"),
+        ("OAUTH_POST_LOGOUT_REDIRECT_URL", "http://app.example.com/"),
+        ("OAUTH_POST_LOGOUT_REDIRECT_URL", "/relative"),
+    ];
+    for (var, value) in bad {
+        let refused = run_to_exit(&["check-config", "--dev"], &[(var, value)]).await;
+        assert!(!refused.status.success(), "{var}={value} accepted");
+        assert!(refused.stderr.join("\n").contains(var), "{var}={value}: {:?}", refused.stderr);
     }
 }
