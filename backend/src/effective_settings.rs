@@ -11,7 +11,7 @@ use secrecy::ExposeSecret;
 use url::Url;
 
 use crate::app::{Config, Cors, Upstream};
-use crate::provider::{ClientAuth, Preset, ProviderSpec};
+use crate::provider::{ClientProof, Preset, ProviderSpec};
 use crate::proxy::{ApiSettings, ApiToken};
 use crate::telemetry::LogFormat;
 use crate::token_cache::DEFAULT_PROFILE;
@@ -38,14 +38,18 @@ pub fn render(config: &Config) -> String {
         Upstream::Remote { provider, client } => {
             render_provider(&mut out, provider);
             out.set("OAUTH_CLIENT_ID", client.id.as_str());
-            out.set("OAUTH_CLIENT_SECRET", REDACTED);
-            out.set(
-                "OAUTH_CLIENT_AUTH",
-                match client.auth {
-                    ClientAuth::Basic => "basic",
-                    ClientAuth::Post => "post",
-                },
-            );
+            match &client.proof {
+                ClientProof::Basic(_) => out.set("OAUTH_CLIENT_AUTH", "basic"),
+                ClientProof::Post(_) => out.set("OAUTH_CLIENT_AUTH", "post"),
+                ClientProof::PrivateKeyJwt(key) => {
+                    out.set("OAUTH_CLIENT_AUTH", "private_key_jwt");
+                    out.set("OAUTH_CLIENT_KEY_FILE", format_args!("{} ({:?})", key.file().display(), key.algorithm()));
+                    out.set("OAUTH_CLIENT_KEY_ID", key.kid());
+                }
+            }
+            if client.proof.secret().is_some() {
+                out.set("OAUTH_CLIENT_SECRET", REDACTED);
+            }
         }
     }
     for profile in config.profiles.values() {

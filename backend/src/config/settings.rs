@@ -25,8 +25,13 @@ settings! {
     /// File holding the client secret
     client_secret_file: Path = "OAUTH_CLIENT_SECRET_FILE", alias "client-secret-file", value_name "FILE",
         toml [oauth] "client_secret_file";
-    /// Client authentication: basic or post [default: basic]
+    /// Client authentication: basic, post or private_key_jwt [default: basic]
     client_auth: Text = "OAUTH_CLIENT_AUTH", alias "client-auth", toml [oauth] "client_auth";
+    /// PEM private key signing the client assertions of private_key_jwt (RSA: RS256, EC P-256: ES256)
+    client_key_file: Path = "OAUTH_CLIENT_KEY_FILE", alias "client-key-file", value_name "FILE",
+        toml [oauth] "client_key_file";
+    /// Key id (`kid`) of OAUTH_CLIENT_KEY_FILE, as registered in the client's JWKS
+    client_key_id: Text = "OAUTH_CLIENT_KEY_ID", alias "client-key-id", toml [oauth] "client_key_id";
     /// Scope of the default browser token (/api/token) [default: from the preset]
     scope: Text = "OAUTH_SCOPE", alias "scope", toml [oauth] "scope";
     /// Comma-separated CORS allowlist for the token routes, or * [default: same origin only]

@@ -8,7 +8,9 @@ use super::setting::{Setting, Text};
 use super::settings::Settings;
 use super::validate::Validator;
 use crate::app::Upstream;
-use crate::provider::{ClientAuth, ClientCredentials, EndpointOverrides, Preset, ProviderSpec, parse_endpoint_url};
+use crate::provider::{
+    ClientAuth, ClientCredentials, ClientProof, EndpointOverrides, Preset, ProviderSpec, SigningKey, parse_endpoint_url,
+};
 use crate::transport::UpstreamHttp;
 
 /// The limits on every request to the authorization server.
@@ -60,8 +62,38 @@ pub(super) fn remote(s: &Settings, preset: Option<Preset>, v: &mut Validator) ->
             None
         }
     };
-    let secret = client_secret(s, v);
-    Some(Upstream::Remote { provider: provider?, client: ClientCredentials { id: id?, secret: secret?, auth: auth? } })
+    let proof = match auth? {
+        ClientAuth::Basic => ClientProof::Basic(client_secret(s, v)?),
+        ClientAuth::Post => ClientProof::Post(client_secret(s, v)?),
+        ClientAuth::PrivateKeyJwt => ClientProof::PrivateKeyJwt(client_key(s, v)?),
+    };
+    if !matches!(proof, ClientProof::PrivateKeyJwt(_)) {
+        if v.value(&s.client_key_id).is_some() {
+            v.problem_with(&s.client_key_id, "is only used with OAUTH_CLIENT_AUTH=private_key_jwt");
+        }
+        if v.value(&s.client_key_file).is_some() {
+            v.problem_with(&s.client_key_file, "is only used with OAUTH_CLIENT_AUTH=private_key_jwt");
+        }
+    }
+    Some(Upstream::Remote { provider: provider?, client: ClientCredentials { id: id?, proof } })
+}
+
+/// `private_key_jwt`: the key in `OAUTH_CLIENT_KEY_FILE` with its `OAUTH_CLIENT_KEY_ID`.
+/// A shared secret set as well is refused: it would never be used.
+fn client_key(s: &Settings, v: &mut Validator) -> Option<SigningKey> {
+    if v.value(&s.client_secret).is_some() || v.value(&s.client_secret_file).is_some() {
+        v.problem(s.client_secret.var, "not used with OAUTH_CLIENT_AUTH=private_key_jwt; unset it");
+    }
+    let file = v.value(&s.client_key_file);
+    if file.is_none() {
+        v.problem(s.client_key_file.var, "missing: private_key_jwt needs the PEM private key that signs assertions");
+    }
+    let kid = v.value(&s.client_key_id);
+    if kid.as_deref().is_none_or(|kid| kid.trim().is_empty()) {
+        v.problem(s.client_key_id.var, "missing: private_key_jwt needs the key id (`kid`) registered for the key");
+    }
+    let key = SigningKey::from_file(&file?, &kid?);
+    v.check_setting(&s.client_key_file, key)
 }
 
 /// `OAUTH_CLIENT_SECRET` or the file `OAUTH_CLIENT_SECRET_FILE` names, never both.

@@ -4,8 +4,10 @@
 //! `oauth2` speaks the protocol; [`crate::transport`] carries it (timeouts, no
 //! redirects, a body cap); this module turns everything the upstream can do
 //! wrong into an [`ExchangeError`] that never carries a secret. The token
-//! response is read in `response`, revocation (RFC 7009) is in `revocation`.
+//! response is read in `response`, revocation (RFC 7009) is in `revocation`,
+//! `private_key_jwt` client assertions in `client_assertion`.
 
+mod client_assertion;
 mod response;
 mod revocation;
 
@@ -21,11 +23,10 @@ use oauth2::{
     ErrorResponseType, HttpRequest, HttpResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken,
     RequestTokenError, Scope, StandardErrorResponse, StandardRevocableToken,
 };
-use secrecy::{ExposeSecret, SecretString};
 
 use self::response::{UpstreamTokenResponse, validate};
 use crate::log_text::Scrubber;
-use crate::provider::{ClientAuth, ClientCredentials, Provider};
+use crate::provider::{ClientCredentials, ClientProof, Provider};
 use crate::transport::{Transport, TransportError, retry_after_secs};
 
 /// Why a grant failed. Cloneable so one failure can be shared with every waiter;
@@ -47,6 +48,9 @@ pub enum ExchangeError {
     /// A success response we cannot use: not JSON, missing fields, absurd lifetime, too large.
     #[error("the authorization server sent an invalid token response: {0}")]
     InvalidResponse(String),
+    /// A JWT we had to sign (a client assertion) could not be signed.
+    #[error("cannot sign the assertion for the authorization server: {0}")]
+    Signing(String),
     /// Not asked: a recent token request failed and the upstream is left alone
     /// until this much time has passed (`token_cache`'s backoff window).
     #[error("the authorization server failed recently; the broker waits {retry_after:?} before asking it again")]
@@ -63,6 +67,7 @@ impl ExchangeError {
             Self::Rejected { .. } => "rejected",
             Self::InvalidResponse(_) => "invalid_response",
             Self::BackingOff { .. } => "backing_off",
+            Self::Signing(_) => "signing",
         }
     }
 }
@@ -87,33 +92,30 @@ pub struct Exchange {
     http: Transport,
     /// Lifetime assumed when the upstream omits `expires_in`.
     default_ttl: Duration,
-    /// Scrubbed from anything the upstream echoes back; sent by [`Exchange::revoke`].
-    secret: SecretString,
-    auth: ClientAuth,
+    /// How we authenticate: scrubbed from anything the upstream echoes back,
+    /// sent by [`Exchange::revoke`], signs each client assertion.
+    proof: ClientProof,
     /// RFC 8707 `resource` for the sign-in requests (authorization, code, refresh).
     resource: Option<String>,
 }
 
 impl Exchange {
     pub fn new(provider: &Provider, client: &ClientCredentials, http: Transport, default_ttl: Duration) -> Self {
-        let auth_type = match client.auth {
-            ClientAuth::Basic => AuthType::BasicAuth,
-            ClientAuth::Post => AuthType::RequestBody,
+        // With `private_key_jwt` there is no secret: `oauth2` then sends only
+        // `client_id` in the body, and each request adds its assertion.
+        let auth_type = match client.proof {
+            ClientProof::Basic(_) => AuthType::BasicAuth,
+            ClientProof::Post(_) | ClientProof::PrivateKeyJwt(_) => AuthType::RequestBody,
         };
-        let oauth = oauth2::Client::new(client.id.clone())
-            .set_client_secret(ClientSecret::new(client.secret.secret().clone()))
+        let mut oauth = oauth2::Client::new(client.id.clone())
             .set_auth_type(auth_type)
             .set_token_uri(provider.token_url.clone())
             .set_auth_uri_option(provider.authorize_url.clone())
             .set_revocation_url_option(provider.revocation_url.clone());
-        Self {
-            client: oauth,
-            http,
-            default_ttl,
-            secret: SecretString::from(client.secret.secret().clone()),
-            auth: client.auth,
-            resource: None,
+        if let Some(secret) = client.proof.secret() {
+            oauth = oauth.set_client_secret(ClientSecret::new(secret.secret().clone()));
         }
+        Self { client: oauth, http, default_ttl, proof: client.proof.clone(), resource: None }
     }
 
     /// Sets the exact redirect URI sent in authorization and code requests.
@@ -173,10 +175,14 @@ impl Exchange {
     pub async fn exchange_code(&self, code: String, verifier: PkceCodeVerifier) -> Result<IssuedToken, ExchangeError> {
         let reply = Reply::default();
         let transport = GrantHttp { exchange: self, reply: &reply };
-        let sent = self.scrubber().credential(&code).credential(verifier.secret());
+        let auth = self.client_auth_params()?;
+        let sent = self.scrubber(&auth).credential(&code).credential(verifier.secret());
         let mut request = self.client.exchange_code(AuthorizationCode::new(code)).set_pkce_verifier(verifier);
         if let Some(resource) = &self.resource {
             request = request.add_extra_param("resource", resource.clone());
+        }
+        for (name, value) in auth {
+            request = request.add_extra_param(name, value);
         }
         let response = request.request_async(&transport).await.map_err(|e| self.classify(e, &reply, &sent))?;
         validate(response, self.default_ttl)
@@ -186,15 +192,17 @@ impl Exchange {
     pub async fn refresh(&self, refresh_token: &RefreshToken, scopes: &[String]) -> Result<IssuedToken, ExchangeError> {
         let reply = Reply::default();
         let transport = GrantHttp { exchange: self, reply: &reply };
+        let auth = self.client_auth_params()?;
+        let sent = self.scrubber(&auth).credential(refresh_token.secret());
         let mut request =
             self.client.exchange_refresh_token(refresh_token).add_scopes(scopes.iter().cloned().map(Scope::new));
         if let Some(resource) = &self.resource {
             request = request.add_extra_param("resource", resource.clone());
         }
-        let response = request
-            .request_async(&transport)
-            .await
-            .map_err(|e| self.classify(e, &reply, &self.scrubber().credential(refresh_token.secret())))?;
+        for (name, value) in auth {
+            request = request.add_extra_param(name, value);
+        }
+        let response = request.request_async(&transport).await.map_err(|e| self.classify(e, &reply, &sent))?;
         validate(response, self.default_ttl)
     }
 
@@ -202,13 +210,13 @@ impl Exchange {
     pub async fn client_credentials(&self, scopes: &[String]) -> Result<IssuedToken, ExchangeError> {
         let reply = Reply::default();
         let transport = GrantHttp { exchange: self, reply: &reply };
-        let response = self
-            .client
-            .exchange_client_credentials()
-            .add_scopes(scopes.iter().cloned().map(Scope::new))
-            .request_async(&transport)
-            .await
-            .map_err(|e| self.classify(e, &reply, &self.scrubber()))?;
+        let auth = self.client_auth_params()?;
+        let sent = self.scrubber(&auth);
+        let mut request = self.client.exchange_client_credentials().add_scopes(scopes.iter().cloned().map(Scope::new));
+        for (name, value) in auth {
+            request = request.add_extra_param(name, value);
+        }
+        let response = request.request_async(&transport).await.map_err(|e| self.classify(e, &reply, &sent))?;
         validate(response, self.default_ttl)
     }
 
@@ -233,9 +241,14 @@ impl Exchange {
         Ok(out)
     }
 
-    /// Scrubs the client's credentials, as sent with either client authentication.
-    fn scrubber(&self) -> Scrubber {
-        Scrubber::default().basic(self.client.client_id(), self.secret.expose_secret())
+    /// Scrubs the client's credentials, as sent with any client authentication:
+    /// the secret in both spellings, or this call's assertion (`auth`).
+    fn scrubber(&self, auth: &[(&'static str, String)]) -> Scrubber {
+        let scrubber = match self.proof.secret() {
+            Some(secret) => Scrubber::default().basic(self.client.client_id(), secret.secret()),
+            None => Scrubber::default(),
+        };
+        auth.iter().fold(scrubber, |scrubber, (_, value)| scrubber.credential(value))
     }
 
     /// `sent` scrubs every credential this request carried from the upstream's

@@ -5,10 +5,9 @@ use std::time::Duration;
 use base64::Engine;
 use oauth2::RefreshToken;
 use oauth2::basic::BasicRevocationErrorResponse;
-use secrecy::ExposeSecret;
 
 use super::{Exchange, ExchangeError};
-use crate::provider::ClientAuth;
+use crate::provider::ClientProof;
 use crate::transport::retry_after_secs;
 
 impl Exchange {
@@ -25,17 +24,21 @@ impl Exchange {
             .http
             .request(reqwest::Method::POST, url.url().clone())
             .header(http::header::ACCEPT, "application/json");
-        match self.auth {
-            ClientAuth::Basic => {
+        let auth = self.client_auth_params()?;
+        match &self.proof {
+            ClientProof::Basic(secret) => {
                 let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-                let credentials =
-                    format!("{}:{}", encode(self.client.client_id()), encode(self.secret.expose_secret()));
+                let credentials = format!("{}:{}", encode(self.client.client_id()), encode(secret.secret()));
                 let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
                 request = request.header(http::header::AUTHORIZATION, format!("Basic {encoded}"));
             }
-            ClientAuth::Post => {
+            ClientProof::Post(secret) => {
                 form.push(("client_id", self.client.client_id().as_str()));
-                form.push(("client_secret", self.secret.expose_secret()));
+                form.push(("client_secret", secret.secret()));
+            }
+            ClientProof::PrivateKeyJwt(_) => {
+                form.push(("client_id", self.client.client_id().as_str()));
+                form.extend(auth.iter().map(|(name, value)| (*name, value.as_str())));
             }
         }
         let response = self.http.send(request.form(&form)).await?;
