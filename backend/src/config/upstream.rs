@@ -62,12 +62,14 @@ pub(super) fn remote(s: &Settings, preset: Option<Preset>, v: &mut Validator) ->
             None
         }
     };
-    let proof = match auth? {
-        ClientAuth::Basic => ClientProof::Basic(client_secret(s, v)?),
-        ClientAuth::Post => ClientProof::Post(client_secret(s, v)?),
-        ClientAuth::PrivateKeyJwt => ClientProof::PrivateKeyJwt(client_key(s, v)?),
+    // Without a valid method (no preset, a bad OAUTH_CLIENT_AUTH), the credentials
+    // are still checked as for a secret, so every problem shows in one run.
+    let proof = match auth.unwrap_or(ClientAuth::Basic) {
+        ClientAuth::Basic => client_secret(s, v).map(ClientProof::Basic),
+        ClientAuth::Post => client_secret(s, v).map(ClientProof::Post),
+        ClientAuth::PrivateKeyJwt => client_key(s, v).map(ClientProof::PrivateKeyJwt),
     };
-    if !matches!(proof, ClientProof::PrivateKeyJwt(_)) {
+    if auth != Some(ClientAuth::PrivateKeyJwt) {
         if v.value(&s.client_key_id).is_some() {
             v.problem_with(&s.client_key_id, "is only used with OAUTH_CLIENT_AUTH=private_key_jwt");
         }
@@ -75,7 +77,7 @@ pub(super) fn remote(s: &Settings, preset: Option<Preset>, v: &mut Validator) ->
             v.problem_with(&s.client_key_file, "is only used with OAUTH_CLIENT_AUTH=private_key_jwt");
         }
     }
-    Some(Upstream::Remote { provider: provider?, client: ClientCredentials { id: id?, proof } })
+    Some(Upstream::Remote { provider: provider?, client: ClientCredentials { id: id?, proof: auth.and(proof)? } })
 }
 
 /// `private_key_jwt`: the key in `OAUTH_CLIENT_KEY_FILE` with its `OAUTH_CLIENT_KEY_ID`.
