@@ -11,6 +11,7 @@ use secrecy::ExposeSecret;
 use url::Url;
 
 use crate::app::{Config, Cors, Upstream};
+use crate::exchange::Grant;
 use crate::provider::{ClientProof, Preset, ProviderSpec};
 use crate::proxy::{ApiSettings, ApiToken};
 use crate::telemetry::LogFormat;
@@ -54,10 +55,28 @@ pub fn render(config: &Config) -> String {
     }
     for profile in config.profiles.values() {
         let scope = profile.scopes.join(" ");
-        if profile.name == DEFAULT_PROFILE {
-            out.set("OAUTH_SCOPE", scope);
+        let names: [String; 5] = if profile.name == DEFAULT_PROFILE {
+            [
+                "OAUTH_SCOPE",
+                "OAUTH_GRANT",
+                "OAUTH_ASSERTION_SUBJECT",
+                "OAUTH_ASSERTION_KEY_FILE",
+                "OAUTH_ASSERTION_KEY_ID",
+            ]
+            .map(str::to_owned)
         } else {
-            out.set(&format!("profiles.{}.scope", profile.name), scope);
+            ["scope", "grant", "assertion_subject", "assertion_key_file", "assertion_key_id"]
+                .map(|key| format!("profiles.{}.{key}", profile.name))
+        };
+        out.set(&names[0], scope);
+        match &profile.grant {
+            Grant::ClientCredentials => out.set(&names[1], "client-credentials"),
+            Grant::JwtBearer(grant) => {
+                out.set(&names[1], "jwt-bearer");
+                out.set(&names[2], &grant.subject);
+                out.set(&names[3], format_args!("{} ({:?})", grant.key.file().display(), grant.key.algorithm()));
+                out.set(&names[4], grant.key.kid());
+            }
         }
     }
     match &config.cors {

@@ -32,6 +32,15 @@ settings! {
         toml [oauth] "client_key_file";
     /// Key id (`kid`) of OAUTH_CLIENT_KEY_FILE, as registered in the client's JWKS
     client_key_id: Text = "OAUTH_CLIENT_KEY_ID", alias "client-key-id", toml [oauth] "client_key_id";
+    /// Grant of the default profile's tokens: client-credentials or jwt-bearer [default: client-credentials]
+    grant: Text = "OAUTH_GRANT", alias "grant", toml [oauth] "grant";
+    /// jwt-bearer: the assertion's subject (for aps, the Secure Service Account id)
+    assertion_subject: Text = "OAUTH_ASSERTION_SUBJECT", alias "assertion-subject", toml [oauth] "assertion_subject";
+    /// jwt-bearer: PEM private key signing the assertions (RSA: RS256, required for aps; EC P-256: ES256)
+    assertion_key_file: Path = "OAUTH_ASSERTION_KEY_FILE", alias "assertion-key-file", value_name "FILE",
+        toml [oauth] "assertion_key_file";
+    /// jwt-bearer: key id (`kid`) of OAUTH_ASSERTION_KEY_FILE (for aps, from the SSA's Create Key)
+    assertion_key_id: Text = "OAUTH_ASSERTION_KEY_ID", alias "assertion-key-id", toml [oauth] "assertion_key_id";
     /// Scope of the default browser token (/api/token) [default: from the preset]
     scope: Text = "OAUTH_SCOPE", alias "scope", toml [oauth] "scope";
     /// Comma-separated CORS allowlist for the token routes, or * [default: same origin only]

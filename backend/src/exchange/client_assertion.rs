@@ -1,11 +1,12 @@
-//! Client authentication parameters for a token-endpoint or revocation call:
-//! with `private_key_jwt`, a fresh client assertion (RFC 7523 §2.2, OpenID
-//! Connect Core §9); with a shared secret, none (`oauth2` or the revocation
-//! request sends the secret itself).
+//! Client authentication on a token-endpoint or revocation call: with
+//! `private_key_jwt`, a fresh client assertion (RFC 7523 §2.2, OpenID Connect
+//! Core §9); with a shared secret, HTTP Basic or form fields. `oauth2` does the
+//! latter for its grants; [`Exchange::form_request`] for the hand-written ones.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
+use oauth2::HttpRequest;
 use serde::Serialize;
 
 use super::{Exchange, ExchangeError};
@@ -28,6 +29,39 @@ struct ClientAssertionClaims<'a> {
 }
 
 impl Exchange {
+    /// A form POST to `url` (revocation, extension grants) authenticated like
+    /// the `oauth2` grants: HTTP Basic with the RFC 6749 §2.3.1 encoding, the
+    /// secret in the form, or `auth`'s assertion.
+    pub(super) fn form_request(
+        &self,
+        url: &str,
+        mut form: Vec<(&'static str, String)>,
+        auth: Vec<(&'static str, String)>,
+    ) -> Result<HttpRequest, ExchangeError> {
+        let client_id = self.client_id().to_owned();
+        let mut request = http::Request::post(url)
+            .header(http::header::ACCEPT, "application/json")
+            .header(http::header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        match &self.proof {
+            ClientProof::Basic(secret) => {
+                let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+                let credentials = format!("{}:{}", encode(&client_id), encode(secret.secret()));
+                let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
+                request = request.header(http::header::AUTHORIZATION, format!("Basic {encoded}"));
+            }
+            ClientProof::Post(secret) => {
+                form.push(("client_id", client_id));
+                form.push(("client_secret", secret.secret().clone()));
+            }
+            ClientProof::PrivateKeyJwt(_) => {
+                form.push(("client_id", client_id));
+                form.extend(auth);
+            }
+        }
+        let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+        request.body(body.into_bytes()).map_err(|e| ExchangeError::Unreachable(format!("invalid request: {e}")))
+    }
+
     /// The extra form parameters that authenticate this client on one call:
     /// `client_assertion_type` and a newly signed `client_assertion` for
     /// `private_key_jwt`, nothing for a shared secret.

@@ -5,12 +5,15 @@
 //! redirects, a body cap); this module turns everything the upstream can do
 //! wrong into an [`ExchangeError`] that never carries a secret. The token
 //! response is read in `response`, revocation (RFC 7009) is in `revocation`,
-//! `private_key_jwt` client assertions in `client_assertion`.
+//! client authentication (and `private_key_jwt` assertions) in `client_assertion`,
+//! the JWT bearer grant in `jwt_bearer`.
 
 mod client_assertion;
+mod jwt_bearer;
 mod response;
 mod revocation;
 
+pub use jwt_bearer::{APS_TOKEN_AUDIENCE, AssertionStyle, Grant, JwtBearer};
 pub use response::{IdToken, IssuedToken};
 pub(crate) use response::{MAX_LIFETIME, parse_reason};
 

@@ -29,6 +29,7 @@ pub mod browser;
 pub mod code_upstream;
 pub mod config;
 pub mod fake_api;
+pub mod fake_aps;
 pub mod fault_upstream;
 pub mod glimesh;
 pub mod oidc_provider;
