@@ -4,10 +4,14 @@
 
 mod common;
 
+use std::collections::BTreeSet;
+
 use base64::Engine;
 use common::binary::run_to_exit;
 use common::broker::{BrokerBuilder, CLIENT_ID, CLIENT_SECRET};
 use common::fake_aps::{FakeAps, KEY_ID, SERVICE_ACCOUNT};
+use common::redis::RedisServer;
+use common::replicas::Replicas;
 use common::{check_error, get, http_client, key_fixture, scratch_file};
 use serde_json::Value;
 
@@ -119,4 +123,21 @@ async fn bad_ssa_settings_exit_2_naming_the_variable() {
         assert!(exited.stderr[0].starts_with(&format!("configuration error: {var}: ")), "{:?}", exited.stderr);
         assert!(exited.stderr[0].contains(reason), "{:?}", exited.stderr);
     }
+}
+
+/// Service-account tokens are shared through Redis: a cold burst over three
+/// replicas of the binary costs APS one exchange.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_share_one_ssa_exchange_through_redis() {
+    let redis = RedisServer::start().await;
+    let aps = FakeAps::start().await;
+    let broker = ssa_broker(&aps, "rsa.pem").env(&[("REDIS_URL", &redis.url())]);
+    let replicas = Replicas::start(3, &broker, None).await;
+    let client = http_client();
+    let urls = replicas.urls("/api/token");
+    let replies = futures_util::future::join_all((0..90).map(|i| get(&client, &urls[i % 3]))).await;
+    let tokens: BTreeSet<String> = replies.iter().map(common::Reply::token).collect();
+    assert_eq!(tokens.into_iter().collect::<Vec<_>>(), ["ssa-token-0"], "every replica serves the one token");
+    assert_eq!(aps.exchanges(), 1, "one exchange for the cluster");
+    assert_eq!(aps.refusals(), Vec::<String>::new());
 }
