@@ -1,6 +1,8 @@
 //! Where tokens come from: the provider preset and its endpoints, our client
 //! credentials, the limits on upstream requests, or the `--dev` server.
 
+use std::sync::Arc;
+
 use oauth2::{ClientId, ClientSecret};
 use secrecy::ExposeSecret;
 
@@ -9,7 +11,8 @@ use super::settings::Settings;
 use super::validate::Validator;
 use crate::app::Upstream;
 use crate::provider::{
-    ClientAuth, ClientCredentials, ClientProof, EndpointOverrides, Preset, ProviderSpec, SigningKey, parse_endpoint_url,
+    ClientAuth, ClientCredentials, ClientProof, EndpointOverrides, Preset, ProofFile, ProofFileKind, ProviderSpec,
+    SigningKey, parse_endpoint_url,
 };
 use crate::transport::UpstreamHttp;
 
@@ -77,7 +80,20 @@ pub(super) fn remote(s: &Settings, preset: Option<Preset>, v: &mut Validator) ->
             v.problem_with(&s.client_key_file, "is only used with OAUTH_CLIENT_AUTH=private_key_jwt");
         }
     }
-    Some(Upstream::Remote { provider: provider?, client: ClientCredentials { id: id?, proof: auth.and(proof)? } })
+    let file = proof_file(s, auth, v);
+    Some(Upstream::Remote { provider: provider?, client: ClientCredentials { id: id?, proof: auth.and(proof)?, file } })
+}
+
+/// The file the client's credential comes from, watched for rotation.
+fn proof_file(s: &Settings, auth: Option<ClientAuth>, v: &mut Validator) -> Option<Arc<ProofFile>> {
+    let (path, kind) = match auth? {
+        ClientAuth::Basic => (v.value(&s.client_secret_file)?, ProofFileKind::Basic),
+        ClientAuth::Post => (v.value(&s.client_secret_file)?, ProofFileKind::Post),
+        ClientAuth::PrivateKeyJwt => {
+            (v.value(&s.client_key_file)?, ProofFileKind::Key { kid: v.value(&s.client_key_id)?.trim().to_owned() })
+        }
+    };
+    Some(Arc::new(ProofFile::new(&path, kind)))
 }
 
 /// `private_key_jwt`: the key in `OAUTH_CLIENT_KEY_FILE` with its `OAUTH_CLIENT_KEY_ID`.

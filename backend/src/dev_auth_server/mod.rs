@@ -87,8 +87,11 @@ impl DevAuthServer {
             }
         });
         tracing::info!(issuer = %format!("http://{addr}"), "development authorization server started");
-        let client =
-            ClientCredentials { id: ClientId::new(DEV_CLIENT_ID.to_owned()), proof: ClientProof::Basic(secret) };
+        let client = ClientCredentials {
+            id: ClientId::new(DEV_CLIENT_ID.to_owned()),
+            proof: ClientProof::Basic(secret),
+            file: None,
+        };
         Ok(Self { addr, client, task })
     }
 

@@ -34,6 +34,7 @@ impl Exchange {
     /// secret in the form, or `auth`'s assertion.
     pub(super) fn form_request(
         &self,
+        proof: &ClientProof,
         url: &str,
         mut form: Vec<(&'static str, String)>,
         auth: Vec<(&'static str, String)>,
@@ -42,7 +43,7 @@ impl Exchange {
         let mut request = http::Request::post(url)
             .header(http::header::ACCEPT, "application/json")
             .header(http::header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-        match &self.proof {
+        match proof {
             ClientProof::Basic(secret) => {
                 let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
                 let credentials = format!("{}:{}", encode(&client_id), encode(secret.secret()));
@@ -65,8 +66,8 @@ impl Exchange {
     /// The extra form parameters that authenticate this client on one call:
     /// `client_assertion_type` and a newly signed `client_assertion` for
     /// `private_key_jwt`, nothing for a shared secret.
-    pub(super) fn client_auth_params(&self) -> Result<Vec<(&'static str, String)>, ExchangeError> {
-        let ClientProof::PrivateKeyJwt(key) = &self.proof else { return Ok(Vec::new()) };
+    pub(super) fn client_auth_params(&self, proof: &ClientProof) -> Result<Vec<(&'static str, String)>, ExchangeError> {
+        let ClientProof::PrivateKeyJwt(key) = proof else { return Ok(Vec::new()) };
         let assertion = client_assertion(key, self.client_id(), self.client.token_uri().as_str())?;
         Ok(vec![("client_assertion_type", JWT_BEARER_ASSERTION.to_owned()), ("client_assertion", assertion)])
     }

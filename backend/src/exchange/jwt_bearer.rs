@@ -5,6 +5,7 @@
 //! Written by hand because `oauth2` has no extension grants; the response is
 //! read and classified exactly as `oauth2` reads its own grants.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use oauth2::basic::BasicErrorResponse;
@@ -14,7 +15,7 @@ use serde::Serialize;
 use super::client_assertion::{unique_id, unix_now};
 use super::response::{UpstreamTokenResponse, validate};
 use super::{Exchange, ExchangeError, GrantHttp, IssuedToken, Reply};
-use crate::provider::SigningKey;
+use crate::provider::{ClientProof, SigningKey};
 use crate::transport::TransportError;
 
 /// RFC 7523 §2.1's `grant_type`.
@@ -72,6 +73,15 @@ impl Exchange {
     /// The JWT bearer grant for `grant.subject` with `scopes`, authenticating the
     /// client as every other token request does (HTTP Basic for APS).
     pub async fn jwt_bearer(&self, grant: &JwtBearer, scopes: &[String]) -> Result<IssuedToken, ExchangeError> {
+        self.with_current_proof(|proof| self.jwt_bearer_as(proof, grant, scopes)).await
+    }
+
+    async fn jwt_bearer_as(
+        &self,
+        proof: Arc<ClientProof>,
+        grant: &JwtBearer,
+        scopes: &[String],
+    ) -> Result<IssuedToken, ExchangeError> {
         let token_url = self.client.token_uri().as_str();
         let iat = unix_now();
         let (aud, lifetime, scope_claim) = match grant.style {
@@ -92,9 +102,9 @@ impl Exchange {
         if grant.style == AssertionStyle::Standard && !scopes.is_empty() {
             form.push(("scope", scopes.join(" ")));
         }
-        let auth = self.client_auth_params()?;
-        let sent = self.scrubber(&auth).credential(&assertion);
-        let request = self.form_request(token_url, form, auth)?;
+        let auth = self.client_auth_params(&proof)?;
+        let sent = self.scrubber(&proof, &auth).credential(&assertion);
+        let request = self.form_request(&proof, token_url, form, auth)?;
         let reply = Reply::default();
         let transport = GrantHttp { exchange: self, reply: &reply };
         let response = oauth2::AsyncHttpClient::call(&transport, request)

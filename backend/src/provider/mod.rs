@@ -5,10 +5,12 @@
 
 mod discovery;
 mod presets;
+mod proof_file;
 mod signing_key;
 
 pub use discovery::DiscoveryError;
 pub use presets::Preset;
+pub use proof_file::{ProofFile, ProofFileKind};
 pub use signing_key::SigningKey;
 
 use oauth2::{AuthUrl, ClientId, ClientSecret, RevocationUrl, TokenUrl};
@@ -66,6 +68,8 @@ impl ClientProof {
 pub struct ClientCredentials {
     pub id: ClientId,
     pub proof: ClientProof,
+    /// The file the proof was read from, read again when it changes.
+    pub file: Option<std::sync::Arc<ProofFile>>,
 }
 
 /// The provider as configured, before any network access.
