@@ -99,3 +99,24 @@ async fn invalid_client_rereads_the_secret_file_and_retries_once() {
     assert!(aps.refusals()[0].contains("Basic"), "{:?}", aps.refusals());
     assert_eq!(aps.exchanges(), 1);
 }
+
+/// The real binary logs which file it reloaded, and never the secret.
+#[tokio::test]
+async fn the_reload_is_logged_by_file_name_only() {
+    let aps = FakeAps::start().await;
+    let dir = fresh_dir("logged");
+    mount_version(&dir, "..v1", "the-retired-secret-4d2c");
+    let path = dir.join("client-secret");
+    let broker = broker(&aps, &path).env(&[("RUST_LOG", "trace")]).spawn().await;
+    let client = http_client();
+    assert_eq!(get(&client, &broker.url("/api/token")).await.status, 502);
+    mount_version(&dir, "..v2", CLIENT_SECRET);
+    assert_eq!(get(&client, &broker.url("/api/token")).await.status, 200);
+    let log = broker.stop().await;
+    let reloaded = log.iter().filter(|l| l.contains("reloaded the client credential")).collect::<Vec<_>>();
+    assert_eq!(reloaded.len(), 1, "{log:#?}");
+    assert!(reloaded[0].contains(path.to_str().expect("utf-8")), "{}", reloaded[0]);
+    for secret in ["the-retired-secret-4d2c", CLIENT_SECRET] {
+        assert!(log.iter().all(|l| !l.contains(secret)), "{secret} logged: {log:#?}");
+    }
+}
