@@ -141,3 +141,34 @@ async fn replicas_share_one_ssa_exchange_through_redis() {
     assert_eq!(aps.exchanges(), 1, "one exchange for the cluster");
     assert_eq!(aps.refusals(), Vec::<String>::new());
 }
+
+/// `check-config` lists the grant, the service account and the key (file,
+/// algorithm, `kid`), and none of the key.
+#[tokio::test]
+async fn check_config_lists_the_ssa_settings() {
+    let key = key_fixture("rsa.pem");
+    let key = key.to_str().expect("utf-8 path");
+    let env = [
+        ("OAUTH_PROVIDER", "aps"),
+        ("OAUTH_CLIENT_ID", "broker"),
+        ("OAUTH_CLIENT_SECRET", "s3cret-9b1e"),
+        ("OAUTH_GRANT", "jwt-bearer"),
+        ("OAUTH_ASSERTION_SUBJECT", SERVICE_ACCOUNT),
+        ("OAUTH_ASSERTION_KEY_FILE", key),
+        ("OAUTH_ASSERTION_KEY_ID", KEY_ID),
+    ];
+    let exited = run_to_exit(&["check-config"], &env).await;
+    assert_eq!(exited.status.code(), Some(0), "{:?}", exited.stderr);
+    let out = exited.stdout.join("\n");
+    for line in [
+        "OAUTH_GRANT=jwt-bearer".to_owned(),
+        format!("OAUTH_ASSERTION_SUBJECT={SERVICE_ACCOUNT}"),
+        format!("OAUTH_ASSERTION_KEY_FILE={key} (RS256)"),
+        format!("OAUTH_ASSERTION_KEY_ID={KEY_ID}"),
+    ] {
+        assert!(exited.stdout.contains(&line), "{line} missing:\n{out}");
+    }
+    let pem = std::fs::read_to_string(key).expect("key");
+    assert!(pem.lines().filter(|l| !l.starts_with("-----")).all(|l| !out.contains(l)), "{out}");
+    assert!(!out.contains("s3cret-9b1e"), "{out}");
+}
