@@ -12,7 +12,7 @@ use url::Url;
 
 use crate::app::{Config, Cors, Upstream};
 use crate::exchange::Grant;
-use crate::provider::{ClientProof, Preset, ProviderSpec};
+use crate::provider::{ClientProof, ProviderSpec};
 use crate::proxy::{ApiSettings, ApiToken};
 use crate::telemetry::LogFormat;
 use crate::token_cache::DEFAULT_PROFILE;
@@ -39,11 +39,10 @@ pub fn render(config: &Config) -> String {
         Upstream::Remote { provider, client } => {
             render_provider(&mut out, provider);
             out.set("OAUTH_CLIENT_ID", client.id.as_str());
+            out.set("OAUTH_CLIENT_AUTH", client.proof.auth().as_str());
             match &client.proof {
-                ClientProof::Basic(_) => out.set("OAUTH_CLIENT_AUTH", "basic"),
-                ClientProof::Post(_) => out.set("OAUTH_CLIENT_AUTH", "post"),
+                ClientProof::Basic(_) | ClientProof::Post(_) => {}
                 ClientProof::PrivateKeyJwt(key) => {
-                    out.set("OAUTH_CLIENT_AUTH", "private_key_jwt");
                     out.set("OAUTH_CLIENT_KEY_FILE", format_args!("{} ({:?})", key.file().display(), key.algorithm()));
                     out.set("OAUTH_CLIENT_KEY_ID", key.kid());
                 }
@@ -163,7 +162,7 @@ fn render_api(out: &mut Lines, api: &ApiSettings) {
 fn render_provider(out: &mut Lines, provider: &ProviderSpec) {
     match provider {
         ProviderSpec::Static { preset, token_url, authorize_url, revocation_url, userinfo_url } => {
-            out.set("OAUTH_PROVIDER", preset_name(*preset));
+            out.set("OAUTH_PROVIDER", preset.as_str());
             out.set("OAUTH_TOKEN_URL", token_url);
             out.set_some("OAUTH_AUTHORIZE_URL", authorize_url.as_ref());
             out.set_some("OAUTH_REVOKE_URL", revocation_url.as_ref());
@@ -177,15 +176,6 @@ fn render_provider(out: &mut Lines, provider: &ProviderSpec) {
             out.set_some("OAUTH_REVOKE_URL", overrides.revocation_url.as_ref());
             out.set_some("OAUTH_USERINFO_URL", overrides.userinfo_url.as_ref());
         }
-    }
-}
-
-fn preset_name(preset: Preset) -> &'static str {
-    match preset {
-        Preset::Aps => "aps",
-        Preset::Glimesh => "glimesh",
-        Preset::Oidc => "oidc",
-        Preset::Generic => "generic",
     }
 }
 

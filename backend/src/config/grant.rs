@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+use super::cli::CONFIG_FILE_VAR;
 use super::file::FileProfile;
 use super::settings::Settings;
 use super::validate::Validator;
@@ -31,7 +32,7 @@ enum Field {
 /// The default profile's grant.
 pub(super) fn default_grant(s: &Settings, preset: Preset, dev: bool, v: &mut Validator) -> Option<Grant> {
     let input = GrantInput {
-        grant: v.value(&s.grant),
+        grant: v.value_or_default(&s.grant),
         subject: v.value(&s.assertion_subject),
         key_file: v.value(&s.assertion_key_file),
         key_id: v.value(&s.assertion_key_id),
@@ -74,7 +75,7 @@ pub(super) fn profile_grant(
                     Field::KeyFile => "assertion_key_file",
                     Field::KeyId => "assertion_key_id",
                 };
-                v.problem("TOKEN_BACKEND_CONFIG", format!("[profiles.{name}].{key}: {message}"));
+                v.problem(CONFIG_FILE_VAR, format!("[profiles.{name}].{key}: {message}"));
             }
         })
         .ok()

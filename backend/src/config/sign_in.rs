@@ -25,7 +25,7 @@ pub(super) fn parse(
     let dev = matches!(upstream, Upstream::Dev { .. });
     let redirect_url = redirect_url(s, dev, bind_addr, v)?;
     let default_scope = if dev { "openid profile data:read" } else { preset.map_or("", |p| p.default_user_scope()) };
-    let user_scopes = v.parse(&s.user_scope, default_scope, parse_scope)?;
+    let user_scopes = v.parse_or(&s.user_scope, default_scope, parse_scope)?;
     let browser_scopes = browser_scopes(s, &user_scopes, v)?;
     let resource = resource(s, v)?;
     let cookie_secure = cookie_secure(s, dev, &redirect_url, v)?;
@@ -34,7 +34,7 @@ pub(super) fn parse(
         return None;
     }
     let session_key = session_key(s, dev, v)?;
-    let session_max_lifetime = v.seconds(&s.session_max_lifetime_secs, 14 * 24 * 3600, (60, 400 * 24 * 3600));
+    let session_max_lifetime = v.seconds(&s.session_max_lifetime_secs)?;
     Some(SignIn {
         redirect_url,
         user_scopes,

@@ -39,6 +39,15 @@ impl ClientAuth {
             other => Err(format!("`{other}` is not one of: basic, post, private_key_jwt")),
         }
     }
+
+    /// The name `OAUTH_CLIENT_AUTH` gives it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Basic => "basic",
+            Self::Post => "post",
+            Self::PrivateKeyJwt => "private_key_jwt",
+        }
+    }
 }
 
 /// What the client authenticates with, one variant per [`ClientAuth`]. `Debug`
@@ -54,6 +63,15 @@ pub enum ClientProof {
 }
 
 impl ClientProof {
+    /// The method this proof is sent with.
+    pub fn auth(&self) -> ClientAuth {
+        match self {
+            Self::Basic(_) => ClientAuth::Basic,
+            Self::Post(_) => ClientAuth::Post,
+            Self::PrivateKeyJwt(_) => ClientAuth::PrivateKeyJwt,
+        }
+    }
+
     /// The shared secret, when there is one.
     pub fn secret(&self) -> Option<&ClientSecret> {
         match self {
@@ -97,11 +115,6 @@ pub struct EndpointOverrides {
 }
 
 impl ProviderSpec {
-    /// Resolves `OAUTH_PROVIDER` to a preset name.
-    pub fn preset_name(raw: &str) -> Result<Preset, String> {
-        Preset::parse(raw)
-    }
-
     /// Combines a preset with the explicit overrides from configuration.
     pub fn new(preset: Preset, issuer: Option<Url>, overrides: EndpointOverrides) -> Result<Self, String> {
         if preset == Preset::Oidc {
