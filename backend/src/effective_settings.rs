@@ -119,6 +119,8 @@ pub fn render(config: &Config) -> String {
     match &config.sign_in {
         Some(sign_in) => {
             out.set("OAUTH_REDIRECT_URL", &sign_in.redirect_url);
+            out.set("PUBLIC_URL", sign_in.origin());
+            out.set("TRUST_FORWARDED_HEADERS", sign_in.trust_forwarded_headers);
             out.set("OAUTH_USER_SCOPE", sign_in.user_scopes.join(" "));
             if let Some(scopes) = &sign_in.browser_scopes {
                 out.set("OAUTH_USER_BROWSER_SCOPE", scopes.join(" "));

@@ -7,8 +7,7 @@ mod common;
 
 use common::broker::BrokerBuilder;
 use common::browser::Browser;
-use common::oidc_provider::OidcProvider;
-use common::provider_agent::ProviderAgent;
+use common::oidc_provider::{OidcProvider, ProviderAgent};
 use common::sign_in::query_param;
 use common::{SESSION_SECRET, free_port};
 

@@ -8,7 +8,7 @@ mod common;
 use common::broker::BrokerBuilder;
 use common::browser::Browser;
 use common::oidc_provider::OidcProvider;
-use common::provider_agent::ProviderAgent;
+use common::oidc_provider::ProviderAgent;
 use common::{SESSION_SECRET, check_error, free_port, get, http_client, key_fixture};
 use serde_json::{Value, json};
 

@@ -94,7 +94,12 @@ settings! {
     authorize_url: Text = "OAUTH_AUTHORIZE_URL", alias "authorize-url", default_note "from the preset or discovery",
         toml [oauth] "authorize_url";
     /// The exact redirect URI registered with the provider; turns sign-in on
-    redirect_url: Text = "OAUTH_REDIRECT_URL", alias "redirect-url", toml [oauth] "redirect_url";
+    redirect_url: Text = "OAUTH_REDIRECT_URL", alias "redirect-url", default_note "PUBLIC_URL + /auth/callback",
+        toml [oauth] "redirect_url";
+    /// The origin users see, e.g. a dev server's http://localhost:5173 proxying /auth and /api here; turns sign-in on
+    public_url: Text = "PUBLIC_URL", toml [server] "public_url";
+    /// At /auth/login, take the host from X-Forwarded-Host/-Proto or Forwarded (only behind a proxy that sets them)
+    trust_forwarded_headers: Bool = "TRUST_FORWARDED_HEADERS", default false, toml [server] "trust_forwarded_headers";
     /// Scope requested at sign-in
     user_scope: Text = "OAUTH_USER_SCOPE", alias "user-scope", default_note "from the preset", toml [oauth] "user_scope";
     /// Narrower scope for the user token handed to the browser

@@ -33,7 +33,6 @@ pub mod fake_aps;
 pub mod fault_upstream;
 pub mod glimesh;
 pub mod oidc_provider;
-pub mod provider_agent;
 pub mod raw_http;
 pub mod redis;
 pub mod replicas;
