@@ -127,6 +127,34 @@ async fn token_is_attached_and_browser_credentials_are_stripped() {
     }
 }
 
+/// Every answer is sandboxed and unsniffable; HTML, SVG and untyped answers are
+/// downloads unless the API opts in to inline, and even then stay sandboxed.
+#[tokio::test]
+async fn proxied_answers_are_sandboxed() {
+    let upstream = FaultUpstream::start(Script::token(3600)).await;
+    let api = FakeApi::start().await;
+    let toml = format!(
+        "[apis.files]\nbase_url = \"{0}\"\n[apis.inline]\nbase_url = \"{0}\"\ninline_active_content = true\n",
+        api.url("/")
+    );
+    let broker = broker_with_apis(&upstream, &toml).await;
+    let client = http_client();
+    let cases = [
+        ("files/page.html", Some("attachment")),
+        ("files/drawing.svg", Some("attachment")),
+        ("files/missing", Some("attachment")),
+        ("files/echo/x", None),
+        ("inline/page.html", None),
+        ("inline/drawing.svg", Some("inline")),
+    ];
+    for (path, disposition) in cases {
+        let reply = get(&client, &broker.url(&format!("/api/proxy/{path}"))).await;
+        assert_eq!(reply.header("content-security-policy"), Some("sandbox; default-src 'none'"), "{path}");
+        assert_eq!(reply.header("x-content-type-options"), Some("nosniff"), "{path}");
+        assert_eq!(reply.header("content-disposition"), disposition, "{path}");
+    }
+}
+
 /// Every way out of the base URL is refused before anything reaches the API.
 #[tokio::test]
 async fn traversal_and_host_escapes_are_refused() {

@@ -38,6 +38,8 @@ pub(super) struct FileApi {
     max_request_bytes: Option<u64>,
     max_response_bytes: Option<u64>,
     timeout_secs: Option<u64>,
+    /// Show HTML, SVG, XML and unknown types inline (still sandboxed) instead of as downloads.
+    inline_active_content: Option<bool>,
 }
 
 /// What the APIs are checked against.
@@ -169,6 +171,7 @@ fn parse_file_api(
         max_request_bytes,
         max_response_bytes,
         timeout: Duration::from_secs(timeout),
+        is_active_content_inline: api.inline_active_content.unwrap_or(false),
     })
 }
 

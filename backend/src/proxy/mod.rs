@@ -5,6 +5,8 @@
 //! - `settings`: [`ApiSettings`], one API, and the APS services an operator can name.
 //! - `target`: the browser's path resolved under the API's base URL (SSRF guard).
 //! - `headers`: the request and response header allowlists.
+//! - `sandbox`: the CSP, `nosniff` and download disposition every answer gets,
+//!   so nothing an API sends runs as script on the broker's origin.
 //! - `body`: bodies streamed both ways within the size limits and the timeout.
 //! - `capacity`: the bound on upstream connections, within the proxy's share of
 //!   the descriptor limit.
@@ -21,6 +23,7 @@
 mod body;
 mod capacity;
 mod headers;
+mod sandbox;
 mod settings;
 mod target;
 
@@ -270,6 +273,7 @@ fn pass_on(settings: &ApiSettings, response: reqwest::Response, place: Place) ->
     if !headers.contains_key(header::CACHE_CONTROL) {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
     }
+    sandbox::apply(&mut headers, settings.is_active_content_inline);
     let status = response.status();
     let name = settings.name.clone();
     let stream =

@@ -44,6 +44,9 @@ pub struct ApiSettings {
     pub max_response_bytes: u64,
     /// For the response headers, and for each gap between body chunks either way.
     pub timeout: Duration,
+    /// `inline_active_content`: HTML, SVG, XML and unknown types are shown
+    /// (still sandboxed) rather than downloaded when navigated to.
+    pub is_active_content_inline: bool,
 }
 
 impl ApiSettings {
@@ -59,6 +62,7 @@ impl ApiSettings {
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             timeout: DEFAULT_TIMEOUT,
+            is_active_content_inline: false,
         }
     }
 }

@@ -13,6 +13,8 @@
 //! - `/upload`: reads the body and answers its length.
 //! - `/guarded/*`: `401` for any token in [`FakeApi::refuse`] (or every token
 //!   after [`FakeApi::refuse_all`]), else `200`.
+//! - `/page.html`, `/drawing.svg`: an uploaded HTML page and SVG, each with a
+//!   script, as an API that stores users' files serves them.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -131,6 +133,11 @@ async fn by_path(State(state): State<Arc<FakeState>>, request: Request) -> Respo
             .into_response();
     }
     match path.as_str() {
+        "/page.html" => ([(header::CONTENT_TYPE, "text/html")], "<script>steal()</script>").into_response(),
+        "/drawing.svg" => {
+            let svg = "<svg xmlns=\"http://www.w3.org/2000/svg\"><script>steal()</script></svg>";
+            ([(header::CONTENT_TYPE, "image/svg+xml"), (header::CONTENT_DISPOSITION, "inline")], svg).into_response()
+        }
         "/redirect" => {
             (StatusCode::FOUND, [(header::LOCATION, "http://169.254.169.254/latest/meta-data/")], "").into_response()
         }
