@@ -177,6 +177,12 @@ async fn traversal_and_host_escapes_are_refused() {
         "/api/proxy/api/@evil.example/x",
         "/api/proxy/api/a%40evil.example",
         "/api/proxy/api/a%00b",
+        "/api/proxy/api/models/..;/..;/redirect",
+        "/api/proxy/api/models/..;jsessionid=x/redirect",
+        "/api/proxy/api/models/.;/redirect",
+        "/api/proxy/api/models/..%3b/redirect",
+        "/api/proxy/api/models/..%3B/redirect",
+        "/api/proxy/api/models/..%3Bjsessionid=x/redirect",
     ];
     for target in cases {
         let (status, body) = raw_get(broker.addr(), target).await;
@@ -216,6 +222,30 @@ async fn methods_and_path_prefixes_are_enforced() {
     let unknown = get(&client, &broker.url("/api/proxy/nope/echo/x")).await;
     assert_error!(unknown, 404, "api_not_found");
     assert_eq!(api.received().len(), 1, "only the allowed request reached the API");
+}
+
+/// A prefix allows its own segment and what is below it, never a look-alike,
+/// with or without a trailing slash in the config.
+#[tokio::test]
+async fn path_prefixes_match_whole_segments() {
+    let upstream = FaultUpstream::start(Script::token(3600)).await;
+    let api = FakeApi::start().await;
+    let toml = format!(
+        "[apis.bare]\nbase_url = \"{0}\"\npaths = [\"/echo\"]\n[apis.slash]\nbase_url = \"{0}\"\npaths = [\"/echo/\"]\n",
+        api.url("/")
+    );
+    let broker = broker_with_apis(&upstream, &toml).await;
+    for name in ["bare", "slash"] {
+        for probe in ["echo-private/x", "echoX", "echo.bak/x", "echo%2dprivate/x", "echo;v=1/x"] {
+            let (status, body) = raw_get(broker.addr(), &format!("/api/proxy/{name}/{probe}")).await;
+            assert_eq!(status, 403, "{name}/{probe}: {body}");
+            assert!(body.contains("\"path_not_allowed\""), "{name}/{probe}: {body}");
+        }
+    }
+    assert!(api.received().is_empty(), "a look-alike reached the API: {:?}", api.received());
+    for name in ["bare", "slash"] {
+        assert_eq!(raw_get(broker.addr(), &format!("/api/proxy/{name}/echo/x")).await.0, 200, "{name}");
+    }
 }
 
 /// Size limits both ways, the timeout, and redirects, each with its error code.

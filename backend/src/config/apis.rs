@@ -211,7 +211,8 @@ fn parse_methods(raw: &[String]) -> Result<Vec<Method>, String> {
 }
 
 /// Prefixes start with `/` and are plain paths: the proxy compares them with
-/// the resolved path as text, so they must be in the same normal form.
+/// the resolved path segment by segment as text, so they must be in the same
+/// normal form (no `;` parameters either). A trailing `/` is allowed and changes nothing.
 fn parse_paths(raw: &[String]) -> Result<Vec<String>, String> {
     if raw.is_empty() {
         return Err("must list at least one path prefix (`/` for all)".to_owned());
@@ -220,10 +221,10 @@ fn parse_paths(raw: &[String]) -> Result<Vec<String>, String> {
         let is_plain = path.starts_with('/')
             && !path.contains("//")
             && !path.split('/').any(|s| s == "." || s == "..")
-            && !path.contains(['\\', '%', '?', '#', '@'])
+            && !path.contains(['\\', '%', '?', '#', '@', ';'])
             && !path.chars().any(char::is_whitespace);
         if !is_plain {
-            return Err(format!("`{path}` must start with `/`, without `//`, dot segments, `%`, `?`, `#` or `@`"));
+            return Err(format!("`{path}` must start with `/`, without `//`, dot segments, `%`, `;`, `?`, `#` or `@`"));
         }
     }
     Ok(raw.to_vec())
@@ -288,6 +289,14 @@ mod tests {
             assert!(problems.iter().any(|p| p.contains(want)), "missing {want:?} in {problems:?}");
         }
         assert_eq!(problems.len(), expected.len(), "{problems:?}");
+    }
+
+    /// Prefixes in the form the proxy compares: `;` parameters refused, a trailing `/` kept.
+    #[test]
+    fn path_prefixes_are_plain() {
+        assert!(parse_paths(&["/a;b".to_owned()]).is_err());
+        assert!(parse_paths(&["/models/..;/".to_owned()]).is_err());
+        assert_eq!(parse_paths(&["/models/".to_owned()]), Ok(vec!["/models/".to_owned()]));
     }
 
     /// Unknown keys are refused by name.
