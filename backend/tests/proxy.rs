@@ -312,7 +312,11 @@ async fn a_refused_token_is_renewed_and_retried_exactly_once() {
     let api = FakeApi::start().await;
     let broker = broker_with_apis(
         &upstream,
-        &format!("[apis.api]\nbase_url = \"{}\"\nmethods = [\"GET\", \"POST\"]\n", api.url("/")),
+        // No cool-down, so each step below may renew again.
+        &format!(
+            "[apis.api]\nbase_url = \"{}\"\nmethods = [\"GET\", \"POST\"]\nrenew_cooldown_secs = 0\n",
+            api.url("/")
+        ),
     )
     .await;
     let client = http_client();
@@ -341,6 +345,51 @@ async fn a_refused_token_is_renewed_and_retried_exactly_once() {
     assert_eq!(twice.status, 401, "the second refusal goes to the browser");
     assert_eq!(upstream.requests(), 4, "one renewal, never a loop");
     assert_eq!(api.received().iter().filter(|r| r.target == "/guarded/d").count(), 2, "one retry");
+}
+
+/// A path that always answers `401` cannot make the broker call the token
+/// endpoint at will: one renewal, then the cool-down (default 30 s) holds.
+#[tokio::test]
+async fn always_401_makes_one_token_call_per_cooldown() {
+    let upstream = FaultUpstream::start(Script::token(3600)).await;
+    let api = FakeApi::start().await;
+    let broker = Broker::generic(&upstream.token_url(), &["--proxy-api", &format!("api={}", api.url("/"))]).await;
+    let client = http_client();
+    get(&client, &broker.url("/api/token")).await.token();
+    api.refuse_all();
+    for i in 0..15 {
+        let reply = get(&client, &broker.url(&format!("/api/proxy/api/guarded/{i}"))).await;
+        assert_eq!(reply.status, 401, "request {i}: the API's 401 is passed on");
+    }
+    assert_eq!(upstream.requests(), 2, "the first token and at most one renewal");
+    // The cool-down does not stop a refusal of the replaced token from getting the new one.
+    let tokens: std::collections::HashSet<_> = api.received().iter().filter_map(|r| r.bearer()).collect();
+    assert_eq!(tokens.len(), 2, "the renewed token is used, not renewed again");
+}
+
+/// On a user's API, a path that always answers `401` spends at most one
+/// refresh grant (each rotates the user's refresh token), not one per request.
+#[tokio::test]
+async fn always_401_on_a_user_api_makes_one_refresh_grant() {
+    let api = FakeApi::start().await;
+    let file =
+        scratch_file("user-401.toml", &format!("[apis.mine]\nbase_url = \"{}\"\ntoken = \"user\"\n", api.url("/")));
+    let rig = Rig::proxied(3600, &["--config", file.to_str().expect("utf-8 path")]).await;
+    let browser = rig.browser();
+    browser.sign_in("/", "alice").await;
+    let ajax = [("x-requested-with", "fetch")];
+    assert_eq!(browser.get("/api/proxy/mine/guarded/first", &ajax).await.status, 200);
+    api.refuse_all();
+    for i in 0..10 {
+        let reply = browser.get(&format!("/api/proxy/mine/guarded/{i}"), &ajax).await;
+        assert_eq!(reply.status, 401, "request {i}");
+    }
+    assert!(
+        rig.proxy().grants("refresh_token").len() <= 1,
+        "{} refresh grants",
+        rig.proxy().grants("refresh_token").len()
+    );
+    assert_eq!(browser.get("/api/user/token", &ajax).await.status, 200, "the session still has its tokens");
 }
 
 /// Many requests refused at once with the same token make one renewal.

@@ -13,8 +13,8 @@ use url::Url;
 use super::Problem;
 use crate::provider::{Preset, is_loopback};
 use crate::proxy::{
-    ApiSettings, ApiToken, ApsService, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT,
-    with_trailing_slash,
+    ApiSettings, ApiToken, ApsService, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_RENEW_COOLDOWN,
+    DEFAULT_TIMEOUT, with_trailing_slash,
 };
 
 /// The largest body limit accepted: a typo's extra digits, not a real need, go beyond.
@@ -40,6 +40,8 @@ pub(super) struct FileApi {
     timeout_secs: Option<u64>,
     /// Show HTML, SVG, XML and unknown types inline (still sandboxed) instead of as downloads.
     inline_active_content: Option<bool>,
+    /// After an API's `401` renewed the token, seconds before another may.
+    renew_cooldown_secs: Option<u64>,
 }
 
 /// What the APIs are checked against.
@@ -159,6 +161,8 @@ fn parse_file_api(
     let max_response_bytes =
         limit("max_response_bytes", api.max_response_bytes, DEFAULT_MAX_RESPONSE_BYTES, (1, MAX_BODY_LIMIT));
     let timeout = limit("timeout_secs", api.timeout_secs, DEFAULT_TIMEOUT.as_secs(), (1, 3600));
+    let renew_cooldown =
+        limit("renew_cooldown_secs", api.renew_cooldown_secs, DEFAULT_RENEW_COOLDOWN.as_secs(), (0, 3600));
     if !ok {
         return None;
     }
@@ -172,6 +176,7 @@ fn parse_file_api(
         max_response_bytes,
         timeout: Duration::from_secs(timeout),
         is_active_content_inline: api.inline_active_content.unwrap_or(false),
+        renew_cooldown: Duration::from_secs(renew_cooldown),
     })
 }
 
