@@ -13,11 +13,11 @@ use std::time::{Duration, Instant};
 use common::broker::{Broker, BrokerBuilder};
 use common::fake_api::FakeApi;
 use common::fault_upstream::{FaultUpstream, Script};
+use common::raw_http::get_raw;
 use common::sign_in::Rig;
 use common::{assert_error, get, get_with, http_client, manual_client, request, scratch_file};
 use futures_util::StreamExt;
 use reqwest::Method;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A broker on the generic preset whose token endpoint is `upstream`, with
 /// these `[apis.*]` tables.
@@ -29,13 +29,7 @@ async fn broker_with_apis(upstream: &FaultUpstream, toml: &str) -> Broker {
 /// Sends `target` as the raw request-target, so no client normalises it first;
 /// returns the status and body.
 async fn raw_get(addr: SocketAddr, target: &str) -> (u16, String) {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let request = format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.expect("write");
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).await.expect("read");
-    let status = answer.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
+    let (status, _, body) = get_raw(addr, target, "Connection: close\r\n").await;
     (status, body)
 }
 
@@ -127,34 +121,6 @@ async fn token_is_attached_and_browser_credentials_are_stripped() {
     }
 }
 
-/// Every answer is sandboxed and unsniffable; HTML, SVG and untyped answers are
-/// downloads unless the API opts in to inline, and even then stay sandboxed.
-#[tokio::test]
-async fn proxied_answers_are_sandboxed() {
-    let upstream = FaultUpstream::start(Script::token(3600)).await;
-    let api = FakeApi::start().await;
-    let toml = format!(
-        "[apis.files]\nbase_url = \"{0}\"\n[apis.inline]\nbase_url = \"{0}\"\ninline_active_content = true\n",
-        api.url("/")
-    );
-    let broker = broker_with_apis(&upstream, &toml).await;
-    let client = http_client();
-    let cases = [
-        ("files/page.html", Some("attachment")),
-        ("files/drawing.svg", Some("attachment")),
-        ("files/missing", Some("attachment")),
-        ("files/echo/x", None),
-        ("inline/page.html", None),
-        ("inline/drawing.svg", Some("inline")),
-    ];
-    for (path, disposition) in cases {
-        let reply = get(&client, &broker.url(&format!("/api/proxy/{path}"))).await;
-        assert_eq!(reply.header("content-security-policy"), Some("sandbox; default-src 'none'"), "{path}");
-        assert_eq!(reply.header("x-content-type-options"), Some("nosniff"), "{path}");
-        assert_eq!(reply.header("content-disposition"), disposition, "{path}");
-    }
-}
-
 /// Every way out of the base URL is refused before anything reaches the API.
 #[tokio::test]
 async fn traversal_and_host_escapes_are_refused() {
@@ -222,30 +188,6 @@ async fn methods_and_path_prefixes_are_enforced() {
     let unknown = get(&client, &broker.url("/api/proxy/nope/echo/x")).await;
     assert_error!(unknown, 404, "api_not_found");
     assert_eq!(api.received().len(), 1, "only the allowed request reached the API");
-}
-
-/// A prefix allows its own segment and what is below it, never a look-alike,
-/// with or without a trailing slash in the config.
-#[tokio::test]
-async fn path_prefixes_match_whole_segments() {
-    let upstream = FaultUpstream::start(Script::token(3600)).await;
-    let api = FakeApi::start().await;
-    let toml = format!(
-        "[apis.bare]\nbase_url = \"{0}\"\npaths = [\"/echo\"]\n[apis.slash]\nbase_url = \"{0}\"\npaths = [\"/echo/\"]\n",
-        api.url("/")
-    );
-    let broker = broker_with_apis(&upstream, &toml).await;
-    for name in ["bare", "slash"] {
-        for probe in ["echo-private/x", "echoX", "echo.bak/x", "echo%2dprivate/x", "echo;v=1/x"] {
-            let (status, body) = raw_get(broker.addr(), &format!("/api/proxy/{name}/{probe}")).await;
-            assert_eq!(status, 403, "{name}/{probe}: {body}");
-            assert!(body.contains("\"path_not_allowed\""), "{name}/{probe}: {body}");
-        }
-    }
-    assert!(api.received().is_empty(), "a look-alike reached the API: {:?}", api.received());
-    for name in ["bare", "slash"] {
-        assert_eq!(raw_get(broker.addr(), &format!("/api/proxy/{name}/echo/x")).await.0, 200, "{name}");
-    }
 }
 
 /// Size limits both ways, the timeout, and redirects, each with its error code.
@@ -345,51 +287,6 @@ async fn a_refused_token_is_renewed_and_retried_exactly_once() {
     assert_eq!(twice.status, 401, "the second refusal goes to the browser");
     assert_eq!(upstream.requests(), 4, "one renewal, never a loop");
     assert_eq!(api.received().iter().filter(|r| r.target == "/guarded/d").count(), 2, "one retry");
-}
-
-/// A path that always answers `401` cannot make the broker call the token
-/// endpoint at will: one renewal, then the cool-down (default 30 s) holds.
-#[tokio::test]
-async fn always_401_makes_one_token_call_per_cooldown() {
-    let upstream = FaultUpstream::start(Script::token(3600)).await;
-    let api = FakeApi::start().await;
-    let broker = Broker::generic(&upstream.token_url(), &["--proxy-api", &format!("api={}", api.url("/"))]).await;
-    let client = http_client();
-    get(&client, &broker.url("/api/token")).await.token();
-    api.refuse_all();
-    for i in 0..15 {
-        let reply = get(&client, &broker.url(&format!("/api/proxy/api/guarded/{i}"))).await;
-        assert_eq!(reply.status, 401, "request {i}: the API's 401 is passed on");
-    }
-    assert_eq!(upstream.requests(), 2, "the first token and at most one renewal");
-    // The cool-down does not stop a refusal of the replaced token from getting the new one.
-    let tokens: std::collections::HashSet<_> = api.received().iter().filter_map(|r| r.bearer()).collect();
-    assert_eq!(tokens.len(), 2, "the renewed token is used, not renewed again");
-}
-
-/// On a user's API, a path that always answers `401` spends at most one
-/// refresh grant (each rotates the user's refresh token), not one per request.
-#[tokio::test]
-async fn always_401_on_a_user_api_makes_one_refresh_grant() {
-    let api = FakeApi::start().await;
-    let file =
-        scratch_file("user-401.toml", &format!("[apis.mine]\nbase_url = \"{}\"\ntoken = \"user\"\n", api.url("/")));
-    let rig = Rig::proxied(3600, &["--config", file.to_str().expect("utf-8 path")]).await;
-    let browser = rig.browser();
-    browser.sign_in("/", "alice").await;
-    let ajax = [("x-requested-with", "fetch")];
-    assert_eq!(browser.get("/api/proxy/mine/guarded/first", &ajax).await.status, 200);
-    api.refuse_all();
-    for i in 0..10 {
-        let reply = browser.get(&format!("/api/proxy/mine/guarded/{i}"), &ajax).await;
-        assert_eq!(reply.status, 401, "request {i}");
-    }
-    assert!(
-        rig.proxy().grants("refresh_token").len() <= 1,
-        "{} refresh grants",
-        rig.proxy().grants("refresh_token").len()
-    );
-    assert_eq!(browser.get("/api/user/token", &ajax).await.status, 200, "the session still has its tokens");
 }
 
 /// Many requests refused at once with the same token make one renewal.
