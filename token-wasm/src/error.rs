@@ -7,7 +7,7 @@
 //! one class. Messages are built by concatenation rather than `format!`: every
 //! format string costs download size (see BENCHMARKS.md).
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::Serialize;
 use wasm_bindgen::JsValue;
 use wasm_bindgen::prelude::wasm_bindgen;
 
@@ -59,20 +59,23 @@ impl ErrorCode {
 }
 
 /// The RFC 6749-style fields of an error answer (`{ error, error_description }`).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default)]
 pub struct ErrorBody {
     /// The server's error code, e.g. `upstream_rejected`.
-    #[serde(default, deserialize_with = "lenient")]
     pub error: Option<String>,
     /// The server's human-readable explanation.
-    #[serde(default, deserialize_with = "lenient")]
     pub error_description: Option<String>,
 }
 
-/// A field of the wrong type reads as absent: a malformed body is judged by
-/// what is missing, not rejected as a whole.
-pub fn lenient<'de, D: Deserializer<'de>, T: Deserialize<'de>>(de: D) -> Result<Option<T>, D::Error> {
-    Ok(Option::<T>::deserialize(de).ok().flatten())
+impl ErrorBody {
+    /// The fields of a parsed JSON body; one of the wrong type reads as
+    /// absent: a malformed body is judged by what is missing.
+    pub fn read(body: &JsValue) -> Self {
+        Self {
+            error: crate::fields::string(body, "error"),
+            error_description: crate::fields::string(body, "error_description"),
+        }
+    }
 }
 
 /// A failure, kept as Rust data until it crosses into JS.

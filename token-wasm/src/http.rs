@@ -1,16 +1,16 @@
 //! Talking to the token endpoint through gloo-net: one request per attempt,
-//! aborted after `timeoutMs` (request and body), the answer read with
-//! serde-wasm-bindgen, and retries with jittered exponential backoff that
-//! honours `Retry-After`.
+//! aborted after `timeoutMs` (request and body), the answer parsed by the
+//! browser's `JSON.parse` and read field by field, and retries with jittered
+//! exponential backoff that honours `Retry-After`.
 
 use gloo_net::http::{Headers, RequestBuilder, Response};
 use gloo_timers::callback::Timeout;
 use gloo_timers::future::TimeoutFuture;
-use serde::Deserialize;
 use wasm_bindgen::JsValue;
 use web_sys::{AbortController, AbortSignal, RequestCache};
 
-use crate::error::{ErrorBody, ErrorCode, TokenError, lenient};
+use crate::error::{ErrorBody, ErrorCode, TokenError};
+use crate::fields;
 use crate::options::Options;
 
 /// Longest wait between two attempts of one request, even if `Retry-After` asks for more.
@@ -23,16 +23,6 @@ pub struct TokenResponse {
     pub access_token: String,
     /// Seconds of life left when the response arrived.
     pub expires_in: f64,
-}
-
-/// A 2xx body as RFC 6749 §5.1 names its fields. Wrong types read as absent,
-/// so the error says which field is unusable.
-#[derive(Debug, Deserialize)]
-struct TokenBody {
-    #[serde(default, deserialize_with = "lenient")]
-    access_token: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    expires_in: Option<f64>,
 }
 
 /// Delay before retry number `attempt` (0-based): `base * 2^attempt`, capped,
@@ -169,7 +159,7 @@ fn read_response(response: &Response, text: &str) -> Result<TokenResponse, Token
     let error = |code, message| TokenError { status: Some(status), ..TokenError::new(code, message) };
 
     if !(200..300).contains(&status) {
-        let body: ErrorBody = body.and_then(|b| serde_wasm_bindgen::from_value(b).ok()).unwrap_or_default();
+        let body = body.as_ref().map(ErrorBody::read).unwrap_or_default();
         let retry_after_s = response.headers().get("retry-after").map(|v| js_sys::Number::parse_float(&v));
         let mut failure = if status == 401 {
             error(ErrorCode::LoginRequired, "Sign-in required to get a token")
@@ -188,16 +178,14 @@ fn read_response(response: &Response, text: &str) -> Result<TokenResponse, Token
         return Err(failure);
     }
 
+    // RFC 6749 §5.1's fields; one of the wrong type reads as absent, so the
+    // error says which field is unusable.
     let body =
         body.ok_or_else(|| error(ErrorCode::InvalidResponse, "Token endpoint did not answer with a JSON object"))?;
-    let body: TokenBody = serde_wasm_bindgen::from_value(body)
-        .map_err(|_| error(ErrorCode::InvalidResponse, "Token endpoint did not answer with a JSON object"))?;
-    let access_token = body
-        .access_token
+    let access_token = fields::string(&body, "access_token")
         .filter(|t| !t.is_empty())
         .ok_or_else(|| error(ErrorCode::InvalidResponse, "Token response has no access_token"))?;
-    let expires_in = body
-        .expires_in
+    let expires_in = fields::number(&body, "expires_in")
         .filter(|n| n.is_finite() && *n >= 0.0)
         .ok_or_else(|| error(ErrorCode::InvalidResponse, "Token response has no valid expires_in"))?;
     Ok(TokenResponse { access_token, expires_in })

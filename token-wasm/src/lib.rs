@@ -16,7 +16,10 @@
 //!   injectable clock (unit-tested on the host).
 //! - [`http`]: requests through gloo-net with timeout, response validation,
 //!   retry with backoff.
-//! - [`options`]: the options, deserialised with serde-wasm-bindgen and validated.
+//! - [`options`]: the options, read field by field and validated.
+//! - [`fields`]: typed reads of the JS objects that come in (options, token
+//!   answers, messages from other tabs); serde-wasm-bindgen serialises the
+//!   values that go out.
 //! - [`error`]: `TokenError`, its code enum, and the conversion to the JS error.
 //!
 //! - [`tabs`]: one token per endpoint across the tabs of an origin (Web
@@ -29,6 +32,7 @@
 pub mod cache;
 pub mod client;
 pub mod error;
+pub mod fields;
 pub mod http;
 pub mod options;
 pub mod tabs;

@@ -1,19 +1,19 @@
-//! Client options: deserialised from the JS options object with
-//! serde-wasm-bindgen into [`RawOptions`], then checked and completed with
-//! the defaults into [`Options`]. Every problem is a `TokenError` with code
-//! `invalid_options`, thrown by the constructor.
+//! Client options: read field by field from the JS options object into
+//! [`RawOptions`] (a wrongly typed option is an error naming it), then checked
+//! and completed with the defaults into [`Options`]. Every problem is a
+//! `TokenError` with code `invalid_options`, which every call of that client
+//! rejects with.
 
 use js_sys::Object;
-use serde::Deserialize;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Headers, RequestCredentials};
 
-use crate::error::{TokenError, js_message};
+use crate::error::TokenError;
+use crate::fields::{get, is_absent};
 
-/// Every option name, in the order error messages list them. serde-wasm-bindgen
-/// reads only the fields a struct declares (`deny_unknown_fields` never sees
-/// the others), so [`Options::from_js`] checks the object's own keys against
-/// this list: a typo (`leeway` for `leewaySeconds`) is loud, not ignored.
+/// Every option name, in the order error messages list them: the object's
+/// own keys are checked against it, so a typo (`leeway` for `leewaySeconds`)
+/// is loud, not ignored.
 const KNOWN: [&str; 9] = [
     "endpoint",
     "leewaySeconds",
@@ -26,16 +26,25 @@ const KNOWN: [&str; 9] = [
     "shareAcrossTabs",
 ];
 
-/// The options object as given (see `TokenClientOptions` in `js/index.d.ts`).
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// The messages that name each option and what it takes (wrong type or range).
+const ENDPOINT: &str = "endpoint must be a non-empty string";
+const LEEWAY: &str = "leewaySeconds must be a number from 0 to 86400";
+const CREDENTIALS: &str = "credentials must be 'omit', 'same-origin' or 'include'";
+const TIMEOUT: &str = "timeoutMs must be a number from 1 to 600000";
+const RETRIES: &str = "retries must be an integer from 0 to 10";
+const RETRY_DELAY: &str = "retryDelayMs must be a number from 0 to 60000";
+const REFRESH_AHEAD: &str = "refreshAhead must be true or false";
+const SHARE: &str = "shareAcrossTabs must be true or false";
+
+/// The options object as given (see `TokenClientOptions` in `js/index.d.ts`):
+/// each option present and of the right type, or `None`.
+#[derive(Debug, Default)]
 pub struct RawOptions {
     endpoint: Option<String>,
     leeway_seconds: Option<f64>,
-    credentials: Option<Credentials>,
+    credentials: Option<RequestCredentials>,
     /// A record, `[name, value]` pairs or a `Headers`: whatever `new Headers()`
     /// accepts, so it is kept as the JS value and handed to that constructor.
-    #[serde(default, with = "serde_wasm_bindgen::preserve")]
     headers: JsValue,
     timeout_ms: Option<f64>,
     retries: Option<f64>,
@@ -44,13 +53,41 @@ pub struct RawOptions {
     share_across_tabs: Option<bool>,
 }
 
-/// `fetch`'s credentials modes.
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-enum Credentials {
-    Omit,
-    SameOrigin,
-    Include,
+impl RawOptions {
+    /// Read every known option of `object` (`undefined` and `null` count as left out).
+    fn read(object: &JsValue) -> Result<Self, TokenError> {
+        Ok(Self {
+            endpoint: typed(object, "endpoint", ENDPOINT, |v| v.as_string())?,
+            leeway_seconds: typed(object, "leewaySeconds", LEEWAY, JsValue::as_f64)?,
+            credentials: typed(object, "credentials", CREDENTIALS, |v| match v.as_string()?.as_str() {
+                "omit" => Some(RequestCredentials::Omit),
+                "same-origin" => Some(RequestCredentials::SameOrigin),
+                "include" => Some(RequestCredentials::Include),
+                _ => None,
+            })?,
+            headers: get(object, "headers"),
+            timeout_ms: typed(object, "timeoutMs", TIMEOUT, JsValue::as_f64)?,
+            retries: typed(object, "retries", RETRIES, JsValue::as_f64)?,
+            retry_delay_ms: typed(object, "retryDelayMs", RETRY_DELAY, JsValue::as_f64)?,
+            refresh_ahead: typed(object, "refreshAhead", REFRESH_AHEAD, JsValue::as_bool)?,
+            share_across_tabs: typed(object, "shareAcrossTabs", SHARE, JsValue::as_bool)?,
+        })
+    }
+}
+
+/// `object[name]` read by `read`: `None` when left out, an error with
+/// `message` when present but not what `read` accepts.
+fn typed<T>(
+    object: &JsValue,
+    name: &str,
+    message: &str,
+    read: impl Fn(&JsValue) -> Option<T>,
+) -> Result<Option<T>, TokenError> {
+    let value = get(object, name);
+    if is_absent(&value) {
+        return Ok(None);
+    }
+    read(&value).map(Some).ok_or_else(|| TokenError::invalid_options(message, JsValue::UNDEFINED))
 }
 
 /// Validated options of one client.
@@ -99,12 +136,7 @@ impl Options {
                 return Err(TokenError::invalid_options(&message, JsValue::UNDEFINED));
             }
         }
-        let raw = serde_wasm_bindgen::from_value::<RawOptions>(value).map_err(|error| {
-            let cause = JsValue::from(error);
-            let mut message = String::from("invalid options: ");
-            message.push_str(&js_message(&cause));
-            TokenError::invalid_options(&message, cause)
-        })?;
+        let raw = RawOptions::read(&value)?;
         Self::from_raw(raw)
     }
 
@@ -112,42 +144,20 @@ impl Options {
     fn from_raw(raw: RawOptions) -> Result<Self, TokenError> {
         let endpoint = raw.endpoint.unwrap_or_else(|| "/api/token".into());
         if endpoint.is_empty() {
-            return Err(TokenError::invalid_options("endpoint must be a non-empty string", JsValue::UNDEFINED));
+            return Err(TokenError::invalid_options(ENDPOINT, JsValue::UNDEFINED));
         }
-        let retries = within(raw.retries, 2.0, 0.0, 10.0, "retries must be an integer from 0 to 10")?;
+        let retries = within(raw.retries, 2.0, 0.0, 10.0, RETRIES)?;
         if retries.fract() != 0.0 {
-            return Err(TokenError::invalid_options("retries must be an integer from 0 to 10", JsValue::UNDEFINED));
+            return Err(TokenError::invalid_options(RETRIES, JsValue::UNDEFINED));
         }
         Ok(Self {
             endpoint,
-            credentials: match raw.credentials.unwrap_or(Credentials::SameOrigin) {
-                Credentials::Omit => RequestCredentials::Omit,
-                Credentials::SameOrigin => RequestCredentials::SameOrigin,
-                Credentials::Include => RequestCredentials::Include,
-            },
+            credentials: raw.credentials.unwrap_or(RequestCredentials::SameOrigin),
             headers: request_headers(&raw.headers)?,
-            leeway_ms: within(
-                raw.leeway_seconds,
-                60.0,
-                0.0,
-                86_400.0,
-                "leewaySeconds must be a number from 0 to 86400",
-            )? * 1000.0,
-            timeout_ms: within(
-                raw.timeout_ms,
-                10_000.0,
-                1.0,
-                600_000.0,
-                "timeoutMs must be a number from 1 to 600000",
-            )?,
+            leeway_ms: within(raw.leeway_seconds, 60.0, 0.0, 86_400.0, LEEWAY)? * 1000.0,
+            timeout_ms: within(raw.timeout_ms, 10_000.0, 1.0, 600_000.0, TIMEOUT)?,
             retries: retries as u32,
-            retry_delay_ms: within(
-                raw.retry_delay_ms,
-                300.0,
-                0.0,
-                60_000.0,
-                "retryDelayMs must be a number from 0 to 60000",
-            )?,
+            retry_delay_ms: within(raw.retry_delay_ms, 300.0, 0.0, 60_000.0, RETRY_DELAY)?,
             refresh_ahead: raw.refresh_ahead.unwrap_or(false),
             share_across_tabs: raw.share_across_tabs.unwrap_or(true),
         })

@@ -25,12 +25,14 @@ use std::rc::Rc;
 
 use gloo_timers::callback::Timeout;
 use js_sys::{Function, Promise, Reflect};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{BroadcastChannel, MessageEvent};
+
+use crate::fields;
 
 #[wasm_bindgen]
 extern "C" {
@@ -72,22 +74,32 @@ pub enum Message {
 /// own posts, so no sender id is needed.) A flat struct rather than a
 /// tagged enum: serde's internally tagged enums buffer their input
 /// generically, which cost ~6 KB gzipped of download size here.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Wire {
     /// A request for tokens, with its marker.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     want: Option<f64>,
     /// The marker of the request this message answers.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     re: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     access_token: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     expires_at: Option<f64>,
 }
 
 impl Wire {
+    /// A message as posted by another member (fields of the wrong type read as absent).
+    fn read(data: &JsValue) -> Self {
+        Self {
+            want: fields::number(data, "want"),
+            re: fields::number(data, "re"),
+            access_token: fields::string(data, "accessToken"),
+            expires_at: fields::number(data, "expiresAt"),
+        }
+    }
+
     /// The message, or `None` for a malformed one (half a token, an empty
     /// token) or an answer without a token.
     fn into_message(self) -> Option<Message> {
@@ -114,8 +126,8 @@ const GATHER_BOUND_MS: u32 = 1_000;
 #[derive(Debug)]
 pub struct Tabs {
     channel: BroadcastChannel,
-    /// Random, per member: names its presence lock.
-    id: f64,
+    /// This member's presence lock: `<name>:member:<random>`.
+    presence: String,
     /// The request for tokens in progress, counted down by the channel.
     gathering: Gathering,
     /// `navigator.locks` (a [`LockManager`]; kept as `JsValue` for `Debug`).
@@ -139,12 +151,17 @@ impl Tabs {
         let mut name = String::from("token-wasm:");
         name.push_str(endpoint);
         let channel = BroadcastChannel::new(&name).ok()?;
-        let id = js_sys::Math::random();
+        // Random digits written by JS: Rust's float formatting costs download size.
+        let mut presence = name.clone();
+        presence.push_str(":member:");
+        presence.push_str(&String::from(
+            js_sys::Number::from(js_sys::Math::random()).to_string_with_radix(36).unwrap_or_default(),
+        ));
         let gathering = Gathering::default();
         let pending = Rc::clone(&gathering);
         let replies = channel.clone();
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-            let Ok(wire) = serde_wasm_bindgen::from_value::<Wire>(event.data()) else { return };
+            let wire = Wire::read(&event.data());
             let (want, re) = (wire.want, wire.re);
             if let Some(answer) = wire.into_message().and_then(&on_message) {
                 if let (Some(marker), Message::Token { access_token, expires_at }) = (want, answer) {
@@ -173,22 +190,20 @@ impl Tabs {
             }
         });
         channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-        let mut tabs = Self { channel, id, gathering, locks, name, leave: None, _on_message: on_message };
+        let mut tabs = Self { channel, presence, gathering, locks, name, leave: None, _on_message: on_message };
         tabs.leave = tabs.hold_presence();
         Some(tabs)
     }
 
-    /// Hold the lock `<name>:member:<id>` until [`Drop`] (or the tab closes),
+    /// Hold the lock `<name>:member:<random>` until [`Drop`] (or the tab closes),
     /// so [`Self::gather`] can count the members. Returns the function that
     /// releases it.
     fn hold_presence(&self) -> Option<Function> {
         let mut leave = None;
         let held = Promise::new(&mut |resolve, _| leave = Some(resolve));
         let callback = Closure::once_into_js(move |_lock: JsValue| held);
-        let mut presence = self.name.clone();
-        presence.push_str(":member:");
-        presence.push_str(&self.id.to_string());
-        let request = self.locks.unchecked_ref::<LockManager>().request(&presence, callback.unchecked_ref()).ok()?;
+        let request =
+            self.locks.unchecked_ref::<LockManager>().request(&self.presence, callback.unchecked_ref()).ok()?;
         // Observed, so a refused lock (opaque origin) is not an unhandled rejection.
         wasm_bindgen_futures::spawn_local(async move {
             let _ = JsFuture::from(request).await;
@@ -203,15 +218,10 @@ impl Tabs {
         let held = Reflect::get(&snapshot, &JsValue::from_str("held")).unwrap_or(JsValue::UNDEFINED);
         let mut prefix = self.name.clone();
         prefix.push_str(":member:");
-        let mine = {
-            let mut mine = prefix.clone();
-            mine.push_str(&self.id.to_string());
-            mine
-        };
         js_sys::Array::from(&held)
             .iter()
             .filter_map(|lock| Reflect::get(&lock, &JsValue::from_str("name")).ok()?.as_string())
-            .filter(|name| name.starts_with(&prefix) && *name != mine)
+            .filter(|name| name.starts_with(&prefix) && *name != self.presence)
             .count()
     }
 

@@ -3,18 +3,27 @@
 //!
 //! A production deployment serves no site unless `PUBLIC_DIR` is set; the
 //! embedded demo is only ever served alongside the development authorization server.
+//! Both go out as a production static server sends them: compressed (`br` or
+//! `gzip`, or the file's own `.br`/`.gz` sibling in `PUBLIC_DIR`), typed by
+//! extension (`application/wasm`), and validated by `ETag` ([`revalidation`]).
+
+mod revalidation;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::Request;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use percent_encoding::percent_decode_str;
 use rust_embed::Embed;
+use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
+
+use revalidation::Files;
 
 /// The demo site: `www/`, with `www/vendor/token-wasm/` and `www/vendor/three/`
 /// once `npm run build` has written them. Release builds carry the files inside the binary, so `--dev` works
@@ -35,12 +44,19 @@ const MAX_PATH_BYTES: usize = 1024;
 /// The site for this configuration: `public_dir` if set, else the embedded demo
 /// when `serve_demo`, else none (every path is a 404).
 pub fn router(public_dir: Option<&Path>, serve_demo: bool) -> Router {
-    let site = match (public_dir, serve_demo) {
-        (Some(dir), _) => Router::new().fallback_service(ServeDir::new(dir)),
-        (None, true) => Router::new().fallback_service(get(serve_embedded)),
+    let (site, files) = match (public_dir, serve_demo) {
+        (Some(dir), _) => (
+            Router::new().fallback_service(ServeDir::new(dir).precompressed_br().precompressed_gzip()),
+            Files::dir(dir),
+        ),
+        (None, true) => (Router::new().fallback_service(get(serve_embedded)), Files::Embedded),
         (None, false) => return Router::new(),
     };
-    site.layer(middleware::from_fn(refuse_hidden_and_overlong))
+    // Outermost last: dotfiles are refused before anything is hashed, and the
+    // revalidation sees the coding the compression chose.
+    site.layer(CompressionLayer::new())
+        .layer(middleware::from_fn_with_state(Arc::new(files), revalidation::revalidate))
+        .layer(middleware::from_fn(refuse_hidden_and_overlong))
 }
 
 /// Dotfiles (`.env`, `.git/`) are never served: they are where secrets and
@@ -58,30 +74,24 @@ fn is_servable(path: &str) -> bool {
         && decoded.split('/').all(|segment| !segment.starts_with('.') && segment.len() <= MAX_SEGMENT_BYTES)
 }
 
-/// One embedded file, with a content type from its extension and an `ETag` from
-/// its hash, so browsers revalidate (`no-cache`) and get a 304 when unchanged.
-async fn serve_embedded(uri: Uri, headers: HeaderMap) -> Response {
-    let Ok(path) = percent_decode_str(uri.path()).decode_utf8() else { return StatusCode::NOT_FOUND.into_response() };
-    let mut name = path.trim_start_matches('/').to_owned();
+/// One embedded file, with a content type from its extension (caching
+/// headers come from [`revalidation`]).
+async fn serve_embedded(uri: Uri) -> Response {
+    let Some(file) = embedded_name(uri.path()).and_then(|name| DemoSite::get(&name)) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let content_type =
+        HeaderValue::from_str(file.metadata.mimetype()).unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    ([(header::CONTENT_TYPE, content_type)], file.data).into_response()
+}
+
+/// The embedded file a request path names: decoded, `index.html` for a directory.
+fn embedded_name(path: &str) -> Option<String> {
+    let mut name = percent_decode_str(path).decode_utf8().ok()?.trim_start_matches('/').to_owned();
     if name.is_empty() || name.ends_with('/') {
         name.push_str("index.html");
     }
-    let Some(file) = DemoSite::get(&name) else { return StatusCode::NOT_FOUND.into_response() };
-    let etag = format!("\"{}\"", file.metadata.sha256_hash().iter().map(|b| format!("{b:02x}")).collect::<String>());
-    let etag = HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"\""));
-    let cache = (header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    if matches_etag(&headers, &etag) {
-        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag), cache]).into_response();
-    }
-    let content_type =
-        HeaderValue::from_str(file.metadata.mimetype()).unwrap_or(HeaderValue::from_static("application/octet-stream"));
-    ([(header::CONTENT_TYPE, content_type), (header::ETAG, etag), cache], file.data).into_response()
-}
-
-/// `If-None-Match` holding this entity tag, or `*`.
-fn matches_etag(headers: &HeaderMap, etag: &HeaderValue) -> bool {
-    let Some(Ok(wanted)) = headers.get(header::IF_NONE_MATCH).map(HeaderValue::to_str) else { return false };
-    wanted.split(',').map(str::trim).any(|tag| tag == "*" || tag.trim_start_matches("W/").as_bytes() == etag.as_bytes())
+    Some(name)
 }
 
 #[cfg(test)]

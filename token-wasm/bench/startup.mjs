@@ -1,0 +1,133 @@
+#!/usr/bin/env node
+// Issue 19 item 1's targets, in headless Chromium, medians side by side in one
+// run (the page with token-wasm and its baseline alternate, each load in a fresh browser context: cold HTTP and
+// compile caches, as a first visit):
+// 1. render: an app whose module imports token-wasm renders (writes its DOM)
+//    as fast as the same app without the import, while the .wasm is held back
+//    3 s by the server (target ≤ 1.1×);
+// 2. first token: `await getAccessToken()` against a page that fetches
+//    /api/token with plain `fetch` and reads the JSON (target ≤ 1.2×).
+// Times are `performance.now()` at the mark (ms since navigation start). Each
+// pair runs with no added latency and with a 40 ms round trip (Chromium's
+// network emulation, the same for both pages).
+// Usage: node token-wasm/bench/startup.mjs [loads per page, default 15]  (after `npm run build`;
+// TRACE=1 prints each load's resource timings)
+import { createServer } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { dirname, extname, join, normalize, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { chromium } from 'playwright-core';
+
+const pkg = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'pkg');
+const LOADS = Number(process.argv[2] ?? 15);
+const WASM_DELAY_MS = 3000;
+
+// Each page loads one module, its app bundled by esbuild as a bundler ships an
+// app: with the package inside the bundle, or without it. Bundles live next
+// to the package (their `new URL('./token_wasm_bg.wasm', import.meta.url)`
+// resolves to it); /slow/pkg/ serves the same files with the .wasm held back.
+const RENDER = `document.getElementById('app').textContent = 'rendered'; window.mark = performance.now();`;
+const APPS = {
+  'render-with': `import { getAccessToken } from './index.js'; window.api = getAccessToken; ${RENDER}`,
+  'render-without': RENDER,
+  'token-with': `import { getAccessToken } from './index.js';
+    const token = await getAccessToken(); if (!token) throw new Error('no token'); window.mark = performance.now();`,
+  'token-fetch': `const r = await fetch('/api/token', { headers: { Accept: 'application/json', 'X-Requested-With': 'token-wasm' } });
+    const { access_token } = await r.json(); if (!access_token) throw new Error('no token'); window.mark = performance.now();`,
+};
+const bundles = {};
+for (const [name, source] of Object.entries(APPS)) {
+  const out = await build({ stdin: { contents: source, resolveDir: pkg }, bundle: true, minify: true, format: 'esm', write: false, logLevel: 'warning' });
+  bundles[`bench-${name}.js`] = out.outputFiles[0].contents;
+}
+const page = (script) => `<!doctype html><meta charset="utf-8"><title>bench</title>
+<main id="app">loading…</main><script type="module" src="${script}"></script>`;
+const PAGES = {
+  '/render-with': page('/slow/pkg/bench-render-with.js'),
+  '/render-without': page('/pkg/bench-render-without.js'),
+  '/token-with': page('/pkg/bench-token-with.js'),
+  '/token-fetch': page('/pkg/bench-token-fetch.js'),
+};
+
+const server = createServer(async (req, res) => {
+  const url = new URL(req.url, 'http://x');
+  if (PAGES[url.pathname]) {
+    res.writeHead(200, { 'Content-Type': 'text/html', 'Cache-Control': 'no-store' });
+    return res.end(PAGES[url.pathname]);
+  }
+  if (url.pathname === '/api/token') {
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+    return res.end(JSON.stringify({ access_token: 'bench-token-' + 'x'.repeat(800), token_type: 'Bearer', expires_in: 3600 }));
+  }
+  const slow = url.pathname.startsWith('/slow/');
+  const rel = url.pathname.replace(/^(\/slow)?\/pkg\//, '');
+  const file = normalize(join(pkg, rel));
+  if (rel !== url.pathname && bundles[rel]) {
+    res.writeHead(200, { 'Content-Type': 'text/javascript' });
+    return res.end(bundles[rel]);
+  }
+  if (rel !== url.pathname && file.startsWith(pkg) && existsSync(file)) {
+    const wasm = extname(file) === '.wasm';
+    if (slow && wasm) await new Promise((r) => setTimeout(r, WASM_DELAY_MS));
+    res.writeHead(200, { 'Content-Type': wasm ? 'application/wasm' : 'text/javascript' });
+    return res.end(await readFile(file));
+  }
+  res.writeHead(404); res.end();
+});
+await new Promise((r) => server.listen(0, '127.0.0.1', r));
+const origin = `http://127.0.0.1:${server.address().port}`;
+
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+
+/** One cold load of `path`: ms from navigation start to the page's mark. */
+async function load(path, latencyMs) {
+  const context = await browser.newContext();
+  try {
+    const tab = await context.newPage();
+    const errors = [];
+    tab.on('pageerror', (e) => errors.push(e));
+    if (latencyMs) {
+      const cdp = await context.newCDPSession(tab);
+      await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: latencyMs, downloadThroughput: -1, uploadThroughput: -1 });
+    }
+    await tab.goto(origin + path);
+    await tab.waitForFunction(() => typeof window.mark === 'number', null, { timeout: 20_000 }).catch((e) => {
+      throw new Error(`${path}: no mark (${errors.join('; ') || e.message})`);
+    });
+    if (process.env.TRACE) console.error(path, await tab.evaluate(() => performance.getEntriesByType('resource').map((e) => `${e.name.split('/').pop()} ${e.startTime.toFixed(0)}→${e.responseEnd.toFixed(0)}`).join(', ') + ` mark ${window.mark.toFixed(0)}`));
+    return await tab.evaluate(() => window.mark);
+  } finally {
+    await context.close();
+  }
+}
+
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+try {
+  console.log(`Chromium ${browser.version()}, ${LOADS} cold loads per page, pages alternating; medians in ms since navigation start\n`);
+  console.log('| comparison | latency | with token-wasm | baseline | ratio | target |\n|---|---:|---:|---:|---:|---:|');
+  for (const latency of [0, 40]) {
+    for (const [name, withPath, basePath, target] of [
+      [`app render, .wasm delayed ${WASM_DELAY_MS / 1000} s (baseline: no import)`, '/render-with', '/render-without', 1.1],
+      ['first token (baseline: plain `fetch`)', '/token-with', '/token-fetch', 1.2],
+    ]) {
+      const samples = { with: [], base: [] };
+      await load(withPath, latency); await load(basePath, latency); // warm the server and the browser process
+      for (let i = 0; i < LOADS; i++) {
+        const order = i % 2 ? ['with', 'base'] : ['base', 'with'];
+        for (const k of order) samples[k].push(await load(k === 'with' ? withPath : basePath, latency));
+      }
+      const w = median(samples.with); const b = median(samples.base);
+      console.log(`| ${name} | ${latency} ms | ${w.toFixed(1)} | ${b.toFixed(1)} | ${(w / b).toFixed(2)}× | ≤ ${target}× |`);
+    }
+  }
+} finally {
+  await browser.close();
+  server.closeAllConnections();
+  server.close();
+}
