@@ -159,6 +159,8 @@ fn render_api(out: &mut Lines, api: &ApiSettings) {
     out.set(&key("max_request_bytes"), api.max_request_bytes);
     out.set(&key("max_response_bytes"), api.max_response_bytes);
     out.set(&key("timeout_secs"), secs(api.timeout));
+    out.set(&key("inline_active_content"), api.is_active_content_inline);
+    out.set(&key("renew_cooldown_secs"), secs(api.renew_cooldown));
 }
 
 fn render_provider(out: &mut Lines, provider: &ProviderSpec) {
