@@ -82,6 +82,13 @@ impl JsTokenClient {
         }
     }
 
+    /// Start the first shared request from an attempt the JS entry already
+    /// sent (`Promise` of its answer; see `js/early.js`); returns the flight.
+    #[wasm_bindgen(js_name = adoptRequest)]
+    pub fn adopt_request(&self, sent: Promise) -> Promise {
+        self.client.adopt_request(sent)
+    }
+
     /// `fetch` with `Authorization: Bearer …`, retried once after a 401.
     #[wasm_bindgen(js_name = authorizedFetch)]
     pub fn authorized_fetch(&self, input: JsValue, init: JsValue) -> Promise {
