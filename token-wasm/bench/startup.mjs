@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Issue 19 item 1's targets, in headless Chromium, medians side by side in one
-// run (the page with token-wasm and its baseline alternate, each load in a fresh browser context: cold HTTP and
-// compile caches, as a first visit):
+// run (the pages of a comparison load in rotating rounds, each load in a fresh
+// browser context: cold HTTP and compile caches, as a first visit):
 // 1. render: an app whose module imports token-wasm renders (writes its DOM)
 //    as fast as the same app without the import, while the .wasm is held back
 //    3 s by the server (target ≤ 1.1×);
@@ -10,8 +10,8 @@
 //    Measured with the app's HTML as is, and with the README's
 //    `<link rel="preload" as="fetch" crossorigin>` for the .wasm.
 // Times are `performance.now()` at the mark (ms since navigation start). Each
-// pair runs with no added latency and with a 40 ms round trip (Chromium's
-// network emulation, the same for both pages).
+// comparison runs with no added latency and with a 40 ms round trip (Chromium's
+// network emulation, the same for every page).
 // Usage: node token-wasm/bench/startup.mjs [loads per page, default 15]  (after `npm run build`;
 // TRACE=1 prints each load's resource timings; BEFORE=<dir of another built
 // package> adds that package's first-token rows, measured in the same run)
@@ -123,25 +123,38 @@ async function load(path, latencyMs) {
 }
 
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+
+/**
+ * Loads every page of `group` `LOADS` times, one round of all pages at a
+ * time in a rotating order, so the pages share the machine's noise; returns
+ * the median per page.
+ */
+async function measure(group, latency) {
+  const samples = Object.fromEntries(group.map((path) => [path, []]));
+  for (const path of group) await load(path, latency); // warm the server and the browser process
+  for (let i = 0; i < LOADS; i++) {
+    const order = group.map((_, k) => group[(k + i) % group.length]);
+    for (const path of order) samples[path].push(await load(path, latency));
+  }
+  return Object.fromEntries(group.map((path) => [path, median(samples[path])]));
+}
+
 try {
-  console.log(`Chromium ${browser.version()}, ${LOADS} cold loads per page, pages alternating; medians in ms since navigation start\n`);
+  console.log(`Chromium ${browser.version()}, ${LOADS} cold loads per page, pages rotating; medians in ms since navigation start\n`);
   console.log('| comparison | latency | with token-wasm | baseline | ratio | target |\n|---|---:|---:|---:|---:|---:|');
-  const rows = [[`app render, .wasm delayed ${WASM_DELAY_MS / 1000} s (baseline: no import)`, '/render-with', '/render-without', 1.1]];
+  const tokenRows = [];
   for (const prefix of Object.keys(PACKAGES)) {
     const which = prefix === 'pkg' ? '' : `, ${prefix} (${PACKAGES[prefix]})`;
-    rows.push([`first token (baseline: plain \`fetch\`)${which}`, `/${prefix}/token-with`, '/token-fetch', 1.2]);
-    rows.push([`first token, .wasm preloaded${which}`, `/${prefix}/token-with-preload`, '/token-fetch', 1.2]);
+    tokenRows.push([`first token (baseline: plain \`fetch\`)${which}`, `/${prefix}/token-with`]);
+    tokenRows.push([`first token, .wasm preloaded${which}`, `/${prefix}/token-with-preload`]);
   }
   for (const latency of [0, 40]) {
-    for (const [name, withPath, basePath, target] of rows) {
-      const samples = { with: [], base: [] };
-      await load(withPath, latency); await load(basePath, latency); // warm the server and the browser process
-      for (let i = 0; i < LOADS; i++) {
-        const order = i % 2 ? ['with', 'base'] : ['base', 'with'];
-        for (const k of order) samples[k].push(await load(k === 'with' ? withPath : basePath, latency));
-      }
-      const w = median(samples.with); const b = median(samples.base);
-      console.log(`| ${name} | ${latency} ms | ${w.toFixed(1)} | ${b.toFixed(1)} | ${(w / b).toFixed(2)}× | ≤ ${target}× |`);
+    const render = await measure(['/render-with', '/render-without'], latency);
+    const ratio = (w, b) => `${w.toFixed(1)} | ${b.toFixed(1)} | ${(w / b).toFixed(2)}×`;
+    console.log(`| app render, .wasm delayed ${WASM_DELAY_MS / 1000} s (baseline: no import) | ${latency} ms | ${ratio(render['/render-with'], render['/render-without'])} | ≤ 1.1× |`);
+    const token = await measure(['/token-fetch', ...tokenRows.map(([, path]) => path)], latency);
+    for (const [name, path] of tokenRows) {
+      console.log(`| ${name} | ${latency} ms | ${ratio(token[path], token['/token-fetch'])} | ≤ 1.2× |`);
     }
   }
 } finally {

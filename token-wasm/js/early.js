@@ -15,6 +15,11 @@
 // endpoint open (no tab to ask for a token first), and the lock is held until
 // the wasm has stored the token and posted it to the tabs that joined since.
 
+// A page's first Web Locks call sets up the connection to the browser's lock
+// service, ~10-30 ms in Chromium, which the first early request would wait
+// for: set it up at import, while the app and the module load.
+globalThis.navigator?.locks?.query?.().catch(() => {});
+
 /** Option names the wasm accepts (token-wasm/src/options.rs `KNOWN`). */
 const KNOWN = new Set(['endpoint', 'leewaySeconds', 'credentials', 'headers', 'timeoutMs', 'retries',
   'retryDelayMs', 'refreshAhead', 'shareAcrossTabs']);
