@@ -5,8 +5,9 @@
 // Options, errors and every other decision live in the wasm (token-wasm/src).
 //
 // The module loads in the background (see loader.js): a client made before
-// it is ready connects to the wasm on its first call, so constructing one
-// never throws; bad options, like a module that cannot load, reject every
+// it is ready connects to the wasm once it is, so constructing one never
+// throws, and its first call meanwhile sends the token request (early.js),
+// which the wasm adopts; bad options, like a module that cannot load, reject every
 // call with a `TokenError` and show in `getState().lastError`.
 import { TokenClient as WasmClient } from './token_wasm.js';
 import { TokenError } from './error.js';

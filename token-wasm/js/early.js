@@ -39,6 +39,9 @@ export function sendEarly(options) {
   const isShared = request.share && typeof locks?.request === 'function' && typeof BroadcastChannel === 'function';
   let answer = null;
   let controller = null;
+  /** Set when the module or the options failed before the request was decided: never send it then. */
+  let isAbandoned = false;
+  let release = () => {};
   const send = () => {
     controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), request.timeoutMs);
@@ -46,8 +49,10 @@ export function sendEarly(options) {
       .then(async (response) => ({ status: response.status, retryAfter: response.headers.get('retry-after'), text: await response.text() }))
       .catch((cause) => ({ cause, timedOut: controller.signal.aborted }))
       .finally(() => clearTimeout(timer));
+    // A module that stays stuck loading must not keep the other tabs from
+    // their token: the lock goes `timeoutMs` after the answer at the latest.
+    answer.then(() => setTimeout(() => release(), request.timeoutMs));
   };
-  let release = () => {};
   let decided;
   if (isShared) {
     // The wasm's lock name for this endpoint, and its tabs' presence locks.
@@ -56,9 +61,9 @@ export function sendEarly(options) {
       locks.request(name, { ifAvailable: true }, async (lock) => {
         // Another tab is asking the server, or a tab that may hold a token is
         // open: the wasm's own path (wait for the lock, ask the tabs) applies.
-        if (!lock) return resolve(false);
+        if (!lock || isAbandoned) return resolve(false);
         const { held = [] } = await locks.query();
-        if (held.some((other) => other.name.startsWith(`${name}:member:`))) return resolve(false);
+        if (isAbandoned || held.some((other) => other.name.startsWith(`${name}:member:`))) return resolve(false);
         send();
         resolve(true);
         await new Promise((r) => { release = r; });
@@ -71,6 +76,7 @@ export function sendEarly(options) {
   return {
     decided,
     hand(adopt) {
+      if (!adopt) isAbandoned = true;
       if (!answer) return;
       if (!adopt) {
         controller.abort();
@@ -91,7 +97,7 @@ export function sendEarly(options) {
  */
 function readRequest(options = {}) {
   if (options === null) options = {};
-  if (typeof options !== 'object' || Object.keys(options).some((key) => !KNOWN.has(key))) return null;
+  if (typeof fetch !== 'function' || typeof options !== 'object' || Object.keys(options).some((key) => !KNOWN.has(key))) return null;
   const endpoint = options.endpoint ?? '/api/token';
   const credentials = options.credentials ?? 'same-origin';
   const timeoutMs = options.timeoutMs ?? 10_000;

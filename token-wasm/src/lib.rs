@@ -8,8 +8,10 @@
 //! - `lib.rs` (this file): the JS boundary only. The `#[wasm_bindgen]` exports
 //!   delegate to the modules below. The public JS API is the hand-written
 //!   `js/client.js` (lazy default client, a cached fast path, listeners,
-//!   wake-up events), `js/index.d.ts`, and the two entries that load the wasm
-//!   (`js/index.js` by URL, `js/embedded.js` with the bytes inlined).
+//!   wake-up events), `js/index.d.ts`, the two entries that load the wasm
+//!   (`js/index.js` by URL, `js/embedded.js` with the bytes inlined), and
+//!   `js/early.js`, which sends a client's first token request while the
+//!   module loads (adopted by `adoptRequest`).
 //! - [`client`]: `TokenClient`, the core logic as `async fn`s (cache lookups,
 //!   the shared request, viewer callback loop, refresh-ahead, `authorizedFetch`).
 //! - [`cache`]: the token cache and in-flight slot, pure Rust with an
