@@ -5,8 +5,8 @@
 //! comes through the viewer callback form of `getAccessToken`, and it calls the
 //! model API with that token) or `proxy` (it calls the broker's `/api/proxy/…`
 //! and this page never asks for an app token). This module wires the page
-//! together; `viewer.js`, `model.js`, `scene.js`, `user.js` and `view.js` hold
-//! the parts.
+//! together; `viewer.js`, `model.js`, `scene.js`, `user.js`, `page-view.js`
+//! (what to show) and `view.js` (DOM helpers) hold the parts.
 //!
 //! Query parameters: `?mode=token|proxy` picks the mode (the switch on the
 //! page sets it); `?leeway=S` sets `leewaySeconds` of the app token client (a
@@ -21,7 +21,8 @@ import { configure, getAccessToken, getState, onError, onTokenChange, clear } fr
 import { MODES, ModelError, fetchModel, locateModel, modeFrom } from './model.js';
 import { createScene, hasWebGl } from './scene.js';
 import { createUser } from './user.js';
-import { $, STATUS_TEXT, clock, formatSeconds, mask, renderTokenPanel, setBadge, setText } from './view.js';
+import { pageView } from './page-view.js';
+import { $, renderTokenPanel, setBadge, setText } from './view.js';
 import { createViewer } from './viewer.js';
 
 /** While the token route fails, the panel asks again this often. */
@@ -110,96 +111,52 @@ onTokenChange((token, state) => {
   render();
 });
 
-/** Friendly words for a failure, by code and the broker's `error` field. */
-function describe(error) {
-  if (!error) return null;
-  if (error.code === 'network') {
-    return ['Can’t reach the token service', 'The backend is not answering. This page keeps trying and recovers by itself once it is back.'];
-  }
-  if (error.code === 'timeout') {
-    return ['The token service is too slow', 'A token request timed out. Retrying automatically.'];
-  }
-  if (error.status === 503 || error.error === 'upstream_unavailable') {
-    return ['The authorization server is unavailable', 'The broker can’t get a token right now. Retrying automatically; no action needed.'];
-  }
-  if (error.error === 'upstream_rejected') {
-    return ['The authorization server refused the broker', 'Its client credentials were rejected. Check the broker’s configuration and log.'];
-  }
-  if (error.code === 'login_required') {
-    return ['Sign-in required', 'This token route needs a signed-in user.'];
-  }
-  return ['Couldn’t get a token', `${error.message} Retrying automatically.`];
-}
-
+/** Paints what `pageView` decided (page-view.js), then the user card. */
 function render() {
   const now = Date.now();
   const state = getState();
-  // Failing from the first error until a token arrives; steady across retries.
-  const isFailing = state.status === 'error' || (latestError !== null && state.status !== 'fresh');
-
-  // Token panel. An expired token is never shown, even while the backend is away.
-  const isExpired = state.expiresAt === null || state.expiresAt <= now;
-  const prefix = cachedToken && !isExpired ? mask(cachedToken) : null;
-  if (prefix !== shownPrefix) {
-    shownPrefix = prefix;
-    window.__panelTokens.push({ prefix, at: now });
+  const view = pageView({ now, mode, state, latestError, cachedToken, model, viewer });
+  if (view.token.prefix !== shownPrefix) {
+    shownPrefix = view.token.prefix;
+    window.__panelTokens.push({ prefix: view.token.prefix, at: now });
   }
-  // Past its leeway but not yet replaced: still valid, no longer handed out.
-  const status = isFailing ? 'error' : state.status === 'empty' && prefix ? 'stale' : state.status;
-  renderTokenPanel('token', { prefix, state, lifetimeMs, now });
-  if (mode === 'proxy') {
-    setBadge($('token-status'), 'empty', 'None held');
-    setText($('token-prefix'), 'None in this page');
-  } else {
-    setBadge($('token-status'), status, STATUS_TEXT[status]);
-  }
-  setText($('token-hits'), String(state.cacheHits));
+  paintToken(view.token, state, now);
+  paintAlert(view.alert, view.connection);
+  paintViewer(view.viewer, view.details);
+  user.render(now);
+}
 
-  // Alert and connection pill.
-  const alert = $('alert');
-  const words = isFailing ? describe(latestError ?? state.lastError) : null;
-  alert.hidden = words === null;
-  document.body.dataset.state = words ? 'error' : 'ok';
-  if (words) {
-    setText($('alert-title'), words[0]);
-    setText($('alert-body'), words[1]);
-  }
-  const connection = $('connection');
-  const isConnected = mode === 'proxy' ? model.state === 'loaded' || model.state === 'unavailable' : viewer.token;
-  const link = words ? 'error' : isConnected ? 'ok' : 'connecting';
-  connection.dataset.state = link;
-  setText($('connection-text'), { error: 'Reconnecting…', ok: 'Connected', connecting: 'Connecting…' }[link]);
+function paintToken(token, state, now) {
+  renderTokenPanel('token', { prefix: token.prefix, state, lifetimeMs, now });
+  setBadge($('token-status'), token.badge.state, token.badge.text);
+  if (token.prefixText !== null) setText($('token-prefix'), token.prefixText);
+  setText($('token-hits'), token.cacheHits);
+}
 
-  // Viewer.
+function paintAlert(alert, connection) {
+  $('alert').hidden = alert === null;
+  document.body.dataset.state = alert ? 'error' : 'ok';
+  if (alert) {
+    setText($('alert-title'), alert.title);
+    setText($('alert-body'), alert.body);
+  }
+  $('connection').dataset.state = connection.state;
+  setText($('connection-text'), connection.text);
+}
+
+function paintViewer(shown, details) {
   const viewport = $('viewport');
   viewport.dataset.model = model.state;
-  const modelOverlay = { locating: 'Finding the model…', loading: 'Loading the model…', loaded: '', unavailable: model.message, error: model.message }[model.state];
-  let overlay;
-  if (mode === 'proxy') {
-    viewport.dataset.state = 'proxied';
-    overlay = modelOverlay;
-    const proxyState = { locating: 'empty', loading: 'refreshing', loaded: 'fresh', unavailable: 'empty', error: 'error' }[model.state];
-    setBadge($('viewer-badge'), proxyState, { empty: model.state === 'unavailable' ? 'No model' : 'Starting', refreshing: 'Loading', fresh: 'Proxied', error: 'Error' }[proxyState]);
-  } else {
-    const isAuthorized = viewer.isAuthorized(now);
-    viewport.dataset.state = isAuthorized ? 'authorized' : 'waiting';
-    viewport.dataset.tokenPrefix = viewer.token ? mask(viewer.token) : '';
-    overlay = !viewer.token ? (isFailing ? 'Waiting for the token service…' : 'Waiting for an access token…')
-      : !isAuthorized ? (isFailing ? 'Token service unreachable · retrying…' : 'Renewing authorization…') : modelOverlay;
-    const viewerState = isFailing && (!viewer.token || viewer.isRenewing) ? 'error'
-      : !viewer.token ? 'empty' : viewer.isRenewing ? 'refreshing' : 'fresh';
-    setBadge($('viewer-badge'), viewerState, { empty: 'Starting', error: 'Offline', refreshing: 'Renewing', fresh: 'Authorized' }[viewerState]);
-  }
-  setText($('viewer-overlay'), overlay);
-  $('viewer-overlay').hidden = overlay === '';
-  setText($('viewer-tag'), model.located ? `${model.located.name} · 3D view` : '3D view');
-  setText($('model-info'), model.state === 'loaded' ? model.summary
-    : model.state === 'error' || model.state === 'unavailable' ? model.message : 'Finding the model…');
-  setText($('viewer-until'), viewer.token ? clock.format(viewer.authorizedUntil) : '—');
-  setText($('viewer-renews'), viewer.token && !viewer.isRenewing ? formatSeconds(Math.max(0, Math.ceil((viewer.renewAt - now) / 1000))) : viewer.token ? 'now' : '—');
-  setText($('viewer-count'), String(viewer.received));
-
-  user.render(now);
+  viewport.dataset.state = shown.state;
+  if (shown.tokenPrefix !== undefined) viewport.dataset.tokenPrefix = shown.tokenPrefix;
+  setBadge($('viewer-badge'), shown.badge.state, shown.badge.text);
+  setText($('viewer-overlay'), shown.overlay);
+  $('viewer-overlay').hidden = shown.overlay === '';
+  setText($('viewer-tag'), details.tag);
+  setText($('model-info'), details.modelInfo);
+  setText($('viewer-until'), details.until);
+  setText($('viewer-renews'), details.renews);
+  setText($('viewer-count'), details.received);
 }
 
 /** While requests fail, keep asking so the panel recovers with the backend. */

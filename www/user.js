@@ -7,7 +7,7 @@
 //! sign-out reach the other tabs through `onSessionChange`, without a reload.
 //! The user's token comes from the package's user client (`getUserClient()`),
 //! in memory only, and `logout()` drops it in every tab.
-import { getUser, getUserClient, login, logout, onSessionChange } from 'token-wasm';
+import { getUser, getUserClient, login, loginUrl, logout, onSessionChange } from 'token-wasm';
 import { $, STATUS_TEXT, mask, renderTokenPanel, setBadge, setText } from './view.js';
 
 /**
@@ -104,11 +104,6 @@ export function createUser({ render }) {
     if (isFailing) checkSession();
   }
 
-  /** Where `login()` goes: sign-in, then back to this page (and its test hooks). */
-  function signInHref() {
-    return `/auth/login?return_to=${encodeURIComponent(`${location.pathname}${location.search}${location.hash}`)}`;
-  }
-
   $('sign-in').addEventListener('click', (event) => {
     // A real link (middle-click, copy), but the package decides where sign-in goes.
     if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
@@ -172,7 +167,8 @@ export function createUser({ render }) {
 
   /** The page's start: point the Sign in link back here, ask the broker. */
   function start() {
-    $('sign-in').href = signInHref();
+    // Where `login()` goes: sign-in, then back to this page (and its test hooks).
+    $('sign-in').href = loginUrl();
     checkSession();
   }
 

@@ -11,7 +11,7 @@ use secrecy::ExposeSecret;
 use url::Url;
 
 use crate::app::{Config, Cors, Upstream};
-use crate::provider::{ClientAuth, Preset, ProviderSpec};
+use crate::provider::ProviderSpec;
 use crate::proxy::{ApiSettings, ApiToken};
 use crate::telemetry::LogFormat;
 use crate::token_cache::DEFAULT_PROFILE;
@@ -39,13 +39,7 @@ pub fn render(config: &Config) -> String {
             render_provider(&mut out, provider);
             out.set("OAUTH_CLIENT_ID", client.id.as_str());
             out.set("OAUTH_CLIENT_SECRET", REDACTED);
-            out.set(
-                "OAUTH_CLIENT_AUTH",
-                match client.auth {
-                    ClientAuth::Basic => "basic",
-                    ClientAuth::Post => "post",
-                },
-            );
+            out.set("OAUTH_CLIENT_AUTH", client.auth.as_str());
         }
     }
     for profile in config.profiles.values() {
@@ -97,6 +91,8 @@ pub fn render(config: &Config) -> String {
     match &config.sign_in {
         Some(sign_in) => {
             out.set("OAUTH_REDIRECT_URL", &sign_in.redirect_url);
+            out.set("PUBLIC_URL", sign_in.origin());
+            out.set("TRUST_FORWARDED_HEADERS", sign_in.trust_forwarded_headers);
             out.set("OAUTH_USER_SCOPE", sign_in.user_scopes.join(" "));
             if let Some(scopes) = &sign_in.browser_scopes {
                 out.set("OAUTH_USER_BROWSER_SCOPE", scopes.join(" "));
@@ -140,7 +136,7 @@ fn render_api(out: &mut Lines, api: &ApiSettings) {
 fn render_provider(out: &mut Lines, provider: &ProviderSpec) {
     match provider {
         ProviderSpec::Static { preset, token_url, authorize_url, revocation_url, userinfo_url } => {
-            out.set("OAUTH_PROVIDER", preset_name(*preset));
+            out.set("OAUTH_PROVIDER", preset.as_str());
             out.set("OAUTH_TOKEN_URL", token_url);
             out.set_some("OAUTH_AUTHORIZE_URL", authorize_url.as_ref());
             out.set_some("OAUTH_REVOKE_URL", revocation_url.as_ref());
@@ -154,15 +150,6 @@ fn render_provider(out: &mut Lines, provider: &ProviderSpec) {
             out.set_some("OAUTH_REVOKE_URL", overrides.revocation_url.as_ref());
             out.set_some("OAUTH_USERINFO_URL", overrides.userinfo_url.as_ref());
         }
-    }
-}
-
-fn preset_name(preset: Preset) -> &'static str {
-    match preset {
-        Preset::Aps => "aps",
-        Preset::Glimesh => "glimesh",
-        Preset::Oidc => "oidc",
-        Preset::Generic => "generic",
     }
 }
 

@@ -45,6 +45,10 @@ pub enum ErrorCode {
     UserinfoNotConfigured,
     InvalidReturnTo,
     InvalidState,
+    SignInReplayed,
+    ReturnToTooLong,
+    IssuerMismatch,
+    WrongHost,
     AccessDenied,
     ProviderError,
     InvalidRequest,
@@ -76,6 +80,10 @@ impl ErrorCode {
             Self::UserinfoNotConfigured => "userinfo_not_configured",
             Self::InvalidReturnTo => "invalid_return_to",
             Self::InvalidState => "invalid_state",
+            Self::SignInReplayed => "sign_in_replayed",
+            Self::ReturnToTooLong => "return_to_too_long",
+            Self::IssuerMismatch => "issuer_mismatch",
+            Self::WrongHost => "wrong_host",
             Self::AccessDenied => "access_denied",
             Self::ProviderError => "provider_error",
             Self::InvalidRequest => "invalid_request",
@@ -103,10 +111,14 @@ impl ErrorCode {
             Self::CrossSiteRequest | Self::AccessDenied => StatusCode::FORBIDDEN,
             Self::InvalidReturnTo
             | Self::InvalidState
+            | Self::SignInReplayed
+            | Self::ReturnToTooLong
+            | Self::IssuerMismatch
             | Self::ProviderError
             | Self::InvalidRequest
             | Self::InvalidIdToken => StatusCode::BAD_REQUEST,
             Self::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::WrongHost => StatusCode::MISDIRECTED_REQUEST,
             Self::ApiNotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PathNotAllowed => StatusCode::FORBIDDEN,
@@ -124,6 +136,8 @@ impl ErrorCode {
         Some(match self {
             Self::UnknownProfile
             | Self::CrossSiteRequest
+            | Self::ReturnToTooLong
+            | Self::WrongHost
             | Self::ProviderError
             | Self::ApiNotFound
             | Self::MethodNotAllowed
@@ -145,6 +159,10 @@ impl ErrorCode {
             }
             Self::InvalidReturnTo => "return_to must be a path on this site, such as /viewer",
             Self::InvalidState => "this sign-in link has expired or was already used; please sign in again",
+            Self::SignInReplayed => "this sign-in was already completed; a sign-in link works only once",
+            Self::IssuerMismatch => {
+                "the sign-in response did not come from the expected authorization server; please sign in again"
+            }
             Self::AccessDenied => "sign-in was cancelled",
             Self::InvalidRequest | Self::InvalidIdToken => {
                 "the sign-in response could not be used; please sign in again"
@@ -201,6 +219,13 @@ pub enum ApiError {
     /// land in `Cache` or come through `UserToken`).
     #[error(transparent)]
     Proxy(ProxyError),
+    /// `/auth/login` reached under another host than ours, by a browser that is
+    /// on our origin already: a proxy in front rewrote the Host.
+    #[error(
+        "sign-in is served at {expected} (PUBLIC_URL, or OAUTH_REDIRECT_URL's origin), but this request was addressed to `{}`: a proxy in front changed the Host. Forward the Host unchanged (Vite: the proxy's object form, without changeOrigin) or set TRUST_FORWARDED_HEADERS=true behind a proxy that sends X-Forwarded-Host or Forwarded",
+        printable(.seen)
+    )]
+    WrongHost { expected: String, seen: String },
     /// A bug, not a bad request: we built a header we cannot send.
     #[error("internal error: {0}")]
     Internal(&'static str),
@@ -258,16 +283,20 @@ impl ApiError {
             | Self::UserToken(UserTokenError::RefreshStopped(_))
             | Self::Internal(_) => ErrorCode::InternalError,
             Self::CrossSite(_) => ErrorCode::CrossSiteRequest,
+            Self::WrongHost { .. } => ErrorCode::WrongHost,
             Self::Session(_)
             | Self::UserToken(
                 UserTokenError::Session(_) | UserTokenError::RefreshLock(_) | UserTokenError::RefreshLockTimeout,
             )
-            | Self::SignIn(SignInError::Session(_)) => ErrorCode::SessionStoreUnavailable,
+            | Self::SignIn(SignInError::Session(_) | SignInError::UsedStates(_)) => ErrorCode::SessionStoreUnavailable,
             Self::UserToken(UserTokenError::LoginRequired) => ErrorCode::LoginRequired,
             Self::UserToken(UserTokenError::NoUsableToken) => ErrorCode::UpstreamUnavailable,
             Self::UserToken(UserTokenError::NoUserinfo) => ErrorCode::UserinfoNotConfigured,
             Self::SignIn(SignInError::InvalidReturnTo) => ErrorCode::InvalidReturnTo,
             Self::SignIn(SignInError::MissingState | SignInError::InvalidState) => ErrorCode::InvalidState,
+            Self::SignIn(SignInError::Replayed) => ErrorCode::SignInReplayed,
+            Self::SignIn(SignInError::ReturnToTooLong { .. }) => ErrorCode::ReturnToTooLong,
+            Self::SignIn(SignInError::IssuerMismatch | SignInError::MissingIssuer) => ErrorCode::IssuerMismatch,
             Self::SignIn(SignInError::Denied) => ErrorCode::AccessDenied,
             Self::SignIn(SignInError::Provider { .. }) => ErrorCode::ProviderError,
             Self::SignIn(SignInError::MissingCode) => ErrorCode::InvalidRequest,

@@ -19,8 +19,11 @@ use crate::session::PendingLogins;
 pub const COOKIE_NAME: &str = "login_state";
 /// Binds a sealed value to its purpose, so no other sealed value is accepted as one.
 const AAD: &[u8] = b"token-broker login state v1";
-/// A larger cookie is not ours (five pending logins seal to about 1.3 KB).
-const MAX_COOKIE_CHARS: usize = 3000;
+/// The largest value we set or accept. Browsers keep a cookie's name and value
+/// up to 4,096 bytes (RFC 6265 §6.1, Chromium's limit), and `/auth/login` checks
+/// every value it sets against this, so a sign-in it starts can always finish
+/// (five pending logins with short paths seal to about 1.3 KB).
+pub const MAX_COOKIE_CHARS: usize = 4096 - COOKIE_NAME.len() - 1;
 
 /// Seals and opens login-state cookies.
 pub struct LoginStateKey(LessSafeKey);

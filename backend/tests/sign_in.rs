@@ -85,7 +85,7 @@ async fn dev_sign_in_sends_every_parameter_and_rotates_the_session() {
         .map(|v| v.to_str().expect("ASCII").to_owned())
         .find(|c| c.starts_with("session="))
         .expect("callback sets the session cookie");
-    for (cookie, path) in [(&pending_set_cookie, "path=/auth/callback"), (&set_cookie, "path=/")] {
+    for (cookie, path) in [(&pending_set_cookie, "path=/auth"), (&set_cookie, "path=/")] {
         let attrs: Vec<String> = cookie.split(';').map(|a| a.trim().to_ascii_lowercase()).collect();
         for wanted in ["httponly", "samesite=lax", path] {
             assert!(attrs.iter().any(|a| a == wanted), "`{wanted}` missing: {cookie}");
@@ -326,7 +326,8 @@ async fn denied_consent_stores_nothing() {
     // Any other provider error is a 400 page naming it.
     let other = browser.authorize("/", "allow", "alice").await;
     let state = query_param(&other, "state").expect("state");
-    let reply = browser.get(&rig.url(&format!("/auth/callback?error=server_error&state={state}")), &[]).await;
+    let iss = &rig.dev_issuer;
+    let reply = browser.get(&rig.url(&format!("/auth/callback?error=server_error&state={state}&iss={iss}")), &[]).await;
     assert_eq!(reply.status, 400, "{}", reply.body);
     assert!(reply.body.contains("server_error"), "{}", reply.body);
     assert_signed_out(&browser, "after server_error").await;

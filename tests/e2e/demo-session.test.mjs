@@ -6,16 +6,14 @@
 //! signed in on the first.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { createInterface } from 'node:readline';
 import { after, test } from 'node:test';
 
 import { BACKEND_BIN, WWW_DIR, freePort, requireBuilt, startBackend } from '../support/backend.mjs';
-import { startProcess as startHelper } from '../support/process.mjs';
 import { collectPageErrors, launchChromium } from '../support/chromium.mjs';
-
-/** Chromium's console line for a 401 answer (asking while signed out): a network log, not a page error. */
-const UNAUTHORIZED = 'Failed to load resource: the server responded with a status of 401 (Unauthorized)';
-const DEADLINE_MS = 20_000;
+import { signInAtProvider, startOidcProvider } from '../support/oidc-provider.mjs';
+import { isFailedLoad, isFaviconMiss, isProviderFontMiss, unexpectedErrors } from '../support/page-errors.mjs';
+import { startProcess as startHelper } from '../support/process.mjs';
+import { DEADLINE_MS, until } from '../support/wait.mjs';
 
 /** What to stop at the end, last started first. */
 const cleanups = [];
@@ -23,17 +21,8 @@ after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
-/**
- * Console errors and page errors, minus the expected ones: the 401 of asking
- * `/api/user/me` while signed out, `/favicon.ico` misses on the sign-in pages
- * that have no icon of their own, and oidc-provider's login page's web font.
- */
-function unexpectedErrors(lines) {
-  return lines.filter((line) => !(line.startsWith(`console: ${UNAUTHORIZED} (`) && line.includes('/api/user/me:'))
-    && !/^console: Failed to load resource: the server responded with a status of 404 \(Not Found\) \(http:\/\/127\.0\.0\.1:\d+\/favicon\.ico:0\)$/.test(line)
-    // oidc-provider's own login page asks Google Fonts, which this sandbox can't reach.
-    && !(line.startsWith('console: Failed to load resource: net::') && line.includes('(https://fonts.googleapis.com/')));
-}
+/** The 401 of asking `/api/user/me` at `origin` while signed out, however often. */
+const signedOutProbe = (origin) => isFailedLoad(`${origin}/api/user/me`, 401);
 
 const userState = (page) => page.locator('#user').getAttribute('data-state');
 
@@ -94,7 +83,7 @@ test('sign_out_in_one_tab_signs_the_other_out_without_a_reload', { timeout: 60_0
     assert.equal(await second.getByRole('button', { name: 'Sign out' }).count(), 0);
     const lastShown = await second.evaluate(() => window.__userTokens.at(-1));
     assert.equal(lastShown.prefix, null, 'the second tab\'s last shown user token was not cleared');
-    assert.deepEqual(unexpectedErrors(errors.flat()), []);
+    assert.deepEqual(unexpectedErrors(errors.flat(), [signedOutProbe(backend.url), isFaviconMiss]), []);
   });
 });
 
@@ -105,29 +94,6 @@ function startProcess(command, args, env) {
   const proc = startHelper(command, args, env, { logLimit: 20_000 });
   cleanups.push(proc.stop);
   return proc;
-}
-
-async function until(what, check, intervalMs = 50) {
-  const deadline = Date.now() + DEADLINE_MS;
-  for (;;) {
-    const value = await check().catch(() => false);
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((ok) => setTimeout(ok, intervalMs));
-  }
-}
-
-/** Through oidc-provider's devInteractions login page, then its consent page when shown. */
-async function signInAtProvider(page, issuer, login) {
-  const interaction = `${issuer}/interaction/`;
-  await until('the provider\'s login page', async () => page.url().startsWith(interaction));
-  await page.locator('input[name=login]').fill(login);
-  await page.locator('input[name=password]').fill('any password');
-  await page.locator('button[type=submit]').click();
-  const consent = page.locator('button.login-submit', { hasText: 'Continue' });
-  await until('the consent page or the redirect back', async () =>
-    !page.url().startsWith(interaction) || (await consent.count()) > 0);
-  if (page.url().startsWith(interaction)) await consent.click();
 }
 
 /**
@@ -147,10 +113,10 @@ test('demo_on_a_second_replica_shows_the_user_signed_in_on_the_first', { timeout
   const redis = startProcess('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {});
   redis.child.stdout.resume();
 
-  const oidc = startProcess('node', ['tests/servers/oidc-provider.mjs'], {
-    ACCESS_TOKEN_TTL: '600',
-    SIGN_IN: '1',
-    EXTRA_CLIENTS: JSON.stringify([{
+  const oidc = await startOidcProvider({
+    accessTokenTtl: 600,
+    signIn: true,
+    clients: [{
       client_id: 'replicas',
       client_secret: clientSecret,
       grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
@@ -158,12 +124,11 @@ test('demo_on_a_second_replica_shows_the_user_signed_in_on_the_first', { timeout
       redirect_uris: [`${urlA}/auth/callback`],
       token_endpoint_auth_method: 'client_secret_basic',
       scope: 'openid offline_access profile data:read',
-    }]),
+    }],
+    logLimit: 20_000,
   });
-  const issuer = JSON.parse(await new Promise((ok, fail) => {
-    createInterface({ input: oidc.child.stdout }).once('line', ok);
-    oidc.exited.then(() => fail(new Error(`oidc-provider exited:\n${oidc.log}`)));
-  })).issuer;
+  cleanups.push(oidc.stop);
+  const { issuer } = oidc;
 
   const replicas = [portA, portB].map((port) => startProcess(BACKEND_BIN, [], {
     NO_COLOR: '1',
@@ -195,7 +160,8 @@ test('demo_on_a_second_replica_shows_the_user_signed_in_on_the_first', { timeout
 
   await check(async () => {
     for (const url of [urlA, urlB]) {
-      await until(`${url}/readyz`, async () => (await fetch(`${url}/readyz`)).ok);
+      // Not listening yet is "not ready", not a failure.
+      await until(`${url}/readyz`, () => fetch(`${url}/readyz`).then((r) => r.ok, () => false), { intervalMs: 50 });
     }
     const browser = await launchChromium();
     cleanups.push(() => browser.close());
@@ -221,6 +187,6 @@ test('demo_on_a_second_replica_shows_the_user_signed_in_on_the_first', { timeout
     assert.equal(await onB.getByRole('button', { name: 'Sign out' }).isVisible(), true);
     assert.equal(await onB.locator('#user-token-error').textContent(), 'None');
     assert.equal(await userState(page), 'signed-in');
-    assert.deepEqual(unexpectedErrors([...errors, ...errorsOnB]), []);
+    assert.deepEqual(unexpectedErrors([...errors, ...errorsOnB], [signedOutProbe(urlA), signedOutProbe(urlB), isFaviconMiss, isProviderFontMiss]), []);
   });
 });

@@ -6,39 +6,27 @@
 //! client secret.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { createInterface } from 'node:readline';
 import { after, before, test } from 'node:test';
 
 import { BACKEND_BIN, WWW_DIR, freePort, requireBuilt } from '../support/backend.mjs';
 import { launchChromium } from '../support/chromium.mjs';
-import { startProcess } from '../support/process.mjs';
 import { recordExchanges } from '../support/exchanges.mjs';
+import { signInAtProvider, startOidcProvider } from '../support/oidc-provider.mjs';
+import { startProcess } from '../support/process.mjs';
+import { DEADLINE_MS, until } from '../support/wait.mjs';
 
 /** oidc-provider's access tokens live 8 s; the broker refreshes in their last 3 s. */
 const ACCESS_TOKEN_TTL = 8;
 const CLIENT_ID = 'broker-web';
 const CLIENT_SECRET = `cs-${randomBytes(24).toString('base64url')}`;
 const SESSION_SECRET = randomBytes(36).toString('base64url');
-const DEADLINE_MS = 20_000;
 
 let oidc, broker, browser, context, page, port, issuer, brokerUrl;
 /** Every request and response text the browser saw (headers and bodies). */
 let exchanges;
 
-
-async function until(what, check, intervalMs = 100) {
-  const deadline = Date.now() + DEADLINE_MS;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((ok) => setTimeout(ok, intervalMs));
-  }
-}
-
-async function events() {
-  return (await fetch(`${issuer}/test/events`)).json();
-}
+/** What happened at the provider (`/test/events`): event counts, refresh tokens, grant errors. */
+const events = () => oidc.events();
 
 function basic() {
   return `Basic ${Buffer.from(`${encodeURIComponent(CLIENT_ID)}:${encodeURIComponent(CLIENT_SECRET)}`).toString('base64')}`;
@@ -55,22 +43,6 @@ function pageFetch(path, init = {}) {
   }, { path, init });
 }
 
-/** Through oidc-provider's devInteractions login page, then its consent page when shown. */
-async function signInAtProvider(target, login) {
-  const interaction = `${issuer}/interaction/`;
-  await until('the provider\'s login page', () => target.url().startsWith(interaction)).catch(async (error) => {
-    throw new Error(`${error.message}; at ${target.url()}:\n${(await target.locator('body').innerText().catch(() => '')).slice(0, 1000)}`);
-  });
-  await target.locator('input[name=login]').fill(login);
-  await target.locator('input[name=password]').fill('any password');
-  await target.locator('button[type=submit]').click();
-  // Consent is asked once per client; afterwards the provider redirects straight back.
-  const consent = target.locator('button.login-submit', { hasText: 'Continue' });
-  await until('the consent page or the redirect back', async () =>
-    !target.url().startsWith(interaction) || (await consent.count().catch(() => 0)) > 0);
-  if (target.url().startsWith(interaction)) await consent.click();
-}
-
 before(async () => {
   requireBuilt();
   port = await freePort();
@@ -84,18 +56,8 @@ before(async () => {
     token_endpoint_auth_method: 'client_secret_basic',
     scope: 'openid offline_access profile',
   };
-  oidc = startProcess('node', ['tests/servers/oidc-provider.mjs'], {
-    PATH: process.env.PATH,
-    ACCESS_TOKEN_TTL: String(ACCESS_TOKEN_TTL),
-    SIGN_IN: '1',
-    EXTRA_CLIENTS: JSON.stringify([client]),
-  });
-  const line = await new Promise((ok, fail) => {
-    const lines = createInterface({ input: oidc.child.stdout });
-    lines.once('line', ok);
-    oidc.exited.then(() => fail(new Error(`oidc-provider exited:\n${oidc.log}`)));
-  });
-  issuer = JSON.parse(line).issuer;
+  oidc = await startOidcProvider({ accessTokenTtl: ACCESS_TOKEN_TTL, signIn: true, clients: [client] });
+  ({ issuer } = oidc);
 
   broker = startProcess(BACKEND_BIN, [], {
     PATH: process.env.PATH,
@@ -117,12 +79,9 @@ before(async () => {
   broker.child.stdout.resume();
   await until('the broker to answer /healthz', async () => {
     if (broker.child.exitCode !== null) throw new Error(`token-backend exited:\n${broker.log}`);
-    try {
-      return (await fetch(`${brokerUrl}/healthz`)).ok;
-    } catch {
-      return false;
-    }
-  }, 50);
+    // Not listening yet is "not up", not a failure.
+    return fetch(`${brokerUrl}/healthz`).then((r) => r.ok, () => false);
+  }, { intervalMs: 50 });
 
   browser = await launchChromium();
   context = await browser.newContext();
@@ -151,7 +110,7 @@ let firstToken;
 /** Sign-in through oidc-provider's real pages lands on the demo page with an HttpOnly session and a user token. */
 test('signs_in_through_the_providers_login_and_consent_pages', { timeout: 60_000 }, () => check(async () => {
   await page.goto(`${brokerUrl}/auth/login?return_to=/`);
-  await signInAtProvider(page, 'alice');
+  await signInAtProvider(page, issuer, 'alice');
   await page.waitForURL(`${brokerUrl}/`, { timeout: DEADLINE_MS });
 
   const cookies = await context.cookies(brokerUrl);
@@ -184,7 +143,7 @@ test('refreshes_after_expiry_and_the_refresh_token_rotates', { timeout: 60_000 }
     const reply = await pageFetch('/api/user/token');
     assert.equal(reply.status, 200, reply.text);
     return reply.json.access_token !== firstToken && reply.json.access_token;
-  }, 500);
+  }, { intervalMs: 500 });
   assert.notEqual(renewed, firstToken);
   const again = await pageFetch('/api/user/token');
   assert.equal(again.json.access_token, renewed, 'one refresh, then the new token is served');
@@ -221,7 +180,7 @@ test('the_provider_rejects_a_wrong_pkce_verifier', { timeout: 60_000 }, () => ch
     const codeFor = async (extra) => {
       captured = null;
       await tab.goto(authorize(extra));
-      if (tab.url().startsWith(`${issuer}/interaction/`)) await signInAtProvider(tab, 'mallory');
+      if (tab.url().startsWith(`${issuer}/interaction/`)) await signInAtProvider(tab, issuer, 'mallory');
       await until('the provider to redirect to the callback', () => captured).catch(async (error) => {
         throw new Error(`${error.message}; at ${tab.url()}:\n${(await tab.locator('body').innerText().catch(() => '')).slice(0, 800)}`);
       });

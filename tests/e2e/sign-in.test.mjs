@@ -11,7 +11,9 @@ import { after, before, test } from 'node:test';
 import { ROOT, startBackend } from '../support/backend.mjs';
 import { collectPageErrors, launchChromium } from '../support/chromium.mjs';
 import { recordExchanges } from '../support/exchanges.mjs';
+import { failedLoadLine, isFaviconMiss, unexpectedErrors as unexpected } from '../support/page-errors.mjs';
 import { assertNeverHeldExpired, recordTokenTraffic } from '../support/token-traffic.mjs';
+import { until } from '../support/wait.mjs';
 
 /**
  * Short-lived tokens: 8 s, refreshed by the backend in their last 3 s, never
@@ -23,10 +25,6 @@ const USER_TOKEN_ROUTE = '/api/user/token';
 const TOKENS_TO_SEE = 3;
 /** The dev server's refresh tokens start with this (its access tokens with `dev_`). */
 const REFRESH_TOKEN_MARK = 'devrt_';
-/** Chromium's console line for a 401 answer: a network log, not a page error. */
-const UNAUTHORIZED = 'Failed to load resource: the server responded with a status of 401 (Unauthorized)';
-/** The same for the 403 "Sign-in cancelled" page the callback serves after Deny. */
-const FORBIDDEN = 'Failed to load resource: the server responded with a status of 403 (Forbidden)';
 const ARTIFACTS = join(ROOT, 'tests', 'artifacts');
 
 let backend, browser, context, page, errors, traffic, exchanges;
@@ -54,26 +52,12 @@ async function fetchUserTokenFromPage() {
     const response = await fetch('/api/user/token', { headers: { 'X-Requested-With': 'token-wasm' } });
     return { status: response.status, body: await response.json() };
   });
-  if (answer.status === 401) expectedErrors.push(`console: ${UNAUTHORIZED} (${backend.url}${USER_TOKEN_ROUTE}:0)`);
+  if (answer.status === 401) expectedErrors.push(failedLoadLine(`${backend.url}${USER_TOKEN_ROUTE}`, 401));
   return answer;
 }
 
-/**
- * Chromium asks the server pages without an icon of their own (the dev
- * sign-in page, the "Sign-in cancelled" page) for `/favicon.ico`, which 404s.
- * The demo page brings its own icon, so it never causes this line.
- */
-const isFaviconMiss = (line) => /^console: Failed to load resource: the server responded with a status of 404 \(Not Found\) \(http:\/\/127\.0\.0\.1:\d+\/favicon\.ico:0\)$/.test(line);
-
-/** Console errors and page errors, minus one occurrence of each expected line. */
-function unexpectedErrors(lines = errors) {
-  const rest = lines.filter((line) => !isFaviconMiss(line));
-  for (const line of expectedErrors) {
-    const i = rest.indexOf(line);
-    if (i >= 0) rest.splice(i, 1);
-  }
-  return rest;
-}
+/** Console errors and page errors, minus one occurrence of each expected line (and favicon misses). */
+const unexpectedErrors = (lines = errors) => unexpected(lines, [isFaviconMiss, ...expectedErrors]);
 
 const text = (selector) => page.locator(selector).textContent();
 
@@ -87,9 +71,10 @@ async function assertAskedOnceWhileSignedOut(before) {
   await page.waitForFunction(() => document.getElementById('user').dataset.state === 'signed-out');
   assert.deepEqual(exchanges.paths.slice(before).filter((p) => p.startsWith('/api/user/')), ['/api/user/me'],
     'signed out, the page asks /api/user/me once and never the user-token route');
-  const line = `console: ${UNAUTHORIZED} (${backend.url}/api/user/me:0)`;
-  const deadline = Date.now() + 5_000;
-  while (!errors.includes(line) && Date.now() < deadline) await new Promise((ok) => setTimeout(ok, 50));
+  const line = failedLoadLine(`${backend.url}/api/user/me`, 401);
+  // Chromium logs the line a moment after the answer; if it never comes, the
+  // expectation below is simply unused (as before: this wait never failed).
+  await until('the 401 console line', () => errors.includes(line), { intervalMs: 50, timeoutMs: 5_000 }).catch(() => {});
   expectedErrors.push(line);
 }
 const sessionCookie = async () => (await context.cookies(backend.url)).find((c) => c.name === 'session');
@@ -205,7 +190,8 @@ test('deny_shows_sign_in_cancelled_and_makes_no_session', { timeout: 30_000 }, (
   await page.getByRole('button', { name: 'Deny' }).click();
   const cancelled = await callback;
   assert.equal(cancelled.status(), 403);
-  expectedErrors.push(`console: ${FORBIDDEN} (${cancelled.url()}:0)`);
+  // The "Sign-in cancelled" page is a 403: Chromium logs it as a failed load.
+  expectedErrors.push(failedLoadLine(cancelled.url(), 403));
   await page.getByRole('heading', { name: 'Sign-in cancelled' }).waitFor();
 
   const before = exchanges.paths.length;
@@ -277,7 +263,7 @@ test('signed_in_page_fits_a_phone_and_is_captured', { timeout: 40_000 }, async (
       assert.ok(widths.page <= widths.view, `page is ${widths.page} px wide in a ${widths.view} px viewport`);
       await shot.screenshot({ path: join(ARTIFACTS, 'demo-signed-in-375.png'), fullPage: true });
       // The page opened signed out, so it asked /api/user/me once: a 401.
-      expectedErrors.push(`console: ${UNAUTHORIZED} (${shotBackend.url}/api/user/me:0)`);
+      expectedErrors.push(failedLoadLine(`${shotBackend.url}/api/user/me`, 401));
       assert.deepEqual(unexpectedErrors(shotErrors), []);
     });
   } finally {

@@ -14,8 +14,10 @@ import { makeDevModel, MODEL_PATH } from '../../scripts/make-dev-model.mjs';
 import { BACKEND_BIN, ROOT, WWW_DIR, freePort, startBackend } from '../support/backend.mjs';
 import { collectPageErrors, launchChromium } from '../support/chromium.mjs';
 import { isSignedOutProbe } from '../support/demo.mjs';
+import { isFailedLoad } from '../support/page-errors.mjs';
 import { startProcess } from '../support/process.mjs';
 import { maskToken } from '../support/token-traffic.mjs';
+import { until } from '../support/wait.mjs';
 
 const ARTIFACTS = join(ROOT, 'tests', 'artifacts');
 /** What the dev authorization server's access tokens look like (`dev_` and 24 random characters). */
@@ -188,14 +190,11 @@ test('outside_dev_the_viewer_says_there_is_no_model', { timeout: 60_000 }, async
   });
   const context = await browser.newContext();
   try {
-    const deadline = Date.now() + 15_000;
-    while (!(await fetch(`${url}/healthz`).catch(() => null))?.ok) {
-      assert.ok(Date.now() < deadline, `the broker did not start:\n${broker.log}`);
-      await new Promise((ok) => setTimeout(ok, 50));
-    }
+    // Not listening yet is "not up", not a failure.
+    await until('the broker to answer /healthz', () => fetch(`${url}/healthz`).then((r) => r.ok, () => false), { intervalMs: 50, timeoutMs: 15_000 })
+      .catch((error) => { throw new Error(`${error.message}: the broker did not start:\n${broker.log}`); });
     const page = await context.newPage();
-    const errors = collectPageErrors(page, (line) => line
-      === `console: Failed to load resource: the server responded with a status of 404 (Not Found) (${url}/api/user/me:0)`);
+    const errors = collectPageErrors(page, isFailedLoad(`${url}/api/user/me`, 404));
     const located = page.waitForResponse((r) => new URL(r.url()).pathname === '/dev/demo.json');
     await page.goto(`${url}/?mode=proxy`);
     assert.equal((await located).status(), 200);

@@ -1,6 +1,8 @@
 //! Journey: a customer bundles token-wasm with Vite. The fixture app imports
 //! the package by its npm name; it is built with the root's Vite, served by the
 //! backend, and gets a token in the browser (promise and viewer callback forms).
+//! The build runs once, before the tests, and each test reads what it needs of
+//! it, so either test runs alone.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, symlinkSync } from 'node:fs';
@@ -17,7 +19,9 @@ const DIST = join(APP, 'dist');
 const PACKAGE = join(ROOT, 'token-wasm', 'pkg');
 const VITE = join(ROOT, 'node_modules', '.bin', 'vite');
 
-let backend, browser;
+let browser;
+/** The one `vite build` of the fixture: its output, or why it failed. */
+let build;
 
 /**
  * Installs the fixture's `file:` dependency the way `npm install` does (a
@@ -37,19 +41,25 @@ before(async () => {
   requireBuilt();
   linkPackage();
   browser = await launchChromium();
-});
+  build = await promisify(execFile)(VITE, ['build', '--emptyOutDir', '--logLevel', 'warn'], {
+    cwd: APP,
+    env: { ...process.env, NO_COLOR: '1' },
+  }).then(({ stdout, stderr }) => ({ stdout, stderr }), (error) => ({ error: `vite build failed:\n${error.stdout}\n${error.stderr}` }));
+}, { timeout: 60_000 });
 
 after(async () => {
   await browser?.close();
-  await backend?.stop();
 });
+
+/** The build's output; a failed build fails the test that needs it, with Vite's own words. */
+function built() {
+  if (build.error) throw new Error(build.error);
+  return build;
+}
 
 /** `vite build` bundles the package and emits its wasm as an asset. */
 test('vite_builds_an_app_that_imports_token_wasm', { timeout: 60_000 }, async () => {
-  const { stdout, stderr } = await promisify(execFile)(VITE, ['build', '--emptyOutDir', '--logLevel', 'warn'], {
-    cwd: APP,
-    env: { ...process.env, NO_COLOR: '1' },
-  }).catch((error) => { throw new Error(`vite build failed:\n${error.stdout}\n${error.stderr}`); });
+  const { stdout, stderr } = built();
   assert.equal(stderr.trim(), '', `vite build warned:\n${stdout}\n${stderr}`);
   const assets = readdirSync(join(DIST, 'assets'));
   assert.ok(assets.some((f) => f.endsWith('.wasm')), `no .wasm among the built assets: ${assets.join(', ')}`);
@@ -58,7 +68,12 @@ test('vite_builds_an_app_that_imports_token_wasm', { timeout: 60_000 }, async ()
 
 /** The built app, served by the backend, gets a token from it in Chromium. */
 test('built_vite_app_gets_a_token_in_the_browser', { timeout: 30_000 }, async () => {
+  built();
   assert.ok(existsSync(join(DIST, 'index.html')), 'the build step did not produce dist/');
-  backend = await startBackend({ publicDir: DIST });
-  await backend.check(() => expectFixtureGetsToken(browser, backend.url));
+  const backend = await startBackend({ publicDir: DIST });
+  try {
+    await backend.check(() => expectFixtureGetsToken(browser, backend.url));
+  } finally {
+    await backend.stop();
+  }
 });

@@ -2,6 +2,7 @@
 //! one page watched for errors and token-route traffic.
 import { startBackend } from './backend.mjs';
 import { collectPageErrors, launchChromium } from './chromium.mjs';
+import { isFailedLoad } from './page-errors.mjs';
 import { recordTokenTraffic } from './token-traffic.mjs';
 
 /**
@@ -10,8 +11,7 @@ import { recordTokenTraffic } from './token-traffic.mjs';
  * Chromium logs that 401 as a network line.
  */
 export function isSignedOutProbe(backend) {
-  return (line) => line
-    === `console: Failed to load resource: the server responded with a status of 401 (Unauthorized) (${backend.url}/api/user/me:0)`;
+  return isFailedLoad(`${backend.url}/api/user/me`, 401);
 }
 
 /**

@@ -93,7 +93,6 @@ pub struct Built {
 struct Connected {
     provider: Provider,
     client: ClientCredentials,
-    is_oidc: bool,
     dev_server: Option<DevAuthServer>,
 }
 
@@ -111,8 +110,7 @@ impl AppState {
     pub async fn build(config: Config) -> Result<Built, StartupError> {
         let http = Transport::new(config.http)?;
         let redirect_url = config.sign_in.as_ref().map(|s| s.redirect_url.clone());
-        let Connected { provider, client, is_oidc, dev_server } =
-            connect(&config.upstream, redirect_url, &http).await?;
+        let Connected { provider, client, dev_server } = connect(&config.upstream, redirect_url, &http).await?;
         let metrics = Metrics::new();
         let cluster = match &config.redis {
             Some(redis) => Some(Cluster::connect(redis, &metrics).map_err(StartupError::Cluster)?),
@@ -127,7 +125,7 @@ impl AppState {
                 session_store(cluster.as_ref()),
                 cluster.clone(),
                 config.cache.clone(),
-                is_oidc,
+                provider.issuer.clone(),
             )?),
             None => None,
         };
@@ -199,19 +197,11 @@ async fn connect(
     Ok(match upstream {
         Upstream::Dev { token_ttl } => {
             let server = DevAuthServer::start(*token_ttl, redirect_url).await.map_err(StartupError::DevServer)?;
-            Connected {
-                provider: server.provider(),
-                client: server.client().clone(),
-                is_oidc: false,
-                dev_server: Some(server),
-            }
+            Connected { provider: server.provider(), client: server.client().clone(), dev_server: Some(server) }
         }
-        Upstream::Remote { provider: spec, client } => Connected {
-            provider: Provider::resolve(spec, http).await?,
-            client: client.clone(),
-            is_oidc: spec.is_oidc(),
-            dev_server: None,
-        },
+        Upstream::Remote { provider: spec, client } => {
+            Connected { provider: Provider::resolve(spec, http).await?, client: client.clone(), dev_server: None }
+        }
     })
 }
 

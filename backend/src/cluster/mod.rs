@@ -165,6 +165,22 @@ impl Cluster {
         }
     }
 
+    /// Marks `kind:id` for `ttl` unless it already is: true for the first caller
+    /// in the whole cluster, false for every later one until it expires.
+    pub async fn claim_once(&self, kind: &str, id: &str, ttl: Duration) -> Result<bool, ClusterError> {
+        use fred::prelude::{Expiration, KeysInterface, SetOptions};
+        let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1);
+        let key = self.key(kind, id);
+        let reply: Result<Option<String>, ClusterError> = self
+            .inner
+            .pool
+            .set(key.as_str(), "1", Some(Expiration::PX(ttl_ms)), Some(SetOptions::NX), false)
+            .await
+            .map_err(ClusterError::from);
+        self.note(&reply);
+        Ok(reply?.is_some())
+    }
+
     pub(crate) fn pool_ref(&self) -> &Pool {
         &self.inner.pool
     }

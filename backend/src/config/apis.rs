@@ -59,7 +59,8 @@ pub(super) fn parse(
     for (name, api) in file {
         let mut report = |key: &str, message: String| {
             let key = if key.is_empty() { String::new() } else { format!(".{key}") };
-            problems.push(Problem { var: "TOKEN_BACKEND_CONFIG", message: format!("[apis.{name}]{key}: {message}") });
+            problems
+                .push(Problem { var: super::cli::CONFIG_FILE_VAR, message: format!("[apis.{name}]{key}: {message}") });
         };
         if let Some(settings) = parse_file_api(name, api, context, &mut report) {
             apis.insert(name.clone(), settings);

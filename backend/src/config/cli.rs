@@ -8,6 +8,10 @@ use clap::Parser;
 
 use super::settings::SettingArgs;
 
+/// The variable naming the TOML file; problems inside the file are reported
+/// under it.
+pub(super) const CONFIG_FILE_VAR: &str = "TOKEN_BACKEND_CONFIG";
+
 /// Command line; every setting is a flag named after its environment variable
 /// in kebab case (`--oauth-provider` for `OAUTH_PROVIDER`), and `--help` lists
 /// each with its variable and default. Defaults are applied in validation, not
@@ -23,7 +27,7 @@ pub struct Cli {
         long = "token-backend-config",
         alias = "config",
         value_name = "FILE",
-        env = "TOKEN_BACKEND_CONFIG"
+        env = CONFIG_FILE_VAR
     )]
     pub config: Option<PathBuf>,
 

@@ -7,7 +7,7 @@ use super::validate::Validator;
 use crate::app::Cors;
 
 pub(super) fn parse(s: &Settings, v: &mut Validator) -> Option<Cors> {
-    let credentials = if s.cors_allow_credentials.is_set() { v.value(&s.cors_allow_credentials)? } else { false };
+    let credentials = v.value_or_default(&s.cors_allow_credentials)?;
     let entries: Vec<String> =
         v.value(&s.allowed_origins).unwrap_or_default().iter().map(|e| e.trim().to_owned()).collect();
     if entries.is_empty() {

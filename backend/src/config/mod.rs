@@ -1,7 +1,7 @@
 //! Typed configuration: command line, environment and an optional TOML file,
 //! merged and validated once at start-up: `settings` (the table declaring every
-//! setting once, expanded by the macro in `setting`), `cli` (flags and
-//! environment), `file` (the TOML file), `validate` (the `Validator` that
+//! setting once, expanded by the macro in `setting`; the kinds of value are in
+//! `kinds`), `cli` (flags and environment), `file` (the TOML file), `validate` (the `Validator` that
 //! records problems, and `build`, which runs the groups), and one file per
 //! group of settings that checks them and builds its layer's settings type:
 //! `server`, `cors`, `upstream`, `cache`, `profiles`, `sign_in`, `redis`, and
@@ -17,6 +17,7 @@ mod cache;
 mod cli;
 mod cors;
 mod file;
+mod kinds;
 mod profiles;
 mod redis;
 mod server;
@@ -69,7 +70,7 @@ impl Config {
             // An unreadable file is the one problem to report: what it would have
             // provided would only show up as a list of misleading "missing" lines.
             Some(path) => read_file(path)
-                .map_err(|message| ConfigError { problems: vec![Problem { var: "TOKEN_BACKEND_CONFIG", message }] })?,
+                .map_err(|message| ConfigError { problems: vec![Problem { var: cli::CONFIG_FILE_VAR, message }] })?,
             None => FileConfig::default(),
         };
         let settings = Settings::merge(cli.settings, std::mem::take(&mut file.values));

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use super::cli::CONFIG_FILE_VAR;
 use super::file::FileProfile;
 use super::settings::Settings;
 use super::validate::Validator;
@@ -18,16 +19,13 @@ pub(super) fn parse(
     v: &mut Validator,
 ) -> Option<BTreeMap<String, Profile>> {
     let default_scope = if dev { "viewables:read" } else { preset.default_scope() };
-    let scopes = v.parse(&s.scope, default_scope, parse_scope)?;
+    let scopes = v.parse_or(&s.scope, default_scope, parse_scope)?;
     let mut profiles = BTreeMap::new();
     profiles.insert(DEFAULT_PROFILE.to_owned(), Profile { name: DEFAULT_PROFILE.to_owned(), scopes });
     let mut ok = true;
     for (name, profile) in named {
         if name == DEFAULT_PROFILE {
-            v.problem(
-                "TOKEN_BACKEND_CONFIG",
-                "[profiles.default] is reserved; set OAUTH_SCOPE or [oauth].scope instead",
-            );
+            v.problem(CONFIG_FILE_VAR, "[profiles.default] is reserved; set OAUTH_SCOPE or [oauth].scope instead");
             ok = false;
             continue;
         }
@@ -35,7 +33,7 @@ pub(super) fn parse(
             || name.len() > 64
             || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         {
-            v.problem("TOKEN_BACKEND_CONFIG", format!("profile name `{name}` must be 1-64 of [A-Za-z0-9_-]"));
+            v.problem(CONFIG_FILE_VAR, format!("profile name `{name}` must be 1-64 of [A-Za-z0-9_-]"));
             ok = false;
             continue;
         }
@@ -44,7 +42,7 @@ pub(super) fn parse(
                 profiles.insert(name.clone(), Profile { name: name.clone(), scopes });
             }
             Err(message) => {
-                v.problem("TOKEN_BACKEND_CONFIG", format!("[profiles.{name}].scope: {message}"));
+                v.problem(CONFIG_FILE_VAR, format!("[profiles.{name}].scope: {message}"));
                 ok = false;
             }
         }

@@ -23,7 +23,7 @@ pub(super) fn parse(s: &Settings, v: &mut Validator) -> Option<RedisSettings> {
             return None;
         }
     }
-    let key_prefix = v.value(&s.redis_key_prefix).unwrap_or_else(|| "token-broker:".to_owned());
+    let key_prefix = v.value_or_default(&s.redis_key_prefix)?;
     Some(RedisSettings { url: SecretString::from(url.expose_secret().trim().to_owned()), key_prefix })
 }
 

@@ -11,7 +11,7 @@ use crate::server::ServerLimits;
 use crate::telemetry::LogFormat;
 
 pub(super) fn bind_addr(s: &Settings, v: &mut Validator) -> Option<SocketAddr> {
-    v.parse(&s.bind_addr, "127.0.0.1:3000", |raw| {
+    v.parse(&s.bind_addr, |raw| {
         raw.trim().parse().map_err(|_| format!("`{raw}` is not an IP:PORT address such as 127.0.0.1:3000"))
     })
 }
@@ -31,7 +31,7 @@ pub(super) fn public_dir(s: &Settings, v: &mut Validator) -> Option<Option<PathB
 }
 
 pub(super) fn log_format(s: &Settings, v: &mut Validator) -> Option<LogFormat> {
-    v.parse(&s.log_format, "text", |raw| match raw.trim() {
+    v.parse(&s.log_format, |raw| match raw.trim() {
         "text" => Ok(LogFormat::Text),
         "json" => Ok(LogFormat::Json),
         other => Err(format!("`{other}` is not one of: text, json")),
@@ -40,12 +40,14 @@ pub(super) fn log_format(s: &Settings, v: &mut Validator) -> Option<LogFormat> {
 
 /// What slow, idle and numerous clients may hold open (the connection cap from
 /// the descriptor budget), and how long shutdown waits.
-pub(super) fn limits(s: &Settings, descriptors: &DescriptorBudget, v: &mut Validator) -> ServerLimits {
-    let defaults = ServerLimits::default();
-    ServerLimits {
-        header_read_timeout: v.seconds(&s.header_read_timeout_secs, defaults.header_read_timeout.as_secs(), (1, 3600)),
-        idle_timeout: v.seconds(&s.idle_timeout_secs, defaults.idle_timeout.as_secs(), (1, 3600)),
+pub(super) fn limits(s: &Settings, descriptors: &DescriptorBudget, v: &mut Validator) -> Option<ServerLimits> {
+    let header_read_timeout = v.seconds(&s.header_read_timeout_secs);
+    let idle_timeout = v.seconds(&s.idle_timeout_secs);
+    let shutdown_timeout = v.seconds(&s.shutdown_timeout_secs);
+    Some(ServerLimits {
+        header_read_timeout: header_read_timeout?,
+        idle_timeout: idle_timeout?,
         max_connections: descriptors.connections,
-        shutdown_timeout: v.seconds(&s.shutdown_timeout_secs, defaults.shutdown_timeout.as_secs(), (0, 3600)),
-    }
+        shutdown_timeout: shutdown_timeout?,
+    })
 }

@@ -1,162 +1,15 @@
 //! One setting, declared once: the `settings!` macro that turns a row (help,
-//! variable, kind, TOML key) into the flag, the TOML key and the merged value,
-//! and the kinds of value a row can hold.
+//! variable, kind, default, range, TOML key) into the flag and its help line,
+//! the TOML key and the merged value (the kinds are in `kinds.rs`).
 
-use std::fmt::Debug;
-use std::path::PathBuf;
-
-use clap::builder::ValueParser;
-use secrecy::SecretString;
-use serde::Deserialize;
-use serde::de::{DeserializeOwned, Deserializer};
-
-/// What a setting holds: how clap reads its flag or variable, what the TOML file
-/// holds, and how the former becomes the latter.
-pub(super) trait Kind {
-    /// The flag's or variable's value as clap hands it over.
-    type Arg: Clone + Debug + Send + Sync + 'static;
-    /// The typed value, as the TOML file holds it and validation reads it.
-    type Value: Clone + Debug + DeserializeOwned;
-    /// Whether `--help` must hide the variable's current value.
-    const IS_SECRET: bool = false;
-
-    /// The clap value parser for [`Self::Arg`]: text, unless the kind says
-    /// otherwise (clap's debug assertions catch a parser that does not yield `Arg`).
-    fn arg_parser() -> ValueParser {
-        ValueParser::string()
-    }
-
-    /// Parses the flag's or variable's text; the error names no variable (the
-    /// caller adds it).
-    fn from_arg(arg: &Self::Arg) -> Result<Self::Value, String>;
-
-    /// Reads the TOML value at `key`.
-    fn from_file<'de, D: Deserializer<'de>>(d: D, _key: &str) -> Result<Self::Value, D::Error> {
-        Self::Value::deserialize(d)
-    }
-}
-
-/// A TOML string; the flag's text as given.
-#[derive(Debug)]
-pub(super) struct Text;
-
-impl Kind for Text {
-    type Arg = String;
-    type Value = String;
-
-    fn from_arg(arg: &String) -> Result<String, String> {
-        Ok(arg.clone())
-    }
-}
-
-/// A TOML string holding a path; clap refuses an empty one.
-#[derive(Debug)]
-pub(super) struct Path;
-
-impl Kind for Path {
-    type Arg = PathBuf;
-    type Value = PathBuf;
-
-    fn arg_parser() -> ValueParser {
-        ValueParser::path_buf()
-    }
-
-    fn from_arg(arg: &PathBuf) -> Result<PathBuf, String> {
-        Ok(arg.clone())
-    }
-}
-
-/// A TOML string that must never be printed: `--help` hides the variable's value,
-/// `Debug` redacts it, and a wrongly typed TOML value is refused without echoing it.
-#[derive(Debug)]
-pub(super) struct Secret;
-
-impl Kind for Secret {
-    type Arg = SecretString;
-    type Value = SecretString;
-    const IS_SECRET: bool = true;
-
-    fn arg_parser() -> ValueParser {
-        ValueParser::new(|raw: &str| Ok::<_, std::convert::Infallible>(SecretString::from(raw.to_owned())))
-    }
-
-    fn from_arg(arg: &SecretString) -> Result<SecretString, String> {
-        Ok(arg.clone())
-    }
-
-    /// serde's own message would quote the value ("invalid type: integer `…`").
-    fn from_file<'de, D: Deserializer<'de>>(d: D, key: &str) -> Result<SecretString, D::Error> {
-        match toml::Value::deserialize(d)? {
-            toml::Value::String(s) => Ok(SecretString::from(s)),
-            _ => Err(serde::de::Error::custom(format!("`{key}` must be a quoted string"))),
-        }
-    }
-}
-
-/// A TOML boolean; the flag takes true/false, yes/no, on/off or 1/0.
-#[derive(Debug)]
-pub(super) struct Bool;
-
-impl Kind for Bool {
-    type Arg = String;
-    type Value = bool;
-
-    fn from_arg(arg: &String) -> Result<bool, String> {
-        match arg.trim().to_ascii_lowercase().as_str() {
-            "1" | "true" | "yes" | "on" => Ok(true),
-            "0" | "false" | "no" | "off" | "" => Ok(false),
-            other => Err(format!("`{other}` is not a boolean (true or false)")),
-        }
-    }
-}
-
-/// A TOML list of strings; the flag takes them comma-separated (empty entries dropped).
-#[derive(Debug)]
-pub(super) struct List;
-
-impl Kind for List {
-    type Arg = String;
-    type Value = Vec<String>;
-
-    fn from_arg(arg: &String) -> Result<Vec<String>, String> {
-        Ok(arg.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
-    }
-}
-
-/// A TOML integer counting seconds (or, for the refresh window, percent; its
-/// message has always said seconds and stays as it is).
-#[derive(Debug)]
-pub(super) struct Seconds;
-
-impl Kind for Seconds {
-    type Arg = String;
-    type Value = u64;
-
-    fn from_arg(arg: &String) -> Result<u64, String> {
-        whole_number(arg, "seconds")
-    }
-}
-
-/// A TOML integer counting connections.
-#[derive(Debug)]
-pub(super) struct Connections;
-
-impl Kind for Connections {
-    type Arg = String;
-    type Value = u64;
-
-    fn from_arg(arg: &String) -> Result<u64, String> {
-        whole_number(arg, "connections")
-    }
-}
-
-fn whole_number(raw: &str, unit: &str) -> Result<u64, String> {
-    raw.trim().parse::<u64>().map_err(|_| format!("`{raw}` is not a whole number of {unit}"))
-}
+use super::kinds::Kind;
+use crate::provider::Preset;
 
 /// One setting's merged raw value: the flag or variable if given (clap has
-/// already preferred the flag), else the file's value, else none (validation
-/// applies the default, which may depend on other settings).
+/// already preferred the flag), else the file's value, else none; and the
+/// row's default and range, which validation applies. A default that depends
+/// on other settings (the provider, `--dev`) is not in the row but in the
+/// group's validation; the row only describes it for `--help`.
 #[derive(Debug)]
 pub(super) struct Setting<K: Kind> {
     /// The environment variable, which names the setting in every problem.
@@ -164,6 +17,10 @@ pub(super) struct Setting<K: Kind> {
     /// The TOML table (`""` at the top level) and key.
     location: (&'static str, &'static str),
     given: Option<Given<K>>,
+    /// The row's `default`, when it has a fixed one.
+    pub(super) default: Option<K::Value>,
+    /// The row's `range`, inclusive, for whole-number kinds.
+    pub(super) range: Option<(u64, u64)>,
 }
 
 /// Where a setting's value came from.
@@ -182,7 +39,17 @@ impl<K: Kind> Setting<K> {
         file: Option<K::Value>,
     ) -> Self {
         let given = arg.map(Given::Arg).or(file.map(Given::File));
-        Self { var, location, given }
+        Self { var, location, given, default: None, range: None }
+    }
+
+    /// With the row's fixed default.
+    pub(super) fn with_default(self, literal: K::Literal) -> Self {
+        Self { default: Some(K::from_literal(literal)), ..self }
+    }
+
+    /// With the row's range of whole numbers (inclusive).
+    pub(super) fn with_range(self, range: std::ops::RangeInclusive<u64>) -> Self {
+        Self { range: Some(range.into_inner()), ..self }
     }
 
     /// Whether the flag, the variable or the file gave a value.
@@ -241,19 +108,23 @@ macro_rules! flag_name {
 
 /// Declares every plain setting once. Each row gives the help line, the field,
 /// the [`Kind`], the environment variable (the flag is derived from it), an
-/// optional hidden alias and value name, and the TOML table and key:
+/// optional hidden alias and value name, the default (`default` with a fixed
+/// value, which validation applies; or `default_note`, the words for `--help`
+/// where the default depends on other settings and validation computes it), the
+/// range of a whole number, and the TOML table and key:
 ///
 /// ```text
-/// /// Address to listen on [default: 127.0.0.1:3000]
-/// bind_addr: Text = "BIND_ADDR", toml [] "bind_addr";
-/// /// Provider preset: …
-/// provider: Text = "OAUTH_PROVIDER", alias "provider", toml [oauth] "provider";
+/// /// Address to listen on
+/// bind_addr: Text = "BIND_ADDR", default "127.0.0.1:3000", toml [] "bind_addr";
+/// /// A token with less life left is never served
+/// token_min_ttl_secs: Seconds = "TOKEN_MIN_TTL_SECS", default 30, range 0..=3600, toml [cache] "min_ttl_secs";
 /// ```
 ///
 /// and the table expands to three things: `SettingArgs`, the clap flags (each
-/// with `env`, help, alias and, for secrets, `hide_env_values`), flattened into
-/// [`Cli`](super::Cli); `FileValues`, the TOML keys, read by `file.rs`; and
-/// `Settings`, one merged [`Setting`] per row, which validation reads.
+/// with `env`, the help line ending in `[default: …]`, alias and, for secrets,
+/// `hide_env_values`), flattened into [`Cli`](super::Cli); `FileValues`, the
+/// TOML keys, read by `file.rs`; and `Settings`, one merged [`Setting`] per row
+/// with its default and range, which validation reads.
 ///
 /// Why a macro rather than derives: clap's derive and serde's derive cannot
 /// share one struct, because the file is sectioned (`[oauth].client_id` is the
@@ -266,6 +137,9 @@ macro_rules! settings {
         $field:ident: $kind:ty = $var:literal
             $(, alias $alias:literal)?
             $(, value_name $value_name:literal)?
+            $(, default $default:literal)?
+            $(, default_note $note:expr)?
+            $(, range $low:literal ..= $high:literal)?
             , toml [$($table:ident)?] $key:literal;
     )*) => {
         /// Every plain setting as a flag with its environment variable; flattened
@@ -273,27 +147,30 @@ macro_rules! settings {
         #[derive(Debug, clap::Args)]
         pub(super) struct SettingArgs {
             $(
-                $(#[doc = $doc])*
                 #[arg(
+                    help = $crate::config::setting::help_line(
+                        concat!($($doc),*),
+                        None$(.or(Some(concat!($default).to_owned())))?$(.or(Some(String::from($note))))?,
+                    ),
                     global = true,
                     long = $crate::config::setting::flag_name!($var),
                     env = $var,
                     value_name = [$($value_name,)? $var][0],
                     $(alias = $alias,)?
-                    hide_env_values = <$kind as $crate::config::setting::Kind>::IS_SECRET,
+                    hide_env_values = <$kind as $crate::config::kinds::Kind>::IS_SECRET,
                     // A generated secret may begin with `-`; as a flag's value it is
                     // still the value (`--oauth-client-secret -Kx…`), not a flag.
-                    allow_hyphen_values = <$kind as $crate::config::setting::Kind>::IS_SECRET,
-                    value_parser = <$kind as $crate::config::setting::Kind>::arg_parser(),
+                    allow_hyphen_values = <$kind as $crate::config::kinds::Kind>::IS_SECRET,
+                    value_parser = <$kind as $crate::config::kinds::Kind>::arg_parser(),
                 )]
-                $field: Option<<$kind as $crate::config::setting::Kind>::Arg>,
+                $field: Option<<$kind as $crate::config::kinds::Kind>::Arg>,
             )*
         }
 
         /// Every plain setting's TOML value, as read from the file.
         #[derive(Debug, Default)]
         pub(super) struct FileValues {
-            $($field: Option<<$kind as $crate::config::setting::Kind>::Value>,)*
+            $($field: Option<<$kind as $crate::config::kinds::Kind>::Value>,)*
         }
 
         impl FileValues {
@@ -310,7 +187,7 @@ macro_rules! settings {
             ) -> Result<(), A::Error> {
                 $(
                     if (table, key) == (stringify!($($table)?), $key) {
-                        let seed = $crate::config::setting::FileSeed::<$kind>::new($key);
+                        let seed = $crate::config::kinds::FileSeed::<$kind>::new($key);
                         self.$field = Some(map.next_value_seed(seed)?);
                         return Ok(());
                     }
@@ -336,7 +213,7 @@ macro_rules! settings {
                         (stringify!($($table)?), $key),
                         args.$field,
                         file.$field,
-                    ),)*
+                    )$(.with_default($default))?$(.with_range($low..=$high))?,)*
                 }
             }
 
@@ -346,23 +223,36 @@ macro_rules! settings {
 
 pub(super) use {flag_name, settings};
 
-/// Reads one TOML value of kind `K` through [`Kind::from_file`], inside the
-/// value's span so toml reports its line.
-pub(super) struct FileSeed<K> {
-    key: &'static str,
-    kind: std::marker::PhantomData<K>,
-}
-
-impl<K> FileSeed<K> {
-    pub(super) fn new(key: &'static str) -> Self {
-        Self { key, kind: std::marker::PhantomData }
+/// A row's help line: its doc text, then `[default: …]` when the row has a
+/// default or describes one.
+pub(super) fn help_line(doc: &str, default: Option<String>) -> String {
+    match default {
+        Some(default) => format!("{} [default: {default}]", doc.trim()),
+        None => doc.trim().to_owned(),
     }
 }
 
-impl<'de, K: Kind> serde::de::DeserializeSeed<'de> for FileSeed<K> {
-    type Value = K::Value;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<K::Value, D::Error> {
-        K::from_file(d, self.key)
+/// Describes a default that each provider preset sets: the most common value,
+/// then the exceptions (`basic; post for the glimesh preset`), written from the
+/// presets' own defaults so the help cannot drift from them.
+pub(super) fn by_preset(default_of: impl Fn(Preset) -> &'static str) -> String {
+    let mut values: Vec<(&str, Vec<&str>)> = Vec::new();
+    for preset in Preset::ALL {
+        let value = match default_of(preset) {
+            "" => "none",
+            value => value,
+        };
+        match values.iter_mut().find(|(v, _)| *v == value) {
+            Some((_, presets)) => presets.push(preset.as_str()),
+            None => values.push((value, vec![preset.as_str()])),
+        }
     }
+    // Stable: among equally common values, the first preset's comes first.
+    values.sort_by_key(|(_, presets)| std::cmp::Reverse(presets.len()));
+    let mut text = values.first().map_or(String::new(), |(value, _)| (*value).to_owned());
+    for (value, presets) in values.iter().skip(1) {
+        let noun = if presets.len() > 1 { "presets" } else { "preset" };
+        text.push_str(&format!("; {value} for the {} {noun}", presets.join(" and ")));
+    }
+    text
 }

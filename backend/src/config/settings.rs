@@ -1,23 +1,26 @@
 //! The settings table: every plain setting declared once, as one row of
-//! [`settings!`](super::setting::settings), in `--help` order. A row's doc line
-//! is its help line, `[default: …]` included (validation applies the defaults,
-//! because a file value sits between the variable and the default). A new
-//! setting is a new row here, a line in the README's tables and its validation
-//! in its group's file (`server.rs`, `cache.rs`, …).
+//! [`settings!`](super::setting::settings), in `--help` order. A row holds its
+//! help line, its default and its range; `--help`'s `[default: …]` and the value
+//! validation applies both come from the row (a default that depends on the
+//! provider or `--dev` is computed in the group's validation, and the row's
+//! `default_note` says so). A new setting is a new row here, a line in the
+//! README's tables and its validation in its group's file (`server.rs`,
+//! `cache.rs`, …).
 
-use super::setting::{Bool, Connections, List, Path, Seconds, Secret, Text, settings};
+use super::kinds::{Bool, Connections, List, Path, Percent, Seconds, Secret, Text};
+use super::setting::{by_preset, settings};
 
 settings! {
-    /// Address to listen on [default: 127.0.0.1:3000]
-    bind_addr: Text = "BIND_ADDR", toml [] "bind_addr";
-    /// Directory of your static site, served at / (dotfiles never) [default: none; the embedded demo in --dev]
-    public_dir: Text = "PUBLIC_DIR", toml [] "public_dir";
+    /// Address to listen on
+    bind_addr: Text = "BIND_ADDR", default "127.0.0.1:3000", toml [] "bind_addr";
+    /// Directory of your static site, served at / (dotfiles never)
+    public_dir: Text = "PUBLIC_DIR", default_note "none; the embedded demo in --dev", toml [] "public_dir";
     /// Provider preset: aps, oidc, glimesh or generic (required unless --dev)
     provider: Text = "OAUTH_PROVIDER", alias "provider", toml [oauth] "provider";
     /// Issuer URL for `oidc` discovery
     issuer: Text = "OAUTH_ISSUER", alias "issuer", toml [oauth] "issuer";
-    /// Token endpoint; required for `generic`, overrides any preset [default: from the preset]
-    token_url: Text = "OAUTH_TOKEN_URL", alias "token-url", toml [oauth] "token_url";
+    /// Token endpoint; required for `generic`, overrides any preset
+    token_url: Text = "OAUTH_TOKEN_URL", alias "token-url", default_note "from the preset", toml [oauth] "token_url";
     /// Client id (required unless --dev)
     client_id: Text = "OAUTH_CLIENT_ID", alias "client-id", toml [oauth] "client_id";
     /// Client secret; or use OAUTH_CLIENT_SECRET_FILE
@@ -25,73 +28,118 @@ settings! {
     /// File holding the client secret
     client_secret_file: Path = "OAUTH_CLIENT_SECRET_FILE", alias "client-secret-file", value_name "FILE",
         toml [oauth] "client_secret_file";
-    /// Client authentication: basic or post [default: basic]
-    client_auth: Text = "OAUTH_CLIENT_AUTH", alias "client-auth", toml [oauth] "client_auth";
-    /// Scope of the default browser token (/api/token) [default: from the preset]
-    scope: Text = "OAUTH_SCOPE", alias "scope", toml [oauth] "scope";
-    /// Comma-separated CORS allowlist for the token routes, or * [default: same origin only]
-    allowed_origins: List = "ALLOWED_ORIGINS", toml [] "allowed_origins";
-    /// Allow credentialed cross-origin requests (not with *) [default: false]
-    cors_allow_credentials: Bool = "CORS_ALLOW_CREDENTIALS", toml [] "cors_allow_credentials";
-    /// A token with less life left is never served [default: 30]
-    token_min_ttl_secs: Seconds = "TOKEN_MIN_TTL_SECS", toml [cache] "min_ttl_secs";
-    /// Lifetime assumed when the upstream omits expires_in [default: 3600]
-    token_default_ttl_secs: Seconds = "TOKEN_DEFAULT_TTL_SECS", toml [cache] "default_ttl_secs";
-    /// Refresh ahead in the last N % of a token's lifetime [default: 20]
-    token_refresh_window_percent: Seconds = "TOKEN_REFRESH_WINDOW_PERCENT", toml [cache] "refresh_window_percent";
-    /// ... but at least this long before expiry [default: 60]
-    token_refresh_window_min_secs: Seconds = "TOKEN_REFRESH_WINDOW_MIN_SECS", toml [cache] "refresh_window_min_secs";
-    /// Total timeout of one upstream request [default: 10]
-    upstream_timeout_secs: Seconds = "UPSTREAM_TIMEOUT_SECS", toml [upstream] "timeout_secs";
-    /// Connect timeout of one upstream request [default: 5]
-    upstream_connect_timeout_secs: Seconds = "UPSTREAM_CONNECT_TIMEOUT_SECS", toml [upstream] "connect_timeout_secs";
-    /// After a failed token request, leave the upstream alone for its Retry-After, up to this long (0: ignore it) [default: 60]
-    upstream_retry_after_max_secs: Seconds = "UPSTREAM_RETRY_AFTER_MAX_SECS", toml [upstream] "retry_after_max_secs";
-    /// ... or, without Retry-After, a jittered backoff doubling up to this (0: off) [default: 30]
-    upstream_backoff_max_secs: Seconds = "UPSTREAM_BACKOFF_MAX_SECS", toml [upstream] "backoff_max_secs";
-    /// A request's headers must arrive within this; also closes idle keep-alive connections [default: 10]
-    header_read_timeout_secs: Seconds = "HEADER_READ_TIMEOUT_SECS", toml [server] "header_read_timeout_secs";
-    /// A connection that moves no byte either way for this long is closed [default: 60]
-    idle_timeout_secs: Seconds = "IDLE_TIMEOUT_SECS", toml [server] "idle_timeout_secs";
-    /// Open client connections at most; at the cap, idle ones are closed to make room [default: from the descriptor limit (raised to its hard limit) less reserves, halved when APIs are proxied (proxied requests beyond the proxy's half get 503 with Retry-After), at most 4096]
-    max_connections: Connections = "MAX_CONNECTIONS", toml [server] "max_connections";
-    /// After SIGTERM, in-flight requests get this long [default: 20]
-    shutdown_timeout_secs: Seconds = "SHUTDOWN_TIMEOUT_SECS", toml [server] "shutdown_timeout_secs";
-    /// Lifetime of tokens from the --dev authorization server; longer than TOKEN_MIN_TTL_SECS [default: 120]
-    dev_token_ttl_secs: Seconds = "DEV_TOKEN_TTL_SECS", toml [dev] "token_ttl_secs";
-    /// Log format: text or json [default: text]
-    log_format: Text = "LOG_FORMAT", toml [] "log_format";
-    /// Authorization endpoint [default: from the preset or discovery]
-    authorize_url: Text = "OAUTH_AUTHORIZE_URL", alias "authorize-url", toml [oauth] "authorize_url";
+    /// Client authentication: basic or post
+    client_auth: Text = "OAUTH_CLIENT_AUTH", alias "client-auth",
+        default_note by_preset(|preset| preset.default_client_auth().as_str()), toml [oauth] "client_auth";
+    /// Scope of the default browser token (/api/token)
+    scope: Text = "OAUTH_SCOPE", alias "scope", default_note "from the preset", toml [oauth] "scope";
+    /// Comma-separated CORS allowlist for the token routes, or *
+    allowed_origins: List = "ALLOWED_ORIGINS", default_note "same origin only", toml [] "allowed_origins";
+    /// Allow credentialed cross-origin requests (not with *)
+    cors_allow_credentials: Bool = "CORS_ALLOW_CREDENTIALS", default false, toml [] "cors_allow_credentials";
+    /// A token with less life left is never served
+    token_min_ttl_secs: Seconds = "TOKEN_MIN_TTL_SECS", default 30, range 0..=3600, toml [cache] "min_ttl_secs";
+    /// Lifetime assumed when the upstream omits expires_in
+    token_default_ttl_secs: Seconds = "TOKEN_DEFAULT_TTL_SECS", default 3600, range 1..=86_400,
+        toml [cache] "default_ttl_secs";
+    /// Refresh ahead in the last N % of a token's lifetime
+    token_refresh_window_percent: Percent = "TOKEN_REFRESH_WINDOW_PERCENT", default 20, range 1..=50,
+        toml [cache] "refresh_window_percent";
+    /// ... but at least this long before expiry
+    token_refresh_window_min_secs: Seconds = "TOKEN_REFRESH_WINDOW_MIN_SECS", default 60, range 0..=86_400,
+        toml [cache] "refresh_window_min_secs";
+    /// Total timeout of one upstream request
+    upstream_timeout_secs: Seconds = "UPSTREAM_TIMEOUT_SECS", default 10, range 1..=300, toml [upstream] "timeout_secs";
+    /// Connect timeout of one upstream request
+    upstream_connect_timeout_secs: Seconds = "UPSTREAM_CONNECT_TIMEOUT_SECS", default 5, range 1..=60,
+        toml [upstream] "connect_timeout_secs";
+    /// After a failed token request, leave the upstream alone for its Retry-After, up to this long (0: ignore it)
+    upstream_retry_after_max_secs: Seconds = "UPSTREAM_RETRY_AFTER_MAX_SECS", default 60, range 0..=3600,
+        toml [upstream] "retry_after_max_secs";
+    /// ... or, without Retry-After, a jittered backoff doubling up to this (0: off)
+    upstream_backoff_max_secs: Seconds = "UPSTREAM_BACKOFF_MAX_SECS", default 30, range 0..=3600,
+        toml [upstream] "backoff_max_secs";
+    /// A request's headers must arrive within this; also closes idle keep-alive connections
+    header_read_timeout_secs: Seconds = "HEADER_READ_TIMEOUT_SECS", default 10, range 1..=3600,
+        toml [server] "header_read_timeout_secs";
+    /// A connection that moves no byte either way for this long is closed
+    idle_timeout_secs: Seconds = "IDLE_TIMEOUT_SECS", default 60, range 1..=3600, toml [server] "idle_timeout_secs";
+    /// Open client connections at most; at the cap, idle ones are closed to make room
+    max_connections: Connections = "MAX_CONNECTIONS",
+        default_note "from the descriptor limit (raised to its hard limit) less reserves, halved when APIs are \
+            proxied (proxied requests beyond the proxy's half get 503 with Retry-After), at most 4096",
+        range 1..=1_000_000, toml [server] "max_connections";
+    /// After SIGTERM, in-flight requests get this long
+    shutdown_timeout_secs: Seconds = "SHUTDOWN_TIMEOUT_SECS", default 20, range 0..=3600,
+        toml [server] "shutdown_timeout_secs";
+    /// Lifetime of tokens from the --dev authorization server; longer than TOKEN_MIN_TTL_SECS
+    dev_token_ttl_secs: Seconds = "DEV_TOKEN_TTL_SECS", default 120, range 2..=86_400, toml [dev] "token_ttl_secs";
+    /// Log format: text or json
+    log_format: Text = "LOG_FORMAT", default "text", toml [] "log_format";
+    /// Authorization endpoint
+    authorize_url: Text = "OAUTH_AUTHORIZE_URL", alias "authorize-url", default_note "from the preset or discovery",
+        toml [oauth] "authorize_url";
     /// The exact redirect URI registered with the provider; turns sign-in on
-    redirect_url: Text = "OAUTH_REDIRECT_URL", alias "redirect-url", toml [oauth] "redirect_url";
-    /// Scope requested at sign-in [default: from the preset]
-    user_scope: Text = "OAUTH_USER_SCOPE", alias "user-scope", toml [oauth] "user_scope";
+    redirect_url: Text = "OAUTH_REDIRECT_URL", alias "redirect-url", default_note "PUBLIC_URL + /auth/callback",
+        toml [oauth] "redirect_url";
+    /// The origin users see, e.g. a dev server's http://localhost:5173 proxying /auth and /api here; turns sign-in on
+    public_url: Text = "PUBLIC_URL", toml [server] "public_url";
+    /// At /auth/login, take the host from X-Forwarded-Host/-Proto or Forwarded (only behind a proxy that sets them)
+    trust_forwarded_headers: Bool = "TRUST_FORWARDED_HEADERS", default false, toml [server] "trust_forwarded_headers";
+    /// Scope requested at sign-in
+    user_scope: Text = "OAUTH_USER_SCOPE", alias "user-scope", default_note "from the preset", toml [oauth] "user_scope";
     /// Narrower scope for the user token handed to the browser
     user_browser_scope: Text = "OAUTH_USER_BROWSER_SCOPE", alias "user-browser-scope", toml [oauth] "user_browser_scope";
     /// Resource indicator (RFC 8707) sent at sign-in and on user-token requests
     resource: Text = "OAUTH_RESOURCE", toml [oauth] "resource";
-    /// Revocation endpoint [default: from the preset or discovery]
-    revoke_url: Text = "OAUTH_REVOKE_URL", alias "revoke-url", toml [oauth] "revoke_url";
-    /// Userinfo endpoint [default: from the preset or discovery]
-    userinfo_url: Text = "OAUTH_USERINFO_URL", alias "userinfo-url", toml [oauth] "userinfo_url";
-    /// At least 32 characters; signs the session cookie [default: random in --dev]
-    session_secret: Secret = "SESSION_SECRET", toml [session] "secret";
-    /// Secure session cookie [default: true; false in --dev]
-    cookie_secure: Bool = "COOKIE_SECURE", toml [session] "cookie_secure";
-    /// A session never outlives this [default: 1209600]
-    session_max_lifetime_secs: Seconds = "SESSION_MAX_LIFETIME_SECS", toml [session] "max_lifetime_secs";
-    /// Redis shared by several replicas (redis:// or rediss://) [default: standalone]
-    redis_url: Secret = "REDIS_URL", toml [redis] "url";
-    /// Prefix of the keys written to Redis [default: token-broker:]
-    redis_key_prefix: Text = "REDIS_KEY_PREFIX", toml [redis] "key_prefix";
+    /// Revocation endpoint
+    revoke_url: Text = "OAUTH_REVOKE_URL", alias "revoke-url", default_note "from the preset or discovery",
+        toml [oauth] "revoke_url";
+    /// Userinfo endpoint
+    userinfo_url: Text = "OAUTH_USERINFO_URL", alias "userinfo-url", default_note "from the preset or discovery",
+        toml [oauth] "userinfo_url";
+    /// At least 32 characters; signs the session cookie
+    session_secret: Secret = "SESSION_SECRET", default_note "random in --dev", toml [session] "secret";
+    /// Secure session cookie
+    cookie_secure: Bool = "COOKIE_SECURE", default_note "true; false in --dev", toml [session] "cookie_secure";
+    /// A session never outlives this
+    session_max_lifetime_secs: Seconds = "SESSION_MAX_LIFETIME_SECS", default 1209600, range 60..=34_560_000,
+        toml [session] "max_lifetime_secs";
+    /// Redis shared by several replicas (redis:// or rediss://)
+    redis_url: Secret = "REDIS_URL", default_note "standalone", toml [redis] "url";
+    /// Prefix of the keys written to Redis
+    redis_key_prefix: Text = "REDIS_KEY_PREFIX", default "token-broker:", toml [redis] "key_prefix";
 }
 
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
 
+    use clap::CommandFactory;
+
     use super::FileValues;
+    use crate::config::Cli;
+
+    /// `--help` writes each default once, from its row: a fixed one as the
+    /// value validation applies, one the preset decides as each preset does.
+    #[test]
+    fn help_shows_each_default_once_from_its_row() {
+        let command = Cli::command();
+        let help = |long: &str| {
+            let arg = command.get_arguments().find(|arg| arg.get_long() == Some(long)).expect(long);
+            arg.get_help().map(ToString::to_string).unwrap_or_default()
+        };
+        assert_eq!(
+            help("oauth-client-auth"),
+            "Client authentication: basic or post [default: basic; post for the glimesh preset]"
+        );
+        assert_eq!(help("token-min-ttl-secs"), "A token with less life left is never served [default: 30]");
+        assert_eq!(help("oauth-client-id"), "Client id (required unless --dev)");
+        for arg in command.get_arguments() {
+            let text = arg.get_help().map(ToString::to_string).unwrap_or_default();
+            assert!(text.matches("[default:").count() <= 1, "{text}");
+        }
+    }
 
     /// Every key of the table appears in the README's example file under its
     /// table, so the documented file and the parsed one cannot drift apart.

@@ -1,5 +1,6 @@
-//! User sign-in: on in `--dev`, and elsewhere when `OAUTH_REDIRECT_URL` is set;
-//! the scopes, the resource indicator, and the session cookie and its secret.
+//! User sign-in: on in `--dev`, and elsewhere when `OAUTH_REDIRECT_URL` or
+//! `PUBLIC_URL` is set; the origin users see, the scopes, the resource
+//! indicator, and the session cookie and its secret.
 
 use std::net::SocketAddr;
 
@@ -23,9 +24,14 @@ pub(super) fn parse(
     v: &mut Validator,
 ) -> Option<SignIn> {
     let dev = matches!(upstream, Upstream::Dev { .. });
-    let redirect_url = redirect_url(s, dev, bind_addr, v)?;
+    let public_url = match v.value(&s.public_url) {
+        Some(raw) => Some(v.check_setting(&s.public_url, parse_public_url(&raw))?),
+        None => None,
+    };
+    let redirect_url = redirect_url(s, dev, bind_addr, public_url.as_ref(), v)?;
+    let trust_forwarded_headers = v.value_or_default(&s.trust_forwarded_headers)?;
     let default_scope = if dev { "openid profile data:read" } else { preset.map_or("", |p| p.default_user_scope()) };
-    let user_scopes = v.parse(&s.user_scope, default_scope, parse_scope)?;
+    let user_scopes = v.parse_or(&s.user_scope, default_scope, parse_scope)?;
     let browser_scopes = browser_scopes(s, &user_scopes, v)?;
     let resource = resource(s, v)?;
     let cookie_secure = cookie_secure(s, dev, &redirect_url, v)?;
@@ -34,7 +40,7 @@ pub(super) fn parse(
         return None;
     }
     let session_key = session_key(s, dev, v)?;
-    let session_max_lifetime = v.seconds(&s.session_max_lifetime_secs, 14 * 24 * 3600, (60, 400 * 24 * 3600));
+    let session_max_lifetime = v.seconds(&s.session_max_lifetime_secs)?;
     Some(SignIn {
         redirect_url,
         user_scopes,
@@ -43,15 +49,35 @@ pub(super) fn parse(
         session_key,
         cookie_secure,
         session_max_lifetime,
+        trust_forwarded_headers,
     })
 }
 
-/// `OAUTH_REDIRECT_URL`: absolute, without a fragment (RFC 6749 §3.1.2). In
-/// `--dev` it defaults to our own callback; elsewhere, unset turns sign-in off.
-fn redirect_url(s: &Settings, dev: bool, bind_addr: SocketAddr, v: &mut Validator) -> Option<Url> {
-    match v.value(&s.redirect_url) {
-        Some(raw) => v.check_setting(&s.redirect_url, parse_redirect_url(&raw)),
-        None if dev => {
+/// `OAUTH_REDIRECT_URL`: absolute, without a fragment (RFC 6749 §3.1.2), on
+/// `PUBLIC_URL`'s origin when that is set. It defaults to `PUBLIC_URL` +
+/// `/auth/callback`, and in `--dev` to our own callback; unset, sign-in is off.
+fn redirect_url(
+    s: &Settings,
+    dev: bool,
+    bind_addr: SocketAddr,
+    public_url: Option<&Url>,
+    v: &mut Validator,
+) -> Option<Url> {
+    match (v.value(&s.redirect_url), public_url) {
+        (Some(raw), public_url) => {
+            let url = v.check_setting(&s.redirect_url, parse_redirect_url(&raw))?;
+            if let Some(public_url) = public_url.filter(|p| p.origin() != url.origin()) {
+                let origin = public_url.origin().ascii_serialization();
+                v.problem_with(
+                    &s.redirect_url,
+                    format!("must be on PUBLIC_URL's origin {origin}: the browser's sign-in cookie is set there"),
+                );
+                return None;
+            }
+            Some(url)
+        }
+        (None, Some(public_url)) => public_url.join("/auth/callback").ok(),
+        (None, None) if dev => {
             // Browsers reach a wildcard listener through loopback.
             let ip = bind_addr.ip();
             let host = match (ip.is_unspecified(), bind_addr.is_ipv6()) {
@@ -61,8 +87,23 @@ fn redirect_url(s: &Settings, dev: bool, bind_addr: SocketAddr, v: &mut Validato
             };
             Url::parse(&format!("http://{host}:{}/auth/callback", bind_addr.port())).ok()
         }
-        None => None,
+        (None, None) => None,
     }
+}
+
+/// `PUBLIC_URL`: an http(s) origin, nothing after it.
+fn parse_public_url(raw: &str) -> Result<Url, String> {
+    let url = Url::parse(raw.trim()).map_err(|e| format!("`{raw}` is not a URL: {e}"))?;
+    let is_origin = matches!(url.scheme(), "http" | "https")
+        && url.path() == "/"
+        && url.query().is_none()
+        && url.fragment().is_none()
+        && url.username().is_empty()
+        && url.password().is_none();
+    if !is_origin {
+        return Err(format!("`{raw}` must be an origin such as http://localhost:5173 (scheme, host and port only)"));
+    }
+    Ok(url)
 }
 
 fn parse_redirect_url(raw: &str) -> Result<Url, String> {

@@ -4,7 +4,8 @@
 use oauth2::{ClientId, ClientSecret};
 use secrecy::ExposeSecret;
 
-use super::setting::{Setting, Text};
+use super::kinds::Text;
+use super::setting::Setting;
 use super::settings::Settings;
 use super::validate::Validator;
 use crate::app::Upstream;
@@ -12,42 +13,44 @@ use crate::provider::{ClientAuth, ClientCredentials, EndpointOverrides, Preset, 
 use crate::transport::UpstreamHttp;
 
 /// The limits on every request to the authorization server.
-pub(super) fn http(s: &Settings, v: &mut Validator) -> UpstreamHttp {
-    UpstreamHttp {
-        timeout: v.seconds(&s.upstream_timeout_secs, 10, (1, 300)),
-        connect_timeout: v.seconds(&s.upstream_connect_timeout_secs, 5, (1, 60)),
-        max_body_bytes: 64 * 1024,
-    }
+pub(super) fn http(s: &Settings, v: &mut Validator) -> Option<UpstreamHttp> {
+    let timeout = v.seconds(&s.upstream_timeout_secs);
+    let connect_timeout = v.seconds(&s.upstream_connect_timeout_secs);
+    Some(UpstreamHttp { timeout: timeout?, connect_timeout: connect_timeout?, max_body_bytes: 64 * 1024 })
 }
 
 /// The embedded development authorization server (`--dev`).
-pub(super) fn dev(s: &Settings, v: &mut Validator) -> Upstream {
-    Upstream::Dev { token_ttl: v.seconds(&s.dev_token_ttl_secs, 120, (2, 86_400)) }
+pub(super) fn dev(s: &Settings, v: &mut Validator) -> Option<Upstream> {
+    Some(Upstream::Dev { token_ttl: v.seconds(&s.dev_token_ttl_secs)? })
 }
 
 /// A real authorization server: the preset with any endpoint overrides, and
 /// our credentials there.
+/// A bad provider name or endpoint URL is reported once: it does not also
+/// count as missing.
 pub(super) fn remote(s: &Settings, preset: Option<Preset>, v: &mut Validator) -> Option<Upstream> {
-    let mut url = |setting: &Setting<Text>| {
-        let raw = v.value(setting)?;
-        v.check_setting(setting, parse_endpoint_url(&raw))
+    // `Err` for a bad URL (reported), `Ok(None)` for none.
+    let mut url = |setting: &Setting<Text>| match v.value(setting) {
+        Some(raw) => v.check_setting(setting, parse_endpoint_url(&raw)).map(Some).ok_or(()),
+        None => Ok(None),
     };
-    let token_url = url(&s.token_url);
-    let issuer = url(&s.issuer);
+    let (token_url, issuer) = (url(&s.token_url), url(&s.issuer));
+    let (authorize_url, revocation_url, userinfo_url) =
+        (url(&s.authorize_url), url(&s.revoke_url), url(&s.userinfo_url));
     let provider = match preset {
-        None => {
-            v.problem(s.provider.var, "missing: set one of aps, oidc, glimesh, generic (or run with --dev)");
+        None if !s.provider.is_set() => {
+            let names = Preset::ALL.map(Preset::as_str).join(", ");
+            v.problem(s.provider.var, format!("missing: set one of {names} (or run with --dev)"));
             None
         }
-        Some(preset) => {
-            let overrides = EndpointOverrides {
-                token_url,
-                authorize_url: url(&s.authorize_url),
-                revocation_url: url(&s.revoke_url),
-                userinfo_url: url(&s.userinfo_url),
-            };
-            v.check_setting(&s.provider, ProviderSpec::new(preset, issuer, overrides))
-        }
+        None => None,
+        Some(preset) => match (token_url, issuer, authorize_url, revocation_url, userinfo_url) {
+            (Ok(token_url), Ok(issuer), Ok(authorize_url), Ok(revocation_url), Ok(userinfo_url)) => {
+                let overrides = EndpointOverrides { token_url, authorize_url, revocation_url, userinfo_url };
+                v.check_setting(&s.provider, ProviderSpec::new(preset, issuer, overrides))
+            }
+            _ => None,
+        },
     };
     let auth = match v.value(&s.client_auth) {
         Some(raw) => v.check_setting(&s.client_auth, ClientAuth::parse(&raw)),

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use super::Problem;
 use super::file::FileConfig;
-use super::setting::{Kind, Seconds, Setting, Text};
+use super::kinds::{Kind, Seconds, Text};
+use super::setting::Setting;
 use super::settings::Settings;
 use crate::app::Config;
 use crate::descriptors::{Demand, DescriptorBudget};
@@ -49,8 +50,34 @@ impl Validator {
         setting.value().map_err(|message| self.problem(setting.var, message)).ok().flatten()
     }
 
-    /// `setting`'s value, or `default` when unset, parsed by `parse`.
+    /// The setting's value, else its row's default. `None` when unset without a
+    /// default, or when the text does not parse: that is recorded, and the
+    /// default does not stand in for it, so nothing is checked against a value
+    /// the user did not give.
+    pub(super) fn value_or_default<K: Kind>(&mut self, setting: &Setting<K>) -> Option<K::Value> {
+        match setting.value() {
+            Ok(value) => value.or_else(|| setting.default.clone()),
+            Err(message) => {
+                self.problem(setting.var, message);
+                None
+            }
+        }
+    }
+
+    /// The setting's value, else its row's default, parsed by `parse`.
     pub(super) fn parse<T>(
+        &mut self,
+        setting: &Setting<Text>,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        let raw = self.value_or_default(setting).unwrap_or_default();
+        let result = parse(&raw);
+        self.check_setting(setting, result)
+    }
+
+    /// The setting's value, else `default` (one that depends on other settings,
+    /// which the row only describes), parsed by `parse`.
+    pub(super) fn parse_or<T>(
         &mut self,
         setting: &Setting<Text>,
         default: &str,
@@ -61,22 +88,22 @@ impl Validator {
         self.check_setting(setting, result)
     }
 
-    pub(super) fn seconds(&mut self, setting: &Setting<Seconds>, default: u64, range: (u64, u64)) -> Duration {
-        Duration::from_secs(self.number(setting, default, range))
+    /// [`Self::number`] as a duration.
+    pub(super) fn seconds(&mut self, setting: &Setting<Seconds>) -> Option<Duration> {
+        self.number(setting).map(Duration::from_secs)
     }
 
-    /// A whole number within `range`: the setting's, else `default`.
-    pub(super) fn number<K: Kind<Value = u64>>(
-        &mut self,
-        setting: &Setting<K>,
-        default: u64,
-        range: (u64, u64),
-    ) -> u64 {
-        let value = self.value(setting).unwrap_or(default);
-        if value < range.0 || value > range.1 {
-            self.problem_with(setting, format!("{value} is out of range ({}..={})", range.0, range.1));
+    /// A whole number within the row's range: the setting's, else the row's
+    /// default. `None` when unset without a default, or bad (recorded).
+    pub(super) fn number<K: Kind<Value = u64>>(&mut self, setting: &Setting<K>) -> Option<u64> {
+        let value = self.value_or_default(setting)?;
+        match setting.range {
+            Some((low, high)) if !(low..=high).contains(&value) => {
+                self.problem_with(setting, format!("{value} is out of range ({low}..={high})"));
+                None
+            }
+            _ => Some(value),
         }
-        value
     }
 }
 
@@ -100,10 +127,9 @@ pub(super) fn build(
         None => None,
     };
     let profiles = super::profiles::parse(s, &file.profiles, preset.unwrap_or(Preset::Generic), dev, v);
-    let cache = super::cache::parse(s, v);
     let http = super::upstream::http(s, v);
-    let upstream = if dev { Some(super::upstream::dev(s, v)) } else { super::upstream::remote(s, preset, v) };
-    super::cache::check_lifetimes(s, &cache, upstream.as_ref(), v);
+    let upstream = if dev { super::upstream::dev(s, v) } else { super::upstream::remote(s, preset, v) };
+    let cache = super::cache::parse(s, upstream.as_ref(), v);
     let sign_in = match (&upstream, bind_addr) {
         (Some(upstream), Some(bind_addr)) => super::sign_in::parse(s, upstream, bind_addr, preset, v),
         _ => None,
@@ -122,13 +148,13 @@ pub(super) fn build(
         upstream: upstream?,
         profiles: profiles?,
         cors: cors?,
-        cache,
-        http,
+        cache: cache?,
+        http: http?,
         log_format: log_format?,
         sign_in,
         warnings: std::mem::take(&mut v.warnings),
         redis: super::redis::parse(s, v),
-        server: super::server::limits(s, &descriptors, v),
+        server: super::server::limits(s, &descriptors, v)?,
         proxy_capacity: proxy_capacity(&descriptors, &apis, dev),
         apis,
         descriptors,
@@ -138,8 +164,8 @@ pub(super) fn build(
 /// The descriptor limit shared out: `MAX_CONNECTIONS` when set, else derived;
 /// a share for the proxy when it has APIs (always in `--dev`, for the demo's).
 fn parse_descriptor_budget(s: &Settings, apis: &[ApiSettings], dev: bool, v: &mut Validator) -> DescriptorBudget {
-    let max_connections =
-        v.value(&s.max_connections).is_some().then(|| v.number(&s.max_connections, 0, (1, 1_000_000)) as usize);
+    // Unset (or bad, which is reported): derived from the descriptor limit.
+    let max_connections = v.number(&s.max_connections).map(|n| n as usize);
     DescriptorBudget::current(Demand {
         max_connections,
         has_proxy: dev || !apis.is_empty(),
@@ -274,6 +300,58 @@ pub(super) mod tests {
         assert_eq!(config.cache.min_ttl, Duration::from_secs(40));
         assert_eq!(config.cache.default_ttl, Duration::from_secs(900));
         assert_eq!(config.cache.refresh_window_min, Duration::from_secs(60));
+    }
+
+    /// One bad value is one problem line: a bad provider name is not also
+    /// "missing", a bad token URL is not also "`generic` needs OAUTH_TOKEN_URL",
+    /// and an out-of-range minimum lifetime is not also compared with the default one.
+    #[test]
+    fn one_bad_value_gives_one_problem_line() {
+        let credentials = ["--client-id", "id", "--client-secret", "s3cr3t"];
+        for (args, var, message) in [
+            (&["--provider", "bogus"][..], "OAUTH_PROVIDER", "`bogus` is not one of: aps, oidc, glimesh, generic"),
+            (
+                &["--provider", "generic", "--token-url", "nope"][..],
+                "OAUTH_TOKEN_URL",
+                "`nope` is not a URL: relative URL without a base",
+            ),
+            (
+                &["--provider", "oidc", "--issuer", "nope"][..],
+                "OAUTH_ISSUER",
+                "`nope` is not a URL: relative URL without a base",
+            ),
+            (
+                &["--provider", "aps", "--token-min-ttl-secs", "3601"][..],
+                "TOKEN_MIN_TTL_SECS",
+                "3601 is out of range (0..=3600)",
+            ),
+            (&["--dev", "--token-min-ttl-secs", "3601"][..], "TOKEN_MIN_TTL_SECS", "3601 is out of range (0..=3600)"),
+        ] {
+            let p = problems(Config::from_cli(cli(&[args, &credentials[..]].concat())));
+            let lines: Vec<(&str, &str)> = p.iter().map(|p| (p.var, p.message.as_str())).collect();
+            assert_eq!(lines, [(var, message)], "{args:?}");
+        }
+    }
+
+    /// A percent is not read as seconds: its message names its own unit.
+    #[test]
+    fn a_bad_percent_says_percent() {
+        let p = problems(Config::from_cli(cli(&["--dev", "--token-refresh-window-percent", "half"])));
+        let lines: Vec<(&str, &str)> = p.iter().map(|p| (p.var, p.message.as_str())).collect();
+        assert_eq!(lines, [("TOKEN_REFRESH_WINDOW_PERCENT", "`half` is not a whole number of percent")]);
+    }
+
+    /// With nothing set, validation yields the layers' own defaults: the rows'
+    /// defaults and the `Default` impls the layers' tests use agree.
+    #[test]
+    fn row_defaults_are_the_layers_defaults() {
+        let config = Config::from_cli(cli(&["--dev"])).expect("valid config");
+        assert_eq!(config.cache, crate::token_cache::CachePolicy::default());
+        let limits = crate::server::ServerLimits::default();
+        assert_eq!(
+            (config.server.header_read_timeout, config.server.idle_timeout, config.server.shutdown_timeout),
+            (limits.header_read_timeout, limits.idle_timeout, limits.shutdown_timeout)
+        );
     }
 
     /// A bad value from the file names the variable and the file key; from a

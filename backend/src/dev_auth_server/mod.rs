@@ -26,7 +26,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use url::Url;
 
-use crate::provider::{ClientAuth, ClientCredentials, Provider};
+use crate::provider::{ClientAuth, ClientCredentials, Issuer, Provider};
 use grants::Grants;
 
 /// The dev server's fixed client id; the secret is random per process.
@@ -103,6 +103,8 @@ impl DevAuthServer {
         provider.authorize_url = Some(oauth2::AuthUrl::from_url(endpoint("/authorize")));
         provider.revocation_url = Some(oauth2::RevocationUrl::from_url(endpoint("/revoke")));
         provider.userinfo_url = Some(endpoint("/userinfo"));
+        // Its `iss`, in authorization responses and ID tokens, has no trailing slash.
+        provider.issuer = Some(Issuer { identifier: format!("http://{}", self.addr), sends_iss: true });
         provider
     }
 

@@ -52,6 +52,7 @@ pub(super) async fn metadata(State(state): State<Arc<DevState>>) -> Response {
         "grant_types_supported": ["client_credentials", "authorization_code", "refresh_token"],
         "response_types_supported": ["code"],
         "code_challenge_methods_supported": ["S256"],
+        "authorization_response_iss_parameter_supported": true,
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
     }))
     .into_response()

@@ -8,7 +8,7 @@ use oauth2::{AuthUrl, RevocationUrl, TokenUrl};
 use serde::Deserialize;
 use url::Url;
 
-use super::{Provider, parse_endpoint_url};
+use super::{Issuer, Provider, parse_endpoint_url};
 use crate::transport::Transport;
 
 /// Why the provider's endpoints could not be discovered; stops start-up.
@@ -28,6 +28,9 @@ struct Metadata {
     authorization_endpoint: Option<String>,
     revocation_endpoint: Option<String>,
     userinfo_endpoint: Option<String>,
+    /// RFC 9207 §3.
+    #[serde(default)]
+    authorization_response_iss_parameter_supported: bool,
 }
 
 /// Fetches the issuer's metadata and checks it names the same issuer.
@@ -80,6 +83,10 @@ fn provider_from(issuer: &Url, url: &Url, metadata: Metadata) -> Result<Provider
         authorize_url: optional("authorization_endpoint", metadata.authorization_endpoint)?.map(AuthUrl::from_url),
         revocation_url: optional("revocation_endpoint", metadata.revocation_endpoint)?.map(RevocationUrl::from_url),
         userinfo_url: optional("userinfo_endpoint", metadata.userinfo_endpoint)?,
+        issuer: Some(Issuer {
+            identifier: metadata.issuer,
+            sends_iss: metadata.authorization_response_iss_parameter_supported,
+        }),
     })
 }
 
@@ -108,6 +115,7 @@ mod tests {
             authorization_endpoint: None,
             revocation_endpoint: None,
             userinfo_endpoint: None,
+            authorization_response_iss_parameter_supported: false,
         };
         assert!(matches!(provider_from(&issuer, &issuer, metadata), Err(DiscoveryError::Invalid { .. })));
     }

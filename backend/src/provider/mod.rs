@@ -31,6 +31,14 @@ impl ClientAuth {
             other => Err(format!("`{other}` is not one of: basic, post")),
         }
     }
+
+    /// The name `OAUTH_CLIENT_AUTH` gives it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Basic => "basic",
+            Self::Post => "post",
+        }
+    }
 }
 
 /// Our identity at the authorization server. `Debug` shows the secret as
@@ -67,11 +75,6 @@ pub struct EndpointOverrides {
 }
 
 impl ProviderSpec {
-    /// Resolves `OAUTH_PROVIDER` to a preset name.
-    pub fn preset_name(raw: &str) -> Result<Preset, String> {
-        Preset::parse(raw)
-    }
-
     /// Combines a preset with the explicit overrides from configuration.
     pub fn new(preset: Preset, issuer: Option<Url>, overrides: EndpointOverrides) -> Result<Self, String> {
         if preset == Preset::Oidc {
@@ -88,11 +91,6 @@ impl ProviderSpec {
             userinfo_url: overrides.userinfo_url.or(defaults.userinfo_url),
         })
     }
-
-    /// Whether sign-in should ask for and check an OpenID Connect `nonce`.
-    pub fn is_oidc(&self) -> bool {
-        matches!(self, Self::Discover { .. })
-    }
 }
 
 /// Concrete endpoints of the upstream authorization server.
@@ -102,6 +100,20 @@ pub struct Provider {
     pub authorize_url: Option<AuthUrl>,
     pub revocation_url: Option<RevocationUrl>,
     pub userinfo_url: Option<Url>,
+    /// Known for OpenID Connect providers (discovery, the dev server): sign-in
+    /// then checks the `iss` it is sent against it.
+    pub issuer: Option<Issuer>,
+}
+
+/// An OpenID Connect issuer, as its metadata names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issuer {
+    /// Compared as an exact string with the `iss` of authorization responses
+    /// (RFC 9207 §2.4) and ID tokens (Core §3.1.3.7).
+    pub identifier: String,
+    /// Metadata's `authorization_response_iss_parameter_supported`: every
+    /// authorization response then carries `iss`, and one without it is refused.
+    pub sends_iss: bool,
 }
 
 impl Provider {
@@ -113,6 +125,7 @@ impl Provider {
                 authorize_url: authorize_url.clone().map(AuthUrl::from_url),
                 revocation_url: revocation_url.clone().map(RevocationUrl::from_url),
                 userinfo_url: userinfo_url.clone(),
+                issuer: None,
             }),
             ProviderSpec::Discover { issuer, overrides } => {
                 let mut provider = discovery::discover(issuer, http).await?;
@@ -135,7 +148,13 @@ impl Provider {
 
     /// A provider whose only endpoint is a token URL (the dev server, tests).
     pub fn with_token_url(token_url: Url) -> Self {
-        Self { token_url: TokenUrl::from_url(token_url), authorize_url: None, revocation_url: None, userinfo_url: None }
+        Self {
+            token_url: TokenUrl::from_url(token_url),
+            authorize_url: None,
+            revocation_url: None,
+            userinfo_url: None,
+            issuer: None,
+        }
     }
 }
 

@@ -27,14 +27,25 @@ pub struct PresetEndpoints {
 }
 
 impl Preset {
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        match raw.trim() {
-            "aps" => Ok(Self::Aps),
-            "glimesh" => Ok(Self::Glimesh),
-            "oidc" => Ok(Self::Oidc),
-            "generic" => Ok(Self::Generic),
-            other => Err(format!("`{other}` is not one of: aps, oidc, glimesh, generic")),
+    /// Every preset, in the order `--help` and messages list them.
+    pub const ALL: [Self; 4] = [Self::Aps, Self::Oidc, Self::Glimesh, Self::Generic];
+
+    /// The name `OAUTH_PROVIDER` gives the preset.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Aps => "aps",
+            Self::Oidc => "oidc",
+            Self::Glimesh => "glimesh",
+            Self::Generic => "generic",
         }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let name = raw.trim();
+        Self::ALL
+            .into_iter()
+            .find(|preset| preset.as_str() == name)
+            .ok_or_else(|| format!("`{name}` is not one of: {}", Self::ALL.map(Self::as_str).join(", ")))
     }
 
     /// The scope of the default browser token when `OAUTH_SCOPE` is not set: the

@@ -12,6 +12,7 @@ use tower_sessions::cookie::time::Duration as CookieDuration;
 use tower_sessions::cookie::{Cookie, SameSite};
 
 use super::extract::{SignInState, is_trusted_origin};
+use super::forwarded;
 use crate::error::{ApiError, SignInPage, no_store_headers};
 use crate::login_state::COOKIE_NAME;
 use crate::session::PENDING_TTL_MS;
@@ -24,9 +25,14 @@ pub fn router() -> Router<SignInState> {
         .route("/auth/logout", post(logout))
 }
 
+/// Marks a login we redirected to our own origin, so a second mismatch is
+/// reported instead of redirected again.
+const CANONICAL_HOST: &str = "canonical_host";
+
 #[derive(Debug, Deserialize)]
 pub(crate) struct LoginQuery {
     return_to: Option<String>,
+    canonical_host: Option<String>,
 }
 
 /// Redirects to the provider (302) with state, PKCE challenge and nonce, which
@@ -35,7 +41,8 @@ pub(crate) struct LoginQuery {
     params(("return_to" = Option<String>, Query, description = "A path on this site to return to")),
     responses(
         (status = 302, description = "To the provider's authorization endpoint"),
-        (status = 400, description = "`invalid_return_to` (an HTML page)", content_type = "text/html"),
+        (status = 400, description = "`invalid_return_to`, or `return_to_too_long` (an HTML page)", content_type = "text/html"),
+        (status = 421, description = "`wrong_host`: a proxy in front rewrote the Host; the page names PUBLIC_URL and TRUST_FORWARDED_HEADERS", content_type = "text/html"),
         (status = 500, description = "`internal_error` (an HTML page)", content_type = "text/html"),
     ))]
 pub(crate) async fn login(
@@ -44,23 +51,40 @@ pub(crate) async fn login(
     uri: Uri,
     Query(query): Query<LoginQuery>,
 ) -> Result<Response, SignInPage> {
-    // The session cookie must be set on the origin the provider will redirect
-    // back to, or the callback would find no sign-in in progress.
-    let redirect = &state.service.settings().redirect_url;
-    let expected_host = redirect.host_str().map(|h| match redirect.port() {
+    // The login-state cookie must be set on the origin the provider will
+    // redirect back to, or the callback would find no sign-in in progress.
+    let settings = state.service.settings();
+    let redirect = &settings.redirect_url;
+    let expected = redirect.host_str().map(|h| match redirect.port() {
         Some(port) => format!("{h}:{port}"),
         None => h.to_owned(),
     });
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    if let (Some(host), Some(expected)) = (host, expected_host)
-        && !host.eq_ignore_ascii_case(&expected)
+    let seen = forwarded::authority(&headers, settings.trust_forwarded_headers);
+    if let (Some(seen), Some(expected)) = (seen, expected)
+        && !seen.is(&expected, redirect.scheme())
     {
+        // Sending the browser to our origin helps one that came by another name
+        // (localhost for 127.0.0.1), but loops when a proxy in front rewrites
+        // the Host: the browser is there already (its Referer says so, or we
+        // sent it there once), or the proxy announced itself untrusted.
+        let is_there = query.canonical_host.is_some()
+            || headers
+                .get(header::REFERER)
+                .and_then(|r| r.to_str().ok())
+                .and_then(|r| url::Url::parse(r).ok())
+                .is_some_and(|r| r.origin() == redirect.origin())
+            || (!settings.trust_forwarded_headers && forwarded::has_forwarded_headers(&headers));
+        if is_there {
+            return Err(ApiError::WrongHost { expected: settings.origin(), seen: seen.host }.into());
+        }
         let mut canonical = redirect.clone();
         canonical.set_path("/auth/login");
         canonical.set_query(uri.query());
+        canonical.query_pairs_mut().append_pair(CANONICAL_HOST, "1");
         return Ok(found(canonical.as_str())?);
     }
-    let (url, login_state) = state.service.begin(login_state(&headers).as_deref(), query.return_to.as_deref())?;
+    let cookies = login_states(&headers);
+    let (url, login_state) = state.service.begin(cookies.first().map(String::as_str), query.return_to.as_deref())?;
     let mut response = found(url.as_str())?;
     set_login_state(&mut response, &state, Some(&login_state));
     Ok(response)
@@ -73,10 +97,11 @@ pub(crate) async fn login(
         ("code" = Option<String>, Query, description = "The authorization code"),
         ("state" = Option<String>, Query, description = "The state sent at login"),
         ("error" = Option<String>, Query, description = "The provider's error code"),
+        ("iss" = Option<String>, Query, description = "The issuer that answered (RFC 9207)"),
     ),
     responses(
         (status = 302, description = "Signed in: to `return_to`, with the session cookie"),
-        (status = 400, description = "Missing, wrong or replayed `state`, or a failed exchange (an HTML page)", content_type = "text/html"),
+        (status = 400, description = "Missing, wrong or expired `state` (`invalid_state`), a sign-in already completed (`sign_in_replayed`), another issuer's `iss` (`issuer_mismatch`), or a failed exchange (an HTML page)", content_type = "text/html"),
         (status = 403, description = "`access_denied` (an HTML page)", content_type = "text/html"),
         (status = 500, description = "`internal_error` (an HTML page)", content_type = "text/html"),
     ))]
@@ -86,7 +111,12 @@ pub(crate) async fn callback(
     headers: HeaderMap,
     Query(params): Query<CallbackParams>,
 ) -> Response {
-    let (remaining, login) = state.service.take_login(login_state(&headers).as_deref(), params.state.as_deref());
+    // A browser may also send an older cookie of the same name set with
+    // another `Path` (`/auth/callback` in 0.1.0): use the one holding this state.
+    let cookies = login_states(&headers);
+    let take = |cookie: Option<&String>| state.service.take_login(cookie.map(String::as_str), params.state.as_deref());
+    let (remaining, login) =
+        cookies.iter().map(|c| take(Some(c))).find(|(_, login)| login.is_ok()).unwrap_or_else(|| take(cookies.first()));
     let result = match login {
         Ok(login) => state.service.complete(&session, login, params).await.map_err(ApiError::from),
         Err(e) => Err(ApiError::from(e)),
@@ -101,25 +131,27 @@ pub(crate) async fn callback(
     response
 }
 
-/// The login-state cookie of the request, if it sent one.
-fn login_state(headers: &HeaderMap) -> Option<String> {
+/// The login-state cookies of the request, in the order sent.
+fn login_states(headers: &HeaderMap) -> Vec<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(Cookie::split_parse)
         .filter_map(Result::ok)
-        .find(|c| c.name() == COOKIE_NAME)
+        .filter(|c| c.name() == COOKIE_NAME)
         .map(|c| c.value().to_owned())
+        .collect()
 }
 
-/// Sets the login-state cookie to `value`, or removes it. It is sent only to
-/// the callback path and lives as long as a pending sign-in.
+/// Sets the login-state cookie to `value`, or removes it. It is sent to the
+/// login and callback routes (so a second tab's login adds to the first tab's
+/// pending sign-in instead of replacing it) and lives as long as a pending sign-in.
 fn set_login_state(response: &mut Response, state: &SignInState, value: Option<&str>) {
     let config = state.service.settings();
     let max_age = if value.is_some() { CookieDuration::milliseconds(PENDING_TTL_MS) } else { CookieDuration::ZERO };
     let cookie = Cookie::build((COOKIE_NAME, value.unwrap_or_default()))
-        .path(config.redirect_url.path().to_owned())
+        .path(config.login_state_path())
         .http_only(true)
         .secure(config.cookie_secure)
         .same_site(SameSite::Lax)

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod demo;
 pub mod extract;
+mod forwarded;
 pub mod ops;
 pub mod proxy;
 pub mod token;

@@ -44,6 +44,16 @@ impl PendingLogins {
         (now_ms - login.started_at_ms < PENDING_TTL_MS).then_some(login)
     }
 
+    /// Forgets the oldest sign-in, to make room in the cookie; false if at most
+    /// one is left (the newest is never evicted).
+    pub fn evict_oldest(&mut self) -> bool {
+        let has_older = self.0.len() > 1;
+        if has_older {
+            self.0.remove(0);
+        }
+        has_older
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -101,6 +111,18 @@ mod tests {
         }
         assert!(pending.take("0", 0).is_none());
         assert!(pending.take("9", 0).is_some());
+    }
+
+    /// Eviction drops the oldest first and never the last one.
+    #[test]
+    fn eviction_keeps_the_newest() {
+        let mut pending = PendingLogins::default();
+        pending.push(login("a", 0), 0);
+        pending.push(login("b", 0), 0);
+        assert!(pending.evict_oldest());
+        assert!(!pending.evict_oldest(), "the newest stays");
+        assert!(pending.take("a", 0).is_none());
+        assert!(pending.take("b", 0).is_some());
     }
 
     /// A grant stored before `id_claims` existed still loads.

@@ -8,7 +8,9 @@ use tower_sessions::{Expiry, Session};
 use url::Url;
 
 use super::{SignInError, SignInService, id_token};
-use crate::session::{PendingLogin, SessionError, USER_KEY, UserGrant};
+use crate::login_state::MAX_COOKIE_CHARS;
+use crate::provider::Issuer;
+use crate::session::{PENDING_TTL_MS, PendingLogin, SessionError, USER_KEY, UserGrant};
 use crate::token_cache::{StoredToken, now_ms};
 
 /// The query of `/auth/callback` (RFC 6749 §4.1.2 and §4.1.2.1).
@@ -18,6 +20,8 @@ pub struct CallbackParams {
     pub state: Option<String>,
     pub error: Option<String>,
     pub error_description: Option<String>,
+    /// The issuer that sent the response (RFC 9207).
+    pub iss: Option<String>,
 }
 
 impl SignInService {
@@ -37,8 +41,19 @@ impl SignInService {
         )?;
         let now = now_ms();
         let mut pending = cookie.and_then(|c| shared.login_state.open(c)).unwrap_or_default();
+        let len = return_to.len();
         pending.push(PendingLogin { state, verifier, nonce, return_to, started_at_ms: now }, now);
-        Ok((url, shared.login_state.seal(&pending)))
+        // A cookie the browser would drop, or the callback refuse, loses the
+        // sign-in later with a bare error: make room now, oldest sign-in first.
+        loop {
+            let sealed = shared.login_state.seal(&pending);
+            if sealed.len() <= MAX_COOKIE_CHARS {
+                return Ok((url, sealed));
+            }
+            if !pending.evict_oldest() {
+                return Err(SignInError::ReturnToTooLong { len });
+            }
+        }
     }
 
     /// Takes the sign-in named by the callback's `state` out of the browser's
@@ -60,9 +75,9 @@ impl SignInService {
         (remaining, login)
     }
 
-    /// Completes `login` from the provider's redirect. On success the session
-    /// holds the user's grant under a new id, and the caller redirects to the
-    /// returned path.
+    /// Completes `login` from the provider's redirect, at most once per state
+    /// (before any code exchange). On success the session holds the user's
+    /// grant under a new id, and the caller redirects to the returned path.
     pub async fn complete(
         &self,
         session: &Session,
@@ -71,6 +86,17 @@ impl SignInService {
     ) -> Result<String, SignInError> {
         let shared = &self.0;
         let now = now_ms();
+        let expires_at_ms = login.started_at_ms + PENDING_TTL_MS;
+        let is_first = shared
+            .used_states
+            .claim(shared.cluster.as_ref(), login.state.secret(), expires_at_ms, now)
+            .await
+            .map_err(SignInError::UsedStates)?;
+        if !is_first {
+            return Err(SignInError::Replayed);
+        }
+        // RFC 9207 §2.4: before anything in the response is used, errors included.
+        check_response_issuer(shared.issuer.as_ref(), params.iss.as_deref())?;
         if let Some(error) = params.error {
             return Err(if error == "access_denied" {
                 SignInError::Denied
@@ -82,7 +108,8 @@ impl SignInService {
         let issued = shared.exchange.exchange_code(code, login.verifier).await?;
         let id_claims = match (&login.nonce, &issued.id_token) {
             (Some(nonce), Some(id_token)) => {
-                Some(id_token::check(id_token, nonce.secret(), shared.exchange.client_id(), now)?)
+                let issuer = shared.issuer.as_ref().map(|i| i.identifier.as_str());
+                Some(id_token::check(id_token, nonce.secret(), shared.exchange.client_id(), issuer, now)?)
             }
             _ => None,
         };
@@ -133,5 +160,36 @@ impl SignInService {
             return Err(SignInError::InvalidReturnTo);
         }
         Ok(raw.to_owned())
+    }
+}
+
+/// The mix-up defence of RFC 9207 §2.4: an `iss` must name our issuer, and a
+/// provider whose metadata promises `iss` must send it. Without a known issuer
+/// (OAuth presets without discovery) there is nothing to compare with.
+fn check_response_issuer(expected: Option<&Issuer>, iss: Option<&str>) -> Result<(), SignInError> {
+    match (expected, iss) {
+        (Some(issuer), Some(iss)) if iss != issuer.identifier => Err(SignInError::IssuerMismatch),
+        (Some(issuer), None) if issuer.sends_iss => Err(SignInError::MissingIssuer),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The issuer must match exactly when sent, and be sent when promised.
+    #[test]
+    fn response_issuer_is_checked() {
+        let promised = Issuer { identifier: "https://op.example".into(), sends_iss: true };
+        let unpromised = Issuer { sends_iss: false, ..promised.clone() };
+        assert!(check_response_issuer(Some(&promised), Some("https://op.example")).is_ok());
+        for wrong in ["https://evil.example", "https://op.example/", "HTTPS://op.example"] {
+            let refused = check_response_issuer(Some(&unpromised), Some(wrong));
+            assert!(matches!(refused, Err(SignInError::IssuerMismatch)), "{wrong}");
+        }
+        assert!(matches!(check_response_issuer(Some(&promised), None), Err(SignInError::MissingIssuer)));
+        assert!(check_response_issuer(Some(&unpromised), None).is_ok());
+        assert!(check_response_issuer(None, Some("https://anyone.example")).is_ok());
     }
 }

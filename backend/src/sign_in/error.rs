@@ -14,8 +14,29 @@ pub enum SignInError {
     MissingState,
     #[error("the sign-in state is unknown, expired or already used")]
     InvalidState,
+    /// The state was genuine but its sign-in already reached the callback: a
+    /// copied login-state cookie replayed with its code.
+    #[error("this sign-in was already completed; a sign-in link works only once, so please sign in again")]
+    Replayed,
+    /// Even alone, the pending sign-in would not fit in a browser cookie.
+    #[error(
+        "return_to is too long to keep through sign-in ({len} characters; with escaping it would not fit in a cookie); use a shorter path"
+    )]
+    ReturnToTooLong { len: usize },
+    /// Redis failed while recording the state as used.
+    #[error("the record of used sign-ins is unavailable: {0}")]
+    UsedStates(#[source] ClusterError),
     #[error("the user declined to sign in")]
     Denied,
+    /// RFC 9207: the response's `iss` names another issuer (a mix-up attack, or
+    /// a second provider answering on our redirect URI).
+    #[error("the authorization response's `iss` is not the configured issuer (OAUTH_ISSUER)")]
+    IssuerMismatch,
+    /// RFC 9207: the provider's metadata promises `iss`, and it is missing.
+    #[error(
+        "the authorization response has no `iss`, which the provider's metadata promises (authorization_response_iss_parameter_supported)"
+    )]
+    MissingIssuer,
     #[error("the authorization server reported `{error}`")]
     Provider { error: String, description: Option<String> },
     #[error("the sign-in response has no authorization code")]

@@ -18,13 +18,20 @@ const PROTOCOL_CLAIMS: &[&str] =
 /// JWT itself is not kept.
 pub type IdClaims = serde_json::Map<String, serde_json::Value>;
 
-/// Checks the ID token's `nonce` and `aud` (OpenID Connect Core §3.1.3.7) and
-/// returns its user claims. The signature is not checked: the token came
+/// Checks the ID token's `iss` (when the issuer is known), `nonce`, `aud` and
+/// `exp` (OpenID Connect Core §3.1.3.7) and returns its user claims. The signature is not checked: the token came
 /// straight from the token endpoint over TLS in a client-authenticated request,
 /// which §3.1.3.7 allows in place of signature validation.
-pub(super) fn check(id_token: &IdToken, nonce: &str, client_id: &str, now_ms: i64) -> Result<IdClaims, SignInError> {
+pub(super) fn check(
+    id_token: &IdToken,
+    nonce: &str,
+    client_id: &str,
+    issuer: Option<&str>,
+    now_ms: i64,
+) -> Result<IdClaims, SignInError> {
     #[derive(Deserialize)]
     struct Claims {
+        iss: Option<String>,
         nonce: Option<String>,
         aud: serde_json::Value,
         exp: Option<i64>,
@@ -37,6 +44,10 @@ pub(super) fn check(id_token: &IdToken, nonce: &str, client_id: &str, now_ms: i6
         serde_json::from_slice(&bytes).map_err(|_| SignInError::InvalidIdToken("payload is not JSON"))?;
     let claims: Claims = serde_json::from_value(serde_json::Value::Object(all.clone()))
         .map_err(|_| SignInError::InvalidIdToken("payload is not JSON"))?;
+    // Step 2: the issuer identifier must match exactly.
+    if issuer.is_some_and(|issuer| claims.iss.as_deref() != Some(issuer)) {
+        return Err(SignInError::InvalidIdToken("issuer mismatch"));
+    }
     let nonce_ok = claims.nonce.as_deref().is_some_and(|n| constant_time::eq(n, nonce));
     if !nonce_ok {
         return Err(SignInError::InvalidIdToken("nonce mismatch"));
@@ -77,15 +88,26 @@ mod tests {
     #[test]
     fn id_token_checks() {
         let ok = jwt(serde_json::json!({"sub":"u1","nonce":"n1","aud":"app","exp": 4_000_000_000i64}));
-        assert!(check(&ok, "n1", "app", 0).is_ok());
-        assert!(check(&ok, "n2", "app", 0).is_err());
-        assert!(check(&ok, "n1", "other", 0).is_err());
+        assert!(check(&ok, "n1", "app", None, 0).is_ok());
+        assert!(check(&ok, "n2", "app", None, 0).is_err());
+        assert!(check(&ok, "n1", "other", None, 0).is_err());
         let listed = jwt(serde_json::json!({"sub":"u1","nonce":"n1","aud":["x","app"]}));
-        assert!(check(&listed, "n1", "app", 0).is_ok());
+        assert!(check(&listed, "n1", "app", None, 0).is_ok());
         let expired = jwt(serde_json::json!({"sub":"u1","nonce":"n1","aud":"app","exp": 1}));
-        assert!(check(&expired, "n1", "app", 10_000).is_err());
-        assert!(check(&jwt(serde_json::json!({"aud":"app"})), "n1", "app", 0).is_err());
-        assert!(check(&jwt(serde_json::json!({"nonce":"n1","aud":"app"})), "n1", "app", 0).is_err(), "no sub");
+        assert!(check(&expired, "n1", "app", None, 10_000).is_err());
+        assert!(check(&jwt(serde_json::json!({"aud":"app"})), "n1", "app", None, 0).is_err());
+        assert!(check(&jwt(serde_json::json!({"nonce":"n1","aud":"app"})), "n1", "app", None, 0).is_err(), "no sub");
+    }
+
+    /// A known issuer must be the token's `iss`, exactly (Core §3.1.3.7 step 2).
+    #[test]
+    fn issuer_must_match_when_known() {
+        let token = jwt(serde_json::json!({"iss":"https://op","sub":"u1","nonce":"n1","aud":"app"}));
+        assert!(check(&token, "n1", "app", Some("https://op"), 0).is_ok());
+        assert!(check(&token, "n1", "app", Some("https://evil"), 0).is_err());
+        assert!(check(&token, "n1", "app", Some("https://op/"), 0).is_err());
+        let no_iss = jwt(serde_json::json!({"sub":"u1","nonce":"n1","aud":"app"}));
+        assert!(check(&no_iss, "n1", "app", Some("https://op"), 0).is_err());
     }
 
     /// The user claims are kept; the protocol claims are not.
@@ -95,7 +117,7 @@ mod tests {
             "iss":"https://op","sub":"u1","name":"Ada","nonce":"n1","aud":"app","exp": 4_000_000_000i64,
             "iat": 1, "at_hash":"h", "sid":"s"
         }));
-        let claims = check(&token, "n1", "app", 0).expect("valid");
+        let claims = check(&token, "n1", "app", None, 0).expect("valid");
         let names: Vec<&str> = claims.keys().map(String::as_str).collect();
         assert_eq!(names, ["iss", "name", "sub"]);
     }

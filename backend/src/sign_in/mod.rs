@@ -10,6 +10,7 @@
 //!   refresh that keeps them fresh (one per session at a time).
 //! - `profile`: the user's claims, from the ID token and userinfo.
 //! - `id_token`, `userinfo`: the ID token's checks; the userinfo endpoint.
+//! - `used_states`: the states that reached the callback, so each completes once.
 //! - `error`: each flow's own failures.
 
 use std::sync::Arc;
@@ -22,6 +23,7 @@ mod code_flow;
 mod error;
 mod id_token;
 mod profile;
+mod used_states;
 mod user_token;
 mod userinfo;
 
@@ -32,9 +34,11 @@ pub use userinfo::Userinfo;
 use crate::cluster::Cluster;
 use crate::exchange::Exchange;
 use crate::login_state::LoginStateKey;
+use crate::provider::Issuer;
 use crate::session::{SessionBackend, UserGrant};
 use crate::single_flight::SingleFlight;
 use crate::token_cache::CachePolicy;
+use used_states::UsedStates;
 
 /// Settings of the three-legged flow.
 #[derive(Debug, Clone)]
@@ -55,6 +59,9 @@ pub struct SignIn {
     pub cookie_secure: bool,
     /// A session never outlives this (the refresh token's maximum lifetime).
     pub session_max_lifetime: Duration,
+    /// Whether `/auth/login` takes the host a proxy in front saw from its
+    /// `Forwarded` or `X-Forwarded-Host`/`-Proto` headers.
+    pub trust_forwarded_headers: bool,
 }
 
 impl SignIn {
@@ -62,6 +69,16 @@ impl SignIn {
     /// allowlist) that may call cookie-authenticated routes.
     pub fn origin(&self) -> String {
         self.redirect_url.origin().ascii_serialization()
+    }
+
+    /// The login-state cookie's `Path`: the callback's directory (`/auth` for
+    /// `/auth/callback`), which holds `/auth/login` too.
+    pub fn login_state_path(&self) -> String {
+        let path = self.redirect_url.path();
+        match path.rfind('/') {
+            Some(0) | None => "/".to_owned(),
+            Some(end) => path[..end].to_owned(),
+        }
     }
 }
 
@@ -82,8 +99,13 @@ struct Shared {
     policy: CachePolicy,
     /// Ask for and check an OpenID Connect nonce.
     is_oidc: bool,
+    /// The OpenID Connect issuer, when known: the `iss` of authorization
+    /// responses and ID tokens must name it.
+    issuer: Option<Issuer>,
     /// Seals the pending sign-ins into the browser's login-state cookie.
     login_state: LoginStateKey,
+    /// States that reached the callback: each completes at most once.
+    used_states: UsedStates,
     /// One refresh per session at a time: refresh tokens rotate, so two parallel
     /// refreshes would race and one would be rejected.
     refreshes: SingleFlight<Id, UserGrant, UserTokenError>,
@@ -97,7 +119,9 @@ impl std::fmt::Debug for SignInService {
 
 /// The provider has no authorization endpoint, so no one can sign in.
 #[derive(Debug, thiserror::Error)]
-#[error("OAUTH_REDIRECT_URL is set but the provider has no authorization endpoint; set OAUTH_AUTHORIZE_URL")]
+#[error(
+    "OAUTH_REDIRECT_URL or PUBLIC_URL is set but the provider has no authorization endpoint; set OAUTH_AUTHORIZE_URL"
+)]
 pub struct NoAuthorizeUrl;
 
 impl SignInService {
@@ -110,13 +134,13 @@ impl SignInService {
         sessions: SessionBackend,
         cluster: Option<Cluster>,
         policy: CachePolicy,
-        is_oidc: bool,
+        issuer: Option<Issuer>,
     ) -> Result<Self, NoAuthorizeUrl> {
         if !exchange.has_authorize_url() {
             return Err(NoAuthorizeUrl);
         }
         let exchange = exchange.with_redirect_url(&settings.redirect_url).with_resource(settings.resource.as_ref());
-        let is_oidc = is_oidc || settings.user_scopes.iter().any(|s| s == "openid");
+        let is_oidc = issuer.is_some() || settings.user_scopes.iter().any(|s| s == "openid");
         let login_state = LoginStateKey::derive(&settings.session_key.0);
         Ok(Self(Arc::new(Shared {
             settings,
@@ -126,7 +150,9 @@ impl SignInService {
             cluster,
             policy,
             is_oidc,
+            issuer,
             login_state,
+            used_states: UsedStates::default(),
             refreshes: SingleFlight::default(),
         })))
     }

@@ -16,6 +16,8 @@ pub struct Browser {
     client: reqwest::Client,
     cookie: Mutex<Option<String>>,
     login_state: Mutex<Option<String>>,
+    /// The login-state cookie's `Path`, as its `Set-Cookie` said.
+    login_state_path: Mutex<String>,
     seen: Mutex<Vec<String>>,
 }
 
@@ -27,6 +29,7 @@ impl Browser {
             client,
             cookie: Mutex::default(),
             login_state: Mutex::default(),
+            login_state_path: Mutex::new("/".into()),
             seen: Mutex::default(),
         }
     }
@@ -59,7 +62,7 @@ impl Browser {
     }
 
     /// Sends a request; the cookies go only to the broker's origin (`login_state`
-    /// only to the callback, as its `Path` says), and its `Set-Cookie`s are applied.
+    /// only under its `Path`, as a browser does), and its `Set-Cookie`s are applied.
     pub async fn send(
         &self,
         method: reqwest::Method,
@@ -74,7 +77,7 @@ impl Browser {
             cookies.push(format!("session={cookie}"));
         }
         if ours
-            && url[self.base.len()..].starts_with("/auth/callback")
+            && url[self.base.len()..].starts_with(lock(&self.login_state_path).as_str())
             && let Some(state) = self.login_state()
         {
             cookies.push(format!("login_state={state}"));
@@ -103,6 +106,8 @@ impl Browser {
                 if let Some(value) = set.strip_prefix("login_state=").map(|v| v.split(';').next().unwrap_or_default()) {
                     let removed = value.is_empty() || is_removal(set);
                     self.set_login_state((!removed).then_some(value));
+                    let path = set.split(';').find_map(|a| a.trim().strip_prefix("Path=").map(str::to_owned));
+                    *lock(&self.login_state_path) = path.unwrap_or_else(|| "/".into());
                 }
             }
         }
