@@ -8,9 +8,10 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { launchChromium } from '../support/chromium.mjs';
-import { createPackageSite } from '../support/package-site.mjs';
+import { collectPageErrors, launchChromium } from '../support/chromium.mjs';
+import { createPackageSite, openPackagePage } from '../support/package-site.mjs';
 import { withTabs } from '../support/tabs.mjs';
+import { until } from '../support/wait.mjs';
 
 const TABS = 5;
 
@@ -189,8 +190,7 @@ test('without_web_locks_each_tab_works_alone', { timeout: 60_000 }, () => inTabs
  * request, sent before any module was ready; a tab opened afterwards asks the
  * others instead of the server.
  */
-test('cold_tabs_calling_while_their_module_loads_make_one_request', { timeout: 60_000 }, async () => {
-  const tabs = await openTabs(0, { DEV_TOKEN_TTL_SECS: '600' });
+test('cold_tabs_calling_while_their_module_loads_make_one_request', { timeout: 60_000 }, () => inTabs(0, { DEV_TOKEN_TTL_SECS: '600' }, async (tabs) => {
   let release;
   const held = new Promise((resolve) => { release = resolve; });
   let wasmRequests = 0;
@@ -199,44 +199,33 @@ test('cold_tabs_calling_while_their_module_loads_make_one_request', { timeout: 6
     await held;
     await route.continue();
   });
+  const open = async () => {
+    const page = await tabs.context.newPage();
+    tabs.errors.push(collectPageErrors(page));
+    await openPackagePage(page, tabs.backend.url);
+    return page;
+  };
   try {
-    await tabs.backend.check(async () => {
-      for (let i = 0; i < TABS; i++) {
-        const page = await tabs.context.newPage();
-        tabs.errors.push(collectPageErrors(page));
-        await openPackagePage(page, tabs.backend.url);
-        await page.evaluate(() => { window.first = Promise.all(Array.from({ length: 10 }, () => window.tw.getAccessToken())); });
-        tabs.pages.push(page);
-      }
-      // The lock holder's request is out while every .wasm is still held back.
-      await waitUntil(() => tabs.requests.length === 1);
-      assert.equal(wasmRequests, TABS, 'every tab is still waiting for its module');
-      release();
-      const answers = await Promise.all(tabs.pages.map((page) => page.evaluate(async () => [...new Set(await window.first)])));
-      assert.deepEqual(answers.map((tokens) => tokens.length), Array(TABS).fill(1));
-      assert.equal(new Set(answers.flat()).size, 1, 'every tab got the one token');
-      // A tab opened now finds the others and asks them, not the server.
-      const late = await tabs.context.newPage();
-      tabs.errors.push(collectPageErrors(late));
-      await openPackagePage(late, tabs.backend.url);
-      const lateToken = await late.evaluate(() => window.tw.getAccessToken());
-      assert.equal(lateToken, answers[0][0]);
-      assert.equal(tabs.requests.length, 1, `the token route saw ${tabs.requests.length} requests`);
-      assert.deepEqual(tabs.errors.flat(), []);
-    });
+    for (let i = 0; i < TABS; i++) {
+      const page = await open();
+      await page.evaluate(() => { window.first = Promise.all(Array.from({ length: 10 }, () => window.tw.getAccessToken())); });
+      tabs.pages.push(page);
+    }
+    // The lock holder's request is out while every .wasm is still held back.
+    await until('the early token request', () => tabs.requests.length === 1, { intervalMs: 10 });
+    assert.equal(wasmRequests, TABS, 'every tab is still waiting for its module');
   } finally {
-    await tabs.close();
+    release();
   }
-});
-
-/** Resolves once `condition()` holds, checking every 10 ms (throws after 10 s). */
-async function waitUntil(condition) {
-  const deadline = Date.now() + 10_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met within 10 s');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+  const answers = await Promise.all(tabs.pages.map((page) => page.evaluate(async () => [...new Set(await window.first)])));
+  assert.deepEqual(answers.map((tokens) => tokens.length), Array(TABS).fill(1));
+  assert.equal(new Set(answers.flat()).size, 1, 'every tab got the one token');
+  // A tab opened now finds the others and asks them, not the server.
+  const late = await open();
+  assert.equal(await late.evaluate(() => window.tw.getAccessToken()), answers[0][0]);
+  assert.equal(tabs.requests.length, 1, `the token route saw ${tabs.requests.length} requests`);
+  assert.deepEqual(tabs.errors.flat(), []);
+}));
 
 /** Short-lived tokens: 8 s, refreshed by the backend in their last 3 s, never served under 2 s. */
 const SHORT = { DEV_TOKEN_TTL_SECS: '8', TOKEN_MIN_TTL_SECS: '2', TOKEN_REFRESH_WINDOW_MIN_SECS: '3' };
