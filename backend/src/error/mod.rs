@@ -5,176 +5,34 @@
 //! carry `Cache-Control: no-store`. Descriptions are written for the browser and
 //! never carry upstream text; the full error rides on the response as an
 //! extension for the app's error middleware, which logs and counts it once
-//! ([`ApiError::record`]).
+//! ([`ApiError::record`]). The codes themselves are one table, in `codes`.
+
+mod codes;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Serialize;
 
 use crate::exchange::ExchangeError;
 use crate::http_headers::escape_html;
 pub use crate::http_headers::no_store_headers;
-use crate::proxy::ProxyError;
+use crate::proxy::{ProxyError, ProxyFailure};
 use crate::session::SessionError;
-use crate::sign_in::{SignInError, UserTokenError};
+use crate::sign_in::{SignInError, SignInFailure, UserTokenError, UserTokenFailure};
 use crate::telemetry::Metrics;
 use crate::token_cache::CacheError;
+pub(crate) use codes::route_errors;
+pub use codes::{ErrorCode, ErrorMedia, documented_responses};
 
 /// Suggested wait before retrying when the upstream is down and we have no token.
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(5);
 /// Suggested wait when the proxy is at its bound: places free up as soon as
 /// requests in flight finish.
 const BUSY_RETRY_AFTER: Duration = Duration::from_secs(1);
-
-/// The public `error` code of a failed request. Each code owns its HTTP status
-/// and the description shown to the browser, so a new failure picks a code and
-/// gets both; nothing matches on code strings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorCode {
-    UnknownProfile,
-    UpstreamUnavailable,
-    UpstreamRejected,
-    UpstreamInvalidResponse,
-    CrossSiteRequest,
-    SessionStoreUnavailable,
-    LoginRequired,
-    UserinfoNotConfigured,
-    InvalidReturnTo,
-    InvalidState,
-    SignInReplayed,
-    ReturnToTooLong,
-    IssuerMismatch,
-    WrongHost,
-    AccessDenied,
-    ProviderError,
-    InvalidRequest,
-    InvalidIdToken,
-    InternalError,
-    ApiNotFound,
-    MethodNotAllowed,
-    PathNotAllowed,
-    RequestTooLarge,
-    RequestBodyFailed,
-    ResponseTooLarge,
-    UpstreamTimeout,
-    UpstreamRedirect,
-    ApiUnavailable,
-    ProxyBusy,
-}
-
-impl ErrorCode {
-    /// The code as sent in the body's `error` field; also the metrics label.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::UnknownProfile => "unknown_profile",
-            Self::UpstreamUnavailable => "upstream_unavailable",
-            Self::UpstreamRejected => "upstream_rejected",
-            Self::UpstreamInvalidResponse => "upstream_invalid_response",
-            Self::CrossSiteRequest => "cross_site_request",
-            Self::SessionStoreUnavailable => "session_store_unavailable",
-            Self::LoginRequired => "login_required",
-            Self::UserinfoNotConfigured => "userinfo_not_configured",
-            Self::InvalidReturnTo => "invalid_return_to",
-            Self::InvalidState => "invalid_state",
-            Self::SignInReplayed => "sign_in_replayed",
-            Self::ReturnToTooLong => "return_to_too_long",
-            Self::IssuerMismatch => "issuer_mismatch",
-            Self::WrongHost => "wrong_host",
-            Self::AccessDenied => "access_denied",
-            Self::ProviderError => "provider_error",
-            Self::InvalidRequest => "invalid_request",
-            Self::InvalidIdToken => "invalid_id_token",
-            Self::InternalError => "internal_error",
-            Self::ApiNotFound => "api_not_found",
-            Self::MethodNotAllowed => "method_not_allowed",
-            Self::PathNotAllowed => "path_not_allowed",
-            Self::RequestTooLarge => "request_too_large",
-            Self::RequestBodyFailed => "request_body_failed",
-            Self::ResponseTooLarge => "response_too_large",
-            Self::UpstreamTimeout => "upstream_timeout",
-            Self::UpstreamRedirect => "upstream_redirect",
-            Self::ApiUnavailable => "api_unavailable",
-            Self::ProxyBusy => "proxy_busy",
-        }
-    }
-
-    pub fn status(self) -> StatusCode {
-        match self {
-            Self::UnknownProfile | Self::UserinfoNotConfigured => StatusCode::NOT_FOUND,
-            Self::UpstreamUnavailable | Self::SessionStoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Self::UpstreamRejected | Self::UpstreamInvalidResponse => StatusCode::BAD_GATEWAY,
-            Self::LoginRequired => StatusCode::UNAUTHORIZED,
-            Self::CrossSiteRequest | Self::AccessDenied => StatusCode::FORBIDDEN,
-            Self::InvalidReturnTo
-            | Self::InvalidState
-            | Self::SignInReplayed
-            | Self::ReturnToTooLong
-            | Self::IssuerMismatch
-            | Self::ProviderError
-            | Self::InvalidRequest
-            | Self::InvalidIdToken => StatusCode::BAD_REQUEST,
-            Self::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::WrongHost => StatusCode::MISDIRECTED_REQUEST,
-            Self::ApiNotFound => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::PathNotAllowed => StatusCode::FORBIDDEN,
-            Self::RequestTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::RequestBodyFailed => StatusCode::BAD_REQUEST,
-            Self::ResponseTooLarge | Self::UpstreamRedirect | Self::ApiUnavailable => StatusCode::BAD_GATEWAY,
-            Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
-            Self::ProxyBusy => StatusCode::SERVICE_UNAVAILABLE,
-        }
-    }
-
-    /// The fixed public description; `None` where [`ApiError`] writes one from
-    /// the error itself (its own text, never upstream text).
-    fn description(self) -> Option<&'static str> {
-        Some(match self {
-            Self::UnknownProfile
-            | Self::CrossSiteRequest
-            | Self::ReturnToTooLong
-            | Self::WrongHost
-            | Self::ProviderError
-            | Self::ApiNotFound
-            | Self::MethodNotAllowed
-            | Self::PathNotAllowed
-            | Self::RequestTooLarge
-            | Self::ResponseTooLarge
-            | Self::UpstreamTimeout => return None,
-            Self::UpstreamUnavailable => {
-                "the authorization server is unavailable and no valid token is cached; try again shortly"
-            }
-            Self::UpstreamRejected => "the authorization server rejected the broker's request; see the server log",
-            Self::UpstreamInvalidResponse => {
-                "the authorization server sent a response the broker cannot use; see the server log"
-            }
-            Self::SessionStoreUnavailable => "sessions are unavailable right now; try again shortly",
-            Self::LoginRequired => "sign in to get a user token",
-            Self::UserinfoNotConfigured => {
-                "no user profile: the provider has no userinfo endpoint (or it refused the user's token) and sign-in gave no ID token"
-            }
-            Self::InvalidReturnTo => "return_to must be a path on this site, such as /viewer",
-            Self::InvalidState => "this sign-in link has expired or was already used; please sign in again",
-            Self::SignInReplayed => "this sign-in was already completed; a sign-in link works only once",
-            Self::IssuerMismatch => {
-                "the sign-in response did not come from the expected authorization server; please sign in again"
-            }
-            Self::AccessDenied => "sign-in was cancelled",
-            Self::InvalidRequest | Self::InvalidIdToken => {
-                "the sign-in response could not be used; please sign in again"
-            }
-            Self::InternalError => "something went wrong; see the server log",
-            Self::RequestBodyFailed => "the request body could not be read",
-            Self::UpstreamRedirect => "the API answered with a redirect, which the proxy does not follow",
-            Self::ApiUnavailable => "the API could not be reached; see the server log",
-            Self::ProxyBusy => "the proxy has too many requests in progress; try again shortly",
-        })
-    }
-}
 
 impl From<&ExchangeError> for ErrorCode {
     fn from(e: &ExchangeError) -> Self {
@@ -191,8 +49,8 @@ impl From<&ExchangeError> for ErrorCode {
 
 /// A failed request. A layer's error reaches it through one `From` path and
 /// keeps its `source`: an upstream or session-store failure always lands in
-/// `Exchange` or `Session`, whichever flow it came from; `UserToken` and `SignIn`
-/// hold only their flow's own failures.
+/// `Exchange` or `Session`, whichever flow it came from; `UserToken`, `SignIn`
+/// and `Proxy` hold only their flow's own failures, which their types keep apart.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// The name as requested; shown reduced by [`printable`], since it is the caller's text.
@@ -209,16 +67,15 @@ pub enum ApiError {
     CrossSite(&'static str),
     #[error(transparent)]
     Session(#[from] SessionError),
-    /// The user's token could not be served (never its `Exchange` or `Session` variants).
+    /// The user's token could not be served.
     #[error(transparent)]
-    UserToken(UserTokenError),
-    /// A sign-in navigation failed (never its `Exchange` or `Session` variants).
+    UserToken(#[from] UserTokenFailure),
+    /// A sign-in navigation failed.
     #[error(transparent)]
-    SignIn(SignInError),
-    /// A request through the API proxy failed (never its token variants, which
-    /// land in `Cache` or come through `UserToken`).
+    SignIn(#[from] SignInFailure),
+    /// A request through the API proxy failed.
     #[error(transparent)]
-    Proxy(ProxyError),
+    Proxy(#[from] ProxyFailure),
     /// `/auth/login` reached under another host than ours, by a browser that is
     /// on our origin already: a proxy in front rewrote the Host.
     #[error(
@@ -234,9 +91,9 @@ pub enum ApiError {
 impl From<UserTokenError> for ApiError {
     fn from(e: UserTokenError) -> Self {
         match e {
+            UserTokenError::Failed(e) => Self::UserToken(e),
             UserTokenError::Exchange(e) => Self::Exchange(e),
             UserTokenError::Session(e) => Self::Session(e),
-            other => Self::UserToken(other),
         }
     }
 }
@@ -244,9 +101,9 @@ impl From<UserTokenError> for ApiError {
 impl From<ProxyError> for ApiError {
     fn from(e: ProxyError) -> Self {
         match e {
+            ProxyError::Failed(e) => Self::Proxy(e),
             ProxyError::Cache(e) => Self::Cache(e),
             ProxyError::UserToken(e) => e.into(),
-            other => Self::Proxy(other),
         }
     }
 }
@@ -254,9 +111,9 @@ impl From<ProxyError> for ApiError {
 impl From<SignInError> for ApiError {
     fn from(e: SignInError) -> Self {
         match e {
+            SignInError::Failed(e) => Self::SignIn(e),
             SignInError::Exchange(e) => Self::Exchange(e),
             SignInError::Session(e) => Self::Session(e),
-            other => Self::SignIn(other),
         }
     }
 }
@@ -275,44 +132,43 @@ impl ApiError {
     pub fn code(&self) -> ErrorCode {
         match self {
             Self::UnknownProfile(_) => ErrorCode::UnknownProfile,
-            Self::Cache(CacheError::Upstream(e))
-            | Self::Exchange(e)
-            | Self::UserToken(UserTokenError::Exchange(e))
-            | Self::SignIn(SignInError::Exchange(e)) => e.into(),
-            Self::Cache(CacheError::Stopped(_))
-            | Self::UserToken(UserTokenError::RefreshStopped(_))
-            | Self::Internal(_) => ErrorCode::InternalError,
+            Self::Cache(CacheError::Upstream(e)) | Self::Exchange(e) => e.into(),
+            Self::Cache(CacheError::Stopped(_)) | Self::Internal(_) => ErrorCode::InternalError,
             Self::CrossSite(_) => ErrorCode::CrossSiteRequest,
             Self::WrongHost { .. } => ErrorCode::WrongHost,
-            Self::Session(_)
-            | Self::UserToken(
-                UserTokenError::Session(_) | UserTokenError::RefreshLock(_) | UserTokenError::RefreshLockTimeout,
-            )
-            | Self::SignIn(SignInError::Session(_) | SignInError::UsedStates(_)) => ErrorCode::SessionStoreUnavailable,
-            Self::UserToken(UserTokenError::LoginRequired) => ErrorCode::LoginRequired,
-            Self::UserToken(UserTokenError::NoUsableToken) => ErrorCode::UpstreamUnavailable,
-            Self::UserToken(UserTokenError::NoUserinfo) => ErrorCode::UserinfoNotConfigured,
-            Self::SignIn(SignInError::InvalidReturnTo) => ErrorCode::InvalidReturnTo,
-            Self::SignIn(SignInError::MissingState | SignInError::InvalidState) => ErrorCode::InvalidState,
-            Self::SignIn(SignInError::Replayed) => ErrorCode::SignInReplayed,
-            Self::SignIn(SignInError::ReturnToTooLong { .. }) => ErrorCode::ReturnToTooLong,
-            Self::SignIn(SignInError::IssuerMismatch | SignInError::MissingIssuer) => ErrorCode::IssuerMismatch,
-            Self::SignIn(SignInError::Denied) => ErrorCode::AccessDenied,
-            Self::SignIn(SignInError::Provider { .. }) => ErrorCode::ProviderError,
-            Self::SignIn(SignInError::MissingCode) => ErrorCode::InvalidRequest,
-            Self::SignIn(SignInError::InvalidIdToken(_)) => ErrorCode::InvalidIdToken,
+            Self::Session(_) => ErrorCode::SessionStoreUnavailable,
+            Self::UserToken(e) => match e {
+                UserTokenFailure::LoginRequired => ErrorCode::LoginRequired,
+                UserTokenFailure::RefreshLock(_) | UserTokenFailure::RefreshLockTimeout => {
+                    ErrorCode::SessionStoreUnavailable
+                }
+                UserTokenFailure::RefreshStopped(_) => ErrorCode::InternalError,
+                UserTokenFailure::NoUsableToken => ErrorCode::UpstreamUnavailable,
+                UserTokenFailure::NoUserinfo => ErrorCode::UserinfoNotConfigured,
+            },
+            Self::SignIn(e) => match e {
+                SignInFailure::InvalidReturnTo => ErrorCode::InvalidReturnTo,
+                SignInFailure::MissingState | SignInFailure::InvalidState => ErrorCode::InvalidState,
+                SignInFailure::Replayed => ErrorCode::SignInReplayed,
+                SignInFailure::ReturnToTooLong { .. } => ErrorCode::ReturnToTooLong,
+                SignInFailure::UsedStates(_) => ErrorCode::SessionStoreUnavailable,
+                SignInFailure::Denied => ErrorCode::AccessDenied,
+                SignInFailure::IssuerMismatch | SignInFailure::MissingIssuer => ErrorCode::IssuerMismatch,
+                SignInFailure::Provider { .. } => ErrorCode::ProviderError,
+                SignInFailure::MissingCode => ErrorCode::InvalidRequest,
+                SignInFailure::InvalidIdToken(_) => ErrorCode::InvalidIdToken,
+            },
             Self::Proxy(e) => match e {
-                ProxyError::UnknownApi(_) => ErrorCode::ApiNotFound,
-                ProxyError::MethodNotAllowed(_) => ErrorCode::MethodNotAllowed,
-                ProxyError::Path(_) => ErrorCode::PathNotAllowed,
-                ProxyError::RequestTooLarge(_) => ErrorCode::RequestTooLarge,
-                ProxyError::RequestBody(_) => ErrorCode::RequestBodyFailed,
-                ProxyError::ResponseTooLarge(_) => ErrorCode::ResponseTooLarge,
-                ProxyError::Timeout(_) => ErrorCode::UpstreamTimeout,
-                ProxyError::Redirect(_) => ErrorCode::UpstreamRedirect,
-                ProxyError::Unreachable(_) => ErrorCode::ApiUnavailable,
-                ProxyError::Busy => ErrorCode::ProxyBusy,
-                ProxyError::Cache(_) | ProxyError::UserToken(_) => ErrorCode::InternalError,
+                ProxyFailure::UnknownApi(_) => ErrorCode::ApiNotFound,
+                ProxyFailure::MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed,
+                ProxyFailure::Path(_) => ErrorCode::PathNotAllowed,
+                ProxyFailure::RequestTooLarge(_) => ErrorCode::RequestTooLarge,
+                ProxyFailure::RequestBody(_) => ErrorCode::RequestBodyFailed,
+                ProxyFailure::ResponseTooLarge(_) => ErrorCode::ResponseTooLarge,
+                ProxyFailure::Timeout(_) => ErrorCode::UpstreamTimeout,
+                ProxyFailure::Redirect(_) => ErrorCode::UpstreamRedirect,
+                ProxyFailure::Unreachable(_) => ErrorCode::ApiUnavailable,
+                ProxyFailure::Busy => ErrorCode::ProxyBusy,
             },
         }
     }
@@ -320,7 +176,7 @@ impl ApiError {
     fn description(&self) -> String {
         match (self.code().description(), self) {
             (Some(fixed), _) => fixed.to_owned(),
-            (None, Self::SignIn(SignInError::Provider { error, .. })) => {
+            (None, Self::SignIn(SignInFailure::Provider { error, .. })) => {
                 format!("the sign-in service reported an error ({})", printable(error))
             }
             (None, _) => self.to_string(),
@@ -356,7 +212,7 @@ impl ApiError {
             | Self::Exchange(ExchangeError::BackingOff { retry_after }) => {
                 Duration::from_secs(retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0))
             }
-            Self::Proxy(ProxyError::Busy) => BUSY_RETRY_AFTER,
+            Self::Proxy(ProxyFailure::Busy) => BUSY_RETRY_AFTER,
             _ => DEFAULT_RETRY_AFTER,
         }
     }
@@ -377,6 +233,13 @@ impl ApiError {
         if status == StatusCode::SERVICE_UNAVAILABLE {
             let retry_after = self.retry_after().as_secs().max(1);
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+        }
+        // RFC 9110 §15.5.6: a 405 says what is allowed.
+        if let Self::Proxy(ProxyFailure::MethodNotAllowed { allowed, .. }) = &self {
+            let allowed = allowed.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
+            if let Ok(value) = HeaderValue::from_str(&allowed) {
+                response.headers_mut().insert(header::ALLOW, value);
+            }
         }
         response.extensions_mut().insert(ErrorContext(Arc::new(self)));
         response
@@ -406,6 +269,12 @@ impl From<ApiError> for SignInPage {
 
 impl From<SignInError> for SignInPage {
     fn from(e: SignInError) -> Self {
+        Self(e.into())
+    }
+}
+
+impl From<SignInFailure> for SignInPage {
+    fn from(e: SignInFailure) -> Self {
         Self(e.into())
     }
 }
@@ -441,7 +310,7 @@ mod tests {
     /// Provider error codes are reduced to safe characters and escaped.
     #[test]
     fn provider_text_cannot_inject_markup() {
-        let error = ApiError::from(SignInError::Provider { error: "<script>x</script>".into(), description: None });
+        let error = ApiError::from(SignInFailure::Provider { error: "<script>x</script>".into(), description: None });
         assert!(!error.description().contains('<'));
         assert!(!sign_in_page(StatusCode::BAD_REQUEST, "<script>").0.contains("<script>"));
     }
@@ -450,10 +319,10 @@ mod tests {
     #[test]
     fn statuses() {
         let status = |e: ApiError| e.code().status();
-        assert_eq!(status(UserTokenError::LoginRequired.into()), StatusCode::UNAUTHORIZED);
+        assert_eq!(status(UserTokenFailure::LoginRequired.into()), StatusCode::UNAUTHORIZED);
         assert_eq!(status(ApiError::CrossSite("missing X-Requested-With")), StatusCode::FORBIDDEN);
-        assert_eq!(status(SignInError::InvalidState.into()), StatusCode::BAD_REQUEST);
-        assert_eq!(status(UserTokenError::RefreshLockTimeout.into()), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(status(SignInFailure::InvalidState.into()), StatusCode::BAD_REQUEST);
+        assert_eq!(status(UserTokenFailure::RefreshLockTimeout.into()), StatusCode::SERVICE_UNAVAILABLE);
         let stopped = CacheError::Stopped(crate::single_flight::TaskStopped);
         assert_eq!(status(stopped.into()), StatusCode::INTERNAL_SERVER_ERROR);
     }
@@ -463,7 +332,7 @@ mod tests {
     fn sources_are_kept() {
         use std::error::Error;
         let refused = ExchangeError::Unreachable("connection refused".into());
-        let error = ApiError::from(UserTokenError::RefreshLock(crate::cluster::ClusterError::Encode(Arc::new(
+        let error = ApiError::from(UserTokenFailure::RefreshLock(crate::cluster::ClusterError::Encode(Arc::new(
             serde_json::from_str::<u8>("x").expect_err("not JSON"),
         ))));
         assert!(error.source().is_some());
