@@ -1,6 +1,13 @@
 //! [`ErrorCode`]: every public error code as one row (code, status,
 //! description), and each route's documented error responses generated from
 //! the codes it can answer ([`route_errors!`]).
+//!
+//! Adding a code: one row in the `error_codes!` table below; the arm in
+//! `ApiError::code` that picks it for the failure (the compiler asks for it
+//! when the failure is a new variant of a flow's error enum); and its name in
+//! the `route_errors!` list of each route that can answer it, which is what
+//! the OpenAPI document shows (a test in `openapi.rs` checks the lists against
+//! what the routes' error types can produce).
 
 use std::collections::BTreeMap;
 
@@ -166,3 +173,40 @@ macro_rules! route_errors {
     };
 }
 pub(crate) use route_errors;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Codes are the browser's contract and the metrics label: each is
+    /// distinct, lowercase snake_case, and an error status.
+    #[test]
+    fn codes_are_distinct_snake_case_errors() {
+        let mut seen = std::collections::BTreeSet::new();
+        for code in ErrorCode::ALL {
+            let text = code.as_str();
+            assert!(seen.insert(text), "{text} is in the table twice");
+            assert!(text.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{text}");
+            assert!(code.status().is_client_error() || code.status().is_server_error(), "{text}");
+        }
+    }
+
+    /// A status's documented response names each of its codes, with the
+    /// error body's schema; a 503's says when to come back.
+    #[test]
+    fn responses_group_codes_by_status() {
+        let codes = [ErrorCode::UpstreamUnavailable, ErrorCode::LoginRequired, ErrorCode::SessionStoreUnavailable];
+        let responses = serde_json::to_value(documented_responses(&codes, ErrorMedia::Json)).expect("JSON");
+        let unavailable = &responses["503"];
+        let description = unavailable["description"].as_str().unwrap_or_default();
+        assert!(description.contains("`upstream_unavailable`") && description.contains("`session_store_unavailable`"));
+        assert!(unavailable["headers"]["Retry-After"].is_object());
+        assert_eq!(
+            responses["401"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/ErrorResponse"
+        );
+        let page = serde_json::to_value(documented_responses(&codes, ErrorMedia::Page)).expect("JSON");
+        assert!(page["401"]["content"]["text/html"].is_object());
+        assert_eq!(responses.as_object().map(|r| r.len()), Some(2));
+    }
+}
