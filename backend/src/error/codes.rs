@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 
 use axum::http::StatusCode;
+use utoipa::ToSchema;
 use utoipa::openapi::response::{ResponseBuilder, ResponsesBuilder};
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::{ContentBuilder, HeaderBuilder, Ref, RefOr, Response};
@@ -137,7 +138,7 @@ pub fn documented_responses(codes: &[ErrorCode], media: ErrorMedia) -> BTreeMap<
         let mut response = match media {
             ErrorMedia::Json => ResponseBuilder::new().description(description).content(
                 "application/json",
-                ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorResponse"))).build(),
+                ContentBuilder::new().schema(Some(Ref::from_schema_name(super::ErrorBody::name()))).build(),
             ),
             ErrorMedia::Page => ResponseBuilder::new()
                 .description(format!("{description} (an HTML page)"))
