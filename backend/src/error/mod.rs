@@ -22,7 +22,7 @@ use crate::http_headers::escape_html;
 pub use crate::http_headers::no_store_headers;
 use crate::proxy::{ProxyError, ProxyFailure};
 use crate::session::SessionError;
-use crate::sign_in::{SignInError, SignInFailure, UserTokenError, UserTokenFailure};
+use crate::sign_in::{FlowError, SignInError, SignInFailure, UserTokenFailure};
 use crate::telemetry::Metrics;
 use crate::token_cache::CacheError;
 pub(crate) use codes::route_errors;
@@ -88,12 +88,16 @@ pub enum ApiError {
     Internal(&'static str),
 }
 
-impl From<UserTokenError> for ApiError {
-    fn from(e: UserTokenError) -> Self {
+/// A flow's error lands in the flow's own variant, or in `Exchange` or `Session`.
+impl<F> From<FlowError<F>> for ApiError
+where
+    ApiError: From<F>,
+{
+    fn from(e: FlowError<F>) -> Self {
         match e {
-            UserTokenError::Failed(e) => Self::UserToken(e),
-            UserTokenError::Exchange(e) => Self::Exchange(e),
-            UserTokenError::Session(e) => Self::Session(e),
+            FlowError::Failed(e) => e.into(),
+            FlowError::Exchange(e) => Self::Exchange(e),
+            FlowError::Session(e) => Self::Session(e),
         }
     }
 }
@@ -104,16 +108,6 @@ impl From<ProxyError> for ApiError {
             ProxyError::Failed(e) => Self::Proxy(e),
             ProxyError::Cache(e) => Self::Cache(e),
             ProxyError::UserToken(e) => e.into(),
-        }
-    }
-}
-
-impl From<SignInError> for ApiError {
-    fn from(e: SignInError) -> Self {
-        match e {
-            SignInError::Failed(e) => Self::SignIn(e),
-            SignInError::Exchange(e) => Self::Exchange(e),
-            SignInError::Session(e) => Self::Session(e),
         }
     }
 }

@@ -8,19 +8,44 @@ use crate::session::SessionError;
 use crate::single_flight::TaskStopped;
 
 /// Why a sign-in (login or callback) failed.
-#[derive(Debug, thiserror::Error)]
-pub enum SignInError {
+pub type SignInError = FlowError<SignInFailure>;
+
+/// Why a user token or profile could not be served.
+pub type UserTokenError = FlowError<UserTokenFailure>;
+
+/// A flow's own failure `F`, or the upstream or session-store error it passes on.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum FlowError<F> {
     #[error(transparent)]
-    Failed(#[from] SignInFailure),
+    Failed(F),
     #[error(transparent)]
     Exchange(#[from] ExchangeError),
     #[error(transparent)]
     Session(#[from] SessionError),
 }
 
-impl From<tower_sessions::session::Error> for SignInError {
+impl<F> From<tower_sessions::session::Error> for FlowError<F> {
     fn from(e: tower_sessions::session::Error) -> Self {
         Self::Session(e.into())
+    }
+}
+
+// One impl per flow: a blanket `From<F>` would overlap the ones above.
+impl From<SignInFailure> for SignInError {
+    fn from(e: SignInFailure) -> Self {
+        Self::Failed(e)
+    }
+}
+
+impl From<UserTokenFailure> for UserTokenError {
+    fn from(e: UserTokenFailure) -> Self {
+        Self::Failed(e)
+    }
+}
+
+impl From<TaskStopped> for UserTokenError {
+    fn from(e: TaskStopped) -> Self {
+        Self::Failed(e.into())
     }
 }
 
@@ -62,29 +87,6 @@ pub enum SignInFailure {
     MissingCode,
     #[error("the ID token does not belong to this sign-in ({0})")]
     InvalidIdToken(&'static str),
-}
-
-/// Why a user token or profile could not be served.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum UserTokenError {
-    #[error(transparent)]
-    Failed(#[from] UserTokenFailure),
-    #[error(transparent)]
-    Exchange(#[from] ExchangeError),
-    #[error(transparent)]
-    Session(#[from] SessionError),
-}
-
-impl From<tower_sessions::session::Error> for UserTokenError {
-    fn from(e: tower_sessions::session::Error) -> Self {
-        Self::Session(e.into())
-    }
-}
-
-impl From<TaskStopped> for UserTokenError {
-    fn from(e: TaskStopped) -> Self {
-        Self::Failed(e.into())
-    }
 }
 
 /// The user-token flow's own failure.
