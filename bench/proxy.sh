@@ -13,6 +13,13 @@
 # proxied/direct ratios (of the medians, and the median of the per-round
 # ratios) and the load average before and after. Raw outputs go to
 # bench/results/proxy-<timestamp>/.
+#
+# BASELINE=/path/to/an/older/token-backend adds that build as a second broker
+# (cases baseline-small and baseline-large) in the same rounds, and the
+# proxied/baseline ratios: what a change to the proxy costs (issue 18: the
+# response sandbox headers), measured side by side. To build one:
+#   git archive COMMIT | tar -x -C /tmp/old && cargo build --release -p token-backend \
+#     --manifest-path /tmp/old/Cargo.toml --target-dir /tmp/old-target
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -43,6 +50,17 @@ env OAUTH_PROVIDER=generic OAUTH_TOKEN_URL="http://127.0.0.1:$up/token" \
 pids+=($!)
 broker="http://127.0.0.1:$port"
 wait_http "$broker/healthz"
+if [[ -n ${BASELINE:-} ]]; then
+    cp "$BASELINE" "$out/bin/token-backend-baseline"
+    old_port=$(free_port)
+    env OAUTH_PROVIDER=generic OAUTH_TOKEN_URL="http://127.0.0.1:$up/token" \
+        OAUTH_CLIENT_ID=bench-client OAUTH_CLIENT_SECRET=bench-secret \
+        PROXY_API="api=$api/" RUST_LOG=warn BIND_ADDR="127.0.0.1:$old_port" \
+        "${on_server[@]}" "$out/bin/token-backend-baseline" >"$out/baseline.log" 2>&1 &
+    pids+=($!)
+    baseline="http://127.0.0.1:$old_port"
+    wait_http "$baseline/healthz"
+fi
 
 declare -A url header
 cases=(direct-small proxied-small direct-large proxied-large)
@@ -50,6 +68,11 @@ url[direct-small]="$api/small" url[direct-large]="$api/large"
 url[proxied-small]="$broker/api/proxy/api/small" url[proxied-large]="$broker/api/proxy/api/large"
 header[direct-small]="Authorization: Bearer bench" header[direct-large]="Authorization: Bearer bench"
 header[proxied-small]="X-Bench: proxied" header[proxied-large]="X-Bench: proxied"
+if [[ -n ${BASELINE:-} ]]; then
+    cases+=(baseline-small baseline-large)
+    url[baseline-small]="$baseline/api/proxy/api/small" url[baseline-large]="$baseline/api/proxy/api/large"
+    header[baseline-small]="X-Bench: baseline" header[baseline-large]="X-Bench: baseline"
+fi
 for c in "${cases[@]}"; do
     size=$(curl -sf --max-time 5 -H "${header[$c]}" -o /dev/null -w '%{size_download}' "${url[$c]}") ||
         { echo "no answer from $c (${url[$c]})" >&2; exit 1; }
@@ -78,4 +101,15 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
     echo "| 1 KiB | $(ratio "$(median ${rps[proxied-small]})" "$(median ${rps[direct-small]})"); ${small_ratios[*]}; $(median "${small_ratios[@]}") | $(ratio "$(median ${p99[proxied-small]})" "$(median ${p99[direct-small]})") |"
     # shellcheck disable=SC2086
     echo "| 1 MiB | $(ratio "$(median ${rps[proxied-large]})" "$(median ${rps[direct-large]})"); ${large_ratios[*]}; $(median "${large_ratios[@]}") | $(ratio "$(median ${p99[proxied-large]})" "$(median ${p99[direct-large]})") |"
+    if [[ -n ${BASELINE:-} ]]; then
+        mapfile -t small_vs_old < <(per_round_ratios proxied-small baseline-small)
+        mapfile -t large_vs_old < <(per_round_ratios proxied-large baseline-large)
+        echo
+        echo "| proxied / baseline build | req/s (of the medians; per round; median of those) | p99 |"
+        echo "|---|---|---:|"
+        # shellcheck disable=SC2086
+        echo "| 1 KiB | $(ratio "$(median ${rps[proxied-small]})" "$(median ${rps[baseline-small]})"); ${small_vs_old[*]}; $(median "${small_vs_old[@]}") | $(ratio "$(median ${p99[proxied-small]})" "$(median ${p99[baseline-small]})") |"
+        # shellcheck disable=SC2086
+        echo "| 1 MiB | $(ratio "$(median ${rps[proxied-large]})" "$(median ${rps[baseline-large]})"); ${large_vs_old[*]}; $(median "${large_vs_old[@]}") | $(ratio "$(median ${p99[proxied-large]})" "$(median ${p99[baseline-large]})") |"
+    fi
 } | tee "$out/summary.md"

@@ -7,6 +7,8 @@
 //! ```
 //!
 //! - `GET /small`: 1 KiB; `GET /large`: 1 MiB (both `application/octet-stream`).
+//! - `GET /slow`: 1 KiB after 1.5 s, so `bench/proxied-burst.sh` holds 1,000
+//!   upstream requests open at once.
 //! - Either needs an `Authorization: Bearer …` header (any token: the benchmark
 //!   measures the proxy, not token checking) and answers `401` without one.
 //!
@@ -20,6 +22,9 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+
+/// How long `/slow` takes, as the capacity test's slow API does.
+const SLOW: std::time::Duration = std::time::Duration::from_millis(1_500);
 
 /// Answers `body` to a request with a Bearer token, `401` otherwise.
 fn protected(headers: &HeaderMap, body: Bytes) -> Response {
@@ -36,9 +41,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let port: u16 = std::env::args().nth(1).map(|s| s.parse()).transpose()?.unwrap_or(0);
     let small = Bytes::from(vec![b's'; 1024]);
     let large = Bytes::from(vec![b'l'; 1024 * 1024]);
+    let slow = small.clone();
     let app = Router::new()
         .route("/small", get(move |headers: HeaderMap| std::future::ready(protected(&headers, small.clone()))))
-        .route("/large", get(move |headers: HeaderMap| std::future::ready(protected(&headers, large.clone()))));
+        .route("/large", get(move |headers: HeaderMap| std::future::ready(protected(&headers, large.clone()))))
+        .route(
+            "/slow",
+            get(move |headers: HeaderMap| {
+                let body = slow.clone();
+                async move {
+                    tokio::time::sleep(SLOW).await;
+                    protected(&headers, body)
+                }
+            }),
+        );
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!("listening on {}", listener.local_addr()?);
     std::io::stdout().flush()?;

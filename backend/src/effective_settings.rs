@@ -11,7 +11,8 @@ use secrecy::ExposeSecret;
 use url::Url;
 
 use crate::app::{Config, Cors, Upstream};
-use crate::provider::ProviderSpec;
+use crate::exchange::Grant;
+use crate::provider::{ClientProof, ProviderSpec};
 use crate::proxy::{ApiSettings, ApiToken};
 use crate::telemetry::LogFormat;
 use crate::token_cache::DEFAULT_PROFILE;
@@ -38,16 +39,43 @@ pub fn render(config: &Config) -> String {
         Upstream::Remote { provider, client } => {
             render_provider(&mut out, provider);
             out.set("OAUTH_CLIENT_ID", client.id.as_str());
-            out.set("OAUTH_CLIENT_SECRET", REDACTED);
-            out.set("OAUTH_CLIENT_AUTH", client.auth.as_str());
+            out.set("OAUTH_CLIENT_AUTH", client.proof.auth().as_str());
+            match &client.proof {
+                ClientProof::Basic(_) | ClientProof::Post(_) => {}
+                ClientProof::PrivateKeyJwt(key) => {
+                    out.set("OAUTH_CLIENT_KEY_FILE", format_args!("{} ({:?})", key.file().display(), key.algorithm()));
+                    out.set("OAUTH_CLIENT_KEY_ID", key.kid());
+                }
+            }
+            if client.proof.secret().is_some() {
+                out.set("OAUTH_CLIENT_SECRET", REDACTED);
+            }
         }
     }
     for profile in config.profiles.values() {
         let scope = profile.scopes.join(" ");
-        if profile.name == DEFAULT_PROFILE {
-            out.set("OAUTH_SCOPE", scope);
+        let names: [String; 5] = if profile.name == DEFAULT_PROFILE {
+            [
+                "OAUTH_SCOPE",
+                "OAUTH_GRANT",
+                "OAUTH_ASSERTION_SUBJECT",
+                "OAUTH_ASSERTION_KEY_FILE",
+                "OAUTH_ASSERTION_KEY_ID",
+            ]
+            .map(str::to_owned)
         } else {
-            out.set(&format!("profiles.{}.scope", profile.name), scope);
+            ["scope", "grant", "assertion_subject", "assertion_key_file", "assertion_key_id"]
+                .map(|key| format!("profiles.{}.{key}", profile.name))
+        };
+        out.set(&names[0], scope);
+        match &profile.grant {
+            Grant::ClientCredentials => out.set(&names[1], "client-credentials"),
+            Grant::JwtBearer(grant) => {
+                out.set(&names[1], "jwt-bearer");
+                out.set(&names[2], &grant.subject);
+                out.set(&names[3], format_args!("{} ({:?})", grant.key.file().display(), grant.key.algorithm()));
+                out.set(&names[4], grant.key.kid());
+            }
         }
     }
     match &config.cors {
@@ -131,6 +159,8 @@ fn render_api(out: &mut Lines, api: &ApiSettings) {
     out.set(&key("max_request_bytes"), api.max_request_bytes);
     out.set(&key("max_response_bytes"), api.max_response_bytes);
     out.set(&key("timeout_secs"), secs(api.timeout));
+    out.set(&key("inline_active_content"), api.is_active_content_inline);
+    out.set(&key("renew_cooldown_secs"), secs(api.renew_cooldown));
 }
 
 fn render_provider(out: &mut Lines, provider: &ProviderSpec) {

@@ -72,6 +72,7 @@ mod tests {
             ExchangeError::Unavailable { status: 503, retry_after: None },
             rejected(),
             ExchangeError::InvalidResponse("not JSON".into()),
+            ExchangeError::Signing("no key".into()),
             ExchangeError::BackingOff { retry_after: Duration::from_secs(1) },
         ];
         all.into_iter().map(ApiError::Exchange).collect()

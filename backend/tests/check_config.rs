@@ -64,6 +64,8 @@ async fn valid_configuration_prints_effective_settings_and_exits_0() {
         "apis.models.token=default",
         "apis.models.methods=GET,HEAD",
         "apis.models.timeout_secs=30",
+        "apis.models.inline_active_content=false",
+        "apis.models.renew_cooldown_secs=30",
     ] {
         assert!(exited.stdout.iter().any(|l| l.starts_with(line)), "missing `{line}` in:\n{out}");
     }

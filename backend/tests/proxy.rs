@@ -13,11 +13,11 @@ use std::time::{Duration, Instant};
 use common::broker::{Broker, BrokerBuilder};
 use common::fake_api::FakeApi;
 use common::fault_upstream::{FaultUpstream, Script};
+use common::raw_http::get_raw;
 use common::sign_in::Rig;
 use common::{assert_error, get, get_with, http_client, manual_client, request, scratch_file};
 use futures_util::StreamExt;
 use reqwest::Method;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A broker on the generic preset whose token endpoint is `upstream`, with
 /// these `[apis.*]` tables.
@@ -29,13 +29,7 @@ async fn broker_with_apis(upstream: &FaultUpstream, toml: &str) -> Broker {
 /// Sends `target` as the raw request-target, so no client normalises it first;
 /// returns the status and body.
 async fn raw_get(addr: SocketAddr, target: &str) -> (u16, String) {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let request = format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.expect("write");
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).await.expect("read");
-    let status = answer.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
+    let (status, _, body) = get_raw(addr, target, "Connection: close\r\n").await;
     (status, body)
 }
 
@@ -149,6 +143,12 @@ async fn traversal_and_host_escapes_are_refused() {
         "/api/proxy/api/@evil.example/x",
         "/api/proxy/api/a%40evil.example",
         "/api/proxy/api/a%00b",
+        "/api/proxy/api/models/..;/..;/redirect",
+        "/api/proxy/api/models/..;jsessionid=x/redirect",
+        "/api/proxy/api/models/.;/redirect",
+        "/api/proxy/api/models/..%3b/redirect",
+        "/api/proxy/api/models/..%3B/redirect",
+        "/api/proxy/api/models/..%3Bjsessionid=x/redirect",
     ];
     for target in cases {
         let (status, body) = raw_get(broker.addr(), target).await;
@@ -254,7 +254,11 @@ async fn a_refused_token_is_renewed_and_retried_exactly_once() {
     let api = FakeApi::start().await;
     let broker = broker_with_apis(
         &upstream,
-        &format!("[apis.api]\nbase_url = \"{}\"\nmethods = [\"GET\", \"POST\"]\n", api.url("/")),
+        // No cool-down, so each step below may renew again.
+        &format!(
+            "[apis.api]\nbase_url = \"{}\"\nmethods = [\"GET\", \"POST\"]\nrenew_cooldown_secs = 0\n",
+            api.url("/")
+        ),
     )
     .await;
     let client = http_client();

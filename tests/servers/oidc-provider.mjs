@@ -6,7 +6,9 @@
 // Environment (all optional):
 //   ACCESS_TOKEN_TTL  lifetime in seconds of client-credentials and access tokens (default 60)
 //   EXTRA_CLIENTS     JSON array of extra client metadata (e.g. authorization_code
-//                     clients for browser sign-in tests), added to the built-in ones
+//                     clients for browser sign-in tests), added to the built-in ones.
+//                     A client's `jwks_pem: [{"kid": …, "file": "public.pem"}]` becomes
+//                     its `jwks` (for `private_key_jwt`), read from the PEM public keys.
 //   SIGN_IN=1         also serve the authorization code flow for those clients:
 //                     oidc-provider's own login and consent pages (devInteractions),
 //                     PKCE (S256) required, refresh tokens always issued and rotated,
@@ -29,6 +31,8 @@
 //   GET  /test/events                (SIGN_IN=1) {"counts":{event:N},"refresh_tokens":[{jti,account,saved,consumed,destroyed}],
 //                                    "grant_errors":[{grant_type,error,description}]}: what happened to refresh tokens
 
+import { createPublicKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import Provider, { errors } from 'oidc-provider';
 
@@ -37,7 +41,14 @@ if (!Number.isInteger(ttl) || ttl < 1) {
   console.error(`ACCESS_TOKEN_TTL must be a positive whole number of seconds, got ${process.env.ACCESS_TOKEN_TTL}`);
   process.exit(2);
 }
-const extraClients = JSON.parse(process.env.EXTRA_CLIENTS ?? '[]');
+const extraClients = JSON.parse(process.env.EXTRA_CLIENTS ?? '[]').map(withJwks);
+
+/** `jwks_pem` (see the header) → `jwks`: the registered public keys as JWKs. */
+function withJwks({ jwks_pem: keys, ...client }) {
+  if (!keys) return client;
+  const jwk = ({ kid, file }) => ({ ...createPublicKey(readFileSync(file)).export({ format: 'jwk' }), kid, use: 'sig' });
+  return { ...client, jwks: { keys: keys.map(jwk) } };
+}
 const signIn = process.env.SIGN_IN === '1';
 const refreshTtl = Number.parseInt(process.env.REFRESH_TOKEN_TTL ?? '3600', 10);
 const resourceServer = process.env.RESOURCE_SERVER;

@@ -27,6 +27,7 @@ use tower_sessions::service::SignedCookie;
 use crate::cluster::RedisSettings;
 use crate::descriptors::DescriptorBudget;
 use crate::error::ErrorContext;
+use crate::exchange::Grant;
 use crate::provider::{ClientCredentials, ProviderSpec};
 use crate::proxy::{ApiSettings, ApiToken, ProxyCapacity};
 use crate::routes::extract::SignInState;
@@ -87,12 +88,14 @@ pub enum Upstream {
     Remote { provider: ProviderSpec, client: ClientCredentials },
 }
 
-/// A named kind of browser token; the scope is everything that distinguishes one.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A named kind of browser token: its scope, and the grant it is obtained with.
+#[derive(Debug, Clone)]
 pub struct Profile {
     pub name: String,
     /// Scope tokens, in the configured order; empty means "the server's default".
     pub scopes: Vec<String>,
+    /// How the profile's tokens are obtained.
+    pub grant: Grant,
 }
 
 /// CORS for the token routes.

@@ -14,13 +14,13 @@ use tower_sessions_redis_store::RedisStore;
 use super::{Config, Cors, Upstream};
 use crate::cluster::{Cluster, ClusterError};
 use crate::dev_auth_server::DevAuthServer;
-use crate::exchange::Exchange;
+use crate::exchange::{Exchange, Grant};
 use crate::provider::{ClientCredentials, DiscoveryError, Provider};
 use crate::proxy::{ApiSettings, DEV_MODELS_API, Proxy};
 use crate::session::{MemoryStore, SessionBackend};
 use crate::sign_in::{NoAuthorizeUrl, SignInService, Userinfo};
 use crate::telemetry::Metrics;
-use crate::token_cache::{SharedSource, TokenCache, TokenCaches, TokenSource};
+use crate::token_cache::{JwtBearerSource, SharedSource, TokenCache, TokenCaches, TokenSource};
 use crate::transport::{Transport, TransportBuildError};
 
 /// How often expired sessions are deleted from the in-memory store.
@@ -129,31 +129,49 @@ impl AppState {
             )?),
             None => None,
         };
-        let upstream: Arc<dyn TokenSource> = Arc::new(exchange);
-        let source: Arc<dyn TokenSource> = match &cluster {
-            Some(cluster) => {
-                let identity = format!("{}\n{}", client.id.as_str(), provider.token_url.as_str());
-                let shared =
-                    SharedSource::new(upstream, cluster.clone(), config.cache.clone(), identity, config.http.timeout);
-                Arc::new(shared)
+        // With Redis, each grant's tokens are shared under their own identity, so
+        // a subject's token is never served for the client's own.
+        let share = |upstream: Arc<dyn TokenSource>, grant: &str| -> Arc<dyn TokenSource> {
+            match &cluster {
+                Some(cluster) => {
+                    let identity = format!("{}\n{}{grant}", client.id.as_str(), provider.token_url.as_str());
+                    let timeout = config.http.timeout;
+                    Arc::new(SharedSource::new(upstream, cluster.clone(), config.cache.clone(), identity, timeout))
+                }
+                None => upstream,
             }
-            None => upstream,
         };
+        let client_credentials = share(Arc::new(exchange.clone()), "");
+        let sources: BTreeMap<String, Arc<dyn TokenSource>> = config
+            .profiles
+            .values()
+            .map(|profile| {
+                let source = match &profile.grant {
+                    Grant::ClientCredentials => Arc::clone(&client_credentials),
+                    Grant::JwtBearer(grant) => share(
+                        Arc::new(JwtBearerSource { exchange: exchange.clone(), grant: grant.clone() }),
+                        &format!("\njwt-bearer\n{}", grant.subject),
+                    ),
+                };
+                (profile.name.clone(), source)
+            })
+            .collect();
         let dev_models_url = dev_server.as_ref().map(DevAuthServer::models_url);
-        let state = Self::assemble(config, source, metrics, Started { sign_in, cluster, dev_models_url })?;
+        let source_of = |name: &str| sources.get(name).cloned().unwrap_or_else(|| Arc::clone(&client_credentials));
+        let state = Self::assemble(config, source_of, metrics, Started { sign_in, cluster, dev_models_url })?;
         Ok(Built { state, dev_server })
     }
 
     /// State whose caches all draw from `source`; no sign-in, no Redis.
     pub fn with_source(config: Config, source: Arc<dyn TokenSource>) -> Result<Self, StartupError> {
-        Self::assemble(config, source, Metrics::new(), Started::default())
+        Self::assemble(config, |_| Arc::clone(&source), Metrics::new(), Started::default())
     }
 
-    /// One token cache per profile, and the proxy with the configured APIs (and,
+    /// One token cache per profile (drawing from `source_of(profile name)`), and the proxy with the configured APIs (and,
     /// in `--dev`, the dev resource server's `models` unless one is configured).
     fn assemble(
         config: Config,
-        source: Arc<dyn TokenSource>,
+        source_of: impl Fn(&str) -> Arc<dyn TokenSource>,
         metrics: Metrics,
         started: Started,
     ) -> Result<Self, StartupError> {
@@ -169,7 +187,7 @@ impl AppState {
             .into_values()
             .map(|p| {
                 let cache =
-                    TokenCache::new(p.scopes, Arc::clone(&source), config.cache.clone(), metrics.profile(&p.name));
+                    TokenCache::new(p.scopes, source_of(&p.name), config.cache.clone(), metrics.profile(&p.name));
                 (p.name, cache)
             })
             .collect::<BTreeMap<_, _>>();

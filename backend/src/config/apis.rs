@@ -13,8 +13,8 @@ use url::Url;
 use super::Problem;
 use crate::provider::{Preset, is_loopback};
 use crate::proxy::{
-    ApiSettings, ApiToken, ApsService, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT,
-    with_trailing_slash,
+    ApiSettings, ApiToken, ApsService, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_RENEW_COOLDOWN,
+    DEFAULT_TIMEOUT, with_trailing_slash,
 };
 
 /// The largest body limit accepted: a typo's extra digits, not a real need, go beyond.
@@ -38,6 +38,10 @@ pub(super) struct FileApi {
     max_request_bytes: Option<u64>,
     max_response_bytes: Option<u64>,
     timeout_secs: Option<u64>,
+    /// Show HTML, SVG, XML and unknown types inline (still sandboxed) instead of as downloads.
+    inline_active_content: Option<bool>,
+    /// After an API's `401` renewed the token, seconds before another may.
+    renew_cooldown_secs: Option<u64>,
 }
 
 /// What the APIs are checked against.
@@ -158,6 +162,8 @@ fn parse_file_api(
     let max_response_bytes =
         limit("max_response_bytes", api.max_response_bytes, DEFAULT_MAX_RESPONSE_BYTES, (1, MAX_BODY_LIMIT));
     let timeout = limit("timeout_secs", api.timeout_secs, DEFAULT_TIMEOUT.as_secs(), (1, 3600));
+    let renew_cooldown =
+        limit("renew_cooldown_secs", api.renew_cooldown_secs, DEFAULT_RENEW_COOLDOWN.as_secs(), (0, 3600));
     if !ok {
         return None;
     }
@@ -170,6 +176,8 @@ fn parse_file_api(
         max_request_bytes,
         max_response_bytes,
         timeout: Duration::from_secs(timeout),
+        is_active_content_inline: api.inline_active_content.unwrap_or(false),
+        renew_cooldown: Duration::from_secs(renew_cooldown),
     })
 }
 
@@ -209,7 +217,8 @@ fn parse_methods(raw: &[String]) -> Result<Vec<Method>, String> {
 }
 
 /// Prefixes start with `/` and are plain paths: the proxy compares them with
-/// the resolved path as text, so they must be in the same normal form.
+/// the resolved path segment by segment as text, so they must be in the same
+/// normal form (no `;` parameters either). A trailing `/` is allowed and changes nothing.
 fn parse_paths(raw: &[String]) -> Result<Vec<String>, String> {
     if raw.is_empty() {
         return Err("must list at least one path prefix (`/` for all)".to_owned());
@@ -218,10 +227,10 @@ fn parse_paths(raw: &[String]) -> Result<Vec<String>, String> {
         let is_plain = path.starts_with('/')
             && !path.contains("//")
             && !path.split('/').any(|s| s == "." || s == "..")
-            && !path.contains(['\\', '%', '?', '#', '@'])
+            && !path.contains(['\\', '%', '?', '#', '@', ';'])
             && !path.chars().any(char::is_whitespace);
         if !is_plain {
-            return Err(format!("`{path}` must start with `/`, without `//`, dot segments, `%`, `?`, `#` or `@`"));
+            return Err(format!("`{path}` must start with `/`, without `//`, dot segments, `%`, `;`, `?`, `#` or `@`"));
         }
     }
     Ok(raw.to_vec())
@@ -286,6 +295,14 @@ mod tests {
             assert!(problems.iter().any(|p| p.contains(want)), "missing {want:?} in {problems:?}");
         }
         assert_eq!(problems.len(), expected.len(), "{problems:?}");
+    }
+
+    /// Prefixes in the form the proxy compares: `;` parameters refused, a trailing `/` kept.
+    #[test]
+    fn path_prefixes_are_plain() {
+        assert!(parse_paths(&["/a;b".to_owned()]).is_err());
+        assert!(parse_paths(&["/models/..;/".to_owned()]).is_err());
+        assert_eq!(parse_paths(&["/models/".to_owned()]), Ok(vec!["/models/".to_owned()]));
     }
 
     /// Unknown keys are refused by name.

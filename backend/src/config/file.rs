@@ -28,6 +28,12 @@ pub(super) struct FileConfig {
 #[serde(deny_unknown_fields)]
 pub(super) struct FileProfile {
     pub(super) scope: String,
+    /// `client-credentials` (the default) or `jwt-bearer`, checked in `grant.rs`.
+    pub(super) grant: Option<String>,
+    /// The jwt-bearer settings; each unset one falls back to `[oauth]`'s.
+    pub(super) assertion_subject: Option<String>,
+    pub(super) assertion_key_file: Option<std::path::PathBuf>,
+    pub(super) assertion_key_id: Option<String>,
 }
 
 pub(super) fn read_file(path: &Path) -> Result<FileConfig, String> {

@@ -17,6 +17,7 @@ mod cache;
 mod cli;
 mod cors;
 mod file;
+mod grant;
 mod kinds;
 mod profiles;
 mod redis;

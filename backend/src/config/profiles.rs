@@ -1,10 +1,12 @@
 //! The browser-token profiles: the default one (`OAUTH_SCOPE`) and the named
-//! `[profiles.NAME]` tables of the file, and scope syntax (RFC 6749 §3.3).
+//! `[profiles.NAME]` tables of the file (each with its grant, see `grant`), and
+//! scope syntax (RFC 6749 §3.3).
 
 use std::collections::BTreeMap;
 
 use super::cli::CONFIG_FILE_VAR;
 use super::file::FileProfile;
+use super::grant::{default_grant, profile_grant};
 use super::settings::Settings;
 use super::validate::Validator;
 use crate::app::Profile;
@@ -19,9 +21,13 @@ pub(super) fn parse(
     v: &mut Validator,
 ) -> Option<BTreeMap<String, Profile>> {
     let default_scope = if dev { "viewables:read" } else { preset.default_scope() };
-    let scopes = v.parse_or(&s.scope, default_scope, parse_scope)?;
+    let scopes = v.parse_or(&s.scope, default_scope, parse_scope);
+    let grant = default_grant(s, preset, dev, v);
     let mut profiles = BTreeMap::new();
-    profiles.insert(DEFAULT_PROFILE.to_owned(), Profile { name: DEFAULT_PROFILE.to_owned(), scopes });
+    profiles.insert(
+        DEFAULT_PROFILE.to_owned(),
+        Profile { name: DEFAULT_PROFILE.to_owned(), scopes: scopes?, grant: grant? },
+    );
     let mut ok = true;
     for (name, profile) in named {
         if name == DEFAULT_PROFILE {
@@ -37,14 +43,16 @@ pub(super) fn parse(
             ok = false;
             continue;
         }
-        match parse_scope(&profile.scope) {
-            Ok(scopes) => {
-                profiles.insert(name.clone(), Profile { name: name.clone(), scopes });
+        let grant = profile_grant(name, profile, s, preset, dev, v);
+        match (parse_scope(&profile.scope), grant) {
+            (Ok(scopes), Some(grant)) => {
+                profiles.insert(name.clone(), Profile { name: name.clone(), scopes, grant });
             }
-            Err(message) => {
+            (Err(message), _) => {
                 v.problem(CONFIG_FILE_VAR, format!("[profiles.{name}].scope: {message}"));
                 ok = false;
             }
+            (Ok(_), None) => ok = false,
         }
     }
     ok.then_some(profiles)

@@ -28,9 +28,23 @@ settings! {
     /// File holding the client secret
     client_secret_file: Path = "OAUTH_CLIENT_SECRET_FILE", alias "client-secret-file", value_name "FILE",
         toml [oauth] "client_secret_file";
-    /// Client authentication: basic or post
+    /// Client authentication: basic, post or private_key_jwt
     client_auth: Text = "OAUTH_CLIENT_AUTH", alias "client-auth",
         default_note by_preset(|preset| preset.default_client_auth().as_str()), toml [oauth] "client_auth";
+    /// PEM private key signing the client assertions of private_key_jwt (RSA: RS256, EC P-256: ES256)
+    client_key_file: Path = "OAUTH_CLIENT_KEY_FILE", alias "client-key-file", value_name "FILE",
+        toml [oauth] "client_key_file";
+    /// Key id (`kid`) of OAUTH_CLIENT_KEY_FILE, as registered in the client's JWKS
+    client_key_id: Text = "OAUTH_CLIENT_KEY_ID", alias "client-key-id", toml [oauth] "client_key_id";
+    /// Grant of the default profile's tokens: client-credentials or jwt-bearer
+    grant: Text = "OAUTH_GRANT", alias "grant", default "client-credentials", toml [oauth] "grant";
+    /// jwt-bearer: the assertion's subject (for aps, the Secure Service Account id)
+    assertion_subject: Text = "OAUTH_ASSERTION_SUBJECT", alias "assertion-subject", toml [oauth] "assertion_subject";
+    /// jwt-bearer: PEM private key signing the assertions (RSA: RS256, required for aps; EC P-256: ES256)
+    assertion_key_file: Path = "OAUTH_ASSERTION_KEY_FILE", alias "assertion-key-file", value_name "FILE",
+        toml [oauth] "assertion_key_file";
+    /// jwt-bearer: key id (`kid`) of OAUTH_ASSERTION_KEY_FILE (for aps, from the SSA's Create Key)
+    assertion_key_id: Text = "OAUTH_ASSERTION_KEY_ID", alias "assertion-key-id", toml [oauth] "assertion_key_id";
     /// Scope of the default browser token (/api/token)
     scope: Text = "OAUTH_SCOPE", alias "scope", default_note "from the preset", toml [oauth] "scope";
     /// Comma-separated CORS allowlist for the token routes, or *
@@ -131,7 +145,7 @@ mod tests {
         };
         assert_eq!(
             help("oauth-client-auth"),
-            "Client authentication: basic or post [default: basic; post for the glimesh preset]"
+            "Client authentication: basic, post or private_key_jwt [default: basic; post for the glimesh preset]"
         );
         assert_eq!(help("token-min-ttl-secs"), "A token with less life left is never served [default: 30]");
         assert_eq!(help("oauth-client-id"), "Client id (required unless --dev)");

@@ -1,6 +1,8 @@
 //! Where tokens come from: the provider preset and its endpoints, our client
 //! credentials, the limits on upstream requests, or the `--dev` server.
 
+use std::sync::Arc;
+
 use oauth2::{ClientId, ClientSecret};
 use secrecy::ExposeSecret;
 
@@ -9,7 +11,10 @@ use super::setting::Setting;
 use super::settings::Settings;
 use super::validate::Validator;
 use crate::app::Upstream;
-use crate::provider::{ClientAuth, ClientCredentials, EndpointOverrides, Preset, ProviderSpec, parse_endpoint_url};
+use crate::provider::{
+    ClientAuth, ClientCredentials, ClientProof, EndpointOverrides, Preset, ProofFile, ProofFileKind, ProviderSpec,
+    SigningKey, parse_endpoint_url,
+};
 use crate::transport::UpstreamHttp;
 
 /// The limits on every request to the authorization server.
@@ -63,8 +68,53 @@ pub(super) fn remote(s: &Settings, preset: Option<Preset>, v: &mut Validator) ->
             None
         }
     };
-    let secret = client_secret(s, v);
-    Some(Upstream::Remote { provider: provider?, client: ClientCredentials { id: id?, secret: secret?, auth: auth? } })
+    // Without a valid method (no preset, a bad OAUTH_CLIENT_AUTH), the credentials
+    // are still checked as for a secret, so every problem shows in one run.
+    let proof = match auth.unwrap_or(ClientAuth::Basic) {
+        ClientAuth::Basic => client_secret(s, v).map(ClientProof::Basic),
+        ClientAuth::Post => client_secret(s, v).map(ClientProof::Post),
+        ClientAuth::PrivateKeyJwt => client_key(s, v).map(ClientProof::PrivateKeyJwt),
+    };
+    if auth != Some(ClientAuth::PrivateKeyJwt) {
+        if v.value(&s.client_key_id).is_some() {
+            v.problem_with(&s.client_key_id, "is only used with OAUTH_CLIENT_AUTH=private_key_jwt");
+        }
+        if v.value(&s.client_key_file).is_some() {
+            v.problem_with(&s.client_key_file, "is only used with OAUTH_CLIENT_AUTH=private_key_jwt");
+        }
+    }
+    let file = proof_file(s, auth, v);
+    Some(Upstream::Remote { provider: provider?, client: ClientCredentials { id: id?, proof: auth.and(proof)?, file } })
+}
+
+/// The file the client's credential comes from, watched for rotation.
+fn proof_file(s: &Settings, auth: Option<ClientAuth>, v: &mut Validator) -> Option<Arc<ProofFile>> {
+    let (path, kind) = match auth? {
+        ClientAuth::Basic => (v.value(&s.client_secret_file)?, ProofFileKind::Basic),
+        ClientAuth::Post => (v.value(&s.client_secret_file)?, ProofFileKind::Post),
+        ClientAuth::PrivateKeyJwt => {
+            (v.value(&s.client_key_file)?, ProofFileKind::Key { kid: v.value(&s.client_key_id)?.trim().to_owned() })
+        }
+    };
+    Some(Arc::new(ProofFile::new(&path, kind)))
+}
+
+/// `private_key_jwt`: the key in `OAUTH_CLIENT_KEY_FILE` with its `OAUTH_CLIENT_KEY_ID`.
+/// A shared secret set as well is refused: it would never be used.
+fn client_key(s: &Settings, v: &mut Validator) -> Option<SigningKey> {
+    if v.value(&s.client_secret).is_some() || v.value(&s.client_secret_file).is_some() {
+        v.problem(s.client_secret.var, "not used with OAUTH_CLIENT_AUTH=private_key_jwt; unset it");
+    }
+    let file = v.value(&s.client_key_file);
+    if file.is_none() {
+        v.problem(s.client_key_file.var, "missing: private_key_jwt needs the PEM private key that signs assertions");
+    }
+    let kid = v.value(&s.client_key_id);
+    if kid.as_deref().is_none_or(|kid| kid.trim().is_empty()) {
+        v.problem(s.client_key_id.var, "missing: private_key_jwt needs the key id (`kid`) registered for the key");
+    }
+    let key = SigningKey::from_file(&file?, &kid?);
+    v.check_setting(&s.client_key_file, key)
 }
 
 /// `OAUTH_CLIENT_SECRET` or the file `OAUTH_CLIENT_SECRET_FILE` names, never both.

@@ -188,7 +188,7 @@ pub(super) mod tests {
     use super::*;
     use crate::app::Upstream;
     use crate::config::{Cli, ConfigError};
-    use crate::provider::{ClientAuth, ProviderSpec};
+    use crate::provider::{ClientProof, ProviderSpec};
     use crate::token_cache::DEFAULT_PROFILE;
 
     pub(in crate::config) fn cli(args: &[&str]) -> Cli {
@@ -258,7 +258,7 @@ pub(super) mod tests {
         let config = aps_config();
         assert_eq!(config.profiles[DEFAULT_PROFILE].scopes, ["viewables:read"]);
         let Upstream::Remote { provider, client } = &config.upstream else { panic!("remote expected") };
-        assert_eq!(client.auth, ClientAuth::Basic);
+        assert!(matches!(client.proof, ClientProof::Basic(_)));
         assert!(matches!(provider, ProviderSpec::Static { token_url, .. }
             if token_url.as_str() == "https://developer.api.autodesk.com/authentication/v2/token"));
     }

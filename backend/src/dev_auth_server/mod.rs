@@ -26,7 +26,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use url::Url;
 
-use crate::provider::{ClientAuth, ClientCredentials, Issuer, Provider};
+use crate::provider::{ClientCredentials, ClientProof, Issuer, Provider};
 use grants::Grants;
 
 /// The dev server's fixed client id; the secret is random per process.
@@ -87,7 +87,11 @@ impl DevAuthServer {
             }
         });
         tracing::info!(issuer = %format!("http://{addr}"), "development authorization server started");
-        let client = ClientCredentials { id: ClientId::new(DEV_CLIENT_ID.to_owned()), secret, auth: ClientAuth::Basic };
+        let client = ClientCredentials {
+            id: ClientId::new(DEV_CLIENT_ID.to_owned()),
+            proof: ClientProof::Basic(secret),
+            file: None,
+        };
         Ok(Self { addr, client, task })
     }
 

@@ -43,6 +43,7 @@ impl From<&ExchangeError> for ErrorCode {
             | ExchangeError::BackingOff { .. } => Self::UpstreamUnavailable,
             ExchangeError::Rejected { .. } => Self::UpstreamRejected,
             ExchangeError::InvalidResponse(_) => Self::UpstreamInvalidResponse,
+            ExchangeError::Signing(_) => Self::InternalError,
         }
     }
 }

@@ -4,14 +4,21 @@
 //! `oauth2` speaks the protocol; [`crate::transport`] carries it (timeouts, no
 //! redirects, a body cap); this module turns everything the upstream can do
 //! wrong into an [`ExchangeError`] that never carries a secret. The token
-//! response is read in `response`, revocation (RFC 7009) is in `revocation`.
+//! response is read in `response`, revocation (RFC 7009) is in `revocation`,
+//! client authentication (and `private_key_jwt` assertions) in `client_assertion`,
+//! the JWT bearer grant in `jwt_bearer`, credential rotation in `rotation`.
 
+mod client_assertion;
+mod jwt_bearer;
 mod response;
 mod revocation;
+mod rotation;
 
+pub use jwt_bearer::{APS_TOKEN_AUDIENCE, AssertionStyle, Grant, JwtBearer};
 pub use response::{IdToken, IssuedToken};
 pub(crate) use response::{MAX_LIFETIME, parse_reason};
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, AtomicU32, Ordering};
 use std::time::Duration;
 
@@ -21,11 +28,11 @@ use oauth2::{
     ErrorResponseType, HttpRequest, HttpResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken,
     RequestTokenError, Scope, StandardErrorResponse, StandardRevocableToken,
 };
-use secrecy::{ExposeSecret, SecretString};
 
 use self::response::{UpstreamTokenResponse, validate};
+use self::rotation::Credentials;
 use crate::log_text::Scrubber;
-use crate::provider::{ClientAuth, ClientCredentials, Provider};
+use crate::provider::{ClientCredentials, ClientProof, Provider};
 use crate::transport::{Transport, TransportError, retry_after_secs};
 
 /// Why a grant failed. Cloneable so one failure can be shared with every waiter;
@@ -47,6 +54,9 @@ pub enum ExchangeError {
     /// A success response we cannot use: not JSON, missing fields, absurd lifetime, too large.
     #[error("the authorization server sent an invalid token response: {0}")]
     InvalidResponse(String),
+    /// A JWT we had to sign (a client assertion) could not be signed.
+    #[error("cannot sign the assertion for the authorization server: {0}")]
+    Signing(String),
     /// Not asked: a recent token request failed and the upstream is left alone
     /// until this much time has passed (`token_cache`'s backoff window).
     #[error("the authorization server failed recently; the broker waits {retry_after:?} before asking it again")]
@@ -63,6 +73,7 @@ impl ExchangeError {
             Self::Rejected { .. } => "rejected",
             Self::InvalidResponse(_) => "invalid_response",
             Self::BackingOff { .. } => "backing_off",
+            Self::Signing(_) => "signing",
         }
     }
 }
@@ -87,32 +98,35 @@ pub struct Exchange {
     http: Transport,
     /// Lifetime assumed when the upstream omits `expires_in`.
     default_ttl: Duration,
-    /// Scrubbed from anything the upstream echoes back; sent by [`Exchange::revoke`].
-    secret: SecretString,
-    auth: ClientAuth,
+    /// How we authenticate, as of now (see `rotation`): scrubbed from anything
+    /// the upstream echoes back, sent by [`Exchange::revoke`], signs each client assertion.
+    credentials: Arc<Credentials>,
     /// RFC 8707 `resource` for the sign-in requests (authorization, code, refresh).
     resource: Option<String>,
 }
 
 impl Exchange {
     pub fn new(provider: &Provider, client: &ClientCredentials, http: Transport, default_ttl: Duration) -> Self {
-        let auth_type = match client.auth {
-            ClientAuth::Basic => AuthType::BasicAuth,
-            ClientAuth::Post => AuthType::RequestBody,
-        };
         let oauth = oauth2::Client::new(client.id.clone())
-            .set_client_secret(ClientSecret::new(client.secret.secret().clone()))
-            .set_auth_type(auth_type)
             .set_token_uri(provider.token_url.clone())
             .set_auth_uri_option(provider.authorize_url.clone())
             .set_revocation_url_option(provider.revocation_url.clone());
-        Self {
-            client: oauth,
-            http,
-            default_ttl,
-            secret: SecretString::from(client.secret.secret().clone()),
-            auth: client.auth,
-            resource: None,
+        let credentials = Arc::new(Credentials::new(client.proof.clone(), client.file.clone()));
+        Self { client: oauth, http, default_ttl, credentials, resource: None }
+    }
+
+    /// The `oauth2` client authenticating with `proof`. With `private_key_jwt`
+    /// there is no secret: `oauth2` then sends only `client_id` in the body, and
+    /// each request adds its assertion.
+    fn oauth(&self, proof: &ClientProof) -> OAuthClient {
+        let auth_type = match proof {
+            ClientProof::Basic(_) => AuthType::BasicAuth,
+            ClientProof::Post(_) | ClientProof::PrivateKeyJwt(_) => AuthType::RequestBody,
+        };
+        let client = self.client.clone().set_auth_type(auth_type);
+        match proof.secret() {
+            Some(secret) => client.set_client_secret(ClientSecret::new(secret.secret().clone())),
+            None => client,
         }
     }
 
@@ -171,12 +185,27 @@ impl Exchange {
 
     /// The authorization code grant (RFC 6749 §4.1.3) with the PKCE verifier.
     pub async fn exchange_code(&self, code: String, verifier: PkceCodeVerifier) -> Result<IssuedToken, ExchangeError> {
+        self.with_current_proof(|proof| self.exchange_code_as(proof, &code, &verifier)).await
+    }
+
+    async fn exchange_code_as(
+        &self,
+        proof: Arc<ClientProof>,
+        code: &str,
+        verifier: &PkceCodeVerifier,
+    ) -> Result<IssuedToken, ExchangeError> {
         let reply = Reply::default();
         let transport = GrantHttp { exchange: self, reply: &reply };
-        let sent = self.scrubber().credential(&code).credential(verifier.secret());
-        let mut request = self.client.exchange_code(AuthorizationCode::new(code)).set_pkce_verifier(verifier);
+        let auth = self.client_auth_params(&proof)?;
+        let sent = self.scrubber(&proof, &auth).credential(code).credential(verifier.secret());
+        let verifier = PkceCodeVerifier::new(verifier.secret().clone());
+        let client = self.oauth(&proof);
+        let mut request = client.exchange_code(AuthorizationCode::new(code.to_owned())).set_pkce_verifier(verifier);
         if let Some(resource) = &self.resource {
             request = request.add_extra_param("resource", resource.clone());
+        }
+        for (name, value) in auth {
+            request = request.add_extra_param(name, value);
         }
         let response = request.request_async(&transport).await.map_err(|e| self.classify(e, &reply, &sent))?;
         validate(response, self.default_ttl)
@@ -184,31 +213,52 @@ impl Exchange {
 
     /// The refresh grant (RFC 6749 §6); `scopes` narrows the new access token.
     pub async fn refresh(&self, refresh_token: &RefreshToken, scopes: &[String]) -> Result<IssuedToken, ExchangeError> {
+        self.with_current_proof(|proof| self.refresh_as(proof, refresh_token, scopes)).await
+    }
+
+    async fn refresh_as(
+        &self,
+        proof: Arc<ClientProof>,
+        refresh_token: &RefreshToken,
+        scopes: &[String],
+    ) -> Result<IssuedToken, ExchangeError> {
         let reply = Reply::default();
         let transport = GrantHttp { exchange: self, reply: &reply };
+        let auth = self.client_auth_params(&proof)?;
+        let sent = self.scrubber(&proof, &auth).credential(refresh_token.secret());
+        let client = self.oauth(&proof);
         let mut request =
-            self.client.exchange_refresh_token(refresh_token).add_scopes(scopes.iter().cloned().map(Scope::new));
+            client.exchange_refresh_token(refresh_token).add_scopes(scopes.iter().cloned().map(Scope::new));
         if let Some(resource) = &self.resource {
             request = request.add_extra_param("resource", resource.clone());
         }
-        let response = request
-            .request_async(&transport)
-            .await
-            .map_err(|e| self.classify(e, &reply, &self.scrubber().credential(refresh_token.secret())))?;
+        for (name, value) in auth {
+            request = request.add_extra_param(name, value);
+        }
+        let response = request.request_async(&transport).await.map_err(|e| self.classify(e, &reply, &sent))?;
         validate(response, self.default_ttl)
     }
 
     /// The client-credentials grant (RFC 6749 §4.4) for the given scopes.
     pub async fn client_credentials(&self, scopes: &[String]) -> Result<IssuedToken, ExchangeError> {
+        self.with_current_proof(|proof| self.client_credentials_as(proof, scopes)).await
+    }
+
+    async fn client_credentials_as(
+        &self,
+        proof: Arc<ClientProof>,
+        scopes: &[String],
+    ) -> Result<IssuedToken, ExchangeError> {
         let reply = Reply::default();
         let transport = GrantHttp { exchange: self, reply: &reply };
-        let response = self
-            .client
-            .exchange_client_credentials()
-            .add_scopes(scopes.iter().cloned().map(Scope::new))
-            .request_async(&transport)
-            .await
-            .map_err(|e| self.classify(e, &reply, &self.scrubber()))?;
+        let auth = self.client_auth_params(&proof)?;
+        let sent = self.scrubber(&proof, &auth);
+        let client = self.oauth(&proof);
+        let mut request = client.exchange_client_credentials().add_scopes(scopes.iter().cloned().map(Scope::new));
+        for (name, value) in auth {
+            request = request.add_extra_param(name, value);
+        }
+        let response = request.request_async(&transport).await.map_err(|e| self.classify(e, &reply, &sent))?;
         validate(response, self.default_ttl)
     }
 
@@ -233,9 +283,14 @@ impl Exchange {
         Ok(out)
     }
 
-    /// Scrubs the client's credentials, as sent with either client authentication.
-    fn scrubber(&self) -> Scrubber {
-        Scrubber::default().basic(self.client.client_id(), self.secret.expose_secret())
+    /// Scrubs the client's credentials, as sent with any client authentication:
+    /// the secret in both spellings, or this call's assertion (`auth`).
+    fn scrubber(&self, proof: &ClientProof, auth: &[(&'static str, String)]) -> Scrubber {
+        let scrubber = match proof.secret() {
+            Some(secret) => Scrubber::default().basic(self.client.client_id(), secret.secret()),
+            None => Scrubber::default(),
+        };
+        auth.iter().fold(scrubber, |scrubber, (_, value)| scrubber.credential(value))
     }
 
     /// `sent` scrubs every credential this request carried from the upstream's

@@ -2,14 +2,14 @@
 
 use std::time::Duration;
 
-use base64::Engine;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
 use oauth2::RefreshToken;
 use oauth2::basic::BasicRevocationErrorResponse;
-use secrecy::ExposeSecret;
 
-use super::{Exchange, ExchangeError};
-use crate::provider::ClientAuth;
-use crate::transport::retry_after_secs;
+use super::{Exchange, ExchangeError, Reply};
+use crate::provider::ClientProof;
 
 impl Exchange {
     /// Revokes a refresh token (RFC 7009). Without a revocation endpoint this is a no-op.
@@ -19,34 +19,26 @@ impl Exchange {
     /// configuration already keeps plain http to loopback. The request is the
     /// RFC 7009 form with the same client authentication as the token endpoint.
     pub async fn revoke(&self, refresh_token: RefreshToken) -> Result<(), ExchangeError> {
+        self.with_current_proof(|proof| self.revoke_as(proof, &refresh_token)).await
+    }
+
+    async fn revoke_as(&self, proof: Arc<ClientProof>, refresh_token: &RefreshToken) -> Result<(), ExchangeError> {
         let Some(url) = self.client.revocation_url() else { return Ok(()) };
-        let mut form = vec![("token", refresh_token.secret().as_str()), ("token_type_hint", "refresh_token")];
-        let mut request = self
-            .http
-            .request(reqwest::Method::POST, url.url().clone())
-            .header(http::header::ACCEPT, "application/json");
-        match self.auth {
-            ClientAuth::Basic => {
-                let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-                let credentials =
-                    format!("{}:{}", encode(self.client.client_id()), encode(self.secret.expose_secret()));
-                let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
-                request = request.header(http::header::AUTHORIZATION, format!("Basic {encoded}"));
-            }
-            ClientAuth::Post => {
-                form.push(("client_id", self.client.client_id().as_str()));
-                form.push(("client_secret", self.secret.expose_secret()));
-            }
-        }
-        let response = self.http.send(request.form(&form)).await?;
-        let status = response.status().as_u16();
-        let retry_after = retry_after_secs(response.headers()).map(|s| Duration::from_secs(u64::from(s)));
+        let form = vec![("token", refresh_token.secret().clone()), ("token_type_hint", "refresh_token".to_owned())];
+        let auth = self.client_auth_params(&proof)?;
+        let request = self.form_request(&proof, url.as_str(), form, auth)?;
+        let reply = Reply::default();
+        let response = self.send(request, &reply).await?;
+        let status = reply.status.load(Ordering::Relaxed);
+        let retry_after = match reply.retry_after_secs.load(Ordering::Relaxed) {
+            0 => None,
+            secs => Some(Duration::from_secs(u64::from(secs))),
+        };
         match status {
             200..=299 => Ok(()),
             429 | 500..=599 => Err(ExchangeError::Unavailable { status, retry_after }),
             _ => {
-                let body = self.http.read_body(response).await.unwrap_or_default();
-                let error = serde_json::from_slice::<BasicRevocationErrorResponse>(&body)
+                let error = serde_json::from_slice::<BasicRevocationErrorResponse>(response.body())
                     .map(|e| e.error().to_string())
                     .unwrap_or_else(|_| "revocation_rejected".into());
                 Err(ExchangeError::Rejected { status, error, description: None })

@@ -5,22 +5,29 @@
 
 mod discovery;
 mod presets;
+mod proof_file;
+mod signing_key;
 
 pub use discovery::DiscoveryError;
 pub use presets::Preset;
+pub use proof_file::{ProofFile, ProofFileKind};
+pub use signing_key::SigningKey;
 
 use oauth2::{AuthUrl, ClientId, ClientSecret, RevocationUrl, TokenUrl};
 use url::Url;
 
 use crate::transport::Transport;
 
-/// How the client proves its identity at the token endpoint (RFC 6749 §2.3.1).
+/// How the client proves its identity at the token endpoint, as configured
+/// (`OAUTH_CLIENT_AUTH`): RFC 6749 §2.3.1, or RFC 7523 §2.2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientAuth {
     /// HTTP Basic (`client_secret_basic`); what APS authentication v2 requires.
     Basic,
     /// `client_id` and `client_secret` in the form body (`client_secret_post`).
     Post,
+    /// A JWT signed with our private key (`private_key_jwt`): no shared secret.
+    PrivateKeyJwt,
 }
 
 impl ClientAuth {
@@ -28,7 +35,8 @@ impl ClientAuth {
         match raw.trim() {
             "basic" => Ok(Self::Basic),
             "post" => Ok(Self::Post),
-            other => Err(format!("`{other}` is not one of: basic, post")),
+            "private_key_jwt" => Ok(Self::PrivateKeyJwt),
+            other => Err(format!("`{other}` is not one of: basic, post, private_key_jwt")),
         }
     }
 
@@ -37,17 +45,49 @@ impl ClientAuth {
         match self {
             Self::Basic => "basic",
             Self::Post => "post",
+            Self::PrivateKeyJwt => "private_key_jwt",
         }
     }
 }
 
-/// Our identity at the authorization server. `Debug` shows the secret as
-/// `ClientSecret([redacted])`.
+/// What the client authenticates with, one variant per [`ClientAuth`]. `Debug`
+/// shows a secret as `ClientSecret([redacted])` and a key as its `kid`.
+#[derive(Debug, Clone)]
+pub enum ClientProof {
+    /// `client_secret_basic`.
+    Basic(ClientSecret),
+    /// `client_secret_post`.
+    Post(ClientSecret),
+    /// `private_key_jwt`: a fresh signed assertion per request.
+    PrivateKeyJwt(SigningKey),
+}
+
+impl ClientProof {
+    /// The method this proof is sent with.
+    pub fn auth(&self) -> ClientAuth {
+        match self {
+            Self::Basic(_) => ClientAuth::Basic,
+            Self::Post(_) => ClientAuth::Post,
+            Self::PrivateKeyJwt(_) => ClientAuth::PrivateKeyJwt,
+        }
+    }
+
+    /// The shared secret, when there is one.
+    pub fn secret(&self) -> Option<&ClientSecret> {
+        match self {
+            Self::Basic(secret) | Self::Post(secret) => Some(secret),
+            Self::PrivateKeyJwt(_) => None,
+        }
+    }
+}
+
+/// Our identity at the authorization server.
 #[derive(Debug, Clone)]
 pub struct ClientCredentials {
     pub id: ClientId,
-    pub secret: ClientSecret,
-    pub auth: ClientAuth,
+    pub proof: ClientProof,
+    /// The file the proof was read from, read again when it changes.
+    pub file: Option<std::sync::Arc<ProofFile>>,
 }
 
 /// The provider as configured, before any network access.

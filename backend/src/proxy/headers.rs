@@ -1,9 +1,11 @@
 //! Which headers cross the proxy, each way: an allowlist, so nothing the
 //! browser holds (cookies, its own `Authorization`, CSRF header) reaches an API
 //! and nothing an API sets (cookies, authentication challenges, CORS, redirects)
-//! reaches the browser. Hop-by-hop headers (RFC 9110 §7.6.1) are never on either list.
+//! reaches the browser. Hop-by-hop headers (RFC 9110 §7.6.1) are never on either
+//! list, and neither crosses a header that the message's `Connection` names as
+//! hop-by-hop (`Connection: keep-alive, Range` keeps `Range` to this hop).
 
-use http::{HeaderMap, HeaderName, header};
+use http::{HeaderMap, HeaderName, HeaderValue, header};
 
 /// Browser → API: content negotiation, the body's description, conditional
 /// and range requests (the Viewer and three.js use `Range` and `If-None-Match`).
@@ -51,13 +53,23 @@ pub fn response_headers(from: &HeaderMap) -> HeaderMap {
 }
 
 fn copy(from: &HeaderMap, allowed: &[HeaderName]) -> HeaderMap {
+    let hop_by_hop: Vec<HeaderName> = from.get_all(header::CONNECTION).iter().flat_map(connection_options).collect();
     let mut to = HeaderMap::new();
-    for name in allowed {
+    for name in allowed.iter().filter(|name| !hop_by_hop.contains(name)) {
         for value in from.get_all(name) {
             to.append(name.clone(), value.clone());
         }
     }
     to
+}
+
+/// The header names one `Connection` value lists (RFC 9110 §7.6.1:
+/// comma-separated tokens, case-insensitive); anything unparsable is skipped.
+fn connection_options(value: &HeaderValue) -> Vec<HeaderName> {
+    let Ok(value) = value.to_str() else {
+        return Vec::new();
+    };
+    value.split(',').filter_map(|option| HeaderName::from_bytes(option.trim().as_bytes()).ok()).collect()
 }
 
 #[cfg(test)]
@@ -102,5 +114,35 @@ mod tests {
         let passed = response_headers(&api);
         let names: Vec<&str> = passed.keys().map(HeaderName::as_str).collect();
         assert_eq!(names, ["content-type", "etag"]);
+    }
+
+    /// A header the message's `Connection` names stays on that hop, either way,
+    /// whatever the case and spacing; the others cross.
+    #[test]
+    fn headers_named_in_connection_do_not_cross() {
+        let mut browser = HeaderMap::new();
+        for (name, value) in [
+            ("connection", "keep-alive, Range"),
+            ("connection", " IF-NONE-MATCH ,,"),
+            ("range", "bytes=0-99"),
+            ("if-none-match", "\"abc\""),
+            ("accept", "*/*"),
+        ] {
+            browser.append(name, HeaderValue::from_static(value));
+        }
+        let sent = request_headers(&browser);
+        assert_eq!(sent.keys().map(HeaderName::as_str).collect::<Vec<_>>(), ["accept"]);
+
+        let mut api = HeaderMap::new();
+        for (name, value) in [
+            ("connection", "ETag, Cache-Control"),
+            ("etag", "\"v1\""),
+            ("cache-control", "public, max-age=3600"),
+            ("content-type", "model/gltf-binary"),
+        ] {
+            api.append(name, HeaderValue::from_static(value));
+        }
+        let passed = response_headers(&api);
+        assert_eq!(passed.keys().map(HeaderName::as_str).collect::<Vec<_>>(), ["content-type"]);
     }
 }

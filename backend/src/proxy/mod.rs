@@ -5,7 +5,10 @@
 //! - `settings`: [`ApiSettings`], one API, and the APS services an operator can name.
 //! - `target`: the browser's path resolved under the API's base URL (SSRF guard).
 //! - `headers`: the request and response header allowlists.
+//! - `sandbox`: the CSP, `nosniff` and download disposition every answer gets,
+//!   so nothing an API sends runs as script on the broker's origin.
 //! - `body`: bodies streamed both ways within the size limits and the timeout.
+//! - `renewal`: the cool-down on token renewals an API's `401` causes.
 //! - `capacity`: the bound on upstream connections, within the proxy's share of
 //!   the descriptor limit.
 //!
@@ -13,22 +16,25 @@
 //! policy) and never passed on: a 3xx other than `304 Not Modified` is answered
 //! `502 upstream_redirect`, since the browser following it would leave the
 //! proxy's guarantees (the target is unchecked) and `Location` may carry a
-//! signed URL. An API's `401` makes one token renewal and one retry, for
-//! idempotent methods without a request body only (a streamed body cannot be
-//! sent twice); many concurrent `401`s share one renewal (the token cache's and
+//! signed URL. An API's `401` makes at most one token renewal and one retry,
+//! for idempotent methods without a request body only (a streamed body cannot
+//! be sent twice), and no renewal within the API's cool-down of the last one
+//! (`renewal`); many concurrent `401`s share one renewal (the token cache's and
 //! the session refresh's single flight).
 
 mod body;
 mod capacity;
 mod headers;
+mod renewal;
+mod sandbox;
 mod settings;
 mod target;
 
 pub use body::BodyError;
 pub use capacity::ProxyCapacity;
 pub use settings::{
-    ApiSettings, ApiToken, ApsService, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT,
-    DEV_MODELS_API, with_trailing_slash,
+    ApiSettings, ApiToken, ApsService, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_RENEW_COOLDOWN,
+    DEFAULT_TIMEOUT, DEV_MODELS_API, with_trailing_slash,
 };
 pub use target::PathRefusal;
 
@@ -43,6 +49,7 @@ use tokio::time::Instant;
 
 use self::body::{Limited, Outcome};
 use self::capacity::{ApiPlaces, Place, Places};
+use self::renewal::Renewals;
 use crate::descriptors::caused_by_exhaustion;
 use crate::sign_in::UserTokenError;
 use crate::telemetry::{ApiMetrics, Metrics};
@@ -107,6 +114,8 @@ pub trait BearerToken: Send + Sync {
     /// A token other than `rejected`, unless nothing better can be had (then
     /// `rejected` itself, and the API's `401` goes to the browser).
     fn renew<'a>(&'a self, rejected: &'a AccessToken) -> BoxFuture<'a, Result<AccessToken, ProxyError>>;
+    /// Whose token it is (a profile, a session), for the renewal cool-down.
+    fn holder(&self) -> String;
 }
 
 /// What the browser sent, as the route received it.
@@ -136,6 +145,7 @@ pub struct Api {
     pub settings: ApiSettings,
     metrics: ApiMetrics,
     places: ApiPlaces,
+    renewals: Renewals,
 }
 
 /// The proxy: its APIs, the HTTP client they share and the bound on its
@@ -164,7 +174,8 @@ impl Proxy {
             .map(|settings| {
                 let metrics = metrics.api(&settings.name);
                 let places = Places::for_api(capacity);
-                (settings.name.clone(), Arc::new(Api { settings, metrics, places }))
+                let renewals = Renewals::new(settings.renew_cooldown);
+                (settings.name.clone(), Arc::new(Api { settings, metrics, places, renewals }))
             })
             .collect();
         Ok(Self { client, apis: Arc::new(apis), places: Places::new(capacity, http.connect_timeout) })
@@ -220,7 +231,14 @@ impl Proxy {
         let mut started = Instant::now();
         let mut response = outgoing.send(&bearer, body).await.map_err(|e| unanswered(e.into()))?;
         if response.status() == StatusCode::UNAUTHORIZED && is_retryable {
-            let renewed = token.renew(&bearer).await.map_err(unanswered)?;
+            let renewed = if api.renewals.may_renew(&token.holder(), bearer.secret()) {
+                token.renew(&bearer).await
+            } else {
+                // Cooling down: another request's renewal may still have brought a newer token.
+                tracing::debug!(api = %settings.name, "the API refused the token; renewal is cooling down");
+                token.current().await
+            };
+            let renewed = renewed.map_err(unanswered)?;
             if renewed.secret() != bearer.secret() {
                 api.metrics.record_answer(response.status().as_u16(), started.elapsed());
                 tracing::info!(api = %settings.name, "the API refused the token; retrying once with a new one");
@@ -285,6 +303,7 @@ fn pass_on(settings: &ApiSettings, response: reqwest::Response, place: Place) ->
     if !headers.contains_key(header::CACHE_CONTROL) {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
     }
+    sandbox::apply(&mut headers, settings.is_active_content_inline);
     let status = response.status();
     let name = settings.name.clone();
     let stream =

@@ -13,6 +13,9 @@ pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 512 * 1024 * 1024;
 /// Default wait for the API's response headers, and for each gap between body chunks.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Default wait after a renewal caused by an API's `401` before another.
+pub const DEFAULT_RENEW_COOLDOWN: Duration = Duration::from_secs(30);
+
 /// The API that `--dev` adds for its resource server: `/api/proxy/models/…`.
 pub const DEV_MODELS_API: &str = "models";
 
@@ -44,6 +47,12 @@ pub struct ApiSettings {
     pub max_response_bytes: u64,
     /// For the response headers, and for each gap between body chunks either way.
     pub timeout: Duration,
+    /// `inline_active_content`: HTML, SVG, XML and unknown types are shown
+    /// (still sandboxed) rather than downloaded when navigated to.
+    pub is_active_content_inline: bool,
+    /// `renew_cooldown_secs`: after the API's `401` renewed the token, how
+    /// long before another `401` may renew it again (`0`: no cool-down).
+    pub renew_cooldown: Duration,
 }
 
 impl ApiSettings {
@@ -59,6 +68,8 @@ impl ApiSettings {
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             timeout: DEFAULT_TIMEOUT,
+            is_active_content_inline: false,
+            renew_cooldown: DEFAULT_RENEW_COOLDOWN,
         }
     }
 }

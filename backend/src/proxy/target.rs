@@ -10,9 +10,13 @@
 //! (`…/manifest/urn%3Aadsk.viewing%3Afs.file%3A…%2Foutput%2F0.svf`). So the
 //! segment rules are applied with `%2F` counted as a separator too: whether the
 //! API server decodes it before routing or not, no reading of the path has a dot
-//! or empty segment, and there is no parser differential to exploit. The
-//! resolved URL is then checked again: same origin as `base_url`, under its path
-//! and an allowed prefix.
+//! or empty segment, and there is no parser differential to exploit. Servlet
+//! containers (Tomcat, Jetty, Spring) drop a segment's `;` parameters before
+//! resolving dot segments, so `..;x` counts as `..` (and so do `..%3b`,
+//! `..%20` and `...`, which Windows servers trim). The resolved URL is then
+//! checked again: same origin as `base_url`, under its path and an allowed
+//! prefix, matched by whole segments (`/models` allows `/models/x`, never
+//! `/models-private`).
 
 use url::Url;
 
@@ -21,7 +25,7 @@ use super::settings::ApiSettings;
 /// Why a path was refused; the message is safe to show (it names the rule, not the path).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum PathRefusal {
-    #[error("the path has a `.` or `..` segment")]
+    #[error("the path has a `.` or `..` segment (also with `;` parameters, such as `..;x`)")]
     DotSegment,
     #[error("the path has an empty segment (`//`)")]
     EmptySegment,
@@ -51,10 +55,32 @@ pub fn resolve(api: &ApiSettings, path: &str, query: Option<&str>) -> Result<Url
         return Err(PathRefusal::NotAllowed);
     }
     let relative = format!("/{relative}");
-    if !api.paths.iter().any(|prefix| relative.starts_with(prefix.as_str())) {
+    if !api.paths.iter().any(|prefix| is_under(&relative, prefix)) {
         return Err(PathRefusal::NotAllowed);
     }
     Ok(url)
+}
+
+/// Whether `path` is `prefix` or below it, by whole segments: a trailing `/`
+/// on the prefix changes nothing (`/models/` allows `/models` too).
+fn is_under(path: &str, prefix: &str) -> bool {
+    let prefix = prefix.trim_end_matches('/');
+    match path.strip_prefix(prefix) {
+        Some(rest) => rest.is_empty() || rest.starts_with('/'),
+        None => false,
+    }
+}
+
+/// A segment as a server that drops `;` parameters and trims trailing spaces
+/// would resolve it: nothing but dots means a dot segment to some server.
+fn is_dot_segment(segment: &str) -> bool {
+    let bare = segment.replace("%3b", ";");
+    let bare = bare.split(';').next().unwrap_or_default();
+    let mut bare = bare.trim_end_matches(' ');
+    while let Some(rest) = bare.strip_suffix("%20") {
+        bare = rest;
+    }
+    !bare.is_empty() && bare.bytes().all(|b| b == b'.')
 }
 
 /// The rules on the raw path; see the module documentation for why each.
@@ -70,11 +96,14 @@ fn check_raw(path: &str) -> Result<(), PathRefusal> {
     let segments: Vec<&str> = lower.split("%2f").flat_map(|part| part.split('/')).collect();
     let last = segments.len() - 1;
     for (i, segment) in segments.iter().enumerate() {
-        match *segment {
-            "." | ".." => return Err(PathRefusal::DotSegment),
-            // A trailing slash is a real path (`/designdata/`); an empty segment elsewhere is `//`.
-            "" if i != last => return Err(PathRefusal::EmptySegment),
-            _ => {}
+        if is_dot_segment(segment) {
+            return Err(PathRefusal::DotSegment);
+        }
+        // A trailing slash is a real path (`/designdata/`); an empty segment
+        // elsewhere is `//`, and so is one of `;` parameters only.
+        let is_empty = segment.is_empty() || segment.starts_with(';') || segment.starts_with("%3b");
+        if is_empty && i != last {
+            return Err(PathRefusal::EmptySegment);
         }
     }
     Ok(())
@@ -125,6 +154,17 @@ mod tests {
             ("a//b", PathRefusal::EmptySegment),
             ("a%00b", PathRefusal::ForbiddenCharacter),
             ("a\nb", PathRefusal::ForbiddenCharacter),
+            ("models/..;/..;/secret", PathRefusal::DotSegment),
+            ("models/..;jsessionid=x/secret", PathRefusal::DotSegment),
+            ("models/.;/secret", PathRefusal::DotSegment),
+            ("models/..%3b/secret", PathRefusal::DotSegment),
+            ("models/..%3B/secret", PathRefusal::DotSegment),
+            ("models/.%3Bx=1/secret", PathRefusal::DotSegment),
+            ("models/..;", PathRefusal::DotSegment),
+            ("models/..%20/secret", PathRefusal::DotSegment),
+            ("models/.../secret", PathRefusal::DotSegment),
+            ("models/;x/secret", PathRefusal::EmptySegment),
+            ("models/%3bx/secret", PathRefusal::EmptySegment),
         ];
         for (path, refusal) in cases {
             assert_eq!(resolve(&api, path, None), Err(refusal), "{path}");
@@ -150,6 +190,31 @@ mod tests {
         assert_eq!(resolve(&api, "modelviews", None), Err(PathRefusal::NotAllowed));
         assert_eq!(resolve(&api, "designdataX", None), Err(PathRefusal::NotAllowed));
         assert_eq!(resolve(&api, "", None), Err(PathRefusal::NotAllowed));
+    }
+
+    /// A prefix matches whole segments, with or without its trailing slash.
+    #[test]
+    fn prefixes_match_whole_segments() {
+        for prefix in ["/models", "/models/"] {
+            let api = api("https://api.example.com/v2/", &[prefix]);
+            for allowed in ["models", "models/", "models/x", "models/x/y"] {
+                assert!(resolve(&api, allowed, None).is_ok(), "{prefix}: {allowed}");
+            }
+            let refused =
+                ["models-private/x", "modelsX", "models.bak/x", "models%2dprivate/x", "models;v=1/x", "model"];
+            for refused in refused {
+                assert_eq!(resolve(&api, refused, None), Err(PathRefusal::NotAllowed), "{prefix}: {refused}");
+            }
+        }
+    }
+
+    /// Ordinary names with dots and semicolons are not dot segments.
+    #[test]
+    fn dotted_names_pass() {
+        let api = api("https://api.example.com/", &["/"]);
+        for path in ["a.b/c", ".well-known/x", "..a/b", "a;v=1/b", "x/a..b", "file.svf"] {
+            assert!(resolve(&api, path, None).is_ok(), "{path}");
+        }
     }
 
     /// The empty path (the base itself) is allowed when `/` is.

@@ -68,7 +68,7 @@ pub(crate) async fn forward(State(state): State<Arc<ProxyRoutes>>, request: Requ
     let token: Box<dyn BearerToken> = match &api.settings.token {
         ApiToken::Profile(profile) => {
             let cache = state.caches.get(profile).ok_or_else(|| ApiError::UnknownProfile(profile.clone()))?;
-            Box::new(ProfileToken(cache.clone()))
+            Box::new(ProfileToken { cache: cache.clone(), profile: profile.clone() })
         }
         ApiToken::User => {
             let sign_in = state.sign_in.as_ref().ok_or(ApiError::from(UserTokenFailure::LoginRequired))?;
@@ -89,15 +89,22 @@ pub(crate) async fn forward(State(state): State<Arc<ProxyRoutes>>, request: Requ
 }
 
 /// A two-legged profile's token, from its cache.
-struct ProfileToken(TokenCache);
+struct ProfileToken {
+    cache: TokenCache,
+    profile: String,
+}
 
 impl BearerToken for ProfileToken {
     fn current(&self) -> BoxFuture<'_, Result<AccessToken, ProxyError>> {
-        async move { Ok(AccessToken::new(self.0.token().await?.secret().to_owned())) }.boxed()
+        async move { Ok(AccessToken::new(self.cache.token().await?.secret().to_owned())) }.boxed()
     }
 
     fn renew<'a>(&'a self, rejected: &'a AccessToken) -> BoxFuture<'a, Result<AccessToken, ProxyError>> {
-        async move { Ok(AccessToken::new(self.0.renew(rejected.secret()).await?.secret().to_owned())) }.boxed()
+        async move { Ok(AccessToken::new(self.cache.renew(rejected.secret()).await?.secret().to_owned())) }.boxed()
+    }
+
+    fn holder(&self) -> String {
+        format!("profile:{}", self.profile)
     }
 }
 
@@ -114,5 +121,10 @@ impl BearerToken for UserToken {
 
     fn renew<'a>(&'a self, rejected: &'a AccessToken) -> BoxFuture<'a, Result<AccessToken, ProxyError>> {
         async move { Ok(self.sign_in.service.renew_browser_token(&self.session, rejected).await?.access_token) }.boxed()
+    }
+
+    /// The session (its id is only hashed by the cool-down, never kept).
+    fn holder(&self) -> String {
+        self.session.id().map_or_else(|| "session:".to_owned(), |id| format!("session:{id}"))
     }
 }

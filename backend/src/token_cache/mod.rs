@@ -25,7 +25,7 @@ mod stored;
 pub use backoff::BackoffPolicy;
 pub use policy::CachePolicy;
 pub use shared::SharedSource;
-pub use source::TokenSource;
+pub use source::{JwtBearerSource, TokenSource};
 pub use stored::{StoredToken, now_ms};
 
 use std::collections::BTreeMap;

@@ -5,7 +5,7 @@ use std::fmt::Debug;
 
 use futures_util::future::BoxFuture;
 
-use crate::exchange::{Exchange, ExchangeError, IssuedToken};
+use crate::exchange::{Exchange, ExchangeError, IssuedToken, JwtBearer};
 
 /// Produces a fresh token for a set of scopes.
 pub trait TokenSource: Send + Sync + Debug + 'static {
@@ -15,5 +15,19 @@ pub trait TokenSource: Send + Sync + Debug + 'static {
 impl TokenSource for Exchange {
     fn fetch<'a>(&'a self, scopes: &'a [String]) -> BoxFuture<'a, Result<IssuedToken, ExchangeError>> {
         Box::pin(self.client_credentials(scopes))
+    }
+}
+
+/// A profile whose tokens come from the JWT bearer grant: each fetch signs a
+/// new assertion, so a refresh ahead of expiry never reuses one.
+#[derive(Debug)]
+pub struct JwtBearerSource {
+    pub exchange: Exchange,
+    pub grant: JwtBearer,
+}
+
+impl TokenSource for JwtBearerSource {
+    fn fetch<'a>(&'a self, scopes: &'a [String]) -> BoxFuture<'a, Result<IssuedToken, ExchangeError>> {
+        Box::pin(self.exchange.jwt_bearer(&self.grant, scopes))
     }
 }

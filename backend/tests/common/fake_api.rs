@@ -13,6 +13,9 @@
 //! - `/upload`: reads the body and answers its length.
 //! - `/guarded/*`: `401` for any token in [`FakeApi::refuse`] (or every token
 //!   after [`FakeApi::refuse_all`]), else `200`.
+//! - `/hop`: `ETag` and `Cache-Control` that its `Connection` header names hop-by-hop.
+//! - `/page.html`, `/drawing.svg`: an uploaded HTML page and SVG, each with a
+//!   script, as an API that stores users' files serves them.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -131,6 +134,21 @@ async fn by_path(State(state): State<Arc<FakeState>>, request: Request) -> Respo
             .into_response();
     }
     match path.as_str() {
+        "/hop" => (
+            [
+                (header::CONNECTION, "ETag, Cache-Control"),
+                (header::ETAG, "\"hop\""),
+                (header::CACHE_CONTROL, "public, max-age=3600"),
+                (header::CONTENT_TYPE, "text/plain"),
+            ],
+            "hop",
+        )
+            .into_response(),
+        "/page.html" => ([(header::CONTENT_TYPE, "text/html")], "<script>steal()</script>").into_response(),
+        "/drawing.svg" => {
+            let svg = "<svg xmlns=\"http://www.w3.org/2000/svg\"><script>steal()</script></svg>";
+            ([(header::CONTENT_TYPE, "image/svg+xml"), (header::CONTENT_DISPOSITION, "inline")], svg).into_response()
+        }
         "/redirect" => {
             (StatusCode::FOUND, [(header::LOCATION, "http://169.254.169.254/latest/meta-data/")], "").into_response()
         }

@@ -29,6 +29,7 @@ pub mod browser;
 pub mod code_upstream;
 pub mod config;
 pub mod fake_api;
+pub mod fake_aps;
 pub mod fault_upstream;
 pub mod glimesh;
 pub mod oidc_provider;
@@ -60,6 +61,11 @@ pub fn scratch_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("token-backend-it");
     std::fs::create_dir_all(&dir).expect("create scratch dir");
     dir
+}
+
+/// A test-only key in `backend/tests/fixtures/keys` (see its README).
+pub fn key_fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/keys").join(name)
 }
 
 /// Writes `contents` to a uniquely named file in the scratch directory.

@@ -43,6 +43,19 @@ pub fn get_request(target: &str, close: bool) -> String {
     format!("GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: {connection}\r\n\r\n")
 }
 
+/// Sends `target` with these raw header lines (which must close the
+/// connection); returns the status, the head and the body.
+pub async fn get_raw(addr: std::net::SocketAddr, target: &str, headers: &str) -> (u16, String, String) {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let request = format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\n{headers}\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.expect("read");
+    let status = answer.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    (status, head.to_ascii_lowercase(), body.to_owned())
+}
+
 /// Sends `request` and reads one answer: the head, then a `Content-Length` body,
 /// or everything until the server closes when there is none.
 pub async fn exchange(stream: &mut TcpStream, request: &str) -> Answer {

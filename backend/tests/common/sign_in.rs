@@ -45,7 +45,7 @@ impl Rig {
         let broker = BrokerBuilder::dev().args(args).start().await;
         let dev = broker.dev_server().expect("--dev starts the dev server");
         let dev_issuer = issuer(dev);
-        let client_secret = dev.client().secret.secret().clone();
+        let client_secret = dev.client().proof.secret().expect("the dev client has a secret").secret().clone();
         Self::new(broker, dev_issuer, client_secret, None, None)
     }
 
@@ -123,7 +123,7 @@ pub async fn standalone_dev_server(token_ttl_secs: u64, redirect: &str) -> (DevA
             .await
             .expect("dev server starts");
     let proxy = TokenProxy::start(dev.issuer().as_str()).await;
-    let secret = dev.client().secret.secret().clone();
+    let secret = dev.client().proof.secret().expect("the dev client has a secret").secret().clone();
     (dev, proxy, secret)
 }
 
