@@ -8,9 +8,10 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { launchChromium } from '../support/chromium.mjs';
-import { createPackageSite } from '../support/package-site.mjs';
+import { collectPageErrors, launchChromium } from '../support/chromium.mjs';
+import { createPackageSite, openPackagePage } from '../support/package-site.mjs';
 import { withTabs } from '../support/tabs.mjs';
+import { until } from '../support/wait.mjs';
 
 const TABS = 5;
 
@@ -181,6 +182,50 @@ test('without_web_locks_each_tab_works_alone', { timeout: 60_000 }, () => inTabs
   assert.equal(tabs.requests.length, 2, 'one request per tab');
   assert.deepEqual(tabs.errors.flat(), []);
 }, () => { delete Navigator.prototype.locks; }));
+
+/**
+ * Tabs whose first call comes while their module is still loading: the
+ * package sends that request from JS (early.js) only in the tab that takes the
+ * endpoint's lock with no other tab open, so 5 cold tabs still make one
+ * request, sent before any module was ready; a tab opened afterwards asks the
+ * others instead of the server.
+ */
+test('cold_tabs_calling_while_their_module_loads_make_one_request', { timeout: 60_000 }, () => inTabs(0, { DEV_TOKEN_TTL_SECS: '600' }, async (tabs) => {
+  let release;
+  const held = new Promise((resolve) => { release = resolve; });
+  let wasmRequests = 0;
+  await tabs.context.route('**/token_wasm_bg.wasm', async (route) => {
+    wasmRequests++;
+    await held;
+    await route.continue();
+  });
+  const open = async () => {
+    const page = await tabs.context.newPage();
+    tabs.errors.push(collectPageErrors(page));
+    await openPackagePage(page, tabs.backend.url);
+    return page;
+  };
+  try {
+    for (let i = 0; i < TABS; i++) {
+      const page = await open();
+      await page.evaluate(() => { window.first = Promise.all(Array.from({ length: 10 }, () => window.tw.getAccessToken())); });
+      tabs.pages.push(page);
+    }
+    // The lock holder's request is out while every .wasm is still held back.
+    await until('the early token request', () => tabs.requests.length === 1, { intervalMs: 10 });
+    assert.equal(wasmRequests, TABS, 'every tab is still waiting for its module');
+  } finally {
+    release();
+  }
+  const answers = await Promise.all(tabs.pages.map((page) => page.evaluate(async () => [...new Set(await window.first)])));
+  assert.deepEqual(answers.map((tokens) => tokens.length), Array(TABS).fill(1));
+  assert.equal(new Set(answers.flat()).size, 1, 'every tab got the one token');
+  // A tab opened now finds the others and asks them, not the server.
+  const late = await open();
+  assert.equal(await late.evaluate(() => window.tw.getAccessToken()), answers[0][0]);
+  assert.equal(tabs.requests.length, 1, `the token route saw ${tabs.requests.length} requests`);
+  assert.deepEqual(tabs.errors.flat(), []);
+}));
 
 /** Short-lived tokens: 8 s, refreshed by the backend in their last 3 s, never served under 2 s. */
 const SHORT = { DEV_TOKEN_TTL_SECS: '8', TOKEN_MIN_TTL_SECS: '2', TOKEN_REFRESH_WINDOW_MIN_SECS: '3' };

@@ -1,17 +1,20 @@
 #!/usr/bin/env node
 // Issue 19 item 1's targets, in headless Chromium, medians side by side in one
-// run (the page with token-wasm and its baseline alternate, each load in a fresh browser context: cold HTTP and
-// compile caches, as a first visit):
+// run (the pages of a comparison load in rotating rounds, each load in a fresh
+// browser context: cold HTTP and compile caches, as a first visit):
 // 1. render: an app whose module imports token-wasm renders (writes its DOM)
 //    as fast as the same app without the import, while the .wasm is held back
 //    3 s by the server (target ≤ 1.1×);
 // 2. first token: `await getAccessToken()` against a page that fetches
 //    /api/token with plain `fetch` and reads the JSON (target ≤ 1.2×).
+//    Measured with the app's HTML as is, and with the README's
+//    `<link rel="preload" as="fetch" crossorigin>` for the .wasm.
 // Times are `performance.now()` at the mark (ms since navigation start). Each
-// pair runs with no added latency and with a 40 ms round trip (Chromium's
-// network emulation, the same for both pages).
+// comparison runs with no added latency and with a 40 ms round trip (Chromium's
+// network emulation, the same for every page).
 // Usage: node token-wasm/bench/startup.mjs [loads per page, default 15]  (after `npm run build`;
-// TRACE=1 prints each load's resource timings)
+// TRACE=1 prints each load's resource timings; BEFORE=<dir of another built
+// package> adds that package's first-token rows, measured in the same run)
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -21,6 +24,8 @@ import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
 
 const pkg = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'pkg');
+/** Package builds by URL prefix: this one, and another to compare with (BEFORE). */
+const PACKAGES = { pkg, ...(process.env.BEFORE ? { before: resolve(process.env.BEFORE) } : {}) };
 const LOADS = Number(process.argv[2] ?? 15);
 const WASM_DELAY_MS = 3000;
 
@@ -37,19 +42,28 @@ const APPS = {
   'token-fetch': `const r = await fetch('/api/token', { headers: { Accept: 'application/json', 'X-Requested-With': 'token-wasm' } });
     const { access_token } = await r.json(); if (!access_token) throw new Error('no token'); window.mark = performance.now();`,
 };
+/** Bundles by package prefix, then file name. */
 const bundles = {};
-for (const [name, source] of Object.entries(APPS)) {
-  const out = await build({ stdin: { contents: source, resolveDir: pkg }, bundle: true, minify: true, format: 'esm', write: false, logLevel: 'warning' });
-  bundles[`bench-${name}.js`] = out.outputFiles[0].contents;
+for (const [prefix, dir] of Object.entries(PACKAGES)) {
+  bundles[prefix] = {};
+  for (const [name, source] of Object.entries(APPS)) {
+    const out = await build({ stdin: { contents: source, resolveDir: dir }, bundle: true, minify: true, format: 'esm', write: false, logLevel: 'warning' });
+    bundles[prefix][`bench-${name}.js`] = out.outputFiles[0].contents;
+  }
 }
-const page = (script) => `<!doctype html><meta charset="utf-8"><title>bench</title>
+const page = (script, head = '') => `<!doctype html><meta charset="utf-8"><title>bench</title>${head}
 <main id="app">loading…</main><script type="module" src="${script}"></script>`;
+/** What README.md advises for the .wasm (the same request mode as the module's own fetch). */
+const preload = (prefix) => `<link rel="preload" href="/${prefix}/token_wasm_bg.wasm" as="fetch" crossorigin>`;
 const PAGES = {
   '/render-with': page('/slow/pkg/bench-render-with.js'),
   '/render-without': page('/pkg/bench-render-without.js'),
-  '/token-with': page('/pkg/bench-token-with.js'),
   '/token-fetch': page('/pkg/bench-token-fetch.js'),
 };
+for (const prefix of Object.keys(PACKAGES)) {
+  PAGES[`/${prefix}/token-with`] = page(`/${prefix}/bench-token-with.js`);
+  PAGES[`/${prefix}/token-with-preload`] = page(`/${prefix}/bench-token-with.js`, preload(prefix));
+}
 
 const server = createServer(async (req, res) => {
   const url = new URL(req.url, 'http://x');
@@ -61,14 +75,15 @@ const server = createServer(async (req, res) => {
     res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
     return res.end(JSON.stringify({ access_token: 'bench-token-' + 'x'.repeat(800), token_type: 'Bearer', expires_in: 3600 }));
   }
-  const slow = url.pathname.startsWith('/slow/');
-  const rel = url.pathname.replace(/^(\/slow)?\/pkg\//, '');
-  const file = normalize(join(pkg, rel));
-  if (rel !== url.pathname && bundles[rel]) {
+  const match = url.pathname.match(/^(\/slow)?\/(\w+)\/(.+)$/);
+  const [, slow, prefix, rel] = match ?? [];
+  const dir = PACKAGES[prefix];
+  const file = dir && normalize(join(dir, rel));
+  if (dir && bundles[prefix][rel]) {
     res.writeHead(200, { 'Content-Type': 'text/javascript' });
-    return res.end(bundles[rel]);
+    return res.end(bundles[prefix][rel]);
   }
-  if (rel !== url.pathname && file.startsWith(pkg) && existsSync(file)) {
+  if (dir && file.startsWith(dir) && existsSync(file)) {
     const wasm = extname(file) === '.wasm';
     if (slow && wasm) await new Promise((r) => setTimeout(r, WASM_DELAY_MS));
     res.writeHead(200, { 'Content-Type': wasm ? 'application/wasm' : 'text/javascript' });
@@ -108,22 +123,38 @@ async function load(path, latencyMs) {
 }
 
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+
+/**
+ * Loads every page of `group` `LOADS` times, one round of all pages at a
+ * time in a rotating order, so the pages share the machine's noise; returns
+ * the median per page.
+ */
+async function measure(group, latency) {
+  const samples = Object.fromEntries(group.map((path) => [path, []]));
+  for (const path of group) await load(path, latency); // warm the server and the browser process
+  for (let i = 0; i < LOADS; i++) {
+    const order = group.map((_, k) => group[(k + i) % group.length]);
+    for (const path of order) samples[path].push(await load(path, latency));
+  }
+  return Object.fromEntries(group.map((path) => [path, median(samples[path])]));
+}
+
 try {
-  console.log(`Chromium ${browser.version()}, ${LOADS} cold loads per page, pages alternating; medians in ms since navigation start\n`);
+  console.log(`Chromium ${browser.version()}, ${LOADS} cold loads per page, pages rotating; medians in ms since navigation start\n`);
   console.log('| comparison | latency | with token-wasm | baseline | ratio | target |\n|---|---:|---:|---:|---:|---:|');
+  const tokenRows = [];
+  for (const prefix of Object.keys(PACKAGES)) {
+    const which = prefix === 'pkg' ? '' : `, ${prefix} (${PACKAGES[prefix]})`;
+    tokenRows.push([`first token (baseline: plain \`fetch\`)${which}`, `/${prefix}/token-with`]);
+    tokenRows.push([`first token, .wasm preloaded${which}`, `/${prefix}/token-with-preload`]);
+  }
   for (const latency of [0, 40]) {
-    for (const [name, withPath, basePath, target] of [
-      [`app render, .wasm delayed ${WASM_DELAY_MS / 1000} s (baseline: no import)`, '/render-with', '/render-without', 1.1],
-      ['first token (baseline: plain `fetch`)', '/token-with', '/token-fetch', 1.2],
-    ]) {
-      const samples = { with: [], base: [] };
-      await load(withPath, latency); await load(basePath, latency); // warm the server and the browser process
-      for (let i = 0; i < LOADS; i++) {
-        const order = i % 2 ? ['with', 'base'] : ['base', 'with'];
-        for (const k of order) samples[k].push(await load(k === 'with' ? withPath : basePath, latency));
-      }
-      const w = median(samples.with); const b = median(samples.base);
-      console.log(`| ${name} | ${latency} ms | ${w.toFixed(1)} | ${b.toFixed(1)} | ${(w / b).toFixed(2)}× | ≤ ${target}× |`);
+    const render = await measure(['/render-with', '/render-without'], latency);
+    const ratio = (w, b) => `${w.toFixed(1)} | ${b.toFixed(1)} | ${(w / b).toFixed(2)}×`;
+    console.log(`| app render, .wasm delayed ${WASM_DELAY_MS / 1000} s (baseline: no import) | ${latency} ms | ${ratio(render['/render-with'], render['/render-without'])} | ≤ 1.1× |`);
+    const token = await measure(['/token-fetch', ...tokenRows.map(([, path]) => path)], latency);
+    for (const [name, path] of tokenRows) {
+      console.log(`| ${name} | ${latency} ms | ${ratio(token[path], token['/token-fetch'])} | ≤ 1.2× |`);
     }
   }
 } finally {

@@ -5,13 +5,15 @@
 // Options, errors and every other decision live in the wasm (token-wasm/src).
 //
 // The module loads in the background (see loader.js): a client made before
-// it is ready connects to the wasm on its first call, so constructing one
-// never throws; bad options, like a module that cannot load, reject every
+// it is ready connects to the wasm once it is, so constructing one never
+// throws, and its first call meanwhile sends the token request (early.js),
+// which the wasm adopts; bad options, like a module that cannot load, reject every
 // call with a `TokenError` and show in `getState().lastError`.
 import { TokenClient as WasmClient } from './token_wasm.js';
 import { TokenError } from './error.js';
 import { dispatch, subscribe } from './listeners.js';
 import { isLoaded, whenLoaded } from './loader.js';
+import { sendEarly } from './early.js';
 
 export { TokenError };
 
@@ -39,6 +41,10 @@ export class TokenClient {
   #connecting;
   /** The `TokenError` that keeps this client from working (bad options, no module). */
   #failure = null;
+  /** Whether a call came before the module was ready (the first one sends the request early). */
+  #isCalled = false;
+  /** That early request (early.js), until it is handed to the wasm. */
+  #early = null;
   #fast = { promise: null, until: 0, hits: 0 }; // shared with the wasm change hook, not with `this`
   #changeListeners = new Set();
   #errorListeners = new Set();
@@ -49,8 +55,31 @@ export class TokenClient {
     this.#options = options;
     // Ready now: connect now, so the first call takes the synchronous path.
     if (isLoaded()) this.#connect().catch(() => {});
-    this.#connecting = whenLoaded().then(() => this.#connect());
-    this.#connecting.catch((error) => { this.#failure ??= error; });
+    // An early request must be decided (sent or not) before the wasm client
+    // exists, so that no call reaches the wasm before it adopted the request.
+    this.#connecting = whenLoaded().then(() => this.#early?.decided).then(() => this.#connect());
+    this.#connecting.catch((error) => {
+      this.#failure ??= error;
+      this.#handEarly();
+    });
+  }
+
+  /**
+   * The first call before the module is ready sends the token request now
+   * (early.js) and has the wasm adopt it once loaded, rather than asking only
+   * after the module's download and compile.
+   */
+  #sendEarly() {
+    if (this.#isCalled || this.#raw || isLoaded()) return;
+    this.#isCalled = true;
+    this.#early = sendEarly(this.#options);
+  }
+
+  /** Gives the early request's answer to the wasm client, or abandons it if there is none. */
+  #handEarly() {
+    const raw = this.#raw;
+    this.#early?.hand(raw && ((answer) => raw.adoptRequest(answer)));
+    this.#early = null;
   }
 
   /**
@@ -63,10 +92,12 @@ export class TokenClient {
       fast.hits++;
       return fast.promise;
     }
+    this.#sendEarly();
     return this.#raw ? this.#raw.getAccessToken(onReady) : this.#connected((raw) => raw.getAccessToken(onReady));
   }
 
   authorizedFetch(input, init) {
+    this.#sendEarly();
     return this.#connected((raw) => raw.authorizedFetch(input, init));
   }
 
@@ -135,8 +166,10 @@ export class TokenClient {
       );
     } catch (error) {
       this.#failure = error;
+      this.#handEarly();
       return Promise.reject(error);
     }
+    this.#handEarly();
     sleepers.add(new WeakRef(this.#raw));
     return Promise.resolve(this.#raw);
   }

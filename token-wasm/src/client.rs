@@ -183,7 +183,7 @@ impl TokenClient {
     /// token while it waited (or has one when asked).
     async fn fly(self, ticket: Ticket) -> Result<JsValue, JsValue> {
         let Some(tabs) = &self.inner.tabs else {
-            return self.fetch(ticket).await;
+            return self.fetch(ticket, None).await;
         };
         let stored = self.inner.cache.borrow().stored;
         let client = self.clone();
@@ -205,14 +205,30 @@ impl TokenClient {
         };
         match received {
             Some(token) => Ok(token.into()),
-            None => self.fetch(ticket).await,
+            None => self.fetch(ticket, None).await,
         }
     }
 
-    /// Fetch, then store the outcome (if the request is still current), tell
-    /// the listeners and the other tabs.
-    async fn fetch(self, ticket: Ticket) -> Result<JsValue, JsValue> {
-        match fetch_token(&self.inner.options).await {
+    /// The first shared request of a client whose first attempt the JS
+    /// entry sent before the module was ready (`js/early.js`): `sent` is the
+    /// `Promise` of that attempt's answer, read and retried like one of ours.
+    /// The entry sends it only where this tab may ask the server now (working
+    /// alone, or holding the endpoint's lock with no other tab to ask), and
+    /// holds that lock until the returned flight settles, so it skips
+    /// [`Self::fly`]'s lock. Called right after construction (nothing cached
+    /// or in flight yet); calls made meanwhile join the flight.
+    pub fn adopt_request(&self, sent: Promise) -> Promise {
+        let ticket = self.inner.cache.borrow_mut().begin();
+        let flight = spawn(Box::pin(self.clone().fetch(ticket, Some(sent))));
+        self.inner.cache.borrow_mut().attach(ticket, flight.clone());
+        flight
+    }
+
+    /// Fetch (the first attempt already `sent`, if given), then store the
+    /// outcome (if the request is still current), tell the listeners and the
+    /// other tabs.
+    async fn fetch(self, ticket: Ticket, sent: Option<Promise>) -> Result<JsValue, JsValue> {
+        match fetch_token(&self.inner.options, sent).await {
             Ok(answer) => {
                 let value = JsString::from(answer.access_token.as_str());
                 let token = Token { resolved: Promise::resolve(&JsValue::from(&value)), value: value.clone() };

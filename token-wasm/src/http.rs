@@ -2,12 +2,18 @@
 //! aborted after `timeoutMs` (request and body), the answer parsed by the
 //! browser's `JSON.parse` and read field by field, and retries with jittered
 //! exponential backoff that honours `Retry-After`.
+//!
+//! The first attempt of a client may have been sent by the JS entry before
+//! the module was ready (`js/early.js`, the same request): its [`Answer`] is
+//! judged here exactly as one of ours.
 
-use gloo_net::http::{Headers, RequestBuilder, Response};
+use gloo_net::http::{Headers, RequestBuilder};
 use gloo_timers::callback::Timeout;
 use gloo_timers::future::TimeoutFuture;
+use js_sys::Promise;
 use wasm_bindgen::JsValue;
-use web_sys::{AbortController, AbortSignal, RequestCache};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{AbortController, RequestCache};
 
 use crate::error::{ErrorBody, ErrorCode, TokenError};
 use crate::fields;
@@ -52,10 +58,16 @@ pub async fn sleep(ms: f64) {
 
 /// One token request: attempts bounded by `timeout_ms` each, retrying
 /// network errors, timeouts and 5xx up to `options.retries` times with backoff.
-pub async fn fetch_token(options: &Options) -> Result<TokenResponse, TokenError> {
+/// `sent`, when given, is the first attempt, already sent by the JS entry: a
+/// `Promise` of its [`Answer`].
+pub async fn fetch_token(options: &Options, mut sent: Option<Promise>) -> Result<TokenResponse, TokenError> {
     let mut retried = 0;
     loop {
-        match attempt(options).await {
+        let outcome = match sent.take() {
+            Some(answer) => read_answer(options, answer).await,
+            None => attempt(options).await,
+        };
+        match outcome {
             Err(error) if error.is_retryable() && retried < options.retries => {
                 let random = js_sys::Math::random();
                 sleep(backoff_ms(retried, options.retry_delay_ms, MAX_RETRY_DELAY_MS, error.retry_after_s, random))
@@ -69,7 +81,7 @@ pub async fn fetch_token(options: &Options) -> Result<TokenResponse, TokenError>
 
 /// One attempt, with a timer that aborts it after `timeout_ms`.
 async fn attempt(options: &Options) -> Result<TokenResponse, TokenError> {
-    let controller = AbortController::new().map_err(|cause| transport_error(None, cause))?;
+    let controller = AbortController::new().map_err(|cause| transport_error(options, false, cause))?;
     let signal = controller.signal();
     let request = RequestBuilder::new(&options.endpoint)
         .credentials(options.credentials)
@@ -80,16 +92,23 @@ async fn attempt(options: &Options) -> Result<TokenResponse, TokenError> {
         .map_err(|error| unusable_endpoint(&options.endpoint, error))?;
     // Dropped (and so cancelled) when the attempt ends, whichever way.
     let _deadline = Timeout::new(timer_ms(options.timeout_ms), move || controller.abort());
-    let failed = |error| {
-        let mut failure = transport_error(Some(&signal), js_error(error));
-        if failure.code == ErrorCode::Network && is_cross_origin(&options.endpoint) {
-            failure.message.push_str(CROSS_ORIGIN_HINT);
-        }
-        failure
-    };
+    let failed = |error| transport_error(options, signal.aborted(), js_error(error));
     let response = request.send().await.map_err(failed)?;
     let text = response.text().await.map_err(failed)?;
-    read_response(&response, &text)
+    read_response(response.status(), response.headers().get("retry-after"), &text)
+}
+
+/// An attempt the JS entry made (`js/early.js`): `{ status, retryAfter, text }`
+/// for a complete response, `{ cause, timedOut }` for none.
+async fn read_answer(options: &Options, answer: Promise) -> Result<TokenResponse, TokenError> {
+    let answer = JsFuture::from(answer).await.unwrap_or_else(|cause| cause);
+    match (fields::number(&answer, "status"), fields::string(&answer, "text")) {
+        (Some(status), Some(text)) => read_response(status as u16, fields::string(&answer, "retryAfter"), &text),
+        _ => {
+            let timed_out = fields::get(&answer, "timedOut").as_bool().unwrap_or(false);
+            Err(transport_error(options, timed_out, fields::get(&answer, "cause")))
+        }
+    }
 }
 
 /// A failed request to another origin is most often CORS, which browsers
@@ -142,25 +161,29 @@ fn unusable_endpoint(endpoint: &str, error: gloo_net::Error) -> TokenError {
     TokenError::invalid_options(&message, cause)
 }
 
-/// A failed request or body read: ours if our timer aborted it, else the network.
-fn transport_error(signal: Option<&AbortSignal>, cause: JsValue) -> TokenError {
-    let error = if signal.is_some_and(AbortSignal::aborted) {
+/// A failed request or body read: ours if our timer aborted it, else the
+/// network (naming `ALLOWED_ORIGINS` for a route on another origin).
+fn transport_error(options: &Options, timed_out: bool, cause: JsValue) -> TokenError {
+    let mut error = if timed_out {
         TokenError::new(ErrorCode::Timeout, "Token request timed out")
     } else {
         TokenError::new(ErrorCode::Network, "Token request failed: network error")
     };
+    if !timed_out && is_cross_origin(&options.endpoint) {
+        error.message.push_str(CROSS_ORIGIN_HINT);
+    }
     TokenError { cause, ..error }
 }
 
-/// Turn a complete response into a token or a typed error.
-fn read_response(response: &Response, text: &str) -> Result<TokenResponse, TokenError> {
-    let status = response.status();
+/// Turn a complete response (status, `Retry-After` header, body) into a
+/// token or a typed error.
+fn read_response(status: u16, retry_after: Option<String>, text: &str) -> Result<TokenResponse, TokenError> {
     let body = js_sys::JSON::parse(text).ok().filter(JsValue::is_object);
     let error = |code, message| TokenError { status: Some(status), ..TokenError::new(code, message) };
 
     if !(200..300).contains(&status) {
         let body = body.as_ref().map(ErrorBody::read).unwrap_or_default();
-        let retry_after_s = response.headers().get("retry-after").map(|v| js_sys::Number::parse_float(&v));
+        let retry_after_s = retry_after.map(|v| js_sys::Number::parse_float(&v));
         let mut failure = if status == 401 {
             error(ErrorCode::LoginRequired, "Sign-in required to get a token")
         } else {

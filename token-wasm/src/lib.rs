@@ -8,8 +8,10 @@
 //! - `lib.rs` (this file): the JS boundary only. The `#[wasm_bindgen]` exports
 //!   delegate to the modules below. The public JS API is the hand-written
 //!   `js/client.js` (lazy default client, a cached fast path, listeners,
-//!   wake-up events), `js/index.d.ts`, and the two entries that load the wasm
-//!   (`js/index.js` by URL, `js/embedded.js` with the bytes inlined).
+//!   wake-up events), `js/index.d.ts`, the two entries that load the wasm
+//!   (`js/index.js` by URL, `js/embedded.js` with the bytes inlined), and
+//!   `js/early.js`, which sends a client's first token request while the
+//!   module loads (adopted by `adoptRequest`).
 //! - [`client`]: `TokenClient`, the core logic as `async fn`s (cache lookups,
 //!   the shared request, viewer callback loop, refresh-ahead, `authorizedFetch`).
 //! - [`cache`]: the token cache and in-flight slot, pure Rust with an
@@ -80,6 +82,13 @@ impl JsTokenClient {
             Ok(on_ready) => spawn(Box::pin(self.client.clone().call_when_ready(on_ready))),
             Err(_) => self.client.token_promise(),
         }
+    }
+
+    /// Start the first shared request from an attempt the JS entry already
+    /// sent (`Promise` of its answer; see `js/early.js`); returns the flight.
+    #[wasm_bindgen(js_name = adoptRequest)]
+    pub fn adopt_request(&self, sent: Promise) -> Promise {
+        self.client.adopt_request(sent)
     }
 
     /// `fetch` with `Authorization: Bearer …`, retried once after a 401.

@@ -133,6 +133,8 @@ pub struct Tabs {
     /// `navigator.locks` (a [`LockManager`]; kept as `JsValue` for `Debug`).
     locks: JsValue,
     /// Lock and channel name: `token-wasm:` + the endpoint as configured.
+    /// `js/early.js` takes the same lock and reads the presence locks by these
+    /// names before it sends a request for a client whose module is not ready.
     name: String,
     /// Ends this member's presence lock (resolves the promise it holds).
     leave: Option<Function>,

@@ -26,6 +26,18 @@ let server, origin;
 /** Requests per path, reset for each engine. */
 const counts = new Map();
 const count = (path) => counts.get(path) ?? 0;
+/** The headers of every request to /api/token, in order; reset for each engine. */
+const tokenRequests = [];
+/** How many token requests the page at `path` made (by their `Referer`). */
+const tokenRequestsFrom = (path) => tokenRequests.filter((headers) => headers.referer === `${origin}${path}`).length;
+/** Resolves once `condition()` holds, checking every 10 ms (fails the test after 10 s). */
+async function until(condition, what) {
+  const deadline = Date.now() + 10_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 /** Resolves the held .wasm response (see `/held/`); replaced for each engine. */
 let releaseHeldWasm = () => {};
 let heldWasm = Promise.resolve();
@@ -46,6 +58,7 @@ before(async () => {
     if (path === '/held/' || path === '/broken/') return html(page(path.slice(1, -1)));
     if (path === '/csp/') return html(CSP_PAGE, { 'Content-Security-Policy': "script-src 'self'" });
     if (path === '/csp/app.js') { res.writeHead(200, { 'Content-Type': 'text/javascript' }); return res.end(CSP_APP); }
+    if (path === '/api/token') tokenRequests.push(req.headers);
     if (path === '/api/token') return json(200, { access_token: `app-token-${n}`, token_type: 'Bearer', expires_in: 3600 });
     if (path === '/api/short') return json(200, { access_token: `short-token-${n}`, token_type: 'Bearer', expires_in: 45 });
     if (path === '/api/renew') return json(200, { access_token: `renew-token-${n}`, token_type: 'Bearer', expires_in: 62 });
@@ -112,6 +125,7 @@ for (const engine of ENGINES) {
 
     before(async () => {
       counts.clear();
+      tokenRequests.length = 0;
       heldWasm = new Promise((r) => { releaseHeldWasm = r; });
       browser = await launch(engine);
     });
@@ -121,22 +135,45 @@ for (const engine of ENGINES) {
       await browser?.close();
     });
 
-    /** Importing returns before the .wasm arrived; the first call waits for it, then gets its token. */
-    test('importing does not wait for the wasm; the first call does', async () => {
+    /**
+     * Importing returns before the .wasm arrived. The first call sends the
+     * token request at once, while the module loads (early.js), and the
+     * module adopts its answer: every call made meanwhile shares that one
+     * request, which is the request the module itself would send.
+     */
+    test('importing does not wait for the wasm; the first call sends the request while it loads', async () => {
       await browser.goto(`${origin}/held/`);
       await browser.waitFor(() => window.ready === true);
       assert.equal(count('/held/token-wasm/token_wasm_bg.wasm'), 1, 'the import started the .wasm download');
       await evaluate(() => {
-        window.held = window.tw.getAccessToken().then((token) => ({ token }), (e) => ({ code: e.code }));
+        const answer = (promise) => promise.then((token) => ({ token }), (e) => ({ code: e.code }));
+        window.held = Promise.all([
+          answer(window.tw.getAccessToken()),
+          answer(window.tw.getAccessToken()),
+          new Promise((done) => window.tw.getAccessToken((token, seconds) => done({ token, seconds }))),
+          window.tw.authorizedFetch('/api/echo').then((res) => res.json()),
+        ]);
         window.heldState = window.tw.getState();
       });
-      assert.equal(count('/api/token'), 0, 'no token request before the module is ready');
+      await until(() => count('/api/token') === 1, 'the token request went out');
+      assert.equal(count('/held/token-wasm/token_wasm_bg.wasm'), 1, 'the .wasm is still held back');
       releaseHeldWasm();
-      const r = await evaluate(async () => ({ answer: await window.held, before: window.heldState, after: window.tw.getState() }));
-      assert.match(r.answer.token, /^app-token-\d+$/);
+      const r = await evaluate(async () => ({ answers: await window.held, before: window.heldState, after: window.tw.getState() }));
+      const [first, second, viewer, echo] = r.answers;
+      assert.match(first.token, /^app-token-1$/);
+      assert.deepEqual([second.token, viewer.token, echo.authorization], [first.token, first.token, `Bearer ${first.token}`]);
+      assert.ok(viewer.seconds > 3000, `the viewer is told the token's life (${viewer.seconds} s)`);
       assert.equal(r.before.status, 'empty');
       assert.equal(r.after.status, 'fresh');
-      assert.equal(count('/api/token'), 1);
+      assert.equal(r.after.fetches, 1);
+      assert.equal(count('/api/token'), 1, 'one request for every call');
+      // A request the module sends itself carries the same headers (credentials, cache mode, X-Requested-With).
+      const next = await evaluate(async () => { window.tw.clear(); return window.tw.getAccessToken(); });
+      assert.equal(next, 'app-token-2');
+      assert.equal(tokenRequests.length, 2);
+      assert.deepEqual(tokenRequests[0], tokenRequests[1]);
+      assert.equal(tokenRequests[0]['x-requested-with'], 'token-wasm');
+      assert.equal(tokenRequests[0].accept, 'application/json');
       counts.delete('/api/token');
     });
 
@@ -171,7 +208,9 @@ for (const engine of ENGINES) {
       assert.equal(r.state.status, 'error');
       assert.equal(r.state.lastError.code, 'module_unavailable');
       assert.deepEqual(r.heard, ['module_unavailable', 'module_unavailable', 'module_unavailable']);
-      assert.equal(count('/api/token'), 0);
+      // The first call may have sent its request before the module failed (early.js); it is never repeated.
+      assert.ok(tokenRequestsFrom('/broken/') <= 1, `${tokenRequestsFrom('/broken/')} token requests`);
+      counts.delete('/api/token');
     });
 
     /** `script-src 'self'` without 'wasm-unsafe-eval': the page renders, calls say what the policy lacks. */
@@ -186,7 +225,8 @@ for (const engine of ENGINES) {
       assert.equal(r.error?.code, 'module_unavailable');
       assert.match(r.error.message, /Content Security Policy/);
       assert.match(r.error.message, /'wasm-unsafe-eval'/);
-      assert.equal(count('/api/token'), 0);
+      assert.ok(tokenRequestsFrom('/csp/') <= 1, `${tokenRequestsFrom('/csp/')} token requests`);
+      counts.delete('/api/token');
     });
 
     test('getAccessToken() resolves to a cached string without an init call', async () => {
@@ -208,7 +248,8 @@ for (const engine of ENGINES) {
       assert.equal(r.state.cacheHits, 2);
       assert.equal(typeof r.state.expiresAt, 'number');
       assert.ok(!JSON.stringify(r.state).includes(r.a), 'state never contains the token');
-      assert.equal(count('/api/token'), 1);
+      // This page's requests (an earlier page's abandoned early request may arrive late).
+      assert.equal(tokenRequestsFrom('/'), 1);
     });
 
     /** `useSyncExternalStore(onTokenChange, getState)` loops forever if every read is a new object. */

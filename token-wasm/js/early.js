@@ -1,0 +1,119 @@
+// The first token request of a client, sent by JS when the first call comes
+// before the WebAssembly module is ready, so the request travels while the
+// module downloads and compiles instead of after (issue 19 item 1: time to
+// first token). It is the request the wasm would send (token-wasm/src/http.rs:
+// GET, the same URL, headers, credentials mode, `cache: 'no-store'` and
+// `timeoutMs`); the wasm then reads its answer as its own first attempt
+// (`adoptRequest`): it validates, caches, retries and reports errors with the
+// same codes, so exactly one request is made.
+//
+// Sent only when JS can read the options that shape the request (anything
+// else is left to the wasm, which also reports bad options), where there is a
+// page to resolve the endpoint against, and without breaking the one request
+// across tabs (token-wasm/src/tabs.rs): where tabs share tokens, it is sent
+// only while holding the endpoint's Web Lock with no other tab of that
+// endpoint open (no tab to ask for a token first), and the lock is held until
+// the wasm has stored the token and posted it to the tabs that joined since.
+
+// A page's first Web Locks call sets up the connection to the browser's lock
+// service, ~10-30 ms in Chromium, which the first early request would wait
+// for: set it up at import, while the app and the module load.
+globalThis.navigator?.locks?.query?.().catch(() => {});
+
+/** Option names the wasm accepts (token-wasm/src/options.rs `KNOWN`). */
+const KNOWN = new Set(['endpoint', 'leewaySeconds', 'credentials', 'headers', 'timeoutMs', 'retries',
+  'retryDelayMs', 'refreshAhead', 'shareAcrossTabs']);
+const CREDENTIALS = new Set(['omit', 'same-origin', 'include']);
+
+/**
+ * Sends the first request for a client with `options`, or not: returns
+ * `null` (nothing sent: the wasm will ask), or `{ decided, hand }` where
+ * `decided` resolves to whether the request went out and `hand(adopt)` gives
+ * its answer to the wasm (`adopt(answerPromise)` returns the flight) or, with
+ * no `adopt` (the module or the options failed), abandons it.
+ */
+export function sendEarly(options) {
+  const request = readRequest(options);
+  if (!request) return null;
+  const locks = globalThis.navigator?.locks;
+  const isShared = request.share && typeof locks?.request === 'function' && typeof BroadcastChannel === 'function';
+  let answer = null;
+  let controller = null;
+  /** Set when the module or the options failed before the request was decided: never send it then. */
+  let isAbandoned = false;
+  let release = () => {};
+  const send = () => {
+    controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), request.timeoutMs);
+    answer = fetch(request.endpoint, { credentials: request.credentials, cache: 'no-store', headers: request.headers, signal: controller.signal })
+      .then(async (response) => ({ status: response.status, retryAfter: response.headers.get('retry-after'), text: await response.text() }))
+      .catch((cause) => ({ cause, timedOut: controller.signal.aborted }))
+      .finally(() => clearTimeout(timer));
+    // A module that stays stuck loading must not keep the other tabs from
+    // their token: the lock goes `timeoutMs` after the answer at the latest.
+    answer.then(() => setTimeout(() => release(), request.timeoutMs));
+  };
+  let decided;
+  if (isShared) {
+    // The wasm's lock name for this endpoint, and its tabs' presence locks.
+    const name = `token-wasm:${request.endpoint}`;
+    decided = new Promise((resolve) => {
+      locks.request(name, { ifAvailable: true }, async (lock) => {
+        // Another tab is asking the server, or a tab that may hold a token is
+        // open: the wasm's own path (wait for the lock, ask the tabs) applies.
+        if (!lock || isAbandoned) return resolve(false);
+        const { held = [] } = await locks.query();
+        if (isAbandoned || held.some((other) => other.name.startsWith(`${name}:member:`))) return resolve(false);
+        send();
+        resolve(true);
+        await new Promise((r) => { release = r; });
+      }).catch(() => resolve(false));
+    });
+  } else {
+    send();
+    decided = Promise.resolve(true);
+  }
+  return {
+    decided,
+    hand(adopt) {
+      if (!adopt) isAbandoned = true;
+      if (!answer) return;
+      if (!adopt) {
+        controller.abort();
+        release();
+        return;
+      }
+      let flight;
+      try { flight = adopt(answer); } catch { release(); return; }
+      flight.then(release, release);
+    },
+  };
+}
+
+/**
+ * The request the wasm would send for `options`, or `null` when JS cannot
+ * tell (an option it does not read, or one the wasm will refuse) or there is
+ * no page to resolve the endpoint against.
+ */
+function readRequest(options = {}) {
+  if (options === null) options = {};
+  if (typeof fetch !== 'function' || typeof options !== 'object' || Object.keys(options).some((key) => !KNOWN.has(key))) return null;
+  const endpoint = options.endpoint ?? '/api/token';
+  const credentials = options.credentials ?? 'same-origin';
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const share = options.shareAcrossTabs ?? true;
+  if (typeof endpoint !== 'string' || endpoint === '' || !CREDENTIALS.has(credentials) || typeof share !== 'boolean'
+    || typeof timeoutMs !== 'number' || !(timeoutMs >= 1 && timeoutMs <= 600_000)) return null;
+  if (options.headers !== undefined && (options.headers === null || typeof options.headers !== 'object')) return null;
+  let headers;
+  try {
+    // Resolvable here, as `fetch` will resolve it (outside a page only an absolute URL is).
+    new URL(endpoint, globalThis.document?.baseURI ?? globalThis.location?.href);
+    headers = new Headers(options.headers);
+  } catch {
+    return null;
+  }
+  if (!headers.has('accept')) headers.set('Accept', 'application/json');
+  headers.set('X-Requested-With', 'token-wasm');
+  return { endpoint, credentials, timeoutMs, share, headers };
+}
