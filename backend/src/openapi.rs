@@ -28,6 +28,7 @@ use crate::routes::{auth, ops, proxy, token, user};
         ops::readyz,
         ops::metrics,
     ),
+    components(schemas(crate::error::ErrorBody)),
     tags(
         (name = "token", description = "Two-legged tokens for the browser"),
         (name = "user", description = "The signed-in user's token and profile (cookie session)"),
@@ -43,4 +44,179 @@ struct ApiDoc;
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     let description = ApiDoc::openapi();
     Router::new().route("/openapi.json", get(move || std::future::ready(Json(description.clone()))))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use axum::http::Method;
+
+    use super::*;
+    use crate::cluster::ClusterError;
+    use crate::error::{ApiError, ErrorCode};
+    use crate::exchange::ExchangeError;
+    use crate::proxy::{BodyError, PathRefusal, ProxyFailure};
+    use crate::session::SessionError;
+    use crate::sign_in::{SignInFailure, UserTokenFailure};
+    use crate::single_flight::TaskStopped;
+    use crate::token_cache::CacheError;
+
+    /// One of each `ExchangeError`: the flows pass any of them on.
+    fn exchange_errors() -> Vec<ApiError> {
+        let rejected = || ExchangeError::Rejected { status: 400, error: "invalid_grant".into(), description: None };
+        let all = [
+            ExchangeError::Timeout(Duration::from_secs(1)),
+            ExchangeError::Unreachable("refused".into()),
+            ExchangeError::Unavailable { status: 503, retry_after: None },
+            rejected(),
+            ExchangeError::InvalidResponse("not JSON".into()),
+            ExchangeError::Signing("no key".into()),
+            ExchangeError::BackingOff { retry_after: Duration::from_secs(1) },
+        ];
+        all.into_iter().map(ApiError::Exchange).collect()
+    }
+
+    fn session_error() -> ApiError {
+        let unreadable = serde_json::from_str::<u8>("x").expect_err("not JSON");
+        ApiError::Session(SessionError::Grant(Arc::new(unreadable)))
+    }
+
+    /// What a token cache can fail with.
+    fn cache_errors() -> Vec<ApiError> {
+        let upstream = exchange_errors().into_iter().map(|e| match e {
+            ApiError::Exchange(e) => ApiError::Cache(CacheError::Upstream(e)),
+            other => other,
+        });
+        upstream.chain([ApiError::Cache(CacheError::Stopped(TaskStopped))]).collect()
+    }
+
+    /// What serving a user token can fail with (not the profile's own `NoUserinfo`).
+    fn user_token_errors() -> Vec<ApiError> {
+        let failures = [
+            UserTokenFailure::LoginRequired,
+            UserTokenFailure::RefreshLock(ClusterError::InvalidUrl),
+            UserTokenFailure::RefreshLockTimeout,
+            UserTokenFailure::RefreshStopped(TaskStopped),
+            UserTokenFailure::NoUsableToken,
+        ];
+        let own = failures.into_iter().map(ApiError::UserToken);
+        own.chain(exchange_errors()).chain([session_error()]).collect()
+    }
+
+    fn cross_site() -> ApiError {
+        ApiError::CrossSite("the X-Requested-With header is missing")
+    }
+
+    /// Each documented operation and every failure its handler can answer,
+    /// read from the error types it passes on.
+    fn route_failures() -> Vec<(&'static str, Vec<ApiError>)> {
+        let unknown_profile = || ApiError::UnknownProfile("nope".into());
+        let proxy = [
+            ProxyFailure::UnknownApi("nope".into()),
+            ProxyFailure::MethodNotAllowed { method: Method::POST, allowed: vec![Method::GET] },
+            ProxyFailure::Path(PathRefusal::DotSegment),
+            ProxyFailure::RequestTooLarge(1),
+            ProxyFailure::ResponseTooLarge(1),
+            ProxyFailure::Timeout(Duration::from_secs(1)),
+            ProxyFailure::Redirect(302),
+            ProxyFailure::Unreachable("refused".into()),
+            ProxyFailure::Busy,
+            ProxyFailure::RequestBody(BodyError::Broken("reset".into())),
+        ];
+        let sign_in = [
+            SignInFailure::MissingState,
+            SignInFailure::InvalidState,
+            SignInFailure::Replayed,
+            SignInFailure::UsedStates(ClusterError::InvalidUrl),
+            SignInFailure::Denied,
+            SignInFailure::IssuerMismatch,
+            SignInFailure::MissingIssuer,
+            SignInFailure::Provider { error: "server_error".into(), description: None },
+            SignInFailure::MissingCode,
+            SignInFailure::InvalidIdToken("expired"),
+        ];
+        let internal = || ApiError::Internal("a redirect location is not a header value");
+        vec![
+            ("get /api/token", cache_errors()),
+            ("get /api/token/{profile}", [cache_errors(), vec![unknown_profile()]].into_iter().flatten().collect()),
+            ("get /api/user/token", [user_token_errors(), vec![cross_site()]].into_iter().flatten().collect()),
+            (
+                "get /api/user/me",
+                [user_token_errors(), vec![cross_site(), ApiError::UserToken(UserTokenFailure::NoUserinfo)]]
+                    .into_iter()
+                    .flatten()
+                    .collect(),
+            ),
+            (
+                "get /api/proxy/{name}/{path}",
+                [
+                    proxy.into_iter().map(ApiError::Proxy).collect(),
+                    cache_errors(),
+                    user_token_errors(),
+                    vec![cross_site(), unknown_profile()],
+                ]
+                .into_iter()
+                .flatten()
+                .collect(),
+            ),
+            (
+                "get /auth/login",
+                vec![
+                    ApiError::SignIn(SignInFailure::InvalidReturnTo),
+                    ApiError::SignIn(SignInFailure::ReturnToTooLong { len: 5000 }),
+                    ApiError::WrongHost { expected: "http://localhost:8080".into(), seen: "proxy".into() },
+                    // The provider's metadata has no authorization endpoint.
+                    ApiError::Exchange(ExchangeError::InvalidResponse("no authorization endpoint".into())),
+                    internal(),
+                ],
+            ),
+            (
+                "get /auth/callback",
+                [
+                    sign_in.into_iter().map(ApiError::SignIn).collect(),
+                    exchange_errors(),
+                    vec![session_error(), internal()],
+                ]
+                .into_iter()
+                .flatten()
+                .collect(),
+            ),
+            ("post /auth/logout", vec![cross_site(), session_error()]),
+        ]
+    }
+
+    /// Every failure a route can answer is documented under its status, by
+    /// code (`/api/user/token` and `/api/user/me` pass on the authorization
+    /// server's 502s; `/auth/logout` the session store's 503).
+    #[test]
+    fn every_error_a_route_can_answer_is_documented() {
+        let document = serde_json::to_value(ApiDoc::openapi()).expect("the description is JSON");
+        let mut undocumented = Vec::new();
+        for (operation, errors) in route_failures() {
+            let (method, path) = operation.split_once(' ').expect("method and path");
+            let responses = &document["paths"][path][method]["responses"];
+            assert!(responses.is_object(), "{operation} is described");
+            for error in errors {
+                let code = error.code();
+                let description = responses[code.status().as_str()]["description"].as_str().unwrap_or_default();
+                if !description.contains(&format!("`{}`", code.as_str())) {
+                    undocumented.push(format!("{operation}: {} {}", code.status().as_u16(), code.as_str()));
+                }
+            }
+        }
+        undocumented.dedup();
+        assert!(undocumented.is_empty(), "answered but not documented: {undocumented:#?}");
+    }
+
+    /// Every code is answered by some documented route: a code no route lists
+    /// is dead, or its route forgot it.
+    #[test]
+    fn every_code_is_documented_somewhere() {
+        let document = serde_json::to_string(&ApiDoc::openapi()).expect("the description is JSON");
+        let missing: Vec<_> =
+            ErrorCode::ALL.iter().map(|c| c.as_str()).filter(|c| !document.contains(&format!("`{c}`"))).collect();
+        assert!(missing.is_empty(), "codes no route documents: {missing:?}");
+    }
 }

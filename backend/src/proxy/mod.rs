@@ -56,15 +56,35 @@ use crate::telemetry::{ApiMetrics, Metrics};
 use crate::token_cache::CacheError;
 use crate::transport::{TransportBuildError, UpstreamHttp, innermost_cause, streaming_client};
 
-/// Why a proxied request failed. Messages name the rule or limit, never the
-/// path, a header or anything the API said.
+/// Why a proxied request failed: the proxy's own failure, or the token's.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ProxyError {
+    #[error(transparent)]
+    Failed(#[from] ProxyFailure),
+    /// The two-legged token could not be had; the cache has logged why.
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+    /// The user's token could not be had.
+    #[error(transparent)]
+    UserToken(#[from] UserTokenError),
+}
+
+impl From<PathRefusal> for ProxyError {
+    fn from(e: PathRefusal) -> Self {
+        Self::Failed(e.into())
+    }
+}
+
+/// The proxy's own failure. Messages name the rule or limit, never the path, a
+/// header or anything the API said.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ProxyFailure {
     /// The name as requested.
     #[error("no API is configured under this name")]
     UnknownApi(String),
-    #[error("this API does not allow the {0} method")]
-    MethodNotAllowed(Method),
+    /// `allowed` goes into the 405's `Allow` (RFC 9110 §15.5.6).
+    #[error("this API does not allow the {method} method")]
+    MethodNotAllowed { method: Method, allowed: Vec<Method> },
     #[error(transparent)]
     Path(#[from] PathRefusal),
     #[error("the request body is larger than this API's limit of {0} bytes")]
@@ -85,12 +105,6 @@ pub enum ProxyError {
     /// The request body from the browser failed or stalled.
     #[error("the request body could not be read: {0}")]
     RequestBody(BodyError),
-    /// The two-legged token could not be had; the cache has logged why.
-    #[error(transparent)]
-    Cache(#[from] CacheError),
-    /// The user's token could not be had.
-    #[error(transparent)]
-    UserToken(#[from] UserTokenError),
 }
 
 /// The server-held token for one request: current, and renewed after the API
@@ -167,8 +181,8 @@ impl Proxy {
         Ok(Self { client, apis: Arc::new(apis), places: Places::new(capacity, http.connect_timeout) })
     }
 
-    pub fn api(&self, name: &str) -> Result<&Arc<Api>, ProxyError> {
-        self.apis.get(name).ok_or_else(|| ProxyError::UnknownApi(name.to_owned()))
+    pub fn api(&self, name: &str) -> Result<&Arc<Api>, ProxyFailure> {
+        self.apis.get(name).ok_or_else(|| ProxyFailure::UnknownApi(name.to_owned()))
     }
 
     pub fn apis(&self) -> impl Iterator<Item = &ApiSettings> {
@@ -188,13 +202,14 @@ impl Proxy {
             e
         };
         if !settings.methods.contains(&request.method) {
-            return Err(unanswered(ProxyError::MethodNotAllowed(request.method)));
+            let allowed = settings.methods.clone();
+            return Err(unanswered(ProxyFailure::MethodNotAllowed { method: request.method, allowed }.into()));
         }
         let url =
             target::resolve(settings, &request.path, request.query.as_deref()).map_err(|e| unanswered(e.into()))?;
         let length = content_length(&request.headers);
         if length.is_some_and(|n| n > settings.max_request_bytes) {
-            return Err(unanswered(ProxyError::RequestTooLarge(settings.max_request_bytes)));
+            return Err(unanswered(ProxyFailure::RequestTooLarge(settings.max_request_bytes).into()));
         }
         let has_body = length.is_some_and(|n| n > 0) || request.headers.contains_key(header::TRANSFER_ENCODING);
         let is_retryable = request.method.is_idempotent() && !has_body;
@@ -212,9 +227,9 @@ impl Proxy {
 
         let outgoing = Outgoing { client: &self.client, api: settings, method: request.method, url, headers, outcome };
         let bearer = token.current().await.map_err(unanswered)?;
-        let place = self.places.take(&api.places).await.map_err(|_| unanswered(ProxyError::Busy))?;
+        let place = self.places.take(&api.places).await.map_err(|_| unanswered(ProxyFailure::Busy.into()))?;
         let mut started = Instant::now();
-        let mut response = outgoing.send(&bearer, body).await.map_err(unanswered)?;
+        let mut response = outgoing.send(&bearer, body).await.map_err(|e| unanswered(e.into()))?;
         if response.status() == StatusCode::UNAUTHORIZED && is_retryable {
             let renewed = if api.renewals.may_renew(&token.holder(), bearer.secret()) {
                 token.renew(&bearer).await
@@ -228,16 +243,16 @@ impl Proxy {
                 api.metrics.record_answer(response.status().as_u16(), started.elapsed());
                 tracing::info!(api = %settings.name, "the API refused the token; retrying once with a new one");
                 started = Instant::now();
-                response = outgoing.send(&renewed, None).await.map_err(unanswered)?;
+                response = outgoing.send(&renewed, None).await.map_err(|e| unanswered(e.into()))?;
             }
         }
         let status = response.status();
         api.metrics.record_answer(status.as_u16(), started.elapsed());
         if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
-            return Err(ProxyError::Redirect(status.as_u16()));
+            return Err(ProxyFailure::Redirect(status.as_u16()).into());
         }
         if response.content_length().is_some_and(|n| n > settings.max_response_bytes) {
-            return Err(ProxyError::ResponseTooLarge(settings.max_response_bytes));
+            return Err(ProxyFailure::ResponseTooLarge(settings.max_response_bytes).into());
         }
         Ok(pass_on(settings, response, place))
     }
@@ -257,7 +272,7 @@ struct Outgoing<'a> {
 
 impl Outgoing<'_> {
     /// One request with `bearer`, its headers awaited within the API's timeout.
-    async fn send(&self, bearer: &AccessToken, body: Option<reqwest::Body>) -> Result<reqwest::Response, ProxyError> {
+    async fn send(&self, bearer: &AccessToken, body: Option<reqwest::Body>) -> Result<reqwest::Response, ProxyFailure> {
         let mut request = self
             .client
             .request(self.method.clone(), self.url.clone())
@@ -268,13 +283,13 @@ impl Outgoing<'_> {
         }
         let timeout = self.api.timeout;
         match tokio::time::timeout(timeout, request.send()).await {
-            Err(_) => Err(ProxyError::Timeout(timeout)),
+            Err(_) => Err(ProxyFailure::Timeout(timeout)),
             Ok(Ok(response)) => Ok(response),
             Ok(Err(e)) => Err(match self.outcome.error() {
-                Some(BodyError::TooLarge(max)) => ProxyError::RequestTooLarge(max),
-                Some(other) => ProxyError::RequestBody(other),
-                None if caused_by_exhaustion(&e) => ProxyError::Busy,
-                None => ProxyError::Unreachable(innermost_cause(&e)),
+                Some(BodyError::TooLarge(max)) => ProxyFailure::RequestTooLarge(max),
+                Some(other) => ProxyFailure::RequestBody(other),
+                None if caused_by_exhaustion(&e) => ProxyFailure::Busy,
+                None => ProxyFailure::Unreachable(innermost_cause(&e)),
             }),
         }
     }

@@ -13,7 +13,7 @@ use tower_sessions::cookie::{Cookie, SameSite};
 
 use super::extract::{SignInState, is_trusted_origin};
 use super::forwarded;
-use crate::error::{ApiError, SignInPage, no_store_headers};
+use crate::error::{ApiError, SignInPage, no_store_headers, route_errors};
 use crate::login_state::COOKIE_NAME;
 use crate::session::PENDING_TTL_MS;
 use crate::sign_in::CallbackParams;
@@ -35,15 +35,31 @@ pub(crate) struct LoginQuery {
     canonical_host: Option<String>,
 }
 
+route_errors!(
+    /// A bad `return_to`, a rewritten Host, a provider with no authorization endpoint; as pages.
+    LoginErrors, Page: [InvalidReturnTo, ReturnToTooLong, WrongHost, InternalError, UpstreamInvalidResponse]
+);
+
+route_errors!(
+    /// The sign-in's own failures, the code exchange's and the session store's; as pages.
+    CallbackErrors, Page: [
+        InvalidState, SignInReplayed, IssuerMismatch, ProviderError, InvalidRequest, InvalidIdToken, AccessDenied,
+        InternalError, UpstreamRejected, UpstreamInvalidResponse, UpstreamUnavailable, SessionStoreUnavailable,
+    ]
+);
+
+route_errors!(
+    /// The caller check, and the session store.
+    LogoutErrors, Json: [CrossSiteRequest, SessionStoreUnavailable]
+);
+
 /// Redirects to the provider (302) with state, PKCE challenge and nonce, which
 /// go into the login-state cookie (no server session is created).
 #[utoipa::path(get, path = "/auth/login", tag = "auth",
     params(("return_to" = Option<String>, Query, description = "A path on this site to return to")),
     responses(
         (status = 302, description = "To the provider's authorization endpoint"),
-        (status = 400, description = "`invalid_return_to`, or `return_to_too_long` (an HTML page)", content_type = "text/html"),
-        (status = 421, description = "`wrong_host`: a proxy in front rewrote the Host; the page names PUBLIC_URL and TRUST_FORWARDED_HEADERS", content_type = "text/html"),
-        (status = 500, description = "`internal_error` (an HTML page)", content_type = "text/html"),
+        LoginErrors,
     ))]
 pub(crate) async fn login(
     State(state): State<SignInState>,
@@ -101,9 +117,7 @@ pub(crate) async fn login(
     ),
     responses(
         (status = 302, description = "Signed in: to `return_to`, with the session cookie"),
-        (status = 400, description = "Missing, wrong or expired `state` (`invalid_state`), a sign-in already completed (`sign_in_replayed`), another issuer's `iss` (`issuer_mismatch`), or a failed exchange (an HTML page)", content_type = "text/html"),
-        (status = 403, description = "`access_denied` (an HTML page)", content_type = "text/html"),
-        (status = 500, description = "`internal_error` (an HTML page)", content_type = "text/html"),
+        CallbackErrors,
     ))]
 pub(crate) async fn callback(
     State(state): State<SignInState>,
@@ -180,7 +194,7 @@ pub(crate) struct EndSessionBody {
     (status = 200, description = "Signed out here (a `fetch`); navigate to `end_session_url` to end the provider's session", body = EndSessionBody),
     (status = 204, description = "Signed out (a `fetch`, no end-session endpoint or `OAUTH_END_SESSION=false`)"),
     (status = 303, description = "Signed out (a form post): to the provider's end-session endpoint, else to `/`"),
-    (status = 403, description = "`cross_site_request`", body = crate::error::ErrorBody),
+    LogoutErrors,
 ))]
 pub(crate) async fn logout(
     State(state): State<SignInState>,

@@ -7,8 +7,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::any;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
@@ -16,9 +15,9 @@ use oauth2::AccessToken;
 use tower_sessions::Session;
 
 use super::extract::{SignInState, check_same_site};
-use crate::error::ApiError;
+use crate::error::{ApiError, route_errors};
 use crate::proxy::{ApiToken, BearerToken, Proxy, ProxyError, ProxyRequest};
-use crate::sign_in::UserTokenError;
+use crate::sign_in::UserTokenFailure;
 use crate::token_cache::{TokenCache, TokenCaches};
 
 /// Where the route's parts live: the proxy, and whatever gives it tokens.
@@ -39,6 +38,15 @@ pub fn router(state: ProxyRoutes) -> Router {
         .with_state(Arc::new(state))
 }
 
+route_errors!(
+    /// The proxy's own failures, and the token's (a profile's, or the user's).
+    ForwardErrors, Json: [
+        RequestBodyFailed, LoginRequired, CrossSiteRequest, PathNotAllowed, ApiNotFound, UnknownProfile,
+        MethodNotAllowed, RequestTooLarge, InternalError, UpstreamRejected, UpstreamInvalidResponse, ApiUnavailable,
+        UpstreamRedirect, ResponseTooLarge, UpstreamUnavailable, SessionStoreUnavailable, ProxyBusy, UpstreamTimeout,
+    ]
+);
+
 /// Any method; the API's settings decide which are allowed.
 #[utoipa::path(get, path = "/api/proxy/{name}/{path}", tag = "proxy",
     description = "Forwards the request (any method the API allows; GET shown) to the API configured as `name`, \
@@ -49,14 +57,7 @@ pub fn router(state: ProxyRoutes) -> Router {
     ),
     responses(
         (status = 200, description = "The API's answer, streamed: its status, allowlisted headers and body"),
-        (status = 401, description = "`login_required` (user-token APIs)", body = crate::error::ErrorBody),
-        (status = 403, description = "`path_not_allowed` or `cross_site_request`", body = crate::error::ErrorBody),
-        (status = 404, description = "`api_not_found`", body = crate::error::ErrorBody),
-        (status = 405, description = "`method_not_allowed`", body = crate::error::ErrorBody),
-        (status = 413, description = "`request_too_large`", body = crate::error::ErrorBody),
-        (status = 502, description = "`api_unavailable`, `upstream_redirect`, `response_too_large`, `upstream_rejected`", body = crate::error::ErrorBody),
-        (status = 503, description = "`upstream_unavailable`: no token could be had; `proxy_busy`: every upstream connection the proxy may hold is in use (with `Retry-After`)", body = crate::error::ErrorBody),
-        (status = 504, description = "`upstream_timeout`", body = crate::error::ErrorBody),
+        ForwardErrors,
     ))]
 pub(crate) async fn forward(State(state): State<Arc<ProxyRoutes>>, request: Request) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
@@ -70,10 +71,10 @@ pub(crate) async fn forward(State(state): State<Arc<ProxyRoutes>>, request: Requ
             Box::new(ProfileToken { cache: cache.clone(), profile: profile.clone() })
         }
         ApiToken::User => {
-            let sign_in = state.sign_in.as_ref().ok_or(ApiError::from(UserTokenError::LoginRequired))?;
+            let sign_in = state.sign_in.as_ref().ok_or(ApiError::from(UserTokenFailure::LoginRequired))?;
             check_same_site(&parts.headers, sign_in)?;
             let session =
-                parts.extensions.get::<Session>().cloned().ok_or(ApiError::from(UserTokenError::LoginRequired))?;
+                parts.extensions.get::<Session>().cloned().ok_or(ApiError::from(UserTokenFailure::LoginRequired))?;
             Box::new(UserToken { sign_in: sign_in.clone(), session })
         }
     };
@@ -84,19 +85,7 @@ pub(crate) async fn forward(State(state): State<Arc<ProxyRoutes>>, request: Requ
         headers: parts.headers,
         body,
     };
-    match state.proxy.forward(api, request, token.as_ref()).await {
-        Ok(response) => Ok(response),
-        Err(error @ ProxyError::MethodNotAllowed(_)) => {
-            // RFC 9110 §15.5.6: a 405 says what is allowed.
-            let mut response = ApiError::from(error).into_response();
-            let allowed = api.settings.methods.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
-            if let Ok(value) = HeaderValue::from_str(&allowed) {
-                response.headers_mut().insert(header::ALLOW, value);
-            }
-            Ok(response)
-        }
-        Err(error) => Err(error.into()),
-    }
+    Ok(state.proxy.forward(api, request, token.as_ref()).await?)
 }
 
 /// A two-legged profile's token, from its cache.

@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::error::{ApiError, no_store_headers};
+use crate::error::{ApiError, no_store_headers, route_errors};
 use crate::telemetry::Metrics;
 use crate::token_cache::{DEFAULT_PROFILE, TokenCaches};
 
@@ -47,12 +47,20 @@ pub(crate) struct TokenBody<'a> {
     pub(super) expires_in: u64,
 }
 
+route_errors!(
+    /// The token cache's failures.
+    DefaultTokenErrors, Json: [InternalError, UpstreamRejected, UpstreamInvalidResponse, UpstreamUnavailable]
+);
+
+route_errors!(
+    /// An unknown name, and the token cache's failures.
+    ProfileTokenErrors, Json: [UnknownProfile, InternalError, UpstreamRejected, UpstreamInvalidResponse, UpstreamUnavailable]
+);
+
 /// The browser token of the default profile.
 #[utoipa::path(get, path = "/api/token", tag = "token", responses(
     (status = 200, description = "A token with at least `TOKEN_MIN_TTL_SECS` to live", body = TokenBody),
-    (status = 500, description = "`internal_error`", body = crate::error::ErrorBody),
-    (status = 502, description = "`upstream_rejected` or `upstream_invalid_response`", body = crate::error::ErrorBody),
-    (status = 503, description = "`upstream_unavailable`, with `Retry-After`", body = crate::error::ErrorBody),
+    DefaultTokenErrors,
 ))]
 pub(crate) async fn default_token(State(state): State<Arc<TokenRoutes>>) -> Response {
     serve(&state, DEFAULT_PROFILE).await
@@ -63,10 +71,7 @@ pub(crate) async fn default_token(State(state): State<Arc<TokenRoutes>>) -> Resp
     params(("profile" = String, Path, description = "A profile name")),
     responses(
         (status = 200, description = "A token with at least `TOKEN_MIN_TTL_SECS` to live", body = TokenBody),
-        (status = 404, description = "`unknown_profile`", body = crate::error::ErrorBody),
-        (status = 500, description = "`internal_error`", body = crate::error::ErrorBody),
-        (status = 502, description = "`upstream_rejected` or `upstream_invalid_response`", body = crate::error::ErrorBody),
-        (status = 503, description = "`upstream_unavailable`, with `Retry-After`", body = crate::error::ErrorBody),
+        ProfileTokenErrors,
     ))]
 pub(crate) async fn profile_token(State(state): State<Arc<TokenRoutes>>, Path(profile): Path<String>) -> Response {
     serve(&state, &profile).await

@@ -10,22 +10,36 @@ use tower_sessions::Session;
 
 use super::extract::{SameSiteCaller, SignInState};
 use super::token::TokenBody;
-use crate::error::{ApiError, no_store_headers};
+use crate::error::{ApiError, no_store_headers, route_errors};
 use crate::token_cache::now_ms;
 
 pub fn router() -> Router<SignInState> {
     Router::new().route("/api/user/token", get(user_token)).route("/api/user/me", get(me))
 }
 
+route_errors!(
+    /// The caller check, and the user token's failures: the refresh passes the
+    /// authorization server's answer on.
+    UserTokenErrors, Json: [
+        LoginRequired, CrossSiteRequest, InternalError, UpstreamRejected, UpstreamInvalidResponse,
+        UpstreamUnavailable, SessionStoreUnavailable,
+    ]
+);
+
+route_errors!(
+    /// As for the token, and no profile to serve.
+    ProfileErrors, Json: [
+        LoginRequired, CrossSiteRequest, UserinfoNotConfigured, InternalError, UpstreamRejected,
+        UpstreamInvalidResponse, UpstreamUnavailable, SessionStoreUnavailable,
+    ]
+);
+
 /// The signed-in user's browser token (needs the session cookie and `X-Requested-With`).
 #[utoipa::path(get, path = "/api/user/token", tag = "user",
     params(("X-Requested-With" = String, Header, description = "Any non-empty value")),
     responses(
         (status = 200, description = "The user's token", body = crate::routes::token::TokenBody),
-        (status = 401, description = "`login_required`", body = crate::error::ErrorBody),
-        (status = 403, description = "`cross_site_request`", body = crate::error::ErrorBody),
-        (status = 500, description = "`internal_error`", body = crate::error::ErrorBody),
-        (status = 503, description = "`upstream_unavailable` or `session_store_unavailable`", body = crate::error::ErrorBody),
+        UserTokenErrors,
     ))]
 pub(crate) async fn user_token(
     _caller: SameSiteCaller,
@@ -44,10 +58,7 @@ pub(crate) async fn user_token(
     params(("X-Requested-With" = String, Header, description = "Any non-empty value")),
     responses(
         (status = 200, description = "The user's claims (ID token, merged with userinfo when it answers)", body = Object),
-        (status = 401, description = "`login_required`", body = crate::error::ErrorBody),
-        (status = 404, description = "`userinfo_not_configured`: no ID token claims and no userinfo endpoint", body = crate::error::ErrorBody),
-        (status = 500, description = "`internal_error`", body = crate::error::ErrorBody),
-        (status = 503, description = "`upstream_unavailable` or `session_store_unavailable`", body = crate::error::ErrorBody),
+        ProfileErrors,
     ))]
 pub(crate) async fn me(
     _caller: SameSiteCaller,

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use tower_sessions::{Expiry, Session};
 use url::Url;
 
-use super::{SignInError, SignInService, id_token};
+use super::{SignInError, SignInFailure, SignInService, id_token};
 use crate::login_state::MAX_COOKIE_CHARS;
 use crate::provider::Issuer;
 use crate::session::{PENDING_TTL_MS, PendingLogin, SessionError, USER_KEY, UserGrant};
@@ -51,7 +51,7 @@ impl SignInService {
                 return Ok((url, sealed));
             }
             if !pending.evict_oldest() {
-                return Err(SignInError::ReturnToTooLong { len });
+                return Err(SignInFailure::ReturnToTooLong { len }.into());
             }
         }
     }
@@ -64,12 +64,12 @@ impl SignInService {
         &self,
         cookie: Option<&str>,
         state: Option<&str>,
-    ) -> (Option<String>, Result<PendingLogin, SignInError>) {
+    ) -> (Option<String>, Result<PendingLogin, SignInFailure>) {
         let login_state = &self.0.login_state;
         let mut pending = cookie.and_then(|c| login_state.open(c)).unwrap_or_default();
         let login = match state.filter(|s| !s.is_empty()) {
-            None => Err(SignInError::MissingState),
-            Some(state) => pending.take(state, now_ms()).ok_or(SignInError::InvalidState),
+            None => Err(SignInFailure::MissingState),
+            Some(state) => pending.take(state, now_ms()).ok_or(SignInFailure::InvalidState),
         };
         let remaining = (!pending.is_empty()).then(|| login_state.seal(&pending));
         (remaining, login)
@@ -91,20 +91,21 @@ impl SignInService {
             .used_states
             .claim(shared.cluster.as_ref(), login.state.secret(), expires_at_ms, now)
             .await
-            .map_err(SignInError::UsedStates)?;
+            .map_err(SignInFailure::UsedStates)?;
         if !is_first {
-            return Err(SignInError::Replayed);
+            return Err(SignInFailure::Replayed.into());
         }
         // RFC 9207 §2.4: before anything in the response is used, errors included.
         check_response_issuer(shared.issuer.as_ref(), params.iss.as_deref())?;
         if let Some(error) = params.error {
-            return Err(if error == "access_denied" {
-                SignInError::Denied
+            let failure = if error == "access_denied" {
+                SignInFailure::Denied
             } else {
-                SignInError::Provider { error, description: params.error_description }
-            });
+                SignInFailure::Provider { error, description: params.error_description }
+            };
+            return Err(failure.into());
         }
-        let code = params.code.filter(|c| !c.is_empty()).ok_or(SignInError::MissingCode)?;
+        let code = params.code.filter(|c| !c.is_empty()).ok_or(SignInFailure::MissingCode)?;
         let issued = shared.exchange.exchange_code(code, login.verifier).await?;
         let (id_claims, id_token) = match (&login.nonce, issued.id_token) {
             (Some(nonce), Some(id_token)) => {
@@ -154,19 +155,19 @@ impl SignInService {
     }
 
     /// `return_to` must stay on this origin: a path, never `//host` or a URL.
-    fn validate_return_to(&self, raw: &str) -> Result<String, SignInError> {
+    fn validate_return_to(&self, raw: &str) -> Result<String, SignInFailure> {
         let is_path = raw.starts_with('/')
             && !raw.starts_with("//")
             && !raw.contains('\\')
             && raw.len() <= 2048
             && !raw.chars().any(char::is_control);
         if !is_path {
-            return Err(SignInError::InvalidReturnTo);
+            return Err(SignInFailure::InvalidReturnTo);
         }
         let base = &self.0.settings.redirect_url;
-        let resolved = base.join(raw).map_err(|_| SignInError::InvalidReturnTo)?;
+        let resolved = base.join(raw).map_err(|_| SignInFailure::InvalidReturnTo)?;
         if resolved.origin() != base.origin() {
-            return Err(SignInError::InvalidReturnTo);
+            return Err(SignInFailure::InvalidReturnTo);
         }
         Ok(raw.to_owned())
     }
@@ -175,10 +176,10 @@ impl SignInService {
 /// The mix-up defence of RFC 9207 §2.4: an `iss` must name our issuer, and a
 /// provider whose metadata promises `iss` must send it. Without a known issuer
 /// (OAuth presets without discovery) there is nothing to compare with.
-fn check_response_issuer(expected: Option<&Issuer>, iss: Option<&str>) -> Result<(), SignInError> {
+fn check_response_issuer(expected: Option<&Issuer>, iss: Option<&str>) -> Result<(), SignInFailure> {
     match (expected, iss) {
-        (Some(issuer), Some(iss)) if iss != issuer.identifier => Err(SignInError::IssuerMismatch),
-        (Some(issuer), None) if issuer.sends_iss => Err(SignInError::MissingIssuer),
+        (Some(issuer), Some(iss)) if iss != issuer.identifier => Err(SignInFailure::IssuerMismatch),
+        (Some(issuer), None) if issuer.sends_iss => Err(SignInFailure::MissingIssuer),
         _ => Ok(()),
     }
 }
@@ -195,9 +196,9 @@ mod tests {
         assert!(check_response_issuer(Some(&promised), Some("https://op.example")).is_ok());
         for wrong in ["https://evil.example", "https://op.example/", "HTTPS://op.example"] {
             let refused = check_response_issuer(Some(&unpromised), Some(wrong));
-            assert!(matches!(refused, Err(SignInError::IssuerMismatch)), "{wrong}");
+            assert!(matches!(refused, Err(SignInFailure::IssuerMismatch)), "{wrong}");
         }
-        assert!(matches!(check_response_issuer(Some(&promised), None), Err(SignInError::MissingIssuer)));
+        assert!(matches!(check_response_issuer(Some(&promised), None), Err(SignInFailure::MissingIssuer)));
         assert!(check_response_issuer(Some(&unpromised), None).is_ok());
         assert!(check_response_issuer(None, Some("https://anyone.example")).is_ok());
     }

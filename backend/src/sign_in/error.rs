@@ -1,13 +1,57 @@
-//! Why a sign-in navigation, or a user token or profile, could not be served.
+//! Why a sign-in navigation, or a user token or profile, could not be served:
+//! each flow's own failures apart from the upstream and session-store errors it
+//! passes on, so a failure reaches `ApiError` by one path only.
 
 use crate::cluster::ClusterError;
 use crate::exchange::ExchangeError;
 use crate::session::SessionError;
 use crate::single_flight::TaskStopped;
 
-/// Why a sign-in (login or callback) failed; shown to the user as a page.
+/// Why a sign-in (login or callback) failed.
+pub type SignInError = FlowError<SignInFailure>;
+
+/// Why a user token or profile could not be served.
+pub type UserTokenError = FlowError<UserTokenFailure>;
+
+/// A flow's own failure `F`, or the upstream or session-store error it passes on.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum FlowError<F> {
+    #[error(transparent)]
+    Failed(F),
+    #[error(transparent)]
+    Exchange(#[from] ExchangeError),
+    #[error(transparent)]
+    Session(#[from] SessionError),
+}
+
+impl<F> From<tower_sessions::session::Error> for FlowError<F> {
+    fn from(e: tower_sessions::session::Error) -> Self {
+        Self::Session(e.into())
+    }
+}
+
+// One impl per flow: a blanket `From<F>` would overlap the ones above.
+impl From<SignInFailure> for SignInError {
+    fn from(e: SignInFailure) -> Self {
+        Self::Failed(e)
+    }
+}
+
+impl From<UserTokenFailure> for UserTokenError {
+    fn from(e: UserTokenFailure) -> Self {
+        Self::Failed(e)
+    }
+}
+
+impl From<TaskStopped> for UserTokenError {
+    fn from(e: TaskStopped) -> Self {
+        Self::Failed(e.into())
+    }
+}
+
+/// A sign-in's own failure; shown to the user as a page.
 #[derive(Debug, thiserror::Error)]
-pub enum SignInError {
+pub enum SignInFailure {
     #[error("return_to must be a path on this site")]
     InvalidReturnTo,
     #[error("the sign-in response has no state")]
@@ -43,27 +87,13 @@ pub enum SignInError {
     MissingCode,
     #[error("the ID token does not belong to this sign-in ({0})")]
     InvalidIdToken(&'static str),
-    #[error(transparent)]
-    Exchange(#[from] ExchangeError),
-    #[error(transparent)]
-    Session(#[from] SessionError),
 }
 
-impl From<tower_sessions::session::Error> for SignInError {
-    fn from(e: tower_sessions::session::Error) -> Self {
-        Self::Session(e.into())
-    }
-}
-
-/// Why a user token or profile could not be served.
+/// The user-token flow's own failure.
 #[derive(Debug, Clone, thiserror::Error)]
-pub enum UserTokenError {
+pub enum UserTokenFailure {
     #[error("no signed-in session, or it has ended")]
     LoginRequired,
-    #[error(transparent)]
-    Exchange(#[from] ExchangeError),
-    #[error(transparent)]
-    Session(#[from] SessionError),
     /// Redis failed while ordering this session's refresh across replicas.
     #[error("the session refresh lock is unavailable: {0}")]
     RefreshLock(#[source] ClusterError),
@@ -78,10 +108,4 @@ pub enum UserTokenError {
     /// No ID-token claims, and userinfo is absent or refused the user's token.
     #[error("no user profile: the provider has no userinfo endpoint, or it refused the user's token")]
     NoUserinfo,
-}
-
-impl From<tower_sessions::session::Error> for UserTokenError {
-    fn from(e: tower_sessions::session::Error) -> Self {
-        Self::Session(e.into())
-    }
 }

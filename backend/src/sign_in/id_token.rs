@@ -4,7 +4,7 @@
 use base64::Engine;
 use serde::Deserialize;
 
-use super::SignInError;
+use super::SignInFailure;
 use crate::constant_time;
 use crate::exchange::IdToken;
 
@@ -28,7 +28,7 @@ pub(super) fn check(
     client_id: &str,
     issuer: Option<&str>,
     now_ms: i64,
-) -> Result<IdClaims, SignInError> {
+) -> Result<IdClaims, SignInFailure> {
     #[derive(Deserialize)]
     struct Claims {
         iss: Option<String>,
@@ -36,21 +36,21 @@ pub(super) fn check(
         aud: serde_json::Value,
         exp: Option<i64>,
     }
-    let payload = id_token.as_str().split('.').nth(1).ok_or(SignInError::InvalidIdToken("not a JWT"))?;
+    let payload = id_token.as_str().split('.').nth(1).ok_or(SignInFailure::InvalidIdToken("not a JWT"))?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload.trim_end_matches('='))
-        .map_err(|_| SignInError::InvalidIdToken("payload is not base64url"))?;
+        .map_err(|_| SignInFailure::InvalidIdToken("payload is not base64url"))?;
     let mut all: IdClaims =
-        serde_json::from_slice(&bytes).map_err(|_| SignInError::InvalidIdToken("payload is not JSON"))?;
+        serde_json::from_slice(&bytes).map_err(|_| SignInFailure::InvalidIdToken("payload is not JSON"))?;
     let claims: Claims = serde_json::from_value(serde_json::Value::Object(all.clone()))
-        .map_err(|_| SignInError::InvalidIdToken("payload is not JSON"))?;
+        .map_err(|_| SignInFailure::InvalidIdToken("payload is not JSON"))?;
     // Step 2: the issuer identifier must match exactly.
     if issuer.is_some_and(|issuer| claims.iss.as_deref() != Some(issuer)) {
-        return Err(SignInError::InvalidIdToken("issuer mismatch"));
+        return Err(SignInFailure::InvalidIdToken("issuer mismatch"));
     }
     let nonce_ok = claims.nonce.as_deref().is_some_and(|n| constant_time::eq(n, nonce));
     if !nonce_ok {
-        return Err(SignInError::InvalidIdToken("nonce mismatch"));
+        return Err(SignInFailure::InvalidIdToken("nonce mismatch"));
     }
     let aud_ok = match &claims.aud {
         serde_json::Value::String(a) => a == client_id,
@@ -58,13 +58,13 @@ pub(super) fn check(
         _ => false,
     };
     if !aud_ok {
-        return Err(SignInError::InvalidIdToken("audience mismatch"));
+        return Err(SignInFailure::InvalidIdToken("audience mismatch"));
     }
     if claims.exp.is_some_and(|exp| exp * 1000 < now_ms) {
-        return Err(SignInError::InvalidIdToken("expired"));
+        return Err(SignInFailure::InvalidIdToken("expired"));
     }
     if !all.get("sub").is_some_and(serde_json::Value::is_string) {
-        return Err(SignInError::InvalidIdToken("no sub"));
+        return Err(SignInFailure::InvalidIdToken("no sub"));
     }
     all.retain(|name, _| !PROTOCOL_CLAIMS.contains(&name.as_str()));
     Ok(all)

@@ -30,7 +30,7 @@ mod user_token;
 mod userinfo;
 
 pub use code_flow::CallbackParams;
-pub use error::{SignInError, UserTokenError};
+pub use error::{FlowError, SignInError, SignInFailure, UserTokenError, UserTokenFailure};
 pub use userinfo::Userinfo;
 
 use crate::cluster::Cluster;

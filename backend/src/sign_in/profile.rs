@@ -5,7 +5,7 @@ use tower_sessions::Session;
 
 use super::id_token::IdClaims;
 use super::user_token::Audience;
-use super::{SignInService, UserTokenError};
+use super::{SignInService, UserTokenError, UserTokenFailure};
 use crate::exchange::ExchangeError;
 use crate::session::{USER_KEY, UserGrant};
 
@@ -26,17 +26,17 @@ impl SignInService {
         let id_claims = grant.and_then(|g| g.id_claims);
         let userinfo = &self.0.userinfo;
         if !userinfo.is_configured() {
-            return id_claims.map(serde_json::Value::Object).ok_or(UserTokenError::NoUserinfo);
+            return id_claims.map(serde_json::Value::Object).ok_or(UserTokenFailure::NoUserinfo.into());
         }
         let fetched = userinfo.fetch(&token.access_token).await;
         let Some(claims) = id_claims else {
             return match fetched {
-                Err(ExchangeError::Rejected { status: 401, .. }) => Err(UserTokenError::LoginRequired),
+                Err(ExchangeError::Rejected { status: 401, .. }) => Err(UserTokenFailure::LoginRequired.into()),
                 // Refused for scope (403 insufficient_scope, …): no profile for this
                 // sign-in, which is not the upstream failing (never a 502).
                 Err(ExchangeError::Rejected { status, .. }) => {
                     tracing::info!(status, "userinfo refused the user's token and there is no ID token");
-                    Err(UserTokenError::NoUserinfo)
+                    Err(UserTokenFailure::NoUserinfo.into())
                 }
                 other => Ok(other?),
             };

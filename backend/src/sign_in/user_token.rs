@@ -10,7 +10,7 @@ use oauth2::AccessToken;
 use tower_sessions::Session;
 use tower_sessions::session::Id;
 
-use super::{SignIn, SignInService, UserTokenError};
+use super::{SignIn, SignInService, UserTokenError, UserTokenFailure};
 use crate::exchange::ExchangeError;
 use crate::session::{USER_KEY, UserGrant};
 use crate::single_flight::Flight;
@@ -81,7 +81,7 @@ impl SignInService {
         session: &Session,
         rejected: &AccessToken,
     ) -> Result<StoredToken, UserTokenError> {
-        let id = session.id().ok_or(UserTokenError::LoginRequired)?;
+        let id = session.id().ok_or(UserTokenFailure::LoginRequired)?;
         let slot = Slot::of(Audience::Browser, &self.0.settings);
         let is_new = |t: &StoredToken| t.access_token.secret() != rejected.secret();
         // A flight started before the refusal may bring back the rejected token;
@@ -95,15 +95,15 @@ impl SignInService {
                 other => latest = other,
             }
         }
-        latest.ok_or(UserTokenError::NoUsableToken)
+        latest.ok_or(UserTokenFailure::NoUsableToken.into())
     }
 
     /// The `audience`'s token for this session, refreshed when inside its refresh window.
     pub(super) async fn token(&self, session: &Session, audience: Audience) -> Result<StoredToken, UserTokenError> {
         let policy = &self.0.policy;
         let slot = Slot::of(audience, &self.0.settings);
-        let id = session.id().ok_or(UserTokenError::LoginRequired)?;
-        let grant: UserGrant = session.get(USER_KEY).await?.ok_or(UserTokenError::LoginRequired)?;
+        let id = session.id().ok_or(UserTokenFailure::LoginRequired)?;
+        let grant: UserGrant = session.get(USER_KEY).await?.ok_or(UserTokenFailure::LoginRequired)?;
         if let Some(token) = slot.token(&grant).filter(|t| t.is_fresh(policy, now_ms())) {
             return Ok(token.clone());
         }
@@ -115,7 +115,7 @@ impl SignInService {
                 return Ok(token.clone());
             }
         }
-        Err(UserTokenError::NoUsableToken)
+        Err(UserTokenFailure::NoUsableToken.into())
     }
 
     /// Joins the session's refresh in progress or starts one in its own task,
@@ -141,8 +141,8 @@ impl SignInService {
                 cluster.note(&lock);
                 match lock {
                     Ok(Some(lock)) => Some(lock),
-                    Ok(None) => return Err(UserTokenError::RefreshLockTimeout),
-                    Err(e) => return Err(UserTokenError::RefreshLock(e)),
+                    Ok(None) => return Err(UserTokenFailure::RefreshLockTimeout.into()),
+                    Err(e) => return Err(UserTokenFailure::RefreshLock(e).into()),
                 }
             }
             None => None,
@@ -163,7 +163,7 @@ impl SignInService {
     ) -> Result<UserGrant, UserTokenError> {
         let (sessions, policy) = (&self.0.sessions, &self.0.policy);
         let Some((record, mut grant)) = sessions.load_grant(&id).await? else {
-            return Err(UserTokenError::LoginRequired);
+            return Err(UserTokenFailure::LoginRequired.into());
         };
         let now = now_ms();
         let current = slot.token(&grant);
@@ -218,6 +218,6 @@ impl SignInService {
 
     async fn end(&self, id: &Id) -> Result<UserGrant, UserTokenError> {
         self.0.sessions.delete(id).await?;
-        Err(UserTokenError::LoginRequired)
+        Err(UserTokenFailure::LoginRequired.into())
     }
 }
