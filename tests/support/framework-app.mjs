@@ -125,7 +125,13 @@ export async function signInAndOut(app, user = 'alice') {
   assert.equal(app.count('/api/user/me'), 2, 'one session check per page load');
   assert.equal(app.count('/api/token'), 2, 'one app token request per page load');
 
+  // logout() goes through the dev server's end-session endpoint and back (RP-initiated
+  // logout): wait for the page to be home again before asking it anything.
+  const origin = new URL(page.url()).origin;
+  const endSession = page.waitForRequest((request) => new URL(request.url()).pathname === '/end-session');
   await page.getByRole('button', { name: 'Sign out' }).click();
+  await endSession;
+  await page.waitForURL((url) => url.origin === origin && url.searchParams.has('state'));
   await page.waitForFunction(() => document.getElementById('user')?.dataset.state === 'signed-out');
   await app.settle();
   assert.equal(await page.locator('#user-token').count(), 0, 'the user token is gone');
