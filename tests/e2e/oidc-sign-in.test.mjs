@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 
-import { BACKEND_BIN, WWW_DIR, freePort, requireBuilt } from '../support/backend.mjs';
+import { BACKEND_BIN, WWW_DIR, freePort, requireBuilt, untilHealthy } from '../support/backend.mjs';
 import { launchChromium } from '../support/chromium.mjs';
 import { recordExchanges } from '../support/exchanges.mjs';
 import { signInAtProvider, startOidcProvider } from '../support/oidc-provider.mjs';
@@ -77,11 +77,7 @@ before(async () => {
     TOKEN_REFRESH_WINDOW_MIN_SECS: '3',
   });
   broker.child.stdout.resume();
-  await until('the broker to answer /healthz', async () => {
-    if (broker.child.exitCode !== null) throw new Error(`token-backend exited:\n${broker.log}`);
-    // Not listening yet is "not up", not a failure.
-    return fetch(`${brokerUrl}/healthz`).then((r) => r.ok, () => false);
-  }, { intervalMs: 50 });
+  await untilHealthy(broker, brokerUrl);
 
   browser = await launchChromium();
   context = await browser.newContext();

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 
-import { BACKEND_BIN, freePort, requireBuilt } from '../support/backend.mjs';
+import { BACKEND_BIN, freePort, requireBuilt, untilHealthy } from '../support/backend.mjs';
 import { launchChromium } from '../support/chromium.mjs';
 import { signInAtProvider, startOidcProvider } from '../support/oidc-provider.mjs';
 import { createPackageSite } from '../support/package-site.mjs';
@@ -55,10 +55,7 @@ before(async () => {
     COOKIE_SECURE: 'false',
   });
   broker.child.stdout.resume();
-  await until('the broker to answer /healthz', async () => {
-    if (broker.child.exitCode !== null) throw new Error(`token-backend exited:\n${broker.log}`);
-    return fetch(`${brokerUrl}/healthz`).then((r) => r.ok, () => false);
-  }, { intervalMs: 50 });
+  await untilHealthy(broker, brokerUrl);
   browser = await launchChromium();
   page = await (await browser.newContext()).newPage();
 });

@@ -7,6 +7,8 @@ import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { until } from './wait.mjs';
+
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BACKEND_BIN = join(ROOT, 'target', 'debug', 'token-backend');
 export const WWW_DIR = join(ROOT, 'www');
@@ -56,6 +58,18 @@ export async function startBackend({ env = {}, publicDir = WWW_DIR, port, logLim
   const backend = new Backend({ env, publicDir, port: port ?? (await freePort()), logLimit });
   await backend.start();
   return backend;
+}
+
+/**
+ * Waits until a broker started with `startProcess` (not `--dev`: its own
+ * settings) answers `/healthz`; one that exits first fails with its log.
+ */
+export function untilHealthy(broker, url) {
+  return until('the broker to answer /healthz', async () => {
+    if (broker.child.exitCode !== null) throw new Error(`token-backend exited:\n${broker.log}`);
+    // Not listening yet is "not up", not a failure.
+    return fetch(`${url}/healthz`).then((r) => r.ok, () => false);
+  }, { intervalMs: 50 });
 }
 
 export class Backend {
