@@ -1,18 +1,30 @@
 #!/usr/bin/env bash
-# The API proxy's overhead (issue 14): req/s and p99 of a protected local API
-# called through the broker's /api/proxy/… against the same API called
-# directly (with a Bearer header, as a token-holding page would), for a 1 KiB
-# and a 1 MiB response, side by side in rotated rounds.
+# The API proxy against nginx (issue 20; before it, issue 14's overhead): req/s
+# and p99 of a protected local API called through the broker's /api/proxy/…,
+# through nginx (Debian's, one worker, `proxy_pass` to the same API with
+# upstream keepalive 32, a fixed `Authorization` header and `proxy_buffering
+# off`, so it streams like the broker), and directly (with a Bearer header, as
+# a token-holding page would), for a 1 KiB and a 1 MiB response, side by side
+# in rotated rounds.
 #
+#   scripts/setup bench        # wrk and nginx (Debian packages)
 #   cargo build --release -p token-backend --bins --examples
-#   bench/proxy.sh             # ROUNDS=5 DURATION=10s CONNS=32 PIN=1
+#   bench/proxy.sh             # ROUNDS=5 DURATION=10s CONNS=32 PIN=both
 #
-# Each round runs the four cases (direct/proxied × small/large) back to back,
-# the order rotating from round to round, under wrk -t2 -cCONNS -dDURATION
-# --latency (servers on CPU 0, wrk on CPU 1 with PIN=1). Prints medians, the
-# proxied/direct ratios (of the medians, and the median of the per-round
-# ratios) and the load average before and after. Raw outputs go to
-# bench/results/proxy-<timestamp>/.
+# Each round runs the six cases (direct/proxied/nginx × small/large) back to
+# back, the order rotating from round to round, under wrk -t2 -cCONNS
+# -dDURATION --latency. PIN=1: the broker, nginx and the API on CPU 0, wrk on
+# CPU 1; PIN=0: unpinned; PIN=both (the default) runs the pinned variant, then
+# the unpinned one, with fresh servers, and prints both (about 12 minutes with
+# the defaults). Prints medians, the broker/nginx and proxied/direct ratios (of
+# the medians, per round, and the median of the per-round ratios), the p99s and
+# the load average before and after: a table ready for BENCHMARKS.md. Raw
+# outputs go to bench/results/proxy-<timestamp>/ (pinned/ and unpinned/ with
+# PIN=both).
+#
+# nginx is started as a process of this script's own, on a free 127.0.0.1
+# port with a config written to the results directory, and stopped by its PID;
+# the system service (if any) is neither used nor touched.
 #
 # BASELINE=/path/to/an/older/token-backend adds that build as a second broker
 # (cases baseline-small and baseline-large) in the same rounds, and the
@@ -29,7 +41,21 @@ out=${RESULTS_DIR:-$root/bench/results/proxy-$(date +%Y%m%d-%H%M%S)}
 rounds=${ROUNDS:-5}
 duration=${DURATION:-10s}
 conns=${CONNS:-32}
-if [[ ${PIN:-1} == 1 ]]; then on_server=(taskset -c 0) on_client=(taskset -c 1); else on_server=() on_client=(); fi
+nginx=$(command -v nginx || echo /usr/sbin/nginx)
+[[ -x $nginx ]] || { echo "no nginx: run scripts/setup bench" >&2; exit 1; }
+if [[ ${PIN:-both} == both ]]; then
+    # Each variant with servers of its own, then both summaries together.
+    PIN=1 RESULTS_DIR=$out/pinned "$root/bench/proxy.sh"
+    PIN=0 RESULTS_DIR=$out/unpinned "$root/bench/proxy.sh"
+    echo
+    echo "## pinned (servers on CPU 0, wrk on CPU 1)"
+    cat "$out/pinned/summary.md"
+    echo
+    echo "## unpinned"
+    cat "$out/unpinned/summary.md"
+    exit 0
+fi
+if [[ $PIN == 1 ]]; then on_server=(taskset -c 0) on_client=(taskset -c 1); else on_server=() on_client=(); fi
 
 source "$(dirname "$0")/lib.sh"
 release_copies token-backend examples/slow_upstream examples/resource_api
@@ -50,6 +76,44 @@ env OAUTH_PROVIDER=generic OAUTH_TOKEN_URL="http://127.0.0.1:$up/token" \
 pids+=($!)
 broker="http://127.0.0.1:$port"
 wait_http "$broker/healthz"
+# nginx: one worker, the API as an upstream with 32 idle connections kept,
+# its own Authorization header (the broker adds its token), streaming.
+nginx_port=$(free_port)
+mkdir -p "$out/nginx"
+chmod 755 "$out" "$out/nginx"
+cat >"$out/nginx/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $out/nginx/nginx.pid;
+error_log $out/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $out/nginx/client_body;
+    proxy_temp_path $out/nginx/proxy;
+    fastcgi_temp_path $out/nginx/fastcgi;
+    uwsgi_temp_path $out/nginx/uwsgi;
+    scgi_temp_path $out/nginx/scgi;
+    upstream api {
+        server ${api#http://};
+        keepalive 32;
+    }
+    server {
+        listen 127.0.0.1:$nginx_port;
+        location / {
+            proxy_pass http://api;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Authorization "Bearer bench";
+            proxy_buffering off;
+        }
+    }
+}
+CONF
+"${on_server[@]}" "$nginx" -p "$out/nginx" -c "$out/nginx/nginx.conf" -e "$out/nginx/error.log" >"$out/nginx.log" 2>&1 &
+pids+=($!)
+peer="http://127.0.0.1:$nginx_port"
+wait_http "$peer/small"
 if [[ -n ${BASELINE:-} ]]; then
     cp "$BASELINE" "$out/bin/token-backend-baseline"
     old_port=$(free_port)
@@ -63,11 +127,13 @@ if [[ -n ${BASELINE:-} ]]; then
 fi
 
 declare -A url header
-cases=(direct-small proxied-small direct-large proxied-large)
+cases=(direct-small proxied-small nginx-small direct-large proxied-large nginx-large)
 url[direct-small]="$api/small" url[direct-large]="$api/large"
 url[proxied-small]="$broker/api/proxy/api/small" url[proxied-large]="$broker/api/proxy/api/large"
+url[nginx-small]="$peer/small" url[nginx-large]="$peer/large"
 header[direct-small]="Authorization: Bearer bench" header[direct-large]="Authorization: Bearer bench"
 header[proxied-small]="X-Bench: proxied" header[proxied-large]="X-Bench: proxied"
+header[nginx-small]="X-Bench: nginx" header[nginx-large]="X-Bench: nginx"
 if [[ -n ${BASELINE:-} ]]; then
     cases+=(baseline-small baseline-large)
     url[baseline-small]="$baseline/api/proxy/api/small" url[baseline-large]="$baseline/api/proxy/api/large"
@@ -83,10 +149,19 @@ declare -A rps p99
 rotated_rounds "${cases[@]}"
 mapfile -t small_ratios < <(per_round_ratios proxied-small direct-small)
 mapfile -t large_ratios < <(per_round_ratios proxied-large direct-large)
+mapfile -t small_vs_nginx < <(per_round_ratios proxied-small nginx-small)
+mapfile -t large_vs_nginx < <(per_round_ratios proxied-large nginx-large)
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 {
-    echo "git: $(git rev-parse --short HEAD 2>/dev/null)  load before: $load_before  after: $load_after  nproc: $(nproc)"
+    echo "git: $(git rev-parse --short HEAD 2>/dev/null)  PIN=$PIN  $rounds rounds × $duration, $conns connections  load before: $load_before  after: $load_after  nproc: $(nproc)  $("$nginx" -v 2>&1)"
+    echo
+    echo "| broker ÷ nginx | req/s: median of the per-round ratios (per round) | broker p99 ms | nginx p99 ms |"
+    echo "|---|---|---:|---:|"
+    # shellcheck disable=SC2086
+    echo "| 1 KiB | **$(median "${small_vs_nginx[@]}")** (${small_vs_nginx[*]}) | $(median ${p99[proxied-small]}) | $(median ${p99[nginx-small]}) |"
+    # shellcheck disable=SC2086
+    echo "| 1 MiB | **$(median "${large_vs_nginx[@]}")** (${large_vs_nginx[*]}) | $(median ${p99[proxied-large]}) | $(median ${p99[nginx-large]}) |"
     echo
     echo "| case | req/s (median) | p99 ms (median) | req/s per round |"
     echo "|---|---:|---:|---|"
