@@ -1,11 +1,26 @@
 //! Every upstream HTTP client is built here, once, at start-up: [`Transport`]
 //! for the authorization server (grants, revocation, userinfo, discovery: a
-//! total timeout and a body size cap) and [`streaming_client`] for the API
-//! proxy (streamed bodies, no total timeout). Both refuse redirects, send our
-//! user agent, and describe a failure by its [`innermost_cause`]. A leaf: it
+//! total timeout and a body size cap) and [`ApiClient`] for the API proxy
+//! (streamed bodies, no total timeout). Both refuse redirects, send our user
+//! agent, and describe a failure by its [`innermost_cause`]. A leaf: it
 //! imports nothing of ours.
 
+use std::error::Error as StdError;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderValue, header};
+use http_body::{Frame, SizeHint};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+
+/// Our `User-Agent`, on every upstream request.
+const USER_AGENT: &str = concat!("token-backend/", env!("CARGO_PKG_VERSION"));
 
 /// Limits on every request to the upstream.
 #[derive(Debug, Clone, Copy)]
@@ -32,7 +47,7 @@ pub struct TransportBuildError {
     /// Which one: `upstream` or `API proxy's`.
     client: &'static str,
     #[source]
-    source: reqwest::Error,
+    source: Box<dyn StdError + Send + Sync>,
 }
 
 /// What every upstream client shares. Redirects are off: a token endpoint that
@@ -42,27 +57,133 @@ fn builder(connect_timeout: Duration) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .connect_timeout(connect_timeout)
         .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("token-backend/", env!("CARGO_PKG_VERSION")))
+        .user_agent(USER_AGENT)
 }
+
+/// The environment variables reqwest reads a forward proxy from (either case).
+const PROXY_VARIABLES: [&str; 6] = ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"];
 
 /// The API proxy's client, its own rather than the token client's: no total
 /// timeout (a model download may take minutes; the proxy bounds the headers and
 /// every gap between chunks instead), no size cap (streamed, not read), and no
-/// connection pool shared with the authorization server.
-pub fn streaming_client(
-    connect_timeout: Duration,
-    idle_per_host: usize,
-) -> Result<reqwest::Client, TransportBuildError> {
-    builder(connect_timeout)
-        .pool_max_idle_per_host(idle_per_host)
-        .build()
-        .map_err(|source| TransportBuildError { client: "API proxy's", source })
+/// connection pool shared with the authorization server. Cheap to clone.
+///
+/// Without a forward proxy in the environment it is hyper's pooled client
+/// (hyper-util's `legacy::Client` over rustls with the same webpki roots):
+/// reqwest wraps each request in a redirect follower that copies every header
+/// even with redirects off, re-parses each response URL and matches system
+/// proxies, about a third of the proxy's CPU per small request (issue 20,
+/// BENCHMARKS.md). With `HTTP_PROXY`, `HTTPS_PROXY` or `ALL_PROXY` set it is
+/// reqwest, as before, which sends API traffic through that proxy (and honours
+/// `NO_PROXY`); hyper-util has no such matching to offer.
+#[derive(Debug, Clone)]
+pub struct ApiClient(ApiClientKind);
+
+#[derive(Debug, Clone)]
+enum ApiClientKind {
+    Direct(Client<HttpsConnector<HttpConnector>, axum::body::Body>),
+    ViaProxy(reqwest::Client),
+}
+
+/// Why an API request got no response; the source chain says why
+/// ([`innermost_cause`], and `descriptors::caused_by_exhaustion`).
+#[derive(Debug, thiserror::Error)]
+#[error("the API request failed")]
+pub struct ApiClientError(#[source] Box<dyn StdError + Send + Sync>);
+
+impl ApiClient {
+    /// Keeps at most `idle_per_host` idle connections per host, each for 90 s.
+    pub fn new(connect_timeout: Duration, idle_per_host: usize) -> Result<Self, TransportBuildError> {
+        let failed = |source: Box<dyn StdError + Send + Sync>| TransportBuildError { client: "API proxy's", source };
+        let has_env_proxy = PROXY_VARIABLES.iter().any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()));
+        if has_env_proxy {
+            let client =
+                builder(connect_timeout).pool_max_idle_per_host(idle_per_host).build().map_err(|e| failed(e.into()))?;
+            return Ok(Self(ApiClientKind::ViaProxy(client)));
+        }
+        let mut http = HttpConnector::new();
+        http.set_connect_timeout(Some(connect_timeout));
+        http.set_nodelay(true);
+        http.enforce_http(false);
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_webpki_roots(Arc::new(rustls::crypto::ring::default_provider()))
+            .map_err(|e| failed(e.into()))?
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(idle_per_host)
+            .build(https);
+        Ok(Self(ApiClientKind::Direct(client)))
+    }
+
+    /// Sends `request` (an absolute URI) and returns the response once its
+    /// headers are in. Adds our `User-Agent`, and `Accept: */*` when the
+    /// request has none, as reqwest does.
+    pub async fn send(
+        &self,
+        mut request: http::Request<axum::body::Body>,
+    ) -> Result<http::Response<ApiBody>, ApiClientError> {
+        match &self.0 {
+            ApiClientKind::Direct(client) => {
+                let headers = request.headers_mut();
+                headers.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
+                headers.entry(header::ACCEPT).or_insert(HeaderValue::from_static("*/*"));
+                let response = client.request(request).await.map_err(|e| ApiClientError(e.into()))?;
+                Ok(response.map(ApiBody::Direct))
+            }
+            ApiClientKind::ViaProxy(client) => {
+                let request = request.map(|body| reqwest::Body::wrap_stream(body.into_data_stream()));
+                let request = reqwest::Request::try_from(request).map_err(|e| ApiClientError(e.into()))?;
+                let response = client.execute(request).await.map_err(|e| ApiClientError(e.into()))?;
+                Ok(http::Response::from(response).map(ApiBody::ViaProxy))
+            }
+        }
+    }
+}
+
+/// An API's response body, from whichever client fetched it.
+#[derive(Debug)]
+pub enum ApiBody {
+    Direct(hyper::body::Incoming),
+    ViaProxy(reqwest::Body),
+}
+
+impl http_body::Body for ApiBody {
+    type Data = Bytes;
+    type Error = Box<dyn StdError + Send + Sync>;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let boxed = |e: Box<dyn StdError + Send + Sync>| e;
+        match self.get_mut() {
+            Self::Direct(body) => Pin::new(body).poll_frame(cx).map(|f| f.map(|f| f.map_err(|e| boxed(e.into())))),
+            Self::ViaProxy(body) => Pin::new(body).poll_frame(cx).map(|f| f.map(|f| f.map_err(|e| boxed(e.into())))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Self::Direct(body) => body.is_end_stream(),
+            Self::ViaProxy(body) => body.is_end_stream(),
+        }
+    }
+
+    /// Exact when the API declared a length (and zero for a `HEAD` or `304`,
+    /// whatever `Content-Length` says).
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            Self::Direct(body) => body.size_hint(),
+            Self::ViaProxy(body) => body.size_hint(),
+        }
+    }
 }
 
 /// The innermost cause says what happened ("Connection refused"); the outer
 /// layers only repeat the URL, whose query may hold something private.
-pub fn innermost_cause(e: &reqwest::Error) -> String {
-    let mut cause: &dyn std::error::Error = e;
+pub fn innermost_cause(e: &(dyn StdError + 'static)) -> String {
+    let mut cause = e;
     while let Some(next) = cause.source() {
         cause = next;
     }
@@ -87,7 +208,7 @@ impl Transport {
         let client = builder(limits.connect_timeout)
             .timeout(limits.timeout)
             .build()
-            .map_err(|source| TransportBuildError { client: "upstream", source })?;
+            .map_err(|source| TransportBuildError { client: "upstream", source: source.into() })?;
         Ok(Self { client, limits })
     }
 

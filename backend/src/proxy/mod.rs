@@ -43,7 +43,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use http_body::Body as _;
+use http_body_util::BodyExt as _;
 use oauth2::AccessToken;
 use tokio::time::Instant;
 
@@ -54,7 +56,7 @@ use crate::descriptors::caused_by_exhaustion;
 use crate::sign_in::UserTokenError;
 use crate::telemetry::{ApiMetrics, Metrics};
 use crate::token_cache::CacheError;
-use crate::transport::{TransportBuildError, UpstreamHttp, innermost_cause, streaming_client};
+use crate::transport::{ApiBody, ApiClient, TransportBuildError, UpstreamHttp, innermost_cause};
 
 /// Why a proxied request failed: the proxy's own failure, or the token's.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -95,7 +97,7 @@ pub enum ProxyFailure {
     Timeout(Duration),
     #[error("the API answered with a redirect ({0}), which the proxy does not follow")]
     Redirect(u16),
-    /// Transport detail for the log (no URL: reqwest's innermost cause only).
+    /// Transport detail for the log (no URL: the client error's innermost cause only).
     #[error("the API could not be reached: {0}")]
     Unreachable(String),
     /// Every upstream connection the proxy may hold is in use (or the process
@@ -152,13 +154,13 @@ pub struct Api {
 /// upstream connections. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Proxy {
-    client: reqwest::Client,
+    client: ApiClient,
     apis: Arc<BTreeMap<String, Arc<Api>>>,
     places: Places,
 }
 
 impl Proxy {
-    /// The proxy for `apis`, with a client of its own ([`streaming_client`]):
+    /// The proxy for `apis`, with a client of its own ([`ApiClient`]):
     /// each API's timeout bounds the headers and every gap between chunks.
     /// Requests wait for a place within `capacity` as long as they would wait to
     /// connect (as HAProxy's `timeout queue` defaults to `timeout connect`).
@@ -168,7 +170,7 @@ impl Proxy {
         capacity: ProxyCapacity,
         metrics: &Metrics,
     ) -> Result<Self, TransportBuildError> {
-        let client = streaming_client(http.connect_timeout, capacity.idle_per_host)?;
+        let client = ApiClient::new(http.connect_timeout, capacity.idle_per_host)?;
         let apis = apis
             .into_iter()
             .map(|settings| {
@@ -217,13 +219,16 @@ impl Proxy {
         let outcome = Outcome::default();
         let body = has_body.then(|| {
             let stream = request.body.into_data_stream();
-            reqwest::Body::wrap_stream(Limited::new(
+            axum::body::Body::from_stream(Limited::new(
                 stream,
                 settings.max_request_bytes,
                 settings.timeout,
                 outcome.clone(),
             ))
         });
+        // What reqwest did too: a URL that is no valid URI is a failed request.
+        let url = Uri::try_from(String::from(url))
+            .map_err(|_| unanswered(ProxyFailure::Unreachable("the API's URL is not a valid URI".to_owned()).into()))?;
 
         let outgoing = Outgoing { client: &self.client, api: settings, method: request.method, url, headers, outcome };
         let bearer = token.current().await.map_err(unanswered)?;
@@ -251,7 +256,7 @@ impl Proxy {
         if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
             return Err(ProxyFailure::Redirect(status.as_u16()).into());
         }
-        if response.content_length().is_some_and(|n| n > settings.max_response_bytes) {
+        if response.body().size_hint().exact().is_some_and(|n| n > settings.max_response_bytes) {
             return Err(ProxyFailure::ResponseTooLarge(settings.max_response_bytes).into());
         }
         Ok(pass_on(settings, response, place))
@@ -260,10 +265,10 @@ impl Proxy {
 
 /// The request to the API as it is sent, and sent again with a renewed token.
 struct Outgoing<'a> {
-    client: &'a reqwest::Client,
+    client: &'a ApiClient,
     api: &'a ApiSettings,
     method: Method,
-    url: url::Url,
+    url: Uri,
     /// The allowlisted request headers.
     headers: HeaderMap,
     /// Why the streamed request body stopped, if it did.
@@ -272,17 +277,21 @@ struct Outgoing<'a> {
 
 impl Outgoing<'_> {
     /// One request with `bearer`, its headers awaited within the API's timeout.
-    async fn send(&self, bearer: &AccessToken, body: Option<reqwest::Body>) -> Result<reqwest::Response, ProxyFailure> {
-        let mut request = self
-            .client
-            .request(self.method.clone(), self.url.clone())
-            .headers(self.headers.clone())
-            .bearer_auth(bearer.secret());
-        if let Some(body) = body {
-            request = request.body(body);
-        }
+    async fn send(
+        &self,
+        bearer: &AccessToken,
+        body: Option<axum::body::Body>,
+    ) -> Result<http::Response<ApiBody>, ProxyFailure> {
+        let mut request = http::Request::new(body.unwrap_or_default());
+        *request.method_mut() = self.method.clone();
+        *request.uri_mut() = self.url.clone();
+        *request.headers_mut() = self.headers.clone();
+        let mut authorization = HeaderValue::try_from(format!("Bearer {}", bearer.secret()))
+            .map_err(|_| ProxyFailure::Unreachable("the token is not a valid header value".to_owned()))?;
+        authorization.set_sensitive(true);
+        request.headers_mut().insert(header::AUTHORIZATION, authorization);
         let timeout = self.api.timeout;
-        match tokio::time::timeout(timeout, request.send()).await {
+        match tokio::time::timeout(timeout, self.client.send(request)).await {
             Err(_) => Err(ProxyFailure::Timeout(timeout)),
             Ok(Ok(response)) => Ok(response),
             Ok(Err(e)) => Err(match self.outcome.error() {
@@ -297,7 +306,11 @@ impl Outgoing<'_> {
 
 /// The API's answer for the browser: its status, the allowlisted headers, and
 /// the body streamed within the API's limits, holding its `place` until it ends.
-fn pass_on(settings: &ApiSettings, response: reqwest::Response, place: Place) -> http::Response<axum::body::Body> {
+fn pass_on(
+    settings: &ApiSettings,
+    response: http::Response<ApiBody>,
+    place: Place,
+) -> http::Response<axum::body::Body> {
     let mut headers = headers::response_headers(response.headers());
     // What an API sent for this browser is its alone to keep.
     if !headers.contains_key(header::CACHE_CONTROL) {
@@ -306,8 +319,12 @@ fn pass_on(settings: &ApiSettings, response: reqwest::Response, place: Place) ->
     sandbox::apply(&mut headers, settings.is_active_content_inline);
     let status = response.status();
     let name = settings.name.clone();
-    let stream =
-        Limited::new(response.bytes_stream(), settings.max_response_bytes, settings.timeout, Outcome::default());
+    let stream = Limited::new(
+        response.into_body().into_data_stream(),
+        settings.max_response_bytes,
+        settings.timeout,
+        Outcome::default(),
+    );
     let stream = futures_util::StreamExt::inspect(stream, move |chunk| {
         // Owned by the body stream, so given back when the body ends or is dropped.
         let _place = &place;
