@@ -48,19 +48,30 @@ pub struct Limited<S> {
     seen: u64,
     idle: Duration,
     deadline: Pin<Box<Sleep>>,
-    outcome: Outcome,
+    /// Where the error goes too, for a reader that sees it only through another library.
+    outcome: Option<Outcome>,
     is_done: bool,
 }
 
 impl<S> Limited<S> {
+    /// Leaves its error in `outcome` too.
     pub fn new(inner: S, max: u64, idle: Duration, outcome: Outcome) -> Self {
         let deadline = Box::pin(tokio::time::sleep(idle));
-        Self { inner, max, seen: 0, idle, deadline, outcome, is_done: false }
+        Self { inner, max, seen: 0, idle, deadline, outcome: Some(outcome), is_done: false }
+    }
+
+    /// Reuses `deadline` (the wait for the response headers' timer) as the
+    /// first chunk's, so a response costs one timer, not two.
+    pub fn with_deadline(inner: S, max: u64, idle: Duration, mut deadline: Pin<Box<Sleep>>) -> Self {
+        deadline.as_mut().reset(Instant::now() + idle);
+        Self { inner, max, seen: 0, idle, deadline, outcome: None, is_done: false }
     }
 
     fn fail(&mut self, error: BodyError) -> Poll<Option<Result<Bytes, BodyError>>> {
         self.is_done = true;
-        self.outcome.set(error.clone());
+        if let Some(outcome) = &self.outcome {
+            outcome.set(error.clone());
+        }
         Poll::Ready(Some(Err(error)))
     }
 }

@@ -42,19 +42,22 @@ const RESPONSE: &[HeaderName] = &[
     header::RETRY_AFTER,
 ];
 
-/// The browser's headers that may go to the API.
-pub fn request_headers(from: &HeaderMap) -> HeaderMap {
-    copy(from, REQUEST)
+/// The browser's headers that may go to the API, in a map with room for
+/// `extra` more (the proxy's own: `Authorization`, `User-Agent`, `Accept`).
+pub fn request_headers(from: &HeaderMap, extra: usize) -> HeaderMap {
+    copy(from, REQUEST, extra)
 }
 
-/// The API's headers that may go to the browser.
-pub fn response_headers(from: &HeaderMap) -> HeaderMap {
-    copy(from, RESPONSE)
+/// The API's headers that may go to the browser, with room for `extra` more
+/// (the sandbox's and `Cache-Control`).
+pub fn response_headers(from: &HeaderMap, extra: usize) -> HeaderMap {
+    copy(from, RESPONSE, extra)
 }
 
-fn copy(from: &HeaderMap, allowed: &[HeaderName]) -> HeaderMap {
+/// Sized once, so adding the proxy's own headers afterwards never regrows it.
+fn copy(from: &HeaderMap, allowed: &[HeaderName], extra: usize) -> HeaderMap {
     let hop_by_hop: Vec<HeaderName> = from.get_all(header::CONNECTION).iter().flat_map(connection_options).collect();
-    let mut to = HeaderMap::new();
+    let mut to = HeaderMap::with_capacity(from.len().min(allowed.len()) + extra);
     for name in allowed.iter().filter(|name| !hop_by_hop.contains(name)) {
         for value in from.get_all(name) {
             to.append(name.clone(), value.clone());
@@ -95,7 +98,7 @@ mod tests {
         ] {
             browser.append(name, HeaderValue::from_static(value));
         }
-        let sent = request_headers(&browser);
+        let sent = request_headers(&browser, 0);
         let names: Vec<&str> = sent.keys().map(HeaderName::as_str).collect();
         assert_eq!(names, ["if-none-match", "range"]);
 
@@ -111,7 +114,7 @@ mod tests {
         ] {
             api.append(name, HeaderValue::from_static(value));
         }
-        let passed = response_headers(&api);
+        let passed = response_headers(&api, 0);
         let names: Vec<&str> = passed.keys().map(HeaderName::as_str).collect();
         assert_eq!(names, ["content-type", "etag"]);
     }
@@ -130,7 +133,7 @@ mod tests {
         ] {
             browser.append(name, HeaderValue::from_static(value));
         }
-        let sent = request_headers(&browser);
+        let sent = request_headers(&browser, 0);
         assert_eq!(sent.keys().map(HeaderName::as_str).collect::<Vec<_>>(), ["accept"]);
 
         let mut api = HeaderMap::new();
@@ -142,7 +145,7 @@ mod tests {
         ] {
             api.append(name, HeaderValue::from_static(value));
         }
-        let passed = response_headers(&api);
+        let passed = response_headers(&api, 0);
         assert_eq!(passed.keys().map(HeaderName::as_str).collect::<Vec<_>>(), ["content-type"]);
     }
 }

@@ -3,6 +3,7 @@
 //! holds one.
 //!
 //! - `settings`: [`ApiSettings`], one API, and the APS services an operator can name.
+//! - `bearer`: the token as sent ([`Bearer`]) and where it comes from ([`BearerToken`]).
 //! - `target`: the browser's path resolved under the API's base URL (SSRF guard).
 //! - `headers`: the request and response header allowlists.
 //! - `sandbox`: the CSP, `nosniff` and download disposition every answer gets,
@@ -22,6 +23,7 @@
 //! (`renewal`); many concurrent `401`s share one renewal (the token cache's and
 //! the session refresh's single flight).
 
+mod bearer;
 mod body;
 mod capacity;
 mod headers;
@@ -30,6 +32,7 @@ mod sandbox;
 mod settings;
 mod target;
 
+pub use bearer::{Bearer, BearerToken};
 pub use body::BodyError;
 pub use capacity::ProxyCapacity;
 pub use settings::{
@@ -39,15 +42,14 @@ pub use settings::{
 pub use target::PathRefusal;
 
 use std::collections::BTreeMap;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::future::BoxFuture;
 use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use http_body::Body as _;
 use http_body_util::BodyExt as _;
-use oauth2::AccessToken;
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
 use self::body::{Limited, Outcome};
 use self::capacity::{ApiPlaces, Place, Places};
@@ -107,17 +109,6 @@ pub enum ProxyFailure {
     /// The request body from the browser failed or stalled.
     #[error("the request body could not be read: {0}")]
     RequestBody(BodyError),
-}
-
-/// The server-held token for one request: current, and renewed after the API
-/// refused it. Implemented over the token cache and the user's session.
-pub trait BearerToken: Send + Sync {
-    fn current(&self) -> BoxFuture<'_, Result<AccessToken, ProxyError>>;
-    /// A token other than `rejected`, unless nothing better can be had (then
-    /// `rejected` itself, and the API's `401` goes to the browser).
-    fn renew<'a>(&'a self, rejected: &'a AccessToken) -> BoxFuture<'a, Result<AccessToken, ProxyError>>;
-    /// Whose token it is (a profile, a session), for the renewal cool-down.
-    fn holder(&self) -> String;
 }
 
 /// What the browser sent, as the route received it.
@@ -196,7 +187,7 @@ impl Proxy {
         &self,
         api: &Api,
         request: ProxyRequest,
-        token: &dyn BearerToken,
+        token: &impl BearerToken,
     ) -> Result<http::Response<axum::body::Body>, ProxyError> {
         let settings = &api.settings;
         let unanswered = |e: ProxyError| {
@@ -215,9 +206,8 @@ impl Proxy {
         }
         let has_body = length.is_some_and(|n| n > 0) || request.headers.contains_key(header::TRANSFER_ENCODING);
         let is_retryable = request.method.is_idempotent() && !has_body;
-        let headers = headers::request_headers(&request.headers);
-        let outcome = Outcome::default();
-        let body = has_body.then(|| {
+        let outcome = has_body.then(Outcome::default);
+        let body = outcome.as_ref().map(|outcome| {
             let stream = request.body.into_data_stream();
             axum::body::Body::from_stream(Limited::new(
                 stream,
@@ -230,11 +220,20 @@ impl Proxy {
         let url = Uri::try_from(String::from(url))
             .map_err(|_| unanswered(ProxyFailure::Unreachable("the API's URL is not a valid URI".to_owned()).into()))?;
 
-        let outgoing = Outgoing { client: &self.client, api: settings, method: request.method, url, headers, outcome };
+        let outgoing = Outgoing {
+            client: &self.client,
+            api: settings,
+            method: request.method,
+            url,
+            browser_headers: request.headers,
+            outcome,
+        };
         let bearer = token.current().await.map_err(unanswered)?;
         let place = self.places.take(&api.places).await.map_err(|_| unanswered(ProxyFailure::Busy.into()))?;
         let mut started = Instant::now();
-        let mut response = outgoing.send(&bearer, body).await.map_err(|e| unanswered(e.into()))?;
+        // One timer for the whole exchange: the wait for the headers, then each gap between chunks.
+        let mut deadline = Box::pin(tokio::time::sleep(settings.timeout));
+        let mut response = outgoing.send(&bearer, body, deadline.as_mut()).await.map_err(|e| unanswered(e.into()))?;
         if response.status() == StatusCode::UNAUTHORIZED && is_retryable {
             let renewed = if api.renewals.may_renew(&token.holder(), bearer.secret()) {
                 token.renew(&bearer).await
@@ -248,7 +247,8 @@ impl Proxy {
                 api.metrics.record_answer(response.status().as_u16(), started.elapsed());
                 tracing::info!(api = %settings.name, "the API refused the token; retrying once with a new one");
                 started = Instant::now();
-                response = outgoing.send(&renewed, None).await.map_err(|e| unanswered(e.into()))?;
+                deadline.as_mut().reset(started + settings.timeout);
+                response = outgoing.send(&renewed, None, deadline.as_mut()).await.map_err(|e| unanswered(e.into()))?;
             }
         }
         let status = response.status();
@@ -259,7 +259,7 @@ impl Proxy {
         if response.body().size_hint().exact().is_some_and(|n| n > settings.max_response_bytes) {
             return Err(ProxyFailure::ResponseTooLarge(settings.max_response_bytes).into());
         }
-        Ok(pass_on(settings, response, place))
+        Ok(pass_on(settings, response, place, deadline))
     }
 }
 
@@ -269,38 +269,37 @@ struct Outgoing<'a> {
     api: &'a ApiSettings,
     method: Method,
     url: Uri,
-    /// The allowlisted request headers.
-    headers: HeaderMap,
-    /// Why the streamed request body stopped, if it did.
-    outcome: Outcome,
+    /// As the browser sent them; the allowlisted ones are copied straight into each request.
+    browser_headers: HeaderMap,
+    /// Why the streamed request body stopped, if there is one and it did.
+    outcome: Option<Outcome>,
 }
 
 impl Outgoing<'_> {
-    /// One request with `bearer`, its headers awaited within the API's timeout.
+    /// One request with `bearer`, its headers awaited until `deadline`.
     async fn send(
         &self,
-        bearer: &AccessToken,
+        bearer: &Bearer,
         body: Option<axum::body::Body>,
+        deadline: Pin<&mut Sleep>,
     ) -> Result<http::Response<ApiBody>, ProxyFailure> {
         let mut request = http::Request::new(body.unwrap_or_default());
         *request.method_mut() = self.method.clone();
         *request.uri_mut() = self.url.clone();
-        *request.headers_mut() = self.headers.clone();
-        let mut authorization = HeaderValue::try_from(format!("Bearer {}", bearer.secret()))
-            .map_err(|_| ProxyFailure::Unreachable("the token is not a valid header value".to_owned()))?;
-        authorization.set_sensitive(true);
-        request.headers_mut().insert(header::AUTHORIZATION, authorization);
-        let timeout = self.api.timeout;
-        match tokio::time::timeout(timeout, self.client.send(request)).await {
-            Err(_) => Err(ProxyFailure::Timeout(timeout)),
-            Ok(Ok(response)) => Ok(response),
-            Ok(Err(e)) => Err(match self.outcome.error() {
-                Some(BodyError::TooLarge(max)) => ProxyFailure::RequestTooLarge(max),
-                Some(other) => ProxyFailure::RequestBody(other),
-                None if caused_by_exhaustion(&e) => ProxyFailure::Busy,
-                None => ProxyFailure::Unreachable(innermost_cause(&e)),
-            }),
-        }
+        // Room for `Authorization`, and the client's `User-Agent` and `Accept`.
+        *request.headers_mut() = headers::request_headers(&self.browser_headers, 3);
+        request.headers_mut().insert(header::AUTHORIZATION, bearer.header().clone());
+        let sent = tokio::select! {
+            biased;
+            sent = self.client.send(request) => sent,
+            () = deadline => return Err(ProxyFailure::Timeout(self.api.timeout)),
+        };
+        sent.map_err(|e| match self.outcome.as_ref().and_then(Outcome::error) {
+            Some(BodyError::TooLarge(max)) => ProxyFailure::RequestTooLarge(max),
+            Some(other) => ProxyFailure::RequestBody(other),
+            None if caused_by_exhaustion(&e) => ProxyFailure::Busy,
+            None => ProxyFailure::Unreachable(innermost_cause(&e)),
+        })
     }
 }
 
@@ -310,8 +309,10 @@ fn pass_on(
     settings: &ApiSettings,
     response: http::Response<ApiBody>,
     place: Place,
+    deadline: Pin<Box<Sleep>>,
 ) -> http::Response<axum::body::Body> {
-    let mut headers = headers::response_headers(response.headers());
+    // Room for `Cache-Control` and the sandbox's three.
+    let mut headers = headers::response_headers(response.headers(), 4);
     // What an API sent for this browser is its alone to keep.
     if !headers.contains_key(header::CACHE_CONTROL) {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
@@ -319,11 +320,11 @@ fn pass_on(
     sandbox::apply(&mut headers, settings.is_active_content_inline);
     let status = response.status();
     let name = settings.name.clone();
-    let stream = Limited::new(
+    let stream = Limited::with_deadline(
         response.into_body().into_data_stream(),
         settings.max_response_bytes,
         settings.timeout,
-        Outcome::default(),
+        deadline,
     );
     let stream = futures_util::StreamExt::inspect(stream, move |chunk| {
         // Owned by the body stream, so given back when the body ends or is dropped.

@@ -9,16 +9,13 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::response::Response;
 use axum::routing::any;
-use futures_util::FutureExt;
-use futures_util::future::BoxFuture;
-use oauth2::AccessToken;
 use tower_sessions::Session;
 
 use super::extract::{SignInState, check_same_site};
 use crate::error::{ApiError, route_errors};
-use crate::proxy::{ApiToken, BearerToken, Proxy, ProxyError, ProxyRequest};
+use crate::proxy::{ApiToken, Bearer, BearerToken, Proxy, ProxyError, ProxyRequest};
 use crate::sign_in::UserTokenFailure;
-use crate::token_cache::{TokenCache, TokenCaches};
+use crate::token_cache::{CachedToken, TokenCache, TokenCaches};
 
 /// Where the route's parts live: the proxy, and whatever gives it tokens.
 #[derive(Debug, Clone)]
@@ -65,42 +62,47 @@ pub(crate) async fn forward(State(state): State<Arc<ProxyRoutes>>, request: Requ
     let rest = parts.uri.path().strip_prefix(PREFIX).unwrap_or_default();
     let (name, path) = rest.split_once('/').unwrap_or((rest, ""));
     let api = state.proxy.api(name)?;
-    let token: Box<dyn BearerToken> = match &api.settings.token {
+    let path = path.to_owned();
+    let request = |parts: http::request::Parts| ProxyRequest {
+        method: parts.method,
+        path,
+        query: parts.uri.query().map(str::to_owned),
+        headers: parts.headers,
+        body,
+    };
+    // One `forward` per kind of token holder, so neither is boxed.
+    match &api.settings.token {
         ApiToken::Profile(profile) => {
             let cache = state.caches.get(profile).ok_or_else(|| ApiError::UnknownProfile(profile.clone()))?;
-            Box::new(ProfileToken { cache: cache.clone(), profile: profile.clone() })
+            let token = ProfileToken { cache, profile };
+            Ok(state.proxy.forward(api, request(parts), &token).await?)
         }
         ApiToken::User => {
             let sign_in = state.sign_in.as_ref().ok_or(ApiError::from(UserTokenFailure::LoginRequired))?;
             check_same_site(&parts.headers, sign_in)?;
             let session =
                 parts.extensions.get::<Session>().cloned().ok_or(ApiError::from(UserTokenFailure::LoginRequired))?;
-            Box::new(UserToken { sign_in: sign_in.clone(), session })
+            let token = UserToken { sign_in, session };
+            Ok(state.proxy.forward(api, request(parts), &token).await?)
         }
-    };
-    let request = ProxyRequest {
-        method: parts.method,
-        path: path.to_owned(),
-        query: parts.uri.query().map(str::to_owned),
-        headers: parts.headers,
-        body,
-    };
-    Ok(state.proxy.forward(api, request, token.as_ref()).await?)
+    }
 }
 
 /// A two-legged profile's token, from its cache.
-struct ProfileToken {
-    cache: TokenCache,
-    profile: String,
+struct ProfileToken<'a> {
+    cache: &'a TokenCache,
+    profile: &'a str,
 }
 
-impl BearerToken for ProfileToken {
-    fn current(&self) -> BoxFuture<'_, Result<AccessToken, ProxyError>> {
-        async move { Ok(AccessToken::new(self.cache.token().await?.secret().to_owned())) }.boxed()
+impl BearerToken for ProfileToken<'_> {
+    async fn current(&self) -> Result<Bearer, ProxyError> {
+        let token = self.cache.token().await?;
+        cached_bearer(&token)
     }
 
-    fn renew<'a>(&'a self, rejected: &'a AccessToken) -> BoxFuture<'a, Result<AccessToken, ProxyError>> {
-        async move { Ok(AccessToken::new(self.cache.renew(rejected.secret()).await?.secret().to_owned())) }.boxed()
+    async fn renew(&self, rejected: &Bearer) -> Result<Bearer, ProxyError> {
+        let token = self.cache.renew(rejected.secret()).await?;
+        cached_bearer(&token)
     }
 
     fn holder(&self) -> String {
@@ -108,19 +110,29 @@ impl BearerToken for ProfileToken {
     }
 }
 
+/// The cache's prebuilt header value, shared.
+fn cached_bearer(token: &CachedToken) -> Result<Bearer, ProxyError> {
+    match token.bearer() {
+        Some(value) => Ok(Bearer::from_header(value.clone())),
+        None => Ok(Bearer::new(token.secret())?),
+    }
+}
+
 /// The signed-in user's browser token, from the session.
-struct UserToken {
-    sign_in: SignInState,
+struct UserToken<'a> {
+    sign_in: &'a SignInState,
     session: Session,
 }
 
-impl BearerToken for UserToken {
-    fn current(&self) -> BoxFuture<'_, Result<AccessToken, ProxyError>> {
-        async move { Ok(self.sign_in.service.browser_token(&self.session).await?.access_token) }.boxed()
+impl BearerToken for UserToken<'_> {
+    async fn current(&self) -> Result<Bearer, ProxyError> {
+        Ok(Bearer::new(self.sign_in.service.browser_token(&self.session).await?.access_token.secret())?)
     }
 
-    fn renew<'a>(&'a self, rejected: &'a AccessToken) -> BoxFuture<'a, Result<AccessToken, ProxyError>> {
-        async move { Ok(self.sign_in.service.renew_browser_token(&self.session, rejected).await?.access_token) }.boxed()
+    async fn renew(&self, rejected: &Bearer) -> Result<Bearer, ProxyError> {
+        let rejected = oauth2::AccessToken::new(rejected.secret().to_owned());
+        let renewed = self.sign_in.service.renew_browser_token(&self.session, &rejected).await?;
+        Ok(Bearer::new(renewed.access_token.secret())?)
     }
 
     /// The session (its id is only hashed by the cool-down, never kept).

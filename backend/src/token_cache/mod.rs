@@ -32,6 +32,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use http::HeaderValue;
 use oauth2::AccessToken;
 use tokio::time::Instant;
 
@@ -57,6 +58,9 @@ pub enum CacheError {
 #[derive(Debug)]
 pub struct CachedToken {
     access_token: AccessToken,
+    /// `Bearer <token>`, built once for the API proxy's requests (marked
+    /// sensitive); `None` if the token is no valid header value.
+    bearer: Option<HeaderValue>,
     expires_at: Instant,
     /// From here on, the first request starts a background refresh.
     refresh_at: Instant,
@@ -81,8 +85,13 @@ impl CachedToken {
             )));
         }
         let expires_at = issued_at + issued.expires_in;
+        let bearer = HeaderValue::try_from(format!("Bearer {}", issued.access_token.secret())).ok().map(|mut value| {
+            value.set_sensitive(true);
+            value
+        });
         Ok(Self {
             access_token: issued.access_token,
+            bearer,
             expires_at,
             refresh_at: expires_at - policy.refresh_window(issued.expires_in),
             usable_until: expires_at - policy.min_ttl,
@@ -97,6 +106,15 @@ impl CachedToken {
     /// Only the token route's response body may contain this value.
     pub fn secret(&self) -> &str {
         self.access_token.secret()
+    }
+
+    /// The token as an `Authorization` value (`Bearer <token>`), shared, not
+    /// rebuilt per request; `None` if the token cannot be a header value.
+    ///
+    /// # Security Warning
+    /// Only a request to a configured API may carry this value.
+    pub fn bearer(&self) -> Option<&HeaderValue> {
+        self.bearer.as_ref()
     }
 
     /// Whole seconds left, computed now: never the upstream's original `expires_in`.
