@@ -134,11 +134,8 @@ pub fn app(state: AppState) -> Router {
     if let Some(url) = &state.dev_models_url {
         others = others.merge(crate::routes::demo::router(url));
     }
-    // The proxy's waits are bounded per API (its timeout, its body limits), and a
-    // large download may rightly take longer than REQUEST_TIMEOUT.
     let others = others
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
-        .merge(proxy_routes(&state))
         .layer(middleware::from_fn_with_state(state.metrics.clone(), record_errors))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
@@ -151,7 +148,11 @@ pub fn app(state: AppState) -> Router {
                 .make_span_with(request_span)
                 .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
         );
-    token_routes.merge(others)
+    // The proxy's routes get the token routes' lean stack, for the same reason
+    // (issue 20): they set nosniff and record their errors themselves. No request
+    // timeout either: the proxy's waits are bounded per API (its timeout, its body
+    // limits), and a large download may rightly take longer than REQUEST_TIMEOUT.
+    token_routes.merge(proxy_routes(&state)).merge(others)
 }
 
 /// `/api/proxy/*`; behind the session layer when an API sends the user's token.
@@ -161,6 +162,7 @@ fn proxy_routes(state: &AppState) -> Router {
         proxy: state.proxy.clone(),
         caches: state.caches.clone(),
         sign_in: sign_in.clone(),
+        metrics: state.metrics.clone(),
     });
     let has_user_api = state.proxy.apis().any(|api| api.token == ApiToken::User);
     match &state.sign_in {

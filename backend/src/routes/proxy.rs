@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::response::Response;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use tower_sessions::Session;
 
@@ -15,6 +16,7 @@ use super::extract::{SignInState, check_same_site};
 use crate::error::{ApiError, route_errors};
 use crate::proxy::{ApiToken, Bearer, BearerToken, Proxy, ProxyError, ProxyRequest};
 use crate::sign_in::UserTokenFailure;
+use crate::telemetry::Metrics;
 use crate::token_cache::{CachedToken, TokenCache, TokenCaches};
 
 /// Where the route's parts live: the proxy, and whatever gives it tokens.
@@ -24,6 +26,9 @@ pub struct ProxyRoutes {
     pub caches: TokenCaches,
     /// `None` without sign-in: user-token APIs then answer `login_required`.
     pub sign_in: Option<SignInState>,
+    /// Errors are counted and logged here, not by the app's error middleware,
+    /// which the proxy's routes do without (see `app()`).
+    pub metrics: Metrics,
 }
 
 const PREFIX: &str = "/api/proxy/";
@@ -56,7 +61,20 @@ route_errors!(
         (status = 200, description = "The API's answer, streamed: its status, allowlisted headers and body"),
         ForwardErrors,
     ))]
-pub(crate) async fn forward(State(state): State<Arc<ProxyRoutes>>, request: Request) -> Result<Response, ApiError> {
+pub(crate) async fn forward(State(state): State<Arc<ProxyRoutes>>, request: Request) -> Response {
+    let mut response = match forward_to_api(&state, request).await {
+        Ok(response) => response,
+        Err(error) => {
+            error.record(&state.metrics);
+            error.into_response()
+        }
+    };
+    // Proxied answers have it from the sandbox; error answers get it here.
+    response.headers_mut().entry(header::X_CONTENT_TYPE_OPTIONS).or_insert(HeaderValue::from_static("nosniff"));
+    response
+}
+
+async fn forward_to_api(state: &ProxyRoutes, request: Request) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
     // The raw path, still percent-encoded: `proxy::target` checks it as received.
     let rest = parts.uri.path().strip_prefix(PREFIX).unwrap_or_default();
