@@ -31,6 +31,7 @@ pub mod config;
 pub mod fake_api;
 pub mod fake_aps;
 pub mod fault_upstream;
+pub mod forward_proxy;
 pub mod glimesh;
 pub mod oidc_provider;
 pub mod raw_http;
