@@ -54,29 +54,32 @@ pub fn resolve(api: &ApiSettings, path: &str, query: Option<&str>) -> Result<Url
     if !is_same_origin {
         return Err(PathRefusal::NotAllowed);
     }
-    let relative = format!("/{relative}");
-    if !api.paths.iter().any(|prefix| is_under(&relative, prefix)) {
+    if !api.paths.iter().any(|prefix| is_under(relative, prefix)) {
         return Err(PathRefusal::NotAllowed);
     }
     Ok(url)
 }
 
-/// Whether `path` is `prefix` or below it, by whole segments: a trailing `/`
-/// on the prefix changes nothing (`/models/` allows `/models` too).
-fn is_under(path: &str, prefix: &str) -> bool {
+/// Whether `relative` (a path under the base, without its leading `/`) is
+/// `prefix` or below it, by whole segments: a trailing `/` on the prefix
+/// changes nothing (`/models/` allows `/models` too), and `/` allows all.
+fn is_under(relative: &str, prefix: &str) -> bool {
     let prefix = prefix.trim_end_matches('/');
-    match path.strip_prefix(prefix) {
+    let Some(prefix) = prefix.strip_prefix('/') else {
+        return prefix.is_empty();
+    };
+    match relative.strip_prefix(prefix) {
         Some(rest) => rest.is_empty() || rest.starts_with('/'),
         None => false,
     }
 }
 
-/// A segment as a server that drops `;` parameters and trims trailing spaces
-/// would resolve it: nothing but dots means a dot segment to some server.
+/// A segment (lowercase) as a server that drops `;` parameters and trims
+/// trailing spaces would resolve it: nothing but dots means a dot segment to
+/// some server. The parameters start at the first `;` or `%3b`.
 fn is_dot_segment(segment: &str) -> bool {
-    let bare = segment.replace("%3b", ";");
-    let bare = bare.split(';').next().unwrap_or_default();
-    let mut bare = bare.trim_end_matches(' ');
+    let end = [segment.find(';'), segment.find("%3b")].into_iter().flatten().min().unwrap_or(segment.len());
+    let mut bare = segment[..end].trim_end_matches(' ');
     while let Some(rest) = bare.strip_suffix("%20") {
         bare = rest;
     }
@@ -93,16 +96,15 @@ fn check_raw(path: &str) -> Result<(), PathRefusal> {
     }
     // Segments as a server that decodes `%2F` first would see them; a server
     // that does not sees fewer, longer segments, which these rules cover too.
-    let segments: Vec<&str> = lower.split("%2f").flat_map(|part| part.split('/')).collect();
-    let last = segments.len() - 1;
-    for (i, segment) in segments.iter().enumerate() {
+    let mut segments = lower.split("%2f").flat_map(|part| part.split('/')).peekable();
+    while let Some(segment) = segments.next() {
         if is_dot_segment(segment) {
             return Err(PathRefusal::DotSegment);
         }
         // A trailing slash is a real path (`/designdata/`); an empty segment
         // elsewhere is `//`, and so is one of `;` parameters only.
         let is_empty = segment.is_empty() || segment.starts_with(';') || segment.starts_with("%3b");
-        if is_empty && i != last {
+        if is_empty && segments.peek().is_some() {
             return Err(PathRefusal::EmptySegment);
         }
     }
