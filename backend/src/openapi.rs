@@ -24,6 +24,7 @@ use crate::routes::{auth, ops, proxy, token, user};
         auth::login,
         auth::callback,
         auth::logout,
+        auth::backchannel_logout,
         ops::healthz,
         ops::readyz,
         ops::metrics,
@@ -59,7 +60,7 @@ mod tests {
     use crate::exchange::ExchangeError;
     use crate::proxy::{BodyError, PathRefusal, ProxyFailure};
     use crate::session::SessionError;
-    use crate::sign_in::{SignInFailure, UserTokenFailure};
+    use crate::sign_in::{LogoutFailure, SignInFailure, UserTokenFailure};
     use crate::single_flight::TaskStopped;
     use crate::token_cache::CacheError;
 
@@ -136,6 +137,21 @@ mod tests {
             SignInFailure::Provider { error: "server_error".into(), description: None },
             SignInFailure::MissingCode,
             SignInFailure::InvalidIdToken("expired"),
+            SignInFailure::SessionIndex(ClusterError::InvalidUrl),
+        ];
+        let logout = [
+            LogoutFailure::Invalid("its aud does not name this client"),
+            LogoutFailure::Replayed,
+            LogoutFailure::Unavailable,
+            LogoutFailure::Index(ClusterError::InvalidUrl),
+        ];
+        // Fetching the provider's JWKS.
+        let jwks = [
+            ExchangeError::Timeout(Duration::from_secs(1)),
+            ExchangeError::Unreachable("refused".into()),
+            ExchangeError::Unavailable { status: 503, retry_after: None },
+            ExchangeError::BackingOff { retry_after: Duration::from_secs(1) },
+            ExchangeError::InvalidResponse("the JWKS is not a JWK set".into()),
         ];
         let internal = || ApiError::Internal("a redirect location is not a header value");
         vec![
@@ -184,6 +200,15 @@ mod tests {
                 .collect(),
             ),
             ("post /auth/logout", vec![cross_site(), session_error()]),
+            (
+                "post /auth/backchannel-logout",
+                logout
+                    .into_iter()
+                    .map(ApiError::Logout)
+                    .chain(jwks.into_iter().map(ApiError::Exchange))
+                    .chain([session_error()])
+                    .collect(),
+            ),
         ]
     }
 

@@ -5,9 +5,11 @@
 //! in memory by default; a shared store (Redis) plugs in behind the same handle.
 
 mod data;
+mod index;
 mod memory;
 
 pub use data::{PENDING_TTL_MS, PendingLogin, PendingLogins, UserGrant};
+pub use index::{SessionIndex, Subject};
 pub use memory::MemoryStore;
 
 use std::fmt;
