@@ -7,10 +7,12 @@
 //! ([`crate::session::SessionBackend::delete`]), which every replica reads, so
 //! the next request on any replica finds no session.
 
+use std::time::Duration;
+
 use tower_sessions::session::Id;
 
 use super::{LogoutError, LogoutFailure, SignInService, logout_token};
-use crate::session::{SessionError, Subject};
+use crate::session::Subject;
 use crate::token_cache::now_ms;
 
 impl SignInService {
@@ -53,7 +55,36 @@ impl SignInService {
     /// failure is logged, not fatal, as at sign-out) and deletes the session
     /// through the session store. With both `sid` and `sub` in the token, a
     /// session of another user is left alone. False if there was nothing to end.
-    async fn end_session(&self, id: &Id, sub: Option<&str>) -> Result<bool, SessionError> {
+    async fn end_session(&self, id: &Id, sub: Option<&str>) -> Result<bool, LogoutError> {
+        let shared = &self.0;
+        // A refresh in progress holds the refresh token to revoke (it may
+        // rotate it) and would write the grant back after the delete, bringing
+        // the session back: wait for it, across replicas through the session's
+        // refresh lock, here by joining its flight.
+        let lock = match &shared.cluster {
+            Some(cluster) => {
+                let ttl = shared.exchange.timeout() + Duration::from_secs(5);
+                let lock = cluster.lock(&format!("session:{id}"), ttl, ttl).await;
+                cluster.note(&lock);
+                // Held past its TTL: its holder is gone; end the session anyway.
+                lock.map_err(LogoutFailure::Index)?
+            }
+            None => None,
+        };
+        let running = shared.refreshes.join_or_start(*id, || Err::<std::future::Pending<_>, ()>(()));
+        if let Ok(flight) = running {
+            // Its outcome does not matter: the grant is read from the store next.
+            let _ = flight.await;
+        }
+        let result = self.revoke_and_delete(id, sub).await;
+        if let Some(lock) = lock {
+            // If release fails, the lock expires by itself.
+            let _ = lock.release().await;
+        }
+        result
+    }
+
+    async fn revoke_and_delete(&self, id: &Id, sub: Option<&str>) -> Result<bool, LogoutError> {
         let shared = &self.0;
         let Some((_, grant)) = shared.sessions.load_grant(id).await? else { return Ok(false) };
         let grant_sub = grant.id_claims.as_ref().and_then(|c| c.get("sub")).and_then(serde_json::Value::as_str);
