@@ -29,18 +29,27 @@ const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 /// How soon every replica must refuse an ended session.
 const LOGOUT_WITHIN: Duration = Duration::from_secs(5);
 
-/// The provider, and two replicas sharing Redis; the provider posts logout
-/// tokens to replica 1 while users sign in through replica 0.
+/// The provider and the broker: two replicas sharing Redis (the provider posts
+/// logout tokens to replica 1 while users sign in through replica 0), or one
+/// standalone, with sessions, index and used `jti`s in its memory.
 struct Rig {
     oidc: OidcProvider,
-    replicas: [BrokerProcess; 2],
-    _redis: RedisServer,
+    replicas: Vec<BrokerProcess>,
+    _redis: Option<RedisServer>,
 }
 
 impl Rig {
-    async fn start() -> Self {
-        let redis = RedisServer::start().await;
-        let ports = [free_port(), free_port()];
+    async fn replicated() -> Self {
+        Self::start(Some(RedisServer::start().await)).await
+    }
+
+    async fn standalone() -> Self {
+        Self::start(None).await
+    }
+
+    async fn start(redis: Option<RedisServer>) -> Self {
+        let ports: Vec<u16> = (0..if redis.is_some() { 2 } else { 1 }).map(|_| free_port()).collect();
+        let last = ports.len() - 1;
         let base = |i: usize| format!("http://127.0.0.1:{}", ports[i]);
         let client = serde_json::json!([{
             "client_id": CLIENT_ID,
@@ -50,7 +59,7 @@ impl Rig {
             "redirect_uris": [format!("{}/auth/callback", base(0))],
             "token_endpoint_auth_method": "client_secret_basic",
             "scope": SCOPE,
-            "backchannel_logout_uri": format!("{}/auth/backchannel-logout", base(1)),
+            "backchannel_logout_uri": format!("{}/auth/backchannel-logout", base(last)),
             "backchannel_logout_session_required": true,
         }])
         .to_string();
@@ -66,7 +75,9 @@ impl Rig {
             ],
         )
         .await;
+        let redis_url = redis.as_ref().map(RedisServer::url);
         let replica = |i: usize| {
+            let redis = redis_url.iter().map(|url| ("REDIS_URL", url.as_str()));
             BrokerBuilder::new()
                 .env(&[
                     ("RUST_LOG", "trace"),
@@ -79,56 +90,67 @@ impl Rig {
                     ("OAUTH_USER_SCOPE", SCOPE),
                     ("SESSION_SECRET", SESSION_SECRET),
                     ("COOKIE_SECURE", "false"),
-                    ("REDIS_URL", &redis.url()),
                 ])
+                .env(&redis.collect::<Vec<_>>())
                 .spawn()
         };
-        let (first, second) = tokio::join!(replica(0), replica(1));
-        Self { oidc, replicas: [first, second], _redis: redis }
+        let replicas = futures_util::future::join_all((0..ports.len()).map(replica)).await;
+        Self { oidc, replicas, _redis: redis }
     }
 
     /// Signs `user` in through replica 0 and returns a browser per replica holding the session.
-    async fn sign_in(&self, agent: &ProviderAgent, user: &str) -> [Browser; 2] {
+    async fn sign_in(&self, agent: &ProviderAgent, user: &str) -> Vec<Browser> {
         let browser = Browser::new(&self.replicas[0].base);
         let login = browser.login_raw("%2F").await;
         assert_eq!(login.status, 302, "{}", login.body);
         let callback = agent.authorize(&self.oidc.issuer, login.header("location").expect("Location"), user).await;
         let landed = browser.get(&callback, &[]).await;
         assert_eq!(landed.status, 302, "callback: {}", landed.body);
-        let other = Browser::new(&self.replicas[1].base);
-        other.set_cookie(browser.cookie().as_deref());
-        for b in [&browser, &other] {
+        let mut browsers = vec![browser];
+        for replica in &self.replicas[1..] {
+            let other = Browser::new(&replica.base);
+            other.set_cookie(browsers[0].cookie().as_deref());
+            browsers.push(other);
+        }
+        for b in &browsers {
             assert_eq!(b.user_token().await.status, 200, "{user} is signed in on {}", b.url(""));
         }
-        [browser, other]
+        browsers
     }
 
-    /// Posts `logout_token` to replica `i`'s back-channel logout route.
+    /// Posts `logout_token` to replica `i`'s back-channel logout route (modulo the replicas).
     async fn post_logout_token(&self, i: usize, logout_token: &str) -> Reply {
-        let started = Instant::now();
-        let url = self.replicas[i].url("/auth/backchannel-logout");
-        let response =
-            http_client().post(&url).form(&[("logout_token", logout_token)]).send().await.expect("back-channel post");
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let body = response.text().await.expect("body");
-        Reply { status, headers, body, latency: started.elapsed(), sent_at: started }
+        let url = self.replicas[i % self.replicas.len()].url("/auth/backchannel-logout");
+        send(http_client().post(url).form(&[("logout_token", logout_token)])).await
     }
 
+    /// What the provider saw happen (`/test/events`).
     async fn events(&self) -> serde_json::Value {
         get(&http_client(), &format!("{}/test/events", self.oidc.issuer)).await.json()
     }
 
+    /// Stops every replica and returns their logs.
     async fn stop(self) -> Vec<String> {
-        let [first, second] = self.replicas;
-        let mut log = first.stop().await;
-        log.extend(second.stop().await);
+        let mut log = Vec::new();
+        for replica in self.replicas {
+            log.extend(replica.stop().await);
+        }
         log
     }
 }
 
+/// Sends `request` and reads the whole answer.
+async fn send(request: reqwest::RequestBuilder) -> Reply {
+    let started = Instant::now();
+    let response = request.send().await.expect("back-channel post");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.text().await.expect("body");
+    Reply { status, headers, body, latency: started.elapsed(), sent_at: started }
+}
+
 /// Every replica refuses `browsers`' session within [`LOGOUT_WITHIN`].
-async fn assert_signed_out(browsers: &[Browser; 2], who: &str) {
+async fn assert_signed_out(browsers: &[Browser], who: &str) {
     let deadline = Instant::now() + LOGOUT_WITHIN;
     for browser in browsers {
         loop {
@@ -143,7 +165,7 @@ async fn assert_signed_out(browsers: &[Browser; 2], who: &str) {
     }
 }
 
-async fn assert_signed_in(browsers: &[Browser; 2], who: &str) {
+async fn assert_signed_in(browsers: &[Browser], who: &str) {
     for browser in browsers {
         assert_eq!(browser.user_token().await.status, 200, "{who} is still signed in on {}", browser.url(""));
     }
@@ -196,7 +218,16 @@ fn sign(claims: &serde_json::Value, key: &str, kid: &str) -> String {
 /// user's session is untouched.
 #[tokio::test]
 async fn ending_the_providers_session_ends_it_on_every_replica() {
-    let rig = Rig::start().await;
+    ending_the_providers_session_ends_it(Rig::replicated().await).await;
+}
+
+/// The same on one broker without Redis: the index and the used `jti`s in memory.
+#[tokio::test]
+async fn ending_the_providers_session_ends_it_standalone() {
+    ending_the_providers_session_ends_it(Rig::standalone().await).await;
+}
+
+async fn ending_the_providers_session_ends_it(rig: Rig) {
     let (alice_at_provider, bob_at_provider) = (ProviderAgent::new(), ProviderAgent::new());
     let alice = rig.sign_in(&alice_at_provider, "alice").await;
     let bob = rig.sign_in(&bob_at_provider, "bob").await;
@@ -228,7 +259,16 @@ async fn ending_the_providers_session_ends_it_on_every_replica() {
 /// and each refusal is one log line.
 #[tokio::test]
 async fn invalid_and_replayed_logout_tokens_are_refused_and_touch_nothing() {
-    let rig = Rig::start().await;
+    refuses_invalid_and_replayed_logout_tokens(Rig::replicated().await).await;
+}
+
+/// The same on one broker without Redis.
+#[tokio::test]
+async fn invalid_and_replayed_logout_tokens_are_refused_standalone() {
+    refuses_invalid_and_replayed_logout_tokens(Rig::standalone().await).await;
+}
+
+async fn refuses_invalid_and_replayed_logout_tokens(rig: Rig) {
     let issuer = rig.oidc.issuer.clone();
     let agent = ProviderAgent::new();
     let alice = rig.sign_in(&agent, "alice").await;
@@ -266,6 +306,17 @@ async fn invalid_and_replayed_logout_tokens_are_refused_and_touch_nothing() {
         assert_signed_in(&alice, "alice").await;
     }
 
+    // The token as JSON instead of a form.
+    let body = serde_json::json!({ "logout_token": refused[0].1 }).to_string();
+    let request = http_client().post(rig.replicas[0].url("/auth/backchannel-logout"));
+    let json = send(request.header("content-type", "application/json").body(body)).await;
+    assert_eq!(
+        (json.status, json.json()["error"].as_str()),
+        (400, Some("invalid_request")),
+        "not a form: {}",
+        json.body
+    );
+
     // A valid token ends alice's sessions (by `sub`); the same token again, at
     // the other replica, after she signed in anew, ends nothing.
     let valid = sign(&claims(&issuer, |_| {}), "rsa.pem", PROVIDER_KID);
@@ -294,5 +345,5 @@ async fn invalid_and_replayed_logout_tokens_are_refused_and_touch_nothing() {
         }
     }
     let refusals = log.iter().filter(|l| l.contains("back-channel logout refused")).count();
-    assert_eq!(refusals, refused.len() + 1, "one line per refusal:\n{}", log.join("\n"));
+    assert_eq!(refusals, refused.len() + 2, "one line per refusal:\n{}", log.join("\n"));
 }

@@ -87,8 +87,11 @@ impl SessionBackend {
         Ok(self.0.save(&record).await?)
     }
 
+    /// Ends the session `id`: sign-out, a rejected refresh token, back-channel
+    /// logout. Goes through this type's `SessionStore::delete`, the one path
+    /// every deletion takes (the session layer's included).
     pub async fn delete(&self, id: &Id) -> Result<(), SessionError> {
-        Ok(self.0.delete(id).await?)
+        Ok(<Self as SessionStore>::delete(self, id).await?)
     }
 }
 
