@@ -27,6 +27,8 @@ pub(super) struct Jwks {
     http: Transport,
     /// The keys of the last successful fetch. A std `Mutex`: never held across an `.await`.
     keys: Mutex<Arc<JwkSet>>,
+    /// [`MIN_REFRESH_INTERVAL`], shorter in tests.
+    min_refresh: Duration,
     /// When the keys were last fetched; the async lock makes concurrent
     /// refreshes one fetch (the waiters find the new keys).
     fetched_at: tokio::sync::Mutex<Option<Instant>>,
@@ -39,6 +41,7 @@ impl Jwks {
             url,
             http,
             keys: Mutex::new(Arc::new(JwkSet { keys: Vec::new() })),
+            min_refresh: MIN_REFRESH_INTERVAL,
             fetched_at: tokio::sync::Mutex::new(None),
             backoff: Backoff::new(backoff),
         }
@@ -56,7 +59,7 @@ impl Jwks {
             return Ok(Some(key));
         }
         let now = Instant::now();
-        if fetched_at.is_some_and(|at| now.duration_since(at) < MIN_REFRESH_INTERVAL) {
+        if fetched_at.is_some_and(|at| now.duration_since(at) < self.min_refresh) {
             return Ok(None);
         }
         self.backoff.check(now)?;
@@ -102,5 +105,121 @@ impl Jwks {
             let at = format!("line {}, column {}", e.line(), e.column());
             ExchangeError::InvalidResponse(format!("the JWKS is not a JWK set ({} bytes, at {at})", body.len()))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse;
+
+    use super::*;
+    use crate::transport::UpstreamHttp;
+
+    /// A JWKS endpoint whose answer the test sets, counting requests.
+    #[derive(Clone, Default)]
+    struct Endpoint {
+        answer: Arc<Mutex<(u16, String)>>,
+        requests: Arc<AtomicUsize>,
+    }
+
+    impl Endpoint {
+        fn answer(&self, status: u16, body: &str) {
+            *self.answer.lock().unwrap_or_else(PoisonError::into_inner) = (status, body.to_owned());
+        }
+
+        fn requests(&self) -> usize {
+            self.requests.load(Ordering::SeqCst)
+        }
+
+        /// Serves on a loopback port; returns its JWKS URL.
+        async fn serve(&self) -> Url {
+            let endpoint = self.clone();
+            let app = axum::Router::new().route(
+                "/jwks",
+                axum::routing::get(move || {
+                    let endpoint = endpoint.clone();
+                    async move {
+                        endpoint.requests.fetch_add(1, Ordering::SeqCst);
+                        let (status, body) = endpoint.answer.lock().unwrap_or_else(PoisonError::into_inner).clone();
+                        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                        (status, [(header::RETRY_AFTER, "30")], body).into_response()
+                    }
+                }),
+            );
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let addr = listener.local_addr().expect("address");
+            tokio::spawn(async move { axum::serve(listener, app).await });
+            Url::parse(&format!("http://{addr}/jwks")).expect("URL")
+        }
+    }
+
+    fn keys(kids: &[&str]) -> String {
+        let keys: Vec<_> =
+            kids.iter().map(|kid| serde_json::json!({"kty": "RSA", "kid": kid, "n": "sXch", "e": "AQAB"})).collect();
+        serde_json::json!({ "keys": keys }).to_string()
+    }
+
+    fn jwks(url: Url, min_refresh: Duration) -> Jwks {
+        let limits = UpstreamHttp {
+            timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(5),
+            max_body_bytes: 65536,
+        };
+        let jwks = Jwks::new(url, Transport::new(limits).expect("client"), BackoffPolicy::default());
+        Jwks { min_refresh, ..jwks }
+    }
+
+    /// Keys are fetched once and kept; a `kid` we lack (the provider rotated
+    /// its keys) fetches them again, but not twice within the interval, so
+    /// made-up `kid`s cannot make us hammer the provider.
+    #[tokio::test]
+    async fn an_unknown_kid_fetches_the_keys_again_at_most_once_per_interval() {
+        let endpoint = Endpoint::default();
+        endpoint.answer(200, &keys(&["a"]));
+        let url = endpoint.serve().await;
+
+        let rotating = jwks(url.clone(), Duration::ZERO);
+        assert!(rotating.key(Some("a")).await.expect("fetched").is_some());
+        assert!(rotating.key(Some("a")).await.expect("cached").is_some());
+        assert_eq!(endpoint.requests(), 1, "kept");
+        endpoint.answer(200, &keys(&["a", "b"]));
+        assert!(rotating.key(Some("b")).await.expect("fetched again").is_some(), "the new key");
+        assert_eq!(endpoint.requests(), 2);
+
+        let throttled = jwks(url, MIN_REFRESH_INTERVAL);
+        assert!(throttled.key(None).await.expect("fetched").is_none(), "no kid, two keys: none is the one");
+        assert_eq!(throttled.key(Some("made-up")).await.expect("no fetch"), None);
+        assert_eq!(endpoint.requests(), 3, "one fetch within the interval");
+    }
+
+    /// A failed fetch opens the token endpoint's backoff window: the next key
+    /// lookup inside it asks nobody and says how long to wait.
+    #[tokio::test]
+    async fn a_failed_fetch_backs_off() {
+        let endpoint = Endpoint::default();
+        endpoint.answer(503, "down");
+        let jwks = jwks(endpoint.serve().await, Duration::ZERO);
+        match jwks.key(Some("a")).await {
+            Err(ExchangeError::Unavailable { status: 503, retry_after }) => {
+                assert_eq!(retry_after, Some(Duration::from_secs(30)));
+            }
+            other => panic!("expected unavailable, got {other:?}"),
+        }
+        assert!(matches!(jwks.key(Some("a")).await, Err(ExchangeError::BackingOff { .. })));
+        assert_eq!(endpoint.requests(), 1, "left alone inside the window");
+    }
+
+    /// A body that is not a JWK set is an invalid response that does not quote it.
+    #[tokio::test]
+    async fn a_bad_body_is_not_quoted() {
+        let endpoint = Endpoint::default();
+        endpoint.answer(200, r#"{"keys": "private-looking-text"}"#);
+        let jwks = jwks(endpoint.serve().await, Duration::ZERO);
+        let error = jwks.key(Some("a")).await.expect_err("not a JWK set");
+        assert!(matches!(error, ExchangeError::InvalidResponse(_)), "{error:?}");
+        assert!(!error.to_string().contains("private-looking"), "{error}");
     }
 }
