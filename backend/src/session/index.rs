@@ -28,10 +28,11 @@ const ADD: &str = "redis.call('zadd', KEYS[1], ARGV[1], ARGV[2]) \
     if last[2] then redis.call('pexpireat', KEYS[1], last[2]) end \
     return 1";
 
-/// Returns the sessions of `KEYS[1]` that expire after `ARGV[1]` (now) and deletes the set.
-const TAKE: &str = "local ids = redis.call('zrangebyscore', KEYS[1], '(' .. ARGV[1], '+inf') \
-    redis.call('del', KEYS[1]) \
-    return ids";
+/// The session ids of `KEYS[1]` whose sessions expire after `ARGV[1]` (now).
+const SESSIONS: &str = "return redis.call('zrangebyscore', KEYS[1], '(' .. ARGV[1], '+inf')";
+
+/// Removes the session ids `ARGV` from `KEYS[1]`.
+const FORGET: &str = "return redis.call('zrem', KEYS[1], unpack(ARGV))";
 
 /// What a back-channel logout names: one provider session, or one user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,22 +103,47 @@ impl SessionIndex {
         Ok(())
     }
 
-    /// Takes the live sessions of `subject` out of the index and returns them.
-    pub async fn take(&self, subject: &Subject, now_ms: i64) -> Result<Vec<Id>, ClusterError> {
+    /// The live sessions of `subject`.
+    pub async fn sessions(&self, subject: &Subject, now_ms: i64) -> Result<Vec<Id>, ClusterError> {
         let Some(cluster) = &self.cluster else {
-            let sessions = self.local().sessions.remove(&subject.key()).unwrap_or_default();
-            return Ok(sessions.into_iter().filter(|(_, until)| *until > now_ms).map(|(id, _)| id).collect());
+            let local = self.local();
+            let sessions = local.sessions.get(&subject.key()).into_iter().flatten();
+            return Ok(sessions.filter(|(_, until)| **until > now_ms).map(|(id, _)| *id).collect());
         };
         use fred::prelude::LuaInterface;
         let (kind, hash) = subject.key();
         let reply: Result<Vec<String>, ClusterError> = cluster
             .pool_ref()
-            .eval(TAKE, vec![cluster.key(kind, &hash)], vec![now_ms.to_string()])
+            .eval(SESSIONS, vec![cluster.key(kind, &hash)], vec![now_ms.to_string()])
             .await
             .map_err(ClusterError::from);
         cluster.note(&reply);
-        let ids = reply?.iter().filter_map(|id| id.parse().ok()).collect();
-        Ok(ids)
+        Ok(reply?.iter().filter_map(|id| id.parse().ok()).collect())
+    }
+
+    /// Removes `ids` (ended sessions) from `subject`'s entries; a session
+    /// signed in meanwhile stays.
+    pub async fn forget(&self, subject: &Subject, ids: &[Id]) -> Result<(), ClusterError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let Some(cluster) = &self.cluster else {
+            let mut local = self.local();
+            if let Some(sessions) = local.sessions.get_mut(&subject.key()) {
+                sessions.retain(|id, _| !ids.contains(id));
+                if sessions.is_empty() {
+                    local.sessions.remove(&subject.key());
+                }
+            }
+            return Ok(());
+        };
+        use fred::prelude::LuaInterface;
+        let (kind, hash) = subject.key();
+        let args: Vec<String> = ids.iter().map(Id::to_string).collect();
+        let reply: Result<i64, ClusterError> =
+            cluster.pool_ref().eval(FORGET, vec![cluster.key(kind, &hash)], args).await.map_err(ClusterError::from);
+        cluster.note(&reply);
+        reply.map(drop)
     }
 
     fn local(&self) -> std::sync::MutexGuard<'_, Local> {
@@ -144,7 +170,7 @@ impl Local {
 mod tests {
     use super::*;
 
-    /// One lookup finds every live session of a `sid` or a `sub`, once; others are untouched.
+    /// One lookup finds every live session of a `sid` or a `sub`; forgotten ones are gone, others untouched.
     #[tokio::test]
     async fn finds_the_sessions_of_a_subject_once() {
         let index = SessionIndex::new(None);
@@ -153,14 +179,16 @@ mod tests {
         index.add(&alice, a, 100, 0).await.expect("local");
         index.add(&[Subject::Sid("s2".into()), Subject::Sub("alice".into())], b, 100, 0).await.expect("local");
         index.add(&[Subject::Sid("s3".into()), Subject::Sub("bob".into())], c, 100, 0).await.expect("local");
-        assert_eq!(index.take(&Subject::Sid("s1".into()), 10).await.expect("local"), [a]);
-        let mut of_alice = index.take(&Subject::Sub("alice".into()), 10).await.expect("local");
+        assert_eq!(index.sessions(&Subject::Sid("s1".into()), 10).await.expect("local"), [a]);
+        let alice = Subject::Sub("alice".into());
+        let mut of_alice = index.sessions(&alice, 10).await.expect("local");
         of_alice.sort_by_key(Id::to_string);
         let mut expected = vec![a, b];
         expected.sort_by_key(Id::to_string);
         assert_eq!(of_alice, expected);
-        assert!(index.take(&Subject::Sub("alice".into()), 10).await.expect("local").is_empty(), "taken");
-        assert_eq!(index.take(&Subject::Sid("s3".into()), 10).await.expect("local"), [c], "bob's untouched");
+        index.forget(&alice, &of_alice).await.expect("local");
+        assert!(index.sessions(&alice, 10).await.expect("local").is_empty(), "forgotten");
+        assert_eq!(index.sessions(&Subject::Sid("s3".into()), 10).await.expect("local"), [c], "bob's untouched");
     }
 
     /// An expired session is not returned, and expired entries are swept.
@@ -168,7 +196,7 @@ mod tests {
     async fn expired_sessions_are_forgotten() {
         let index = SessionIndex::new(None);
         index.add(&[Subject::Sub("u".into())], Id::default(), 100, 0).await.expect("local");
-        assert!(index.take(&Subject::Sub("u".into()), 100).await.expect("local").is_empty());
+        assert!(index.sessions(&Subject::Sub("u".into()), 100).await.expect("local").is_empty());
         for i in 0..SWEEP_EVERY * 3 {
             let now = i64::try_from(i).expect("small");
             index.add(&[Subject::Sid(i.to_string())], Id::default(), now + 10, now).await.expect("local");

@@ -41,13 +41,15 @@ impl SignInService {
             (None, Some(sub)) => Subject::Sub(sub.clone()),
             (None, None) => return Err(LogoutFailure::Invalid("it names neither sid nor sub").into()),
         };
-        let sessions = shared.index.take(&subject, now).await.map_err(LogoutFailure::Index)?;
+        let sessions = shared.index.sessions(&subject, now).await.map_err(LogoutFailure::Index)?;
         let mut ended = 0;
         for id in &sessions {
             if self.end_session(id, token.sub.as_deref()).await? {
                 ended += 1;
             }
         }
+        // Only once they have ended: after a failure, they can still be found.
+        shared.index.forget(&subject, &sessions).await.map_err(LogoutFailure::Index)?;
         Ok(ended)
     }
 
