@@ -35,7 +35,7 @@ const LOGOUT_WITHIN: Duration = Duration::from_secs(5);
 struct Rig {
     oidc: OidcProvider,
     replicas: Vec<BrokerProcess>,
-    _redis: Option<RedisServer>,
+    redis: Option<RedisServer>,
 }
 
 impl Rig {
@@ -95,7 +95,7 @@ impl Rig {
                 .spawn()
         };
         let replicas = futures_util::future::join_all((0..ports.len()).map(replica)).await;
-        Self { oidc, replicas, _redis: redis }
+        Self { oidc, replicas, redis }
     }
 
     /// Signs `user` in through replica 0 and returns a browser per replica holding the session.
@@ -189,6 +189,26 @@ async fn end_session_at_provider(oidc: &OidcProvider, agent: &ProviderAgent) {
 fn refresh_tokens_revoked(events: &serde_json::Value, account: &str) -> Vec<bool> {
     let tokens = events["refresh_tokens"].as_array().expect("refresh_tokens");
     tokens.iter().filter(|t| t["account"] == account && t["saved"] == true).map(|t| t["destroyed"] == true).collect()
+}
+
+/// In Redis, bob's session is indexed under the SHA-256 of his `sub`, in a set
+/// that expires with his session (14 days by default); alice's `sid` set is
+/// emptied (so gone), and the `jti` the provider sent is remembered for minutes only.
+async fn check_redis_index(redis: &RedisServer) {
+    use sha2::Digest;
+    let hex =
+        |value: &str| sha2::Sha256::digest(value.as_bytes()).iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let bob = format!("token-broker:session_sub:{}", hex("bob"));
+    assert_eq!(redis.cli(&["ZCARD", &bob]).await, ["1"], "bob's one session");
+    let ttl: i64 = redis.cli(&["PTTL", &bob]).await[0].parse().expect("PTTL");
+    let lifetime = 14 * 24 * 3600 * 1000;
+    assert!((lifetime - 60_000..=lifetime).contains(&ttl), "the set expires with the session: {ttl} ms");
+    let sids = redis.cli(&["--scan", "--pattern", "token-broker:session_sid:*"]).await;
+    assert_eq!(sids.len(), 1, "bob's sid only; alice's was emptied: {sids:?}");
+    let jtis = redis.cli(&["--scan", "--pattern", "token-broker:used_logout_jti:*"]).await;
+    assert_eq!(jtis.len(), 1, "{jtis:?}");
+    let ttl: i64 = redis.cli(&["PTTL", &jtis[0]]).await[0].parse().expect("PTTL");
+    assert!((1..=6 * 60 * 1000).contains(&ttl), "remembered while the token could be accepted: {ttl} ms");
 }
 
 /// Logout-token claims for [`CLIENT_ID`] from `issuer`, valid but for what `change` alters.
