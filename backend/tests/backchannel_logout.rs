@@ -263,6 +263,9 @@ async fn ending_the_providers_session_ends_it(rig: Rig) {
     assert!(!revoked.is_empty() && revoked.iter().all(|r| *r), "alice's refresh token was revoked: {events}");
     assert!(refresh_tokens_revoked(&events, "bob").iter().all(|r| !r), "bob's was not: {events}");
 
+    if let Some(redis) = &rig.redis {
+        check_redis_index(redis).await;
+    }
     let log = rig.stop().await;
     assert!(
         log.iter().any(|l| l.contains("back-channel logout: sessions ended") && l.contains("sessions=1")),

@@ -12,7 +12,6 @@ use std::time::Duration;
 use tower_sessions::session::Id;
 
 use super::{LogoutError, LogoutFailure, SignInService, logout_token};
-use crate::session::Subject;
 use crate::token_cache::now_ms;
 
 impl SignInService {
@@ -36,12 +35,8 @@ impl SignInService {
         if !is_first {
             return Err(LogoutFailure::Replayed.into());
         }
-        let subject = match (token.sid, &token.sub) {
-            (Some(sid), _) => Subject::Sid(sid),
-            (None, Some(sub)) => Subject::Sub(sub.clone()),
-            (None, None) => return Err(LogoutFailure::Invalid("it names neither sid nor sub").into()),
-        };
-        let sessions = shared.index.sessions(&subject, now).await.map_err(LogoutFailure::Index)?;
+        let subject = &token.subject;
+        let sessions = shared.index.sessions(subject, now).await.map_err(LogoutFailure::Index)?;
         let mut ended = 0;
         for id in &sessions {
             if self.end_session(id, token.sub.as_deref()).await? {
@@ -49,7 +44,7 @@ impl SignInService {
             }
         }
         // Only once they have ended: after a failure, they can still be found.
-        shared.index.forget(&subject, &sessions).await.map_err(LogoutFailure::Index)?;
+        shared.index.forget(subject, &sessions).await.map_err(LogoutFailure::Index)?;
         Ok(ended)
     }
 

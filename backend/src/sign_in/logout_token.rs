@@ -14,14 +14,15 @@ use serde::Deserialize;
 
 use super::jwks::Jwks;
 use super::{LogoutError, LogoutFailure};
+use crate::session::Subject;
 
 /// The member of `events` that makes a JWT a logout token (§2.4).
-pub const LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+const LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 
 /// The oldest `iat` accepted. The provider sends the token as the session
 /// ends, so a few minutes cover slow networks and retries; the `jti` is
 /// remembered this long (plus [`LEEWAY`]), since an older token is refused anyway.
-pub const MAX_AGE: Duration = Duration::from_secs(5 * 60);
+const MAX_AGE: Duration = Duration::from_secs(5 * 60);
 
 /// Clock difference tolerated between the provider and us.
 const LEEWAY: Duration = Duration::from_secs(60);
@@ -45,7 +46,9 @@ const ALGORITHMS: &[Algorithm] = &[
 #[derive(Debug)]
 pub(super) struct LogoutToken {
     pub jti: String,
-    pub sid: Option<String>,
+    /// Whose sessions end: its `sid` when it has one, else its `sub`.
+    pub subject: Subject,
+    /// Its `sub`, which sessions of its `sid` must also belong to.
     pub sub: Option<String>,
     /// Until when its `jti` must be remembered (Unix ms).
     pub remember_until_ms: i64,
@@ -128,12 +131,14 @@ fn check_claims(claims: Claims, now_ms: i64) -> Result<LogoutToken, LogoutError>
         return Err(invalid("it has a nonce"));
     }
     let present = |value: Option<String>| value.filter(|v| !v.is_empty());
-    let (sid, sub) = (present(claims.sid), present(claims.sub));
-    if sid.is_none() && sub.is_none() {
-        return Err(invalid("it names neither sid nor sub"));
-    }
+    let sub = present(claims.sub);
+    let subject = match (present(claims.sid), &sub) {
+        (Some(sid), _) => Subject::Sid(sid),
+        (None, Some(sub)) => Subject::Sub(sub.clone()),
+        (None, None) => return Err(invalid("it names neither sid nor sub")),
+    };
     let jti = present(claims.jti).ok_or_else(|| invalid("it has no jti"))?;
-    Ok(LogoutToken { jti, sid, sub, remember_until_ms: iat_ms + max_age_ms + leeway_ms })
+    Ok(LogoutToken { jti, subject, sub, remember_until_ms: iat_ms + max_age_ms + leeway_ms })
 }
 
 fn millis(duration: Duration) -> i64 {
@@ -167,11 +172,15 @@ mod tests {
     #[test]
     fn a_logout_token_is_accepted() {
         let token = check_claims(claims(|_| {}), NOW_MS).expect("valid");
-        assert_eq!((token.jti.as_str(), token.sid.as_deref(), token.sub.as_deref()), ("j1", Some("s1"), Some("u1")));
+        assert_eq!(
+            (token.jti.as_str(), &token.subject, token.sub.as_deref()),
+            ("j1", &Subject::Sid("s1".into()), Some("u1"))
+        );
         assert_eq!(token.remember_until_ms, NOW_MS + millis(MAX_AGE) + millis(LEEWAY));
         let only_sub = check_claims(claims(|c| c["sid"] = serde_json::Value::Null), NOW_MS).expect("sub alone");
-        assert_eq!(only_sub.sid, None);
-        check_claims(claims(|c| c["sub"] = serde_json::Value::Null), NOW_MS).expect("sid alone");
+        assert_eq!(only_sub.subject, Subject::Sub("u1".into()));
+        let only_sid = check_claims(claims(|c| c["sub"] = serde_json::Value::Null), NOW_MS).expect("sid alone");
+        assert_eq!((only_sid.subject, only_sid.sub), (Subject::Sid("s1".into()), None));
     }
 
     /// Each rule of §2.6 refuses on its own: an ID token (nonce, no events), an

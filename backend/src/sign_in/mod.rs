@@ -38,7 +38,6 @@ mod userinfo;
 
 pub use code_flow::CallbackParams;
 pub use error::{FlowError, LogoutError, LogoutFailure, SignInError, SignInFailure, UserTokenError, UserTokenFailure};
-pub use logout_token::{LOGOUT_EVENT, MAX_AGE as LOGOUT_TOKEN_MAX_AGE};
 pub use userinfo::Userinfo;
 
 use crate::cluster::Cluster;
