@@ -73,8 +73,9 @@ pub fn render(config: &Config) -> String {
             Grant::JwtBearer(grant) => {
                 out.set(&names[1], "jwt-bearer");
                 out.set(&names[2], &grant.subject);
-                out.set(&names[3], format_args!("{} ({:?})", grant.key.file().display(), grant.key.algorithm()));
-                out.set(&names[4], grant.key.kid());
+                let key = grant.key.current();
+                out.set(&names[3], format_args!("{} ({:?})", key.file().display(), key.algorithm()));
+                out.set(&names[4], key.kid());
             }
         }
     }
