@@ -7,10 +7,12 @@
 mod data;
 mod index;
 mod memory;
+mod rekey;
 
 pub use data::{PENDING_TTL_MS, PendingLogin, PendingLogins, UserGrant};
 pub use index::{SessionIndex, Subject};
 pub use memory::MemoryStore;
+pub use rekey::{Rekey, rekey};
 
 use std::fmt;
 use std::sync::Arc;
