@@ -4,6 +4,16 @@
 // stored in the page, every question is asked of the backend. Sign-in and
 // sign-out are told to the other tabs over a BroadcastChannel.
 //
+// Endings that happen elsewhere (another device, the provider's back-channel
+// logout, an administrator, the session's lifetime) come from the broker's
+// event stream (`events` route, Server-Sent Events): one per browser, held by
+// the tab that holds the Web Lock `token-wasm:session-events` and relayed to
+// the others over the channel. When that tab closes, the browser gives the
+// lock to the next, which opens its own stream; the stream's first event is
+// the current state, so an ending during the hand-over is not missed. Idle,
+// a browser holds one open connection while signed in and none while signed
+// out (the stream closes after saying so).
+//
 // Plain JS rather than wasm: it navigates, makes two fetches and relays
 // events, with no decision the wasm client could share; in the wasm it would
 // cost download size for nothing.
@@ -16,7 +26,13 @@ const DEFAULT_ROUTES = Object.freeze({
   logout: '/auth/logout',
   user: '/api/user/me',
   userToken: '/api/user/token',
+  events: '/api/user/session/events',
 });
+
+/** Held by the one tab that keeps the browser's event stream open. */
+const EVENTS_LOCK = 'token-wasm:session-events';
+/** After the stream failed for good (an HTTP error, no such route), ask again this much later. */
+const EVENTS_RETRY_MS = 30_000;
 
 /** The CSRF proof the broker's same-site routes require. */
 const SAME_SITE_HEADERS = { 'X-Requested-With': 'token-wasm', Accept: 'application/json' };
@@ -26,22 +42,77 @@ let userClient = null;
 /** `true` / `false` once the backend answered, `null` before. */
 let known = null;
 const listeners = new Set();
+/** Whether this tab takes part in following the session (queued for the lock or holding it). */
+let isWatching = false;
+/** Whether this tab holds the lock: it keeps the stream while signed in. */
+let isLeader = false;
+/** The open `EventSource`, or `null`. */
+let stream = null;
+let retryTimer = null;
 
 const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel('token-wasm:session') : null;
 // Node has BroadcastChannel too; there it must not keep the process alive.
 channel?.unref?.();
 if (channel) {
   channel.onmessage = ({ data }) => {
-    if (data?.kind === 'signed-out') signedOut('other-tab');
+    if (data?.kind === 'signed-out') signedOut(data.source === 'server' ? 'server' : 'other-tab');
     else if (data?.kind === 'signed-in') changed(true, null, 'other-tab');
   };
 }
 
-/** Tell the listeners, once per change. */
+/** Tell the listeners, once per change; a sign-in reopens the leader's stream. */
 function changed(authenticated, user, source) {
   if (known === authenticated) return;
   known = authenticated;
+  if (authenticated) openStream();
   dispatch(listeners, { authenticated, user, source });
+}
+
+/**
+ * Joins the tabs that follow the session, once per page: the lock holder
+ * opens the stream. Without Web Locks or BroadcastChannel every tab keeps its
+ * own; without EventSource or a page (Node, workers) nothing is followed.
+ */
+function watchSession() {
+  if (isWatching || typeof EventSource !== 'function' || !hasPage()) return;
+  isWatching = true;
+  const locks = globalThis.navigator?.locks;
+  const lead = () => { isLeader = true; openStream(); };
+  if (channel && typeof locks?.request === 'function') {
+    // Never released by this tab: the browser releases it when the tab goes.
+    locks.request(EVENTS_LOCK, () => { lead(); return new Promise(() => {}); }).catch(() => {});
+  } else {
+    lead();
+  }
+}
+
+function openStream() {
+  if (!isLeader || stream !== null) return;
+  clearTimeout(retryTimer);
+  const source = new EventSource(routes.events);
+  stream = source;
+  source.addEventListener('session', ({ data }) => {
+    let authenticated;
+    try { ({ authenticated } = JSON.parse(data)); } catch { return; }
+    if (authenticated !== false) return;
+    // The broker closes the stream after this; no reconnecting until a sign-in.
+    closeStream();
+    if (known === false) return;
+    signedOut('server');
+    channel?.postMessage({ kind: 'signed-out', source: 'server' });
+  });
+  // A dropped connection is retried by EventSource itself (after the broker's
+  // `retry`); an HTTP error ends it for good, so ask again later.
+  source.onerror = () => {
+    if (source.readyState !== EventSource.CLOSED || stream !== source) return;
+    stream = null;
+    retryTimer = setTimeout(openStream, EVENTS_RETRY_MS);
+  };
+}
+
+function closeStream() {
+  stream?.close();
+  stream = null;
 }
 
 function signedOut(source) {
@@ -67,6 +138,10 @@ export function configureSession(options = {}) {
   routes = Object.freeze(next);
   userClient?.clear();
   userClient = null;
+  if (stream !== null) {
+    closeStream();
+    openStream();
+  }
 }
 
 /** The routes in use. */
@@ -76,6 +151,7 @@ export function getSessionRoutes() {
 
 /** The signed-in user's token client (route `userToken`, renewed ahead of expiry); created on first use. */
 export function getUserClient() {
+  watchSession();
   return (userClient ??= new TokenClient({ endpoint: routes.userToken, credentials: 'same-origin', refreshAhead: true }));
 }
 
@@ -142,6 +218,7 @@ function endSessionTarget(raw) {
  * broker cannot be asked or answers with another error.
  */
 export async function getUser() {
+  watchSession();
   let response;
   try {
     response = await fetch(routes.user, { credentials: 'same-origin', headers: SAME_SITE_HEADERS, cache: 'no-store' });
@@ -176,9 +253,13 @@ export async function isAuthenticated() {
 /**
  * `listener({ authenticated, user, source })` when this tab learns that the
  * session changed: `source` is `'check'` (a `getUser`/`isAuthenticated`
- * answer differed), `'logout'` (this tab signed out) or `'other-tab'`.
- * Returns an unsubscribe function.
+ * answer differed), `'logout'` (this tab signed out), `'other-tab'` or
+ * `'server'` (the broker's event stream said the session ended: a sign-out
+ * elsewhere, the provider, an administrator, its lifetime). Subscribing starts
+ * following the session. Returns an unsubscribe function.
  */
 export function onSessionChange(listener) {
-  return subscribe(listeners, listener);
+  const unsubscribe = subscribe(listeners, listener);
+  watchSession();
+  return unsubscribe;
 }
