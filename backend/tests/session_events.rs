@@ -63,11 +63,15 @@ impl EventStream {
 }
 
 async fn two_replicas(redis: &RedisServer) -> (CodeUpstream, Replicas) {
+    replicas_with(redis, 2, &[]).await
+}
+
+async fn replicas_with(redis: &RedisServer, count: usize, env: &[(&str, &str)]) -> (CodeUpstream, Replicas) {
     let settings = CodeUpstreamSettings { app_ttl_secs: 60, user_ttl_secs: 600, delay: Duration::ZERO };
     let upstream = CodeUpstream::start(settings).await;
     let port = free_port();
-    let broker = with_sign_in(replica(&upstream.url("/token"), &redis.url(), &[]), &upstream, port);
-    let replicas = Replicas::start(2, &broker, Some(port)).await;
+    let broker = with_sign_in(replica(&upstream.url("/token"), &redis.url(), env), &upstream, port);
+    let replicas = Replicas::start(count, &broker, Some(port)).await;
     (upstream, replicas)
 }
 
@@ -142,4 +146,52 @@ async fn a_foreign_origin_is_refused() {
     let reply =
         request(&client, reqwest::Method::GET, &url, &[("Cookie", &cookie), ("Origin", "https://evil.example")]).await;
     assert_error!(reply, 403, "cross_site_request");
+}
+
+/// An open stream does not hold graceful shutdown for its deadline: SIGTERM
+/// ends it at once (without an event: the browser reconnects elsewhere and is
+/// told the state there), and the process exits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_ends_open_streams() {
+    let redis = RedisServer::start().await;
+    let (_upstream, mut replicas) = replicas_with(&redis, 1, &[("SHUTDOWN_TIMEOUT_SECS", "20")]).await;
+    let client = manual_client();
+    let cookie = sign_in(&client, &replicas.get(0).base).await;
+    let mut stream = EventStream::open(&client, &replicas.get(0).base, &[("Cookie", &cookie)]).await;
+    assert_eq!(stream.next_soon("signed in").await, Some(true));
+    let pid = replicas.get(0).pid().to_string();
+    let status = std::process::Command::new("kill").args(["-TERM", &pid]).status().expect("run kill");
+    assert!(status.success());
+    assert_eq!(stream.next_soon("the end of the stream at shutdown").await, None);
+    let broker = replicas.procs[0].as_mut().expect("running");
+    let exited = broker.wait_for_exit(TELL_WITHIN).await;
+    assert!(exited.is_some_and(|s| s.success()), "the broker did not exit within 5 s of SIGTERM: {exited:?}");
+}
+
+/// Open streams count against `MAX_CONNECTIONS` but do not lock the token
+/// route out: at the cap, one is closed to make room (its browser reconnects).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_at_the_connection_cap_make_room() {
+    const CAP: usize = 3;
+    let redis = RedisServer::start().await;
+    let (_upstream, replicas) = replicas_with(&redis, 1, &[("MAX_CONNECTIONS", "3")]).await;
+    let base = &replicas.get(0).base;
+    let cookie = sign_in(&manual_client(), base).await;
+    let mut streams = Vec::new();
+    for _ in 0..CAP {
+        // A client each, so each stream has a connection of its own.
+        let mut stream = EventStream::open(&manual_client(), base, &[("Cookie", &cookie)]).await;
+        assert_eq!(stream.next_soon("signed in").await, Some(true));
+        streams.push(stream);
+    }
+    let token = tokio::time::timeout(TELL_WITHIN, manual_client().get(format!("{base}/api/token")).send()).await;
+    let token = token.expect("/api/token answered within 5 s at the cap").expect("token request");
+    assert_eq!(token.status(), 200);
+    let mut closed = 0;
+    for stream in &mut streams {
+        if tokio::time::timeout(Duration::from_millis(200), stream.next()).await == Ok(None) {
+            closed += 1;
+        }
+    }
+    assert!(closed >= 1, "no stream made room");
 }

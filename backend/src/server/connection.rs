@@ -46,7 +46,7 @@ pub(super) async fn serve(
             async move {
                 let response: axum::response::Response = app.oneshot(request).await?;
                 // An open-ended one is not busy: the roster may close it for room, and drains end it.
-                let (in_flight, until): (_, Option<Pin<Box<dyn Future<Output = ()> + Send>>>) =
+                let (in_flight, until): (_, Option<Drained>) =
                     if response.extensions().get::<OpenEnded>().is_some() {
                         (None, Some(Box::pin(drained(ends))))
                     } else {
@@ -106,8 +106,11 @@ pub(super) async fn serve(
 struct Answer {
     body: Body,
     _in_flight: Option<InFlight>,
-    until: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+    until: Option<Drained>,
 }
+
+/// Completes once the connection drains.
+type Drained = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// Completes once the connection drains.
 async fn drained(mut ends: watch::Receiver<bool>) {
