@@ -12,7 +12,9 @@
 // lock to the next, which opens its own stream; the stream's first event is
 // the current state, so an ending during the hand-over is not missed. Idle,
 // a browser holds one open connection while signed in and none while signed
-// out (the stream closes after saying so).
+// out: the stream is opened only once the tab knows it is signed in (a
+// `getUser` answer, another tab's sign-in, a user token), and closes after
+// saying "signed out".
 //
 // Plain JS rather than wasm: it navigates, makes two fetches and relays
 // events, with no decision the wasm client could share; in the wasm it would
@@ -49,6 +51,13 @@ let isLeader = false;
 /** The open `EventSource`, or `null`. */
 let stream = null;
 let retryTimer = null;
+/** Whether the user client got a token since the last sign-out: a session exists. */
+let hasUserToken = false;
+/**
+ * While a sign-out started by a tab is under way: `'logout'` (this tab) or
+ * `'other-tab'`, so the stream's report of that same ending keeps its source.
+ */
+let signingOut = null;
 
 const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel('token-wasm:session') : null;
 // Node has BroadcastChannel too; there it must not keep the process alive.
@@ -57,6 +66,8 @@ if (channel) {
   channel.onmessage = ({ data }) => {
     if (data?.kind === 'signed-out') signedOut(data.source === 'server' ? 'server' : 'other-tab');
     else if (data?.kind === 'signed-in') changed(true, null, 'other-tab');
+    else if (data?.kind === 'signing-out') signingOut ??= 'other-tab';
+    else if (data?.kind === 'sign-out-failed' && signingOut === 'other-tab') signingOut = null;
   };
 }
 
@@ -87,7 +98,8 @@ function watchSession() {
 }
 
 function openStream() {
-  if (!isLeader || stream !== null) return;
+  const isSignedIn = known === true || (known === null && hasUserToken);
+  if (!isLeader || stream !== null || !isSignedIn) return;
   clearTimeout(retryTimer);
   const source = new EventSource(routes.events);
   stream = source;
@@ -98,8 +110,9 @@ function openStream() {
     // The broker closes the stream after this; no reconnecting until a sign-in.
     closeStream();
     if (known === false) return;
-    signedOut('server');
-    channel?.postMessage({ kind: 'signed-out', source: 'server' });
+    const source = signingOut ?? 'server';
+    signedOut(source);
+    if (source === 'server') channel?.postMessage({ kind: 'signed-out', source });
   });
   // A dropped connection is retried by EventSource itself (after the broker's
   // `retry`); an HTTP error ends it for good, so ask again later.
@@ -117,6 +130,9 @@ function closeStream() {
 
 function signedOut(source) {
   userClient?.clear();
+  hasUserToken = false;
+  signingOut = null;
+  closeStream();
   changed(false, null, source);
 }
 
@@ -152,7 +168,15 @@ export function getSessionRoutes() {
 /** The signed-in user's token client (route `userToken`, renewed ahead of expiry); created on first use. */
 export function getUserClient() {
   watchSession();
-  return (userClient ??= new TokenClient({ endpoint: routes.userToken, credentials: 'same-origin', refreshAhead: true }));
+  if (userClient === null) {
+    userClient = new TokenClient({ endpoint: routes.userToken, credentials: 'same-origin', refreshAhead: true });
+    userClient.onTokenChange((token) => {
+      if (token === null || hasUserToken) return;
+      hasUserToken = true;
+      openStream();
+    });
+  }
+  return userClient;
 }
 
 /**
@@ -186,12 +210,19 @@ const hasPage = () => typeof location === 'object' && location !== null && typeo
 export async function logout({ endSession = true } = {}) {
   if (typeof endSession !== 'boolean') throw new TokenError('endSession must be true or false', INVALID_OPTIONS);
   let response;
+  signingOut = 'logout';
+  channel?.postMessage({ kind: 'signing-out' });
+  const failed = (error) => {
+    signingOut = null;
+    channel?.postMessage({ kind: 'sign-out-failed' });
+    return error;
+  };
   try {
     response = await fetch(routes.logout, { method: 'POST', credentials: 'same-origin', headers: SAME_SITE_HEADERS });
   } catch (cause) {
-    throw new TokenError('Sign-out request failed', NETWORK, { cause });
+    throw failed(new TokenError('Sign-out request failed', NETWORK, { cause }));
   }
-  if (!response.ok) throw new TokenError(`Sign-out failed (HTTP ${response.status})`, HTTP, { status: response.status });
+  if (!response.ok) throw failed(new TokenError(`Sign-out failed (HTTP ${response.status})`, HTTP, { status: response.status }));
   // 204: nothing more to do; 200: `{"end_session_url"}`. The session here has
   // ended either way, so an unreadable body only loses the provider's sign-out.
   const body = response.status === 204 ? null : await response.json().catch(() => null);
