@@ -10,10 +10,12 @@ mod data;
 mod events;
 mod follow;
 mod memory;
+mod rekey;
 
 pub use data::{PENDING_TTL_MS, PendingLogin, PendingLogins, UserGrant};
 pub use events::{SessionEvent, SessionEvents, SessionTag};
 pub use memory::MemoryStore;
+pub use rekey::{Rekey, rekey};
 
 use std::fmt;
 use std::sync::Arc;
