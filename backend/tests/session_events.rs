@@ -96,7 +96,8 @@ async fn ending_on_one_replica_reaches_a_stream_at_another() {
     let mut other = EventStream::open(&client, b, &[("Cookie", &bystander)]).await;
     assert_eq!(other.next_soon("the other user").await, Some(true));
 
-    let logout = request(&client, reqwest::Method::POST, &format!("{a}/auth/logout"), &[XRW, ("Cookie", &cookie)]).await;
+    let logout =
+        request(&client, reqwest::Method::POST, &format!("{a}/auth/logout"), &[XRW, ("Cookie", &cookie)]).await;
     assert!(logout.status == 204 || logout.status == 200, "logout: {} {}", logout.status, logout.body);
 
     assert_eq!(at_b.next_soon("the ending, at replica B").await, Some(false));

@@ -46,12 +46,11 @@ pub(super) async fn serve(
             async move {
                 let response: axum::response::Response = app.oneshot(request).await?;
                 // An open-ended one is not busy: the roster may close it for room, and drains end it.
-                let (in_flight, until): (_, Option<Drained>) =
-                    if response.extensions().get::<OpenEnded>().is_some() {
-                        (None, Some(Box::pin(drained(ends))))
-                    } else {
-                        (Some(request_in_flight), None)
-                    };
+                let (in_flight, until): (_, Option<Drained>) = if response.extensions().get::<OpenEnded>().is_some() {
+                    (None, Some(Box::pin(drained(ends))))
+                } else {
+                    (Some(request_in_flight), None)
+                };
                 Ok::<_, std::convert::Infallible>(response.map(|body| Answer { body, _in_flight: in_flight, until }))
             }
         })
