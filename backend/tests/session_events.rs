@@ -11,7 +11,10 @@ use common::code_upstream::{CodeUpstream, CodeUpstreamSettings};
 use common::redis::RedisServer;
 use common::replicas::{Replicas, XRW, replica, sign_in, user_token, with_sign_in};
 use common::sign_in::session_id;
-use common::{assert_error, free_port, manual_client, request};
+use common::{assert_error, free_port, manual_client, request, wait_until};
+
+/// The pub/sub channel of session endings, under the default key prefix.
+const CHANNEL: &str = "token-broker:events:session-ended";
 
 /// The bound on telling every tab.
 const TELL_WITHIN: Duration = Duration::from_secs(5);
@@ -72,6 +75,13 @@ async fn replicas_with(redis: &RedisServer, count: usize, env: &[(&str, &str)]) 
     let port = free_port();
     let broker = with_sign_in(replica(&upstream.url("/token"), &redis.url(), env), &upstream, port);
     let replicas = Replicas::start(count, &broker, Some(port)).await;
+    // Each replica hears the others once it has subscribed (before, its streams look
+    // their sessions up again when it does); wait for that so the test sees the steady state.
+    let expected = count.to_string();
+    wait_until("every replica to subscribe to the session events", || async {
+        redis.cli(&["PUBSUB", "NUMSUB", CHANNEL]).await.get(1) == Some(&expected)
+    })
+    .await;
     (upstream, replicas)
 }
 

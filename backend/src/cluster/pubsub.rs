@@ -29,7 +29,10 @@ pub struct Subscription {
     client: SubscriberClient,
     channel: String,
     messages: Receiver<Message>,
+    /// fred reports the first connection here too; only later ones are reconnections.
     reconnects: Receiver<Server>,
+    has_connected: bool,
+    is_subscribed: bool,
 }
 
 impl std::fmt::Debug for Subscription {
@@ -54,17 +57,29 @@ impl Cluster {
         let client = builder(self.inner.config.clone()).build_subscriber_client()?;
         let (messages, reconnects) = (client.message_rx(), client.reconnect_rx());
         drop(client.connect());
-        Ok(Subscription { client, channel: channel.to_owned(), messages, reconnects })
+        Ok(Subscription {
+            client,
+            channel: channel.to_owned(),
+            messages,
+            reconnects,
+            has_connected: false,
+            is_subscribed: false,
+        })
     }
 }
 
 impl Subscription {
     /// Subscribes now, waiting for the first connection (bounded by the command
-    /// timeout; if Redis is down, the next reconnection subscribes).
-    pub async fn start(&self) {
-        if let Err(e) = self.client.subscribe(self.channel.as_str()).await {
-            tracing::warn!(error = %e, "could not subscribe to a Redis channel yet; retrying at the next reconnection");
+    /// timeout; if Redis is down, the next reconnection subscribes). True once
+    /// subscribed: from then on no message is missed until a `Reconnected`.
+    pub async fn start(&mut self) -> bool {
+        match self.client.subscribe(self.channel.as_str()).await {
+            Ok(()) => self.is_subscribed = true,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not subscribe to a Redis channel yet; retrying at the next reconnection");
+            }
         }
+        self.is_subscribed
     }
 
     /// The next delivery; `None` once the client is gone for good. On each
@@ -84,8 +99,12 @@ impl Subscription {
                 },
                 reconnected = self.reconnects.recv() => match reconnected {
                     Ok(_) | Err(RecvError::Lagged(_)) => {
-                        self.start().await;
-                        return Some(Delivery::Reconnected);
+                        // The first connection's notice, after `start` already subscribed, is no gap.
+                        let is_first = !std::mem::replace(&mut self.has_connected, true);
+                        let was_subscribed = self.is_subscribed;
+                        if self.start().await && !(is_first && was_subscribed) {
+                            return Some(Delivery::Reconnected);
+                        }
                     }
                     Err(RecvError::Closed) => return None,
                 },

@@ -135,7 +135,10 @@ impl SessionEvents {
 /// Forwards the other replicas' endings to this one's followers, and a
 /// [`SessionEvent::Recheck`] after each reconnection to Redis.
 async fn relay(mut subscription: crate::cluster::Subscription, local: broadcast::Sender<SessionEvent>, origin: String) {
-    subscription.start().await;
+    // Streams opened before the subscription was in place look again.
+    if subscription.start().await {
+        let _ = local.send(SessionEvent::Recheck);
+    }
     while let Some(delivery) = subscription.next().await {
         let event = match delivery {
             Delivery::Reconnected => SessionEvent::Recheck,
