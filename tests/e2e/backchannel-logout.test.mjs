@@ -3,7 +3,9 @@
 //! the real broker share a real redis-server; alice and bob sign in through
 //! Chromium at the real oidc-provider; alice then ends her session on the
 //! provider's own logout page. The provider posts a logout token to replica B,
-//! and within 5 s neither replica serves alice's session, while bob's lives on.
+//! and within 5 s neither replica serves alice's session, both of her open
+//! tabs report the sign-out (through the session event stream of item 3),
+//! while bob's session lives on.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
@@ -11,7 +13,7 @@ import { after, before, test } from 'node:test';
 import { BACKEND_BIN, freePort, requireBuilt, untilHealthy } from '../support/backend.mjs';
 import { launchChromium } from '../support/chromium.mjs';
 import { signInAtProvider, startOidcProvider } from '../support/oidc-provider.mjs';
-import { createPackageSite } from '../support/package-site.mjs';
+import { createPackageSite, openPackagePage } from '../support/package-site.mjs';
 import { startProcess } from '../support/process.mjs';
 import { DEADLINE_MS, until } from '../support/wait.mjs';
 
@@ -98,6 +100,21 @@ async function signIn(user) {
   return page;
 }
 
+/** Two tabs of `page`'s browser on the package page, each recording what `onSessionChange` tells it. */
+async function followingTabs(page) {
+  const tabs = [page, await page.context().newPage()];
+  for (const tab of tabs) {
+    await openPackagePage(tab, `${urls[0]}/`);
+    const user = await tab.evaluate(async () => {
+      window.changes = [];
+      window.tw.onSessionChange((change) => window.changes.push(change));
+      return (await window.tw.getUser())?.name;
+    });
+    assert.equal(user, 'alice');
+  }
+  return tabs;
+}
+
 /** `/api/user/token`'s status on replica `i` for the session cookie of `page`'s browser. */
 async function userTokenStatus(page, i) {
   const cookies = await page.context().cookies(urls[i]);
@@ -109,6 +126,7 @@ async function userTokenStatus(page, i) {
 test('signing_out_at_the_provider_ends_the_session_on_every_replica', { timeout: 90_000 }, () => check(async () => {
   const alice = await signIn('alice');
   const bob = await signIn('bob');
+  const tabs = await followingTabs(alice);
   for (const i of [0, 1]) {
     assert.equal(await userTokenStatus(alice, i), 200, `alice on replica ${'AB'[i]}`);
     assert.equal(await userTokenStatus(bob, i), 200, `bob on replica ${'AB'[i]}`);
@@ -116,13 +134,19 @@ test('signing_out_at_the_provider_ends_the_session_on_every_replica', { timeout:
 
   // Alice signs out on the provider's own page, not through the broker.
   const metadata = await (await fetch(`${issuer}/.well-known/openid-configuration`)).json();
-  await alice.goto(metadata.end_session_endpoint);
-  await alice.locator('button[name=logout][value=yes]').click();
-  await until('the provider\'s signed-out page', () => new URL(alice.url()).pathname.includes('/session/end/success'));
+  const atProvider = await alice.context().newPage();
+  await atProvider.goto(metadata.end_session_endpoint);
+  await atProvider.locator('button[name=logout][value=yes]').click();
+  await until('the provider\'s signed-out page', () => new URL(atProvider.url()).pathname.includes('/session/end/success'));
   const ended = Date.now();
 
   for (const i of [0, 1]) {
     await until(`alice signed out on replica ${'AB'[i]}`, async () => (await userTokenStatus(alice, i)) === 401, { intervalMs: 50, timeoutMs: LOGOUT_WITHIN_MS });
+  }
+  for (const [i, tab] of tabs.entries()) {
+    await until(`tab ${i} reports the sign-out`, () => tab.evaluate(
+      () => window.changes.some((c) => c.authenticated === false && c.source === 'server'),
+    ), { intervalMs: 50, timeoutMs: LOGOUT_WITHIN_MS });
   }
   assert.ok(Date.now() - ended <= LOGOUT_WITHIN_MS, `within ${LOGOUT_WITHIN_MS} ms`);
   for (const i of [0, 1]) assert.equal(await userTokenStatus(bob, i), 200, `bob still signed in on replica ${'AB'[i]}`);
