@@ -6,7 +6,7 @@ use axum::Router;
 use axum::routing::get;
 use utoipa::OpenApi;
 
-use crate::routes::{auth, ops, proxy, token, user};
+use crate::routes::{auth, ops, proxy, session_events, token, user};
 
 /// Every route a client calls; the static site (`GET /*`) is left out.
 #[derive(OpenApi)]
@@ -20,10 +20,12 @@ use crate::routes::{auth, ops, proxy, token, user};
         token::profile_token,
         user::user_token,
         user::me,
+        session_events::session_events,
         proxy::forward,
         auth::login,
         auth::callback,
         auth::logout,
+        auth::backchannel_logout,
         ops::healthz,
         ops::readyz,
         ops::metrics,
@@ -31,7 +33,7 @@ use crate::routes::{auth, ops, proxy, token, user};
     components(schemas(crate::error::ErrorBody)),
     tags(
         (name = "token", description = "Two-legged tokens for the browser"),
-        (name = "user", description = "The signed-in user's token and profile (cookie session)"),
+        (name = "user", description = "The signed-in user's token, profile and session events (cookie session)"),
         (name = "proxy", description = "The API proxy: configured APIs called with the server-held token"),
         (name = "auth", description = "Sign-in and sign-out (authorization code + PKCE)"),
         (name = "ops", description = "Probes and metrics"),
@@ -59,7 +61,7 @@ mod tests {
     use crate::exchange::ExchangeError;
     use crate::proxy::{BodyError, PathRefusal, ProxyFailure};
     use crate::session::SessionError;
-    use crate::sign_in::{SignInFailure, UserTokenFailure};
+    use crate::sign_in::{LogoutFailure, SignInFailure, UserTokenFailure};
     use crate::single_flight::TaskStopped;
     use crate::token_cache::CacheError;
 
@@ -136,6 +138,21 @@ mod tests {
             SignInFailure::Provider { error: "server_error".into(), description: None },
             SignInFailure::MissingCode,
             SignInFailure::InvalidIdToken("expired"),
+            SignInFailure::SessionIndex(ClusterError::InvalidUrl),
+        ];
+        let logout = [
+            LogoutFailure::Invalid("its aud does not name this client"),
+            LogoutFailure::Replayed,
+            LogoutFailure::Unavailable,
+            LogoutFailure::Index(ClusterError::InvalidUrl),
+        ];
+        // Fetching the provider's JWKS.
+        let jwks = [
+            ExchangeError::Timeout(Duration::from_secs(1)),
+            ExchangeError::Unreachable("refused".into()),
+            ExchangeError::Unavailable { status: 503, retry_after: None },
+            ExchangeError::BackingOff { retry_after: Duration::from_secs(1) },
+            ExchangeError::InvalidResponse("the JWKS is not a JWK set".into()),
         ];
         let internal = || ApiError::Internal("a redirect location is not a header value");
         vec![
@@ -184,6 +201,15 @@ mod tests {
                 .collect(),
             ),
             ("post /auth/logout", vec![cross_site(), session_error()]),
+            (
+                "post /auth/backchannel-logout",
+                logout
+                    .into_iter()
+                    .map(ApiError::Logout)
+                    .chain(jwks.into_iter().map(ApiError::Exchange))
+                    .chain([session_error()])
+                    .collect(),
+            ),
         ]
     }
 

@@ -3,15 +3,19 @@
 //! Configuration yields a [`ProviderSpec`] (a preset's URLs, or an issuer to
 //! discover); start-up resolves it to a [`Provider`] with concrete endpoints.
 
+mod assertion_key;
 mod discovery;
 mod presets;
 mod proof_file;
 mod signing_key;
+mod watched_file;
 
+pub use assertion_key::AssertionKey;
 pub use discovery::DiscoveryError;
 pub use presets::Preset;
 pub use proof_file::{ProofFile, ProofFileKind};
 pub use signing_key::SigningKey;
+pub use watched_file::WatchedFile;
 
 use oauth2::{AuthUrl, ClientId, ClientSecret, RevocationUrl, TokenUrl};
 use url::Url;
@@ -160,6 +164,9 @@ pub struct Issuer {
     /// Metadata's `authorization_response_iss_parameter_supported`: every
     /// authorization response then carries `iss`, and one without it is refused.
     pub sends_iss: bool,
+    /// Metadata's `jwks_uri`: the keys that sign its back-channel logout tokens
+    /// (OpenID Connect Back-Channel Logout 1.0 §2.6).
+    pub jwks_url: Option<Url>,
 }
 
 impl Provider {
