@@ -7,8 +7,10 @@
 // The module loads in the background (see loader.js): a client made before
 // it is ready connects to the wasm once it is, so constructing one never
 // throws, and its first call meanwhile sends the token request (early.js),
-// which the wasm adopts; bad options, like a module that cannot load, reject every
-// call with a `TokenError` and show in `getState().lastError`.
+// which the wasm adopts; a successful answer goes to the callers at once,
+// before the module is ready (answer.js). Bad options, like a module that
+// cannot load, reject every call with a `TokenError` and show in
+// `getState().lastError`.
 import { TokenClient as WasmClient } from './token_wasm.js';
 import { TokenError } from './error.js';
 import { dispatch, subscribe } from './listeners.js';
@@ -45,6 +47,11 @@ export class TokenClient {
   #isCalled = false;
   /** That early request (early.js), until it is handed to the wasm. */
   #early = null;
+  /**
+   * `Promise` of the early request's token for callers before the module is
+   * ready (`{ value, freshUntil }` or `null`: ask the module); dropped by `clear()`.
+   */
+  #earlyToken = null;
   #fast = { promise: null, until: 0, hits: 0 }; // shared with the wasm change hook, not with `this`
   #changeListeners = new Set();
   #errorListeners = new Set();
@@ -73,6 +80,25 @@ export class TokenClient {
     if (this.#isCalled || this.#raw || isLoaded()) return;
     this.#isCalled = true;
     this.#early = sendEarly(this.#options);
+    this.#earlyToken = this.#early?.token ?? null;
+  }
+
+  /**
+   * A call made before the module is ready: answered with the early
+   * request's token if its answer gave one that is still usable (for a
+   * viewer callback, at least 1 s, as the module requires), else by the module.
+   */
+  #beforeModule(onReady) {
+    const viaModule = () => this.#connected((raw) => raw.getAccessToken(onReady));
+    const early = this.#earlyToken;
+    if (!early) return viaModule();
+    return early.then((token) => {
+      const usableMs = (token?.freshUntil ?? 0) - Date.now();
+      if (this.#failure || this.#earlyToken !== early || usableMs < (onReady ? 1000 : 1)) return viaModule();
+      if (!onReady) return token.value;
+      onReady(token.value, Math.max(1, Math.floor(usableMs / 1000)));
+      return undefined;
+    });
   }
 
   /** Gives the early request's answer to the wasm client, or abandons it if there is none. */
@@ -93,7 +119,7 @@ export class TokenClient {
       return fast.promise;
     }
     this.#sendEarly();
-    return this.#raw ? this.#raw.getAccessToken(onReady) : this.#connected((raw) => raw.getAccessToken(onReady));
+    return this.#raw ? this.#raw.getAccessToken(onReady) : this.#beforeModule(onReady);
   }
 
   authorizedFetch(input, init) {
@@ -110,6 +136,7 @@ export class TokenClient {
   }
 
   clear() {
+    this.#earlyToken = null;
     this.#raw?.clear();
   }
 

@@ -137,9 +137,10 @@ for (const engine of ENGINES) {
 
     /**
      * Importing returns before the .wasm arrived. The first call sends the
-     * token request at once, while the module loads (early.js), and the
-     * module adopts its answer: every call made meanwhile shares that one
-     * request, which is the request the module itself would send.
+     * token request at once, while the module loads (early.js); its token
+     * reaches the callers before the module is ready (answer.js), and the
+     * module adopts the same answer: every call made meanwhile shares that
+     * one request, which is the request the module itself would send.
      */
     test('importing does not wait for the wasm; the first call sends the request while it loads', async () => {
       await browser.goto(`${origin}/held/`);
@@ -156,7 +157,21 @@ for (const engine of ENGINES) {
         window.heldState = window.tw.getState();
       });
       await until(() => count('/api/token') === 1, 'the token request went out');
+      // The .wasm is still held back: the token and the viewer's callback come from the JS.
+      const early = await evaluate(async () => {
+        const heard = [];
+        window.tw.onTokenChange((token) => heard.push(token));
+        const token = await window.tw.getAccessToken();
+        const viewer = await new Promise((done) => window.tw.getAccessToken((t, seconds) => done({ t, seconds })));
+        return { token, viewer, heard, state: window.tw.getState() };
+      });
       assert.equal(count('/held/token-wasm/token_wasm_bg.wasm'), 1, 'the .wasm is still held back');
+      assert.equal(early.token, 'app-token-1');
+      assert.equal(early.viewer.t, 'app-token-1');
+      assert.ok(early.viewer.seconds > 3000 && early.viewer.seconds <= 3540, `the viewer is told the life left under the leeway (${early.viewer.seconds} s)`);
+      // State and events are the module's, as before: they follow once it stored the token.
+      assert.deepEqual(early.heard, []);
+      assert.equal(early.state.status, 'empty');
       releaseHeldWasm();
       const r = await evaluate(async () => ({ answers: await window.held, before: window.heldState, after: window.tw.getState() }));
       const [first, second, viewer, echo] = r.answers;
