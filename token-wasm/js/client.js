@@ -11,10 +11,9 @@
 // before the module is ready (answer.js). Bad options, like a module that
 // cannot load, reject every call with a `TokenError` and show in
 // `getState().lastError`.
-import { TokenClient as WasmClient } from './token_wasm.js';
 import { TokenError } from './error.js';
 import { dispatch, subscribe } from './listeners.js';
-import { isLoaded, whenLoaded } from './loader.js';
+import { isLoaded, wasmClientClass, whenLoaded, whenOnItsWay } from './loader.js';
 import { sendEarly } from './early.js';
 
 export { TokenError };
@@ -23,7 +22,8 @@ export { TokenError };
 const EMPTY = Object.freeze({ status: 'empty', expiresAt: null, fetches: 0, cacheHits: 0, lastError: null });
 
 // Re-judge every client's token when the page wakes up (timers may have been
-// frozen while hidden or offline). Clients are held weakly.
+// frozen while hidden or offline). Clients are held weakly. The listeners are
+// added with the first wasm client, not at import (nothing to wake before).
 const sleepers = new Set();
 const wakeAll = () => {
   if (typeof document !== 'undefined' && document.visibilityState === 'hidden') return;
@@ -32,8 +32,13 @@ const wakeAll = () => {
     if (raw) raw.wake(); else sleepers.delete(ref);
   }
 };
-if (typeof addEventListener === 'function') addEventListener('online', wakeAll);
-if (typeof document !== 'undefined') document.addEventListener('visibilitychange', wakeAll);
+function addSleeper(raw) {
+  if (sleepers.size === 0) {
+    if (typeof addEventListener === 'function') addEventListener('online', wakeAll);
+    if (typeof document !== 'undefined') document.addEventListener('visibilitychange', wakeAll);
+  }
+  sleepers.add(new WeakRef(raw));
+}
 
 export class TokenClient {
   #options;
@@ -86,15 +91,16 @@ export class TokenClient {
   /**
    * A call made before the module is ready: answered with the early
    * request's token if its answer gave one that is still usable (for a
-   * viewer callback, at least 1 s, as the module requires), else by the module.
+   * viewer callback, at least 1 s, as the module requires) and the module is
+   * on its way (loader.js), else by the module.
    */
   #beforeModule(onReady) {
     const viaModule = () => this.#connected((raw) => raw.getAccessToken(onReady));
     const early = this.#earlyToken;
     if (!early) return viaModule();
-    return early.then((token) => {
+    return Promise.all([early, whenOnItsWay()]).then(([token, isOnItsWay]) => {
       const usableMs = (token?.freshUntil ?? 0) - Date.now();
-      if (this.#failure || this.#earlyToken !== early || usableMs < (onReady ? 1000 : 1)) return viaModule();
+      if (!isOnItsWay || this.#failure || this.#earlyToken !== early || usableMs < (onReady ? 1000 : 1)) return viaModule();
       if (!onReady) return token.value;
       onReady(token.value, Math.max(1, Math.floor(usableMs / 1000)));
       return undefined;
@@ -181,6 +187,7 @@ export class TokenClient {
     // Weak, so the hook held by wasm does not keep this client alive.
     const me = new WeakRef(this);
     try {
+      const WasmClient = wasmClientClass();
       this.#raw = new WasmClient(
         this.#options,
         (token, promise, until) => {
@@ -197,7 +204,7 @@ export class TokenClient {
       return Promise.reject(error);
     }
     this.#handEarly();
-    sleepers.add(new WeakRef(this.#raw));
+    addSleeper(this.#raw);
     return Promise.resolve(this.#raw);
   }
 }

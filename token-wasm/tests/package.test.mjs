@@ -38,7 +38,7 @@ async function until(condition, what) {
     await new Promise((r) => setTimeout(r, 10));
   }
 }
-/** Resolves the held .wasm response (see `/held/`); replaced for each engine. */
+/** Resolves the held .wasm response body (see `/held/`); replaced for each engine. */
 let releaseHeldWasm = () => {};
 let heldWasm = Promise.resolve();
 
@@ -72,10 +72,11 @@ before(async () => {
     if (served) {
       const [, prefix, name] = served;
       if (prefix === 'broken' && name.endsWith('.wasm')) return json(404, { error: 'not_found' });
-      if (prefix === 'held' && name.endsWith('.wasm')) await heldWasm;
       const file = normalize(join(pkg, name));
       if (file.startsWith(pkg) && existsSync(file)) {
         res.writeHead(200, { 'Content-Type': types[extname(file)] ?? 'application/octet-stream' });
+        // A slow download: the answer starts, its body waits for the test.
+        if (prefix === 'held' && name.endsWith('.wasm')) { res.flushHeaders(); await heldWasm; }
         return res.end(await readFile(file));
       }
     }
