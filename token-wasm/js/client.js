@@ -57,7 +57,14 @@ export class TokenClient {
    * ready (`{ value, freshUntil }` or `null`: ask the module); dropped by `clear()`.
    */
   #earlyToken = null;
-  #fast = { promise: null, until: 0, hits: 0 }; // shared with the wasm change hook, not with `this`
+  /** What `getState()` shows of the early request until the wasm client exists. */
+  #earlyState = null;
+  /** Whether `clear()` dropped an early token: the wasm client must not cache it. */
+  #isEarlyCleared = false;
+  // Shared with the wasm change hook, not with `this`. `told` is the change
+  // the JS already told the listeners before the module (its first
+  // notification, if the same, is not told twice).
+  #fast = { promise: null, until: 0, hits: 0, told: undefined };
   #changeListeners = new Set();
   #errorListeners = new Set();
   #snapshot = EMPTY;
@@ -84,23 +91,44 @@ export class TokenClient {
   #sendEarly() {
     if (this.#isCalled || this.#raw || isLoaded()) return;
     this.#isCalled = true;
-    this.#early = sendEarly(this.#options);
-    this.#earlyToken = this.#early?.token ?? null;
+    const early = sendEarly(this.#options);
+    this.#early = early;
+    if (!early) return;
+    early.decided.then((isSent) => {
+      if (isSent && !this.#raw && !this.#earlyState) this.#earlyState = { status: 'refreshing', fetches: 1 };
+    });
+    const token = Promise.all([early.token, whenOnItsWay()]).then(([got, isOnItsWay]) => {
+      if (!got || !isOnItsWay || this.#failure || this.#earlyToken !== token) return null;
+      // Before the module, this client shows and tells the token as the
+      // module will once it stored it (then without telling it again).
+      if (!this.#raw) this.#holdEarly(got);
+      return got;
+    });
+    this.#earlyToken = token;
+  }
+
+  /** Serve `token` (the early request's) from the fast path, show it in the state and tell the listeners. */
+  #holdEarly(token) {
+    const fast = this.#fast;
+    fast.promise = Promise.resolve(token.value);
+    fast.until = token.freshUntil;
+    fast.told = token.value;
+    this.#earlyState = { status: 'fresh', expiresAt: token.expiresAt, fetches: 1 };
+    if (this.#changeListeners.size) dispatch(this.#changeListeners, token.value, this.getState());
   }
 
   /**
    * A call made before the module is ready: answered with the early
    * request's token if its answer gave one that is still usable (for a
-   * viewer callback, at least 1 s, as the module requires) and the module is
-   * on its way (loader.js), else by the module.
+   * viewer callback, at least 1 s, as the module requires), else by the module.
    */
   #beforeModule(onReady) {
     const viaModule = () => this.#connected((raw) => raw.getAccessToken(onReady));
     const early = this.#earlyToken;
     if (!early) return viaModule();
-    return Promise.all([early, whenOnItsWay()]).then(([token, isOnItsWay]) => {
+    return early.then((token) => {
       const usableMs = (token?.freshUntil ?? 0) - Date.now();
-      if (!isOnItsWay || this.#failure || this.#earlyToken !== early || usableMs < (onReady ? 1000 : 1)) return viaModule();
+      if (this.#failure || this.#earlyToken !== early || usableMs < (onReady ? 1000 : 1)) return viaModule();
       if (!onReady) return token.value;
       onReady(token.value, Math.max(1, Math.floor(usableMs / 1000)));
       return undefined;
@@ -143,7 +171,13 @@ export class TokenClient {
 
   clear() {
     this.#earlyToken = null;
-    this.#raw?.clear();
+    if (this.#raw) return this.#raw.clear();
+    if (this.#earlyState?.status !== 'fresh') return;
+    // The module will adopt the early answer: it must not cache it either.
+    this.#isEarlyCleared = true;
+    this.#earlyState = null;
+    Object.assign(this.#fast, { promise: null, until: 0, told: null });
+    if (this.#changeListeners.size) dispatch(this.#changeListeners, null, this.getState());
   }
 
   /** What a UI may show; the same (frozen) object until something in it changes. */
@@ -166,7 +200,7 @@ export class TokenClient {
       const { code, message, status } = this.#failure;
       return { ...EMPTY, status: 'error', lastError: { code, message, status } };
     }
-    return EMPTY;
+    return this.#earlyState ? { ...EMPTY, ...this.#earlyState, cacheHits: this.#fast.hits } : EMPTY;
   }
 
   /** Runs `call` with the wasm client, once there is one; rejects with the failure otherwise. */
@@ -193,8 +227,10 @@ export class TokenClient {
         (token, promise, until) => {
           fast.promise = promise;
           fast.until = until;
+          const isTold = token === fast.told;
+          fast.told = undefined;
           const client = me.deref();
-          if (client && changeListeners.size) dispatch(changeListeners, token, client.getState());
+          if (client && changeListeners.size && !isTold) dispatch(changeListeners, token, client.getState());
         },
         (error) => dispatch(errorListeners, error),
       );
@@ -204,6 +240,8 @@ export class TokenClient {
       return Promise.reject(error);
     }
     this.#handEarly();
+    this.#earlyState = null;
+    if (this.#isEarlyCleared) this.#raw.clear();
     addSleeper(this.#raw);
     return Promise.resolve(this.#raw);
   }

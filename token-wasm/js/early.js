@@ -34,7 +34,7 @@ const CREDENTIALS = new Set(['omit', 'same-origin', 'include']);
  * `null` (nothing sent: the wasm will ask), or `{ decided, token, hand }`
  * where `decided` resolves to whether the request went out, `token` to the
  * token its answer gives callers before the module is ready (`{ value,
- * freshUntil }`, epoch ms) or `null` (not sent, or an answer for the module
+ * expiresAt, freshUntil }`, epoch ms) or `null` (not sent, or an answer for the module
  * to judge), and `hand(adopt)` gives its answer to the wasm
  * (`adopt(answerPromise)` returns the flight) or, with no `adopt` (the module
  * failed), abandons it.
@@ -83,8 +83,10 @@ export function sendEarly(options) {
   }
   const token = decided.then((isSent) => isSent && answer.then((got) => {
     const read = readEarlyToken(got, request.leewayMs);
+    if (!read) return null;
     // Judged from now, as the module's cache will (`finish_ok`).
-    return read && { value: read.accessToken, freshUntil: Date.now() + read.expiresIn * 1000 - request.leewayMs };
+    const expiresAt = Date.now() + read.expiresIn * 1000;
+    return { value: read.accessToken, expiresAt, freshUntil: expiresAt - request.leewayMs };
   })).then((read) => read || null);
   return {
     decided,

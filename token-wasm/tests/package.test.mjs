@@ -148,6 +148,8 @@ for (const engine of ENGINES) {
       await browser.waitFor(() => window.ready === true);
       assert.equal(count('/held/token-wasm/token_wasm_bg.wasm'), 1, 'the import started the .wasm download');
       await evaluate(() => {
+        window.heard = [];
+        window.tw.onTokenChange((token, state) => window.heard.push({ token, status: state.status }));
         const answer = (promise) => promise.then((token) => ({ token }), (e) => ({ code: e.code }));
         window.held = Promise.all([
           answer(window.tw.getAccessToken()),
@@ -160,21 +162,24 @@ for (const engine of ENGINES) {
       await until(() => count('/api/token') === 1, 'the token request went out');
       // The .wasm is still held back: the token and the viewer's callback come from the JS.
       const early = await evaluate(async () => {
-        const heard = [];
-        window.tw.onTokenChange((token) => heard.push(token));
         const token = await window.tw.getAccessToken();
         const viewer = await new Promise((done) => window.tw.getAccessToken((t, seconds) => done({ t, seconds })));
-        return { token, viewer, heard, state: window.tw.getState() };
+        return { token, viewer, heard: [...window.heard], state: window.tw.getState(), again: await window.tw.getAccessToken() };
       });
       assert.equal(count('/held/token-wasm/token_wasm_bg.wasm'), 1, 'the .wasm is still held back');
       assert.equal(early.token, 'app-token-1');
       assert.equal(early.viewer.t, 'app-token-1');
       assert.ok(early.viewer.seconds > 3000 && early.viewer.seconds <= 3540, `the viewer is told the life left under the leeway (${early.viewer.seconds} s)`);
-      // State and events are the module's, as before: they follow once it stored the token.
-      assert.deepEqual(early.heard, []);
-      assert.equal(early.state.status, 'empty');
+      // The state and the listeners show the token as the module will.
+      assert.deepEqual(early.heard, [{ token: 'app-token-1', status: 'fresh' }]);
+      assert.equal(early.state.status, 'fresh');
+      assert.equal(early.state.fetches, 1);
+      assert.equal(early.state.cacheHits, 1, 'the last call was answered from the cache');
+      assert.ok(Math.abs(early.state.expiresAt - Date.now() - 3600_000) < 60_000, `expiresAt ${early.state.expiresAt}`);
+      assert.equal(early.again, 'app-token-1');
       releaseHeldWasm();
       const r = await evaluate(async () => ({ answers: await window.held, before: window.heldState, after: window.tw.getState() }));
+      assert.deepEqual(await evaluate(() => window.heard), early.heard, 'the module storing the same token is not told again');
       const [first, second, viewer, echo] = r.answers;
       assert.match(first.token, /^app-token-1$/);
       assert.deepEqual([second.token, viewer.token, echo.authorization], [first.token, first.token, `Bearer ${first.token}`]);
