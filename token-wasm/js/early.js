@@ -66,11 +66,17 @@ export function sendEarly(options) {
     // The wasm's lock name for this endpoint, and its tabs' presence locks.
     const name = `token-wasm:${request.endpoint}`;
     decided = new Promise((resolve) => {
+      // Asked together with the lock (one round trip to the lock service, not
+      // two). The browser answers them in order, so a tab that got a token
+      // between the two would have had to take and release the endpoint's
+      // lock in between: the lock's holder knows every tab open before it.
+      const open = locks.query();
+      open.catch(() => {});
       locks.request(name, { ifAvailable: true }, async (lock) => {
         // Another tab is asking the server, or a tab that may hold a token is
         // open: the wasm's own path (wait for the lock, ask the tabs) applies.
         if (!lock || isAbandoned) return resolve(false);
-        const { held = [] } = await locks.query();
+        const { held = [] } = await open;
         if (isAbandoned || held.some((other) => other.name.startsWith(`${name}:member:`))) return resolve(false);
         send();
         resolve(true);

@@ -90,7 +90,7 @@ function unavailable(cause) {
   const message = /content.security.policy|\bCSP\b|unsafe-eval/i.test(reason)
     ? `token-wasm could not compile its WebAssembly module: the page's Content Security Policy refuses it. `
       + `Add 'wasm-unsafe-eval' to script-src (${reason})`
-    : `token-wasm could not load its WebAssembly module (${reason}). Serve token_wasm_bg.wasm next to the `
-      + `package entry as application/wasm; under a Content Security Policy, script-src needs 'wasm-unsafe-eval'.`;
+    : `token-wasm could not load its WebAssembly module (${reason}). Serve token_wasm_bg.wasm (as application/wasm) `
+      + `and token_wasm.js next to the package entry; under a Content Security Policy, script-src needs 'wasm-unsafe-eval'.`;
   return new TokenError(message, MODULE_UNAVAILABLE, { cause });
 }

@@ -27,14 +27,22 @@ let userClient = null;
 let known = null;
 const listeners = new Set();
 
-const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel('token-wasm:session') : null;
-// Node has BroadcastChannel too; there it must not keep the process alive.
-channel?.unref?.();
-if (channel) {
-  channel.onmessage = ({ data }) => {
-    if (data?.kind === 'signed-out') signedOut('other-tab');
-    else if (data?.kind === 'signed-in') changed(true, null, 'other-tab');
-  };
+/** The channel to the other tabs, opened by the first session call (not at import: an app that never calls one pays nothing). */
+let channel;
+
+/** The channel to the other tabs (`null` where there is none), opened on first use. */
+function tabs() {
+  if (channel !== undefined) return channel;
+  channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel('token-wasm:session') : null;
+  // Node has BroadcastChannel too; there it must not keep the process alive.
+  channel?.unref?.();
+  if (channel) {
+    channel.onmessage = ({ data }) => {
+      if (data?.kind === 'signed-out') signedOut('other-tab');
+      else if (data?.kind === 'signed-in') changed(true, null, 'other-tab');
+    };
+  }
+  return channel;
 }
 
 /** Tell the listeners, once per change. */
@@ -76,6 +84,7 @@ export function getSessionRoutes() {
 
 /** The signed-in user's token client (route `userToken`, renewed ahead of expiry); created on first use. */
 export function getUserClient() {
+  tabs();
   return (userClient ??= new TokenClient({ endpoint: routes.userToken, credentials: 'same-origin', refreshAhead: true }));
 }
 
@@ -120,7 +129,7 @@ export async function logout({ endSession = true } = {}) {
   // ended either way, so an unreadable body only loses the provider's sign-out.
   const body = response.status === 204 ? null : await response.json().catch(() => null);
   signedOut('logout');
-  channel?.postMessage({ kind: 'signed-out' });
+  tabs()?.postMessage({ kind: 'signed-out' });
   const target = endSessionTarget(body?.end_session_url);
   if (endSession && target !== null && hasPage()) location.assign(target);
 }
@@ -142,6 +151,7 @@ function endSessionTarget(raw) {
  * broker cannot be asked or answers with another error.
  */
 export async function getUser() {
+  tabs();
   let response;
   try {
     response = await fetch(routes.user, { credentials: 'same-origin', headers: SAME_SITE_HEADERS, cache: 'no-store' });
@@ -163,7 +173,7 @@ export async function getUser() {
   }
   if (known !== true) {
     changed(true, body, 'check');
-    channel?.postMessage({ kind: 'signed-in' });
+    tabs()?.postMessage({ kind: 'signed-in' });
   }
   return body;
 }
@@ -180,5 +190,6 @@ export async function isAuthenticated() {
  * Returns an unsubscribe function.
  */
 export function onSessionChange(listener) {
+  tabs();
   return subscribe(listeners, listener);
 }
