@@ -54,12 +54,13 @@ export class TokenClient {
   #early = null;
   /**
    * `Promise` of the early request's token for callers before the module is
-   * ready (`{ value, freshUntil }` or `null`: ask the module); dropped by `clear()`.
+   * ready (`{ value, expiresAt, freshUntil }` or `null`: ask the module);
+   * calls after `clear()` do not wait for it.
    */
   #earlyToken = null;
   /** What `getState()` shows of the early request until the wasm client exists. */
   #earlyState = null;
-  /** Whether `clear()` dropped an early token: the wasm client must not cache it. */
+  /** Whether `clear()` came while an early request was out: the wasm client must not cache its token. */
   #isEarlyCleared = false;
   // Shared with the wasm change hook, not with `this`. `told` is the change
   // the JS already told the listeners before the module (its first
@@ -95,16 +96,17 @@ export class TokenClient {
     this.#early = early;
     if (!early) return;
     early.decided.then((isSent) => {
-      if (isSent && !this.#raw && !this.#earlyState) this.#earlyState = { status: 'refreshing', fetches: 1 };
+      if (isSent && !this.#raw && !this.#earlyState && !this.#isEarlyCleared) this.#earlyState = { status: 'refreshing', fetches: 1 };
     });
-    const token = Promise.all([early.token, whenOnItsWay()]).then(([got, isOnItsWay]) => {
-      if (!got || !isOnItsWay || this.#failure || this.#earlyToken !== token) return null;
+    this.#earlyToken = Promise.all([early.token, whenOnItsWay()]).then(([got, isOnItsWay]) => {
+      if (!got || !isOnItsWay || this.#failure) return null;
       // Before the module, this client shows and tells the token as the
-      // module will once it stored it (then without telling it again).
-      if (!this.#raw) this.#holdEarly(got);
+      // module will once it stored it (then without telling it again). After
+      // `clear()` it still answers the calls that were waiting, as a request
+      // in flight does in the module.
+      if (!this.#raw && !this.#isEarlyCleared) this.#holdEarly(got);
       return got;
     });
-    this.#earlyToken = token;
   }
 
   /** Serve `token` (the early request's) from the fast path, show it in the state and tell the listeners. */
@@ -128,7 +130,7 @@ export class TokenClient {
     if (!early) return viaModule();
     return early.then((token) => {
       const usableMs = (token?.freshUntil ?? 0) - Date.now();
-      if (this.#failure || this.#earlyToken !== early || usableMs < (onReady ? 1000 : 1)) return viaModule();
+      if (this.#failure || usableMs < (onReady ? 1000 : 1)) return viaModule();
       if (!onReady) return token.value;
       onReady(token.value, Math.max(1, Math.floor(usableMs / 1000)));
       return undefined;
@@ -172,11 +174,14 @@ export class TokenClient {
   clear() {
     this.#earlyToken = null;
     if (this.#raw) return this.#raw.clear();
-    if (this.#earlyState?.status !== 'fresh') return;
+    if (!this.#early) return;
     // The module will adopt the early answer: it must not cache it either.
     this.#isEarlyCleared = true;
+    const wasHeld = this.#earlyState?.status === 'fresh';
     this.#earlyState = null;
-    Object.assign(this.#fast, { promise: null, until: 0, told: null });
+    Object.assign(this.#fast, { promise: null, until: 0 });
+    if (!wasHeld) return;
+    this.#fast.told = null;
     if (this.#changeListeners.size) dispatch(this.#changeListeners, null, this.getState());
   }
 

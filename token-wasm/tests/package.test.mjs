@@ -199,6 +199,33 @@ for (const engine of ENGINES) {
       counts.delete('/api/token');
     });
 
+    /**
+     * `clear()` before the module is ready drops the early token here and in
+     * the module that then adopts its answer: the next call asks again.
+     */
+    test('clear() before the module is ready drops the early token for good', async () => {
+      heldWasm = new Promise((r) => { releaseHeldWasm = r; });
+      counts.delete('/api/token');
+      await browser.goto(`${origin}/held/`);
+      await browser.waitFor(() => window.ready === true);
+      const early = await evaluate(async () => {
+        window.heard = [];
+        window.tw.onTokenChange((token) => window.heard.push(token));
+        const token = await window.tw.getAccessToken();
+        window.tw.clear();
+        return { token, state: window.tw.getState() };
+      });
+      assert.equal(early.token, 'app-token-1');
+      assert.equal(early.state.status, 'empty');
+      releaseHeldWasm();
+      const after = await evaluate(async () => ({ token: await window.tw.getAccessToken(), heard: window.heard, state: window.tw.getState() }));
+      assert.equal(after.token, 'app-token-2', 'the module did not keep the cleared token');
+      assert.deepEqual(after.heard, ['app-token-1', null, 'app-token-2']);
+      assert.equal(after.state.fetches, 2);
+      assert.equal(count('/api/token'), 2);
+      counts.delete('/api/token');
+    });
+
     /** A .wasm that is not there: the page still runs, and every call rejects with one TokenError. */
     test('a module that cannot load rejects every call with module_unavailable', async () => {
       await browser.goto(`${origin}/broken/`);
