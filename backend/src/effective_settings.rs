@@ -73,8 +73,9 @@ pub fn render(config: &Config) -> String {
             Grant::JwtBearer(grant) => {
                 out.set(&names[1], "jwt-bearer");
                 out.set(&names[2], &grant.subject);
-                out.set(&names[3], format_args!("{} ({:?})", grant.key.file().display(), grant.key.algorithm()));
-                out.set(&names[4], grant.key.kid());
+                let key = grant.key.current();
+                out.set(&names[3], format_args!("{} ({:?})", key.file().display(), key.algorithm()));
+                out.set(&names[4], key.kid());
             }
         }
     }
@@ -127,6 +128,9 @@ pub fn render(config: &Config) -> String {
             }
             out.set_some("OAUTH_RESOURCE", sign_in.resource.as_ref());
             out.set("SESSION_SECRET", REDACTED);
+            if sign_in.previous_session_key.is_some() {
+                out.set("SESSION_SECRET_PREVIOUS", REDACTED);
+            }
             out.set("COOKIE_SECURE", sign_in.cookie_secure);
             out.set("SESSION_MAX_LIFETIME_SECS", secs(sign_in.session_max_lifetime));
             out.set("OAUTH_END_SESSION", sign_in.end_session);

@@ -8,6 +8,7 @@ use common::scratch_file;
 
 const CLIENT_SECRET: &str = "S3CRET-check-config-client-7c1a";
 const SESSION_SECRET: &str = "S3CRET-check-config-session-0123456789abcdef";
+const PREVIOUS_SESSION_SECRET: &str = "S3CRET-check-config-previous-0123456789abcd";
 const REDIS_PASSWORD: &str = "S3CRET-redis-pw";
 
 /// A complete deployment: the file, the environment overriding it, every kind of secret.
@@ -23,7 +24,7 @@ async fn valid_configuration_prints_effective_settings_and_exits_0() {
              authorize_url = \"https://auth.example.com/oauth/authorize\"\n\
              client_id = \"broker\"\nclient_secret_file = \"{}\"\nscope = \"viewables:read\"\n\
              redirect_url = \"https://app.example.com/auth/callback\"\nuser_scope = \"openid data:read\"\n\
-             [session]\nsecret = \"{SESSION_SECRET}\"\n\
+             [session]\nsecret = \"{SESSION_SECRET}\"\nsecret_previous = \"{PREVIOUS_SESSION_SECRET}\"\n\
              [profiles.data]\nscope = \"data:read\"\n\
              [apis.files]\nbase_url = \"https://api.example.com/files/v1\"\ntoken = \"user\"\n\
              methods = [\"GET\", \"PUT\"]\npaths = [\"/buckets/\"]\n",
@@ -53,6 +54,7 @@ async fn valid_configuration_prints_effective_settings_and_exits_0() {
         "profiles.data.scope=data:read",
         "OAUTH_REDIRECT_URL=https://app.example.com/auth/callback",
         "SESSION_SECRET=[redacted]",
+        "SESSION_SECRET_PREVIOUS=[redacted]",
         "REDIS_URL=redis://:redacted@redis.internal:6379/2",
         "TOKEN_MIN_TTL_SECS=30",
         "PUBLIC_DIR=",
@@ -70,7 +72,7 @@ async fn valid_configuration_prints_effective_settings_and_exits_0() {
         assert!(exited.stdout.iter().any(|l| l.starts_with(line)), "missing `{line}` in:\n{out}");
     }
     let everything = format!("{out}\n{}", exited.stderr.join("\n"));
-    for secret in [CLIENT_SECRET, SESSION_SECRET, REDIS_PASSWORD] {
+    for secret in [CLIENT_SECRET, SESSION_SECRET, PREVIOUS_SESSION_SECRET, REDIS_PASSWORD] {
         assert!(!everything.contains(secret), "{secret} printed:\n{everything}");
     }
     assert!(!everything.contains("listening"), "check-config must not serve:\n{everything}");

@@ -83,6 +83,41 @@ async fn secret_problems_do_not_print_the_secret() {
     assert!(!exited.stderr.join("\n").contains(SECRET), "{:?}", exited.stderr);
 }
 
+/// `SESSION_SECRET_PREVIOUS` too short, equal to `SESSION_SECRET`, or next to
+/// `--dev`'s random secret: one line naming it, and neither secret printed.
+#[tokio::test]
+async fn bad_previous_session_secrets_are_refused_without_printing_them() {
+    const CURRENT: &str = "S3CRET-current-session-0123456789abcdefghij";
+    let deployment = [
+        ("OAUTH_PROVIDER", "generic"),
+        ("OAUTH_TOKEN_URL", "https://auth.example.com/token"),
+        ("OAUTH_AUTHORIZE_URL", "https://auth.example.com/authorize"),
+        ("OAUTH_REDIRECT_URL", "https://app.example.com/auth/callback"),
+        ("OAUTH_CLIENT_ID", "broker"),
+        ("OAUTH_CLIENT_SECRET", SECRET),
+        ("SESSION_SECRET", CURRENT),
+    ];
+    for (args, env, previous, says) in [
+        (&["check-config"][..], &deployment[..], "S3CRET-short", "at least 32 characters"),
+        (&["check-config"][..], &deployment[..], CURRENT, "equals SESSION_SECRET"),
+        (
+            &["--dev", "check-config"][..],
+            &[][..],
+            "S3CRET-previous-session-0123456789abcdefgh",
+            "without SESSION_SECRET",
+        ),
+    ] {
+        let mut env = env.to_vec();
+        env.push(("SESSION_SECRET_PREVIOUS", previous));
+        let exited = run_to_exit(args, &env).await;
+        assert_eq!(exited.status.code(), Some(2), "{:?}", exited.stderr);
+        assert_eq!(named_vars(&exited.stderr), ["SESSION_SECRET_PREVIOUS"]);
+        let all = format!("{}\n{}", exited.stderr.join("\n"), exited.stdout.join("\n"));
+        assert!(all.contains(says), "says {says}: {all}");
+        assert!(!all.contains(previous) && !all.contains(CURRENT), "a secret printed: {all}");
+    }
+}
+
 /// A TOML file holding the secret and a typo is refused without echoing the file.
 #[tokio::test]
 async fn bad_toml_file_does_not_print_the_secret() {

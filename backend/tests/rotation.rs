@@ -23,7 +23,11 @@ fn fresh_dir(name: &str) -> PathBuf {
 /// An SSA broker (HTTP Basic with the secret from `secret_file`), backoff off
 /// so the request after a refusal goes upstream at once.
 fn broker(aps: &FakeAps, secret_file: &Path) -> BrokerBuilder {
-    let key = key_fixture("rsa.pem");
+    ssa_broker(aps, secret_file, &key_fixture("rsa.pem"))
+}
+
+/// The same, signing its assertions with the key in `key`.
+fn ssa_broker(aps: &FakeAps, secret_file: &Path, key: &Path) -> BrokerBuilder {
     BrokerBuilder::new().args(&[
         "--provider",
         "aps",
@@ -119,4 +123,40 @@ async fn the_reload_is_logged_by_file_name_only() {
     for secret in ["the-retired-secret-4d2c", CLIENT_SECRET] {
         assert!(log.iter().all(|l| !l.contains(secret)), "{secret} logged: {log:#?}");
     }
+}
+
+/// The service account's key rotated under a running broker: a replaced
+/// `OAUTH_ASSERTION_KEY_FILE` signs the next assertion, and one rewritten
+/// behind the same timestamp is read again after `invalid_grant` and the
+/// exchange retried once. The fake APS knows only the new key.
+#[tokio::test]
+async fn a_rotated_assertion_key_is_used_without_restart() {
+    let aps = FakeAps::start().await;
+    let dir = fresh_dir("assertion-key");
+    let (secret, key) = (dir.join("client-secret"), dir.join("ssa-key.pem"));
+    std::fs::write(&secret, CLIENT_SECRET).expect("write secret");
+    let retired = std::fs::read(key_fixture("other-rsa.pem")).expect("old key");
+    let current = std::fs::read(key_fixture("rsa.pem")).expect("new key");
+    std::fs::write(&key, &retired).expect("write key");
+    let broker = ssa_broker(&aps, &secret, &key).start().await;
+    let client = http_client();
+
+    let refused = get(&client, &broker.url("/api/token")).await;
+    check_error(&refused, 502, "upstream_rejected", format_args!("the retired key is refused"));
+    std::fs::write(&key, &current).expect("rotate the key");
+    assert_eq!(get(&client, &broker.url("/api/token")).await.status, 200, "the replaced file signs");
+    assert_eq!(aps.exchanges(), 1);
+
+    let in_place = fresh_dir("assertion-key-in-place").join("ssa-key.pem");
+    std::fs::write(&in_place, &retired).expect("write key");
+    let broker = ssa_broker(&aps, &secret, &in_place).start().await;
+    let modified = std::fs::metadata(&in_place).and_then(|m| m.modified()).expect("mtime");
+    assert_eq!(retired.len(), current.len(), "the fixtures have the same length, so only the content changes");
+    std::fs::write(&in_place, &current).expect("rewrite key");
+    std::fs::File::options().write(true).open(&in_place).and_then(|f| f.set_modified(modified)).expect("mtime");
+    let refusals = aps.refusals().len();
+    let reply = get(&client, &broker.url("/api/token")).await;
+    assert_eq!(reply.status, 200, "retried with the re-read key: {}", reply.body);
+    assert_eq!(aps.refusals().len(), refusals + 1, "the retired key was tried first: {:?}", aps.refusals());
+    assert_eq!(aps.exchanges(), 2);
 }

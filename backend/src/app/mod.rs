@@ -21,8 +21,6 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
-use tower_sessions::SessionManagerLayer;
-use tower_sessions::service::SignedCookie;
 
 use crate::cluster::RedisSettings;
 use crate::descriptors::DescriptorBudget;
@@ -34,7 +32,7 @@ use crate::routes::extract::SignInState;
 use crate::routes::proxy::ProxyRoutes;
 use crate::routes::token::TokenRoutes;
 use crate::server::ServerLimits;
-use crate::session::{self, SessionBackend};
+use crate::session;
 use crate::sign_in::{SignIn, SignInService};
 use crate::telemetry::{LogFormat, Metrics};
 use crate::token_cache::CachePolicy;
@@ -164,7 +162,7 @@ fn proxy_routes(state: &AppState) -> Router {
     });
     let has_user_api = state.proxy.apis().any(|api| api.token == ApiToken::User);
     match &state.sign_in {
-        Some(service) if has_user_api => routes.layer(session_layer(service)),
+        Some(service) if has_user_api => with_sessions(routes, service),
         _ => routes,
     }
 }
@@ -184,17 +182,23 @@ fn sign_in_routes(state: &AppState, service: &SignInService, cors: Option<CorsLa
         Some(cors) => user_routes.layer(cors),
         None => user_routes,
     };
-    Router::new()
-        .merge(crate::routes::auth::router())
-        .merge(user_routes)
-        .layer(session_layer(service))
-        .with_state(sign_in_state(state, service))
+    let routes = Router::new().merge(crate::routes::auth::router()).merge(user_routes);
+    with_sessions(routes, service).with_state(sign_in_state(state, service))
 }
 
-/// The session cookie and store of the sign-in routes and user-token APIs.
-fn session_layer(service: &SignInService) -> SessionManagerLayer<SessionBackend, SignedCookie> {
+/// `routes` behind the session cookie and store of the sign-in routes and
+/// user-token APIs; during a `SESSION_SECRET` rotation, behind the middleware
+/// that accepts cookies signed with the previous secret, too.
+fn with_sessions<S: Clone + Send + Sync + 'static>(routes: Router<S>, service: &SignInService) -> Router<S> {
     let settings = service.settings();
-    session::layer(&settings.session_key, settings.cookie_secure, service.sessions())
+    let routes = routes.layer(session::layer(&settings.session_key, settings.cookie_secure, service.sessions()));
+    match &settings.previous_session_key {
+        Some(previous) => {
+            let rekey = session::Rekey::new(&settings.session_key, previous, settings.cookie_secure);
+            routes.layer(axum::middleware::from_fn_with_state(rekey, session::rekey))
+        }
+        None => routes,
+    }
 }
 
 /// The request's span names the path only: query strings can hold secrets

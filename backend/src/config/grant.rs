@@ -4,13 +4,14 @@
 //! fall back to those settings.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use super::cli::CONFIG_FILE_VAR;
 use super::file::FileProfile;
 use super::settings::Settings;
 use super::validate::Validator;
 use crate::exchange::{AssertionStyle, Grant, JwtBearer};
-use crate::provider::{Preset, SigningKey};
+use crate::provider::{AssertionKey, Preset, SigningKey};
 
 /// One grant's raw settings, and how its problems are named.
 struct GrantInput {
@@ -121,7 +122,9 @@ fn parse(input: GrantInput, preset: Preset, dev: bool) -> Result<Grant, Vec<(Fie
         problems.push((Field::KeyFile, "APS signs SSA assertions with RS256: give the SSA's RSA key".to_owned()));
     }
     match (subject, key) {
-        (Some(subject), Some(key)) if problems.is_empty() => Ok(Grant::JwtBearer(JwtBearer { subject, key, style })),
+        (Some(subject), Some(key)) if problems.is_empty() => {
+            Ok(Grant::JwtBearer(JwtBearer { subject, key: Arc::new(AssertionKey::new(key)), style }))
+        }
         _ => Err(problems),
     }
 }

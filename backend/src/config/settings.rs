@@ -122,6 +122,8 @@ settings! {
         default_note "the origin of OAUTH_REDIRECT_URL + /", toml [oauth] "post_logout_redirect_url";
     /// At least 32 characters; signs the session cookie
     session_secret: Secret = "SESSION_SECRET", default_note "random in --dev", toml [session] "secret";
+    /// The secret before the last rotation: cookies made with it are still accepted, and re-issued with SESSION_SECRET
+    session_secret_previous: Secret = "SESSION_SECRET_PREVIOUS", default_note "none", toml [session] "secret_previous";
     /// Secure session cookie
     cookie_secure: Bool = "COOKIE_SECURE", default_note "true; false in --dev", toml [session] "cookie_secure";
     /// A session never outlives this

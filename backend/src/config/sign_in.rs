@@ -40,6 +40,7 @@ pub(super) fn parse(
         return None;
     }
     let session_key = session_key(s, dev, v)?;
+    let previous_session_key = previous_session_key(s, v)?;
     let session_max_lifetime = v.seconds(&s.session_max_lifetime_secs)?;
     let end_session = v.value_or_default(&s.end_session)?;
     let post_logout_redirect_url = post_logout_redirect_url(s, &redirect_url, v)?;
@@ -49,6 +50,7 @@ pub(super) fn parse(
         browser_scopes,
         resource,
         session_key,
+        previous_session_key,
         cookie_secure,
         session_max_lifetime,
         trust_forwarded_headers,
@@ -166,6 +168,28 @@ fn cookie_secure(s: &Settings, dev: bool, redirect_url: &Url, v: &mut Validator)
         return None;
     }
     Some(secure)
+}
+
+/// `SESSION_SECRET_PREVIOUS`: like `SESSION_SECRET`, only next to it (a random
+/// `--dev` secret has no predecessor), and not the same secret.
+fn previous_session_key(s: &Settings, v: &mut Validator) -> Option<Option<SessionKey>> {
+    let Some(previous) = v.value(&s.session_secret_previous) else { return Some(None) };
+    let current = v.value(&s.session_secret);
+    if previous.expose_secret().len() < 32 {
+        v.problem_with(&s.session_secret_previous, "must be at least 32 characters, like SESSION_SECRET");
+        return None;
+    }
+    match current {
+        None => {
+            v.problem_with(&s.session_secret_previous, "is set without SESSION_SECRET; set the new secret there");
+            None
+        }
+        Some(current) if current.expose_secret() == previous.expose_secret() => {
+            v.problem_with(&s.session_secret_previous, "equals SESSION_SECRET; set it to the secret being replaced");
+            None
+        }
+        Some(_) => Some(Some(SessionKey::derive(previous.expose_secret()))),
+    }
 }
 
 /// `SESSION_SECRET`: at least 32 characters; in `--dev`, a random one if unset.

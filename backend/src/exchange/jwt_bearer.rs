@@ -15,7 +15,7 @@ use serde::Serialize;
 use super::client_assertion::{unique_id, unix_now};
 use super::response::{UpstreamTokenResponse, validate};
 use super::{Exchange, ExchangeError, GrantHttp, IssuedToken, Reply};
-use crate::provider::{ClientProof, SigningKey};
+use crate::provider::{AssertionKey, ClientProof, SigningKey};
 use crate::transport::TransportError;
 
 /// RFC 7523 §2.1's `grant_type`.
@@ -41,8 +41,8 @@ pub enum Grant {
 pub struct JwtBearer {
     /// `sub` of the assertion: the service account id.
     pub subject: String,
-    /// Signs the assertions (RS256 for APS).
-    pub key: SigningKey,
+    /// Signs the assertions (RS256 for APS); its file is watched.
+    pub key: Arc<AssertionKey>,
     pub style: AssertionStyle,
 }
 
@@ -72,14 +72,30 @@ struct AssertionClaims<'a> {
 impl Exchange {
     /// The JWT bearer grant for `grant.subject` with `scopes`, authenticating the
     /// client as every other token request does (HTTP Basic for APS).
+    /// When the upstream refuses the assertion (`invalid_grant`) and the key
+    /// file now holds another key, the exchange is tried once more with it.
     pub async fn jwt_bearer(&self, grant: &JwtBearer, scopes: &[String]) -> Result<IssuedToken, ExchangeError> {
-        self.with_current_proof(|proof| self.jwt_bearer_as(proof, grant, scopes)).await
+        let key = grant.key.current();
+        let exchange = |key: Arc<SigningKey>| {
+            self.with_current_proof(move |proof| {
+                let key = Arc::clone(&key);
+                async move { self.jwt_bearer_as(proof, grant, &key, scopes).await }
+            })
+        };
+        match exchange(key).await {
+            Err(error) if is_refused_assertion(&error) => match grant.key.reread_after_refusal() {
+                Some(key) => exchange(key).await,
+                None => Err(error),
+            },
+            result => result,
+        }
     }
 
     async fn jwt_bearer_as(
         &self,
         proof: Arc<ClientProof>,
         grant: &JwtBearer,
+        key: &SigningKey,
         scopes: &[String],
     ) -> Result<IssuedToken, ExchangeError> {
         let token_url = self.client.token_uri().as_str();
@@ -97,7 +113,7 @@ impl Exchange {
             jti: unique_id(),
             scope: scope_claim,
         };
-        let assertion = grant.key.sign(&claims).map_err(|e| ExchangeError::Signing(e.to_string()))?;
+        let assertion = key.sign(&claims).map_err(|e| ExchangeError::Signing(e.to_string()))?;
         let mut form = vec![("grant_type", JWT_BEARER_GRANT.to_owned()), ("assertion", assertion.clone())];
         if grant.style == AssertionStyle::Standard && !scopes.is_empty() {
             form.push(("scope", scopes.join(" ")));
@@ -114,6 +130,11 @@ impl Exchange {
             .map_err(|e| self.classify(e, &reply, &sent))?;
         validate(response, self.default_ttl)
     }
+}
+
+/// The upstream refused the assertion itself (RFC 7523 §3.1: `invalid_grant`).
+fn is_refused_assertion(error: &ExchangeError) -> bool {
+    matches!(error, ExchangeError::Rejected { error, .. } if error == "invalid_grant")
 }
 
 /// A token response as `oauth2` reads one: 200 with a JSON token, or an RFC

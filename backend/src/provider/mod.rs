@@ -3,15 +3,19 @@
 //! Configuration yields a [`ProviderSpec`] (a preset's URLs, or an issuer to
 //! discover); start-up resolves it to a [`Provider`] with concrete endpoints.
 
+mod assertion_key;
 mod discovery;
 mod presets;
 mod proof_file;
 mod signing_key;
+mod watched_file;
 
+pub use assertion_key::AssertionKey;
 pub use discovery::DiscoveryError;
 pub use presets::Preset;
 pub use proof_file::{ProofFile, ProofFileKind};
 pub use signing_key::SigningKey;
+pub use watched_file::WatchedFile;
 
 use oauth2::{AuthUrl, ClientId, ClientSecret, RevocationUrl, TokenUrl};
 use url::Url;

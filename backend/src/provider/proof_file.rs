@@ -1,18 +1,11 @@
-//! A client credential kept in a file (`OAUTH_CLIENT_SECRET_FILE`,
-//! `OAUTH_CLIENT_KEY_FILE`) and read again when the file changes, so a rotated
-//! secret or key takes effect without a restart. Kubernetes updates a mounted
-//! Secret by swapping a symlink, which changes what the path resolves to: the
-//! file's modification time and length are compared before each use, and its
-//! content after the upstream refused the client.
+//! The client credential kept in a file (`OAUTH_CLIENT_SECRET_FILE`,
+//! `OAUTH_CLIENT_KEY_FILE`), read again when the file changes.
 
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::time::SystemTime;
+use std::path::Path;
 
 use oauth2::ClientSecret;
-use sha2::{Digest, Sha256};
 
-use super::{ClientProof, SigningKey};
+use super::{ClientProof, SigningKey, WatchedFile};
 
 /// What the file holds, and how the credential is sent.
 #[derive(Debug, Clone)]
@@ -22,61 +15,33 @@ pub enum ProofFileKind {
     Key { kid: String },
 }
 
-/// The file and what was last read from it. `Debug` shows the path only.
+/// The file and how its credential is sent. `Debug` shows the path only.
 #[derive(Debug)]
 pub struct ProofFile {
-    path: PathBuf,
+    file: WatchedFile,
     kind: ProofFileKind,
-    last: Mutex<Seen>,
-}
-
-/// How the file looked when last read: its metadata, and a digest of its content.
-#[derive(Default)]
-struct Seen {
-    stamp: Option<(SystemTime, u64)>,
-    digest: [u8; 32],
-}
-
-impl std::fmt::Debug for Seen {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Seen").field("stamp", &self.stamp).finish_non_exhaustive()
-    }
 }
 
 impl ProofFile {
     /// Remembers the file as it is now (its credential was just read by configuration).
     pub fn new(path: &Path, kind: ProofFileKind) -> Self {
-        let seen = Seen { stamp: stamp(path), digest: std::fs::read(path).map(|b| digest(&b)).unwrap_or_default() };
-        Self { path: path.to_owned(), kind, last: Mutex::new(seen) }
+        Self { file: WatchedFile::new(path), kind }
     }
 
-    /// The credential read anew if the file changed since last time: its
-    /// metadata (each use) or, with `after_refusal`, its content. `None` when
-    /// unchanged, or when the new content is unusable (logged; the current
-    /// credential stays). A log line names the file, never its content.
+    /// The credential read anew if the file changed since last time (see
+    /// [`WatchedFile::changed`]). `None` when unchanged, or when the new content
+    /// is unusable (logged; the current credential stays). A log line names the
+    /// file, never its content.
     pub fn reload(&self, after_refusal: bool) -> Option<ClientProof> {
-        let now = stamp(&self.path);
-        let bytes = {
-            let mut seen = self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            if !after_refusal && seen.stamp == now {
-                return None;
-            }
-            seen.stamp = now;
-            let bytes = std::fs::read(&self.path).ok()?;
-            let new = digest(&bytes);
-            if new == seen.digest {
-                return None;
-            }
-            seen.digest = new;
-            bytes
-        };
+        let bytes = self.file.changed(after_refusal)?;
+        let path = self.file.path();
         match self.parse(&bytes) {
             Ok(proof) => {
-                tracing::info!(file = %self.path.display(), "reloaded the client credential from its file");
+                tracing::info!(file = %path.display(), "reloaded the client credential from its file");
                 Some(proof)
             }
             Err(reason) => {
-                tracing::warn!(file = %self.path.display(), %reason, "the changed client credential file is unusable; keeping the current credential");
+                tracing::warn!(file = %path.display(), %reason, "the changed client credential file is unusable; keeping the current credential");
                 None
             }
         }
@@ -90,18 +55,11 @@ impl ProofFile {
         match &self.kind {
             ProofFileKind::Basic => secret().map(ClientProof::Basic),
             ProofFileKind::Post => secret().map(ClientProof::Post),
-            ProofFileKind::Key { kid } => SigningKey::from_file(&self.path, kid).map(ClientProof::PrivateKeyJwt),
+            ProofFileKind::Key { kid } => {
+                SigningKey::read(bytes, self.file.path(), kid).map(ClientProof::PrivateKeyJwt)
+            }
         }
     }
-}
-
-fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
-    let meta = std::fs::metadata(path).ok()?;
-    Some((meta.modified().ok()?, meta.len()))
-}
-
-fn digest(bytes: &[u8]) -> [u8; 32] {
-    Sha256::digest(bytes).into()
 }
 
 #[cfg(test)]

@@ -35,7 +35,12 @@ impl SigningKey {
     /// Reads the PEM private key in `file` (see [`Self::from_pem`]).
     pub fn from_file(file: &Path, kid: &str) -> Result<Self, String> {
         let pem = std::fs::read(file).map_err(|e| format!("cannot read {}: {}", file.display(), e.kind()))?;
-        let mut key = Self::from_pem(&pem, kid).map_err(|reason| format!("{}: {reason}", file.display()))?;
+        Self::read(&pem, file, kid)
+    }
+
+    /// `pem`, just read from `file` (see [`Self::from_pem`]).
+    pub fn read(pem: &[u8], file: &Path, kid: &str) -> Result<Self, String> {
+        let mut key = Self::from_pem(pem, kid).map_err(|reason| format!("{}: {reason}", file.display()))?;
         key.file = file.to_owned();
         Ok(key)
     }

@@ -6,9 +6,11 @@
 
 mod data;
 mod memory;
+mod rekey;
 
 pub use data::{PENDING_TTL_MS, PendingLogin, PendingLogins, UserGrant};
 pub use memory::MemoryStore;
+pub use rekey::{Rekey, rekey};
 
 use std::fmt;
 use std::sync::Arc;

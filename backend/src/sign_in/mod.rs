@@ -59,6 +59,9 @@ pub struct SignIn {
     pub resource: Option<Url>,
     /// Signs the session cookie.
     pub session_key: crate::session::SessionKey,
+    /// `SESSION_SECRET_PREVIOUS`: cookies signed or sealed with it are still
+    /// accepted during a rotation, and re-issued with `session_key`.
+    pub previous_session_key: Option<crate::session::SessionKey>,
     pub cookie_secure: bool,
     /// A session never outlives this (the refresh token's maximum lifetime).
     pub session_max_lifetime: Duration,
@@ -156,7 +159,7 @@ impl SignInService {
         let end_session = provider.end_session_url.clone().filter(|_| settings.end_session).map(|endpoint| {
             EndSession { endpoint, post_logout_redirect_uri: settings.post_logout_redirect_url.clone() }
         });
-        let login_state = LoginStateKey::derive(&settings.session_key.0);
+        let login_state = LoginStateKey::derive(&settings.session_key, settings.previous_session_key.as_ref());
         Ok(Self(Arc::new(Shared {
             settings,
             exchange,
