@@ -1,6 +1,6 @@
 //! Small HTTP helpers shared by the broker and the dev authorization server:
-//! the no-store headers of every token response, and HTML escaping for the
-//! few pages we write. A leaf: it imports nothing of ours.
+//! the no-store headers of every token response, HTML escaping for the few
+//! pages we write, and the mark of a response that never ends by itself. A leaf: it imports nothing of ours.
 
 use http::{HeaderName, HeaderValue, header};
 
@@ -12,6 +12,13 @@ pub fn no_store_headers() -> [(HeaderName, HeaderValue); 2] {
         (header::PRAGMA, HeaderValue::from_static("no-cache")),
     ]
 }
+
+/// A response extension marking a body that never ends by itself (an event
+/// stream): the server ends it at shutdown, and counts its connection as free
+/// to close when the connection cap needs room (the client reconnects), rather
+/// than as a request in progress.
+#[derive(Debug, Clone, Copy)]
+pub struct OpenEnded;
 
 /// Escapes text for an HTML element or a quoted attribute value.
 pub fn escape_html(text: &str) -> String {

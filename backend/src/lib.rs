@@ -24,14 +24,15 @@
 //!    refresh-ahead and backoff after upstream failures; the reason this project
 //!    exists), [`sign_in`] (sign-in with PKCE, user tokens kept fresh with the
 //!    refresh grant, userinfo, sign-out with revocation), [`session`]
-//!    (server-side sessions and what they hold), `login_state` (pending sign-ins
+//!    (server-side sessions, what they hold, and their endings announced to the
+//!    browsers' event streams on every replica), `login_state` (pending sign-ins
 //!    sealed with AES-256-GCM in a short-lived browser cookie, so anonymous
 //!    `/auth/login` stores nothing server-side), [`dev_auth_server`] (the
 //!    embedded authorization server behind `--dev`).
 //! 5. Upstream: [`exchange`] (the OAuth 2.0 grants through the `oauth2` crate,
 //!    token-response parsing, revocation; [`ExchangeError`]), [`provider`]
 //!    (presets and OIDC discovery), [`cluster`] (several replicas sharing one
-//!    Redis: shared tokens, locks, outage tracking).
+//!    Redis: shared tokens, locks, pub/sub, outage tracking).
 //! 6. Leaves: [`transport`] (every upstream HTTP client, the authorization
 //!    server's and the API proxy's, built at start-up; a failure to build one
 //!    stops start-up), [`telemetry`] (tracing and the

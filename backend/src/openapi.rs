@@ -6,7 +6,7 @@ use axum::Router;
 use axum::routing::get;
 use utoipa::OpenApi;
 
-use crate::routes::{auth, ops, proxy, token, user};
+use crate::routes::{auth, ops, proxy, session_events, token, user};
 
 /// Every route a client calls; the static site (`GET /*`) is left out.
 #[derive(OpenApi)]
@@ -20,6 +20,7 @@ use crate::routes::{auth, ops, proxy, token, user};
         token::profile_token,
         user::user_token,
         user::me,
+        session_events::session_events,
         proxy::forward,
         auth::login,
         auth::callback,
@@ -31,7 +32,7 @@ use crate::routes::{auth, ops, proxy, token, user};
     components(schemas(crate::error::ErrorBody)),
     tags(
         (name = "token", description = "Two-legged tokens for the browser"),
-        (name = "user", description = "The signed-in user's token and profile (cookie session)"),
+        (name = "user", description = "The signed-in user's token, profile and session events (cookie session)"),
         (name = "proxy", description = "The API proxy: configured APIs called with the server-held token"),
         (name = "auth", description = "Sign-in and sign-out (authorization code + PKCE)"),
         (name = "ops", description = "Probes and metrics"),

@@ -65,6 +65,8 @@ test('openapi_description_is_valid_and_matches_real_responses', { timeout: 60_00
     await sample(dev.url, 'get', '/api/user/token', '/api/user/token', ajax),
     await sample(dev.url, 'get', '/api/user/token', '/api/user/token'),
     await sample(dev.url, 'get', '/api/user/me', '/api/user/me', ajax),
+    await sample(dev.url, 'get', '/api/user/session/events', '/api/user/session/events'),
+    await sample(dev.url, 'get', '/api/user/session/events', '/api/user/session/events', { origin: 'https://evil.example' }),
     await sample(dev.url, 'get', '/auth/login', '/auth/login?return_to=/'),
     await sample(dev.url, 'get', '/auth/callback', '/auth/callback?code=x&state=forged'),
     await sample(dev.url, 'post', '/auth/logout', '/auth/logout', ajax),

@@ -8,7 +8,9 @@ import { after, before, test } from 'node:test';
 
 import { startBackend } from '../support/backend.mjs';
 import { launchChromium } from '../support/chromium.mjs';
-import { buildFixtureApp, expectSignedOutWithAppToken, openApp, signInAndOut } from '../support/framework-app.mjs';
+import {
+  buildFixtureApp, expectSignedOutWithAppToken, openApp, signInAndOut, signedOutElsewhere,
+} from '../support/framework-app.mjs';
 
 let built, backend, browser, app;
 
@@ -33,4 +35,9 @@ test('react_app_shows_the_app_token_from_one_request', { timeout: 30_000 }, () =
 /** Sign in and sign out through the hooks' login() and logout(). */
 test('react_app_signs_in_and_out', { timeout: 30_000 }, () => backend.check(async () => {
   await signInAndOut(app);
+}));
+
+/** A sign-out made elsewhere reaches the app through useSession's state (issue 21 item 3). */
+test('react_app_shows_a_sign_out_made_elsewhere', { timeout: 30_000 }, () => backend.check(async () => {
+  await signedOutElsewhere(app, backend.url);
 }));

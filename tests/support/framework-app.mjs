@@ -14,6 +14,7 @@ import { build, createLogger } from 'vite';
 import { ROOT } from './backend.mjs';
 import { collectPageErrors } from './chromium.mjs';
 import { maskToken } from './token-traffic.mjs';
+import { until } from './wait.mjs';
 
 const PACKAGE = join(ROOT, 'token-wasm', 'pkg');
 
@@ -138,5 +139,39 @@ export async function signInAndOut(app, user = 'alice') {
   assert.equal(app.count('/auth/logout'), 1);
   assert.equal(app.count('/api/user/token'), 1, 'no user token request after sign-out');
   assert.equal(await page.getByRole('button', { name: 'Sign in' }).count(), 1);
+  assert.deepEqual(app.errors, []);
+}
+
+/**
+ * Signs in as `user`, then ends the session outside the browser (a sign-out
+ * from another device, with the browser's cookie): the app shows the user
+ * signed out within 5 s, through `useSession`'s own state, fed by the
+ * package's event stream; no user-token request follows.
+ */
+export async function signedOutElsewhere(app, brokerUrl, user = 'carol') {
+  const { page } = app;
+  const streamsBefore = app.count('/api/user/session/events');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL((url) => url.pathname === '/authorize');
+  await page.locator('#user').fill(user);
+  await page.getByRole('button', { name: 'Allow' }).click();
+  await page.waitForFunction(() => document.getElementById('user')?.dataset.state === 'signed-in'
+    && document.getElementById('user-token')?.dataset.state === 'ok');
+  await until('the session event stream is open', () => app.count('/api/user/session/events') > streamsBefore);
+  const userTokens = app.count('/api/user/token');
+
+  const cookie = (await page.context().cookies()).find((c) => c.name === 'session');
+  assert.ok(cookie, 'signed in, the browser has a session cookie');
+  const response = await fetch(`${brokerUrl}/auth/logout`, {
+    method: 'POST', headers: { 'X-Requested-With': 'another-device', Cookie: `session=${cookie.value}` },
+  });
+  assert.ok(response.ok, `sign-out elsewhere: HTTP ${response.status}`);
+  await response.body?.cancel();
+  await page.waitForFunction(() => document.getElementById('user')?.dataset.state === 'signed-out', null,
+    { timeout: 5_000 });
+  await app.settle();
+  assert.equal(await page.locator('#user-token').count(), 0, 'the user token is gone');
+  assert.equal(app.count('/api/user/token'), userTokens, 'no user token request after the ending');
+  assert.equal(app.count('/api/user/session/events'), streamsBefore + 1, 'one stream, not reopened');
   assert.deepEqual(app.errors, []);
 }

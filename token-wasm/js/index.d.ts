@@ -276,6 +276,12 @@ export interface SessionRoutes {
   user: string;
   /** The user-token route of `getUserClient()`. Default `/api/user/token`. */
   userToken: string;
+  /**
+   * The broker's session event stream (Server-Sent Events), held by one tab per browser while
+   * signed in, so every tab learns within seconds that the session ended elsewhere.
+   * Default `/api/user/session/events`.
+   */
+  events: string;
 }
 
 /** The signed-in user's claims as the broker returns them (`/api/user/me`). */
@@ -292,8 +298,13 @@ export interface SessionChange {
   authenticated: boolean;
   /** The user's claims when a `getUser()` in this tab found them; otherwise `null`. */
   user: User | null;
-  /** `'check'`: a `getUser`/`isAuthenticated` answer differed; `'logout'`: this tab signed out; `'other-tab'`: another tab signed in or out. */
-  source: 'check' | 'logout' | 'other-tab';
+  /**
+   * `'check'`: a `getUser`/`isAuthenticated` answer differed; `'logout'`: this tab signed out;
+   * `'other-tab'`: another tab signed in or out; `'server'`: the broker's event stream said the
+   * session ended (signed out in another browser or at the provider, ended by an administrator,
+   * or its lifetime ran out). User-token calls then reject with `login_required`.
+   */
+  source: 'check' | 'logout' | 'other-tab' | 'server';
 }
 
 /**
@@ -374,7 +385,10 @@ export function getUser(): Promise<User | null>;
  */
 export function isAuthenticated(): Promise<boolean>;
 /**
- * Called when this tab learns the session changed. Returns an unsubscribe function.
+ * Called when this tab learns the session changed. Subscribing (like `getUser()` and
+ * `getUserClient()`) starts following the session: one tab of the browser keeps the broker's
+ * event stream open while signed in and tells the others, so every tab hears of an ending
+ * within seconds, wherever it happened. Returns an unsubscribe function.
  *
  * @example
  * onSessionChange(({ authenticated, source }) => { if (!authenticated && source === 'other-tab') location.reload(); });

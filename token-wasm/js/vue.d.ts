@@ -41,7 +41,9 @@ export function useAccessToken(client?: TokenClient): AccessTokenRefs;
 
 /**
  * The signed-in user, asked of the broker once per page and kept in step with
- * sign-in and sign-out in every tab.
+ * sign-in and sign-out in every tab, and with a session ended anywhere else
+ * (another browser, the provider, its lifetime), which the broker's event
+ * stream reports within seconds (see `onSessionChange`).
  *
  * @example
  * const { user, isAuthenticated, login, logout } = useSession();

@@ -38,6 +38,8 @@ async function until(condition, what) {
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+/** The open session event streams (`/api/user/session/events`), ended by `/end-session`. */
+const sessionStreams = new Set();
 /** Resolves the held .wasm response body (see `/held/`); replaced for each engine. */
 let releaseHeldWasm = () => {};
 let heldWasm = Promise.resolve();
@@ -67,6 +69,20 @@ before(async () => {
       return json(401, { error: 'login_required', error_description: 'Sign in first' });
     }
     if (path === '/api/fail') return json(503, { error: 'upstream_unavailable' });
+    // The broker's session surface, signed in until `/end-session` ends every open stream.
+    if (path === '/api/user/me') return json(200, { sub: 'user-1', name: 'User One' });
+    if (path === '/api/user/session/events') {
+      res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store' });
+      res.write('retry: 2000\nevent: session\ndata: {"authenticated":true}\n\n');
+      sessionStreams.add(res);
+      req.on('close', () => sessionStreams.delete(res));
+      return undefined;
+    }
+    if (path === '/end-session') {
+      for (const stream of sessionStreams) stream.end('event: session\ndata: {"authenticated":false}\n\n');
+      sessionStreams.clear();
+      return json(200, { ended: true });
+    }
     if (path === '/api/echo') return json(200, { authorization: req.headers.authorization ?? null });
     const served = path.match(/^\/(vendor|held|broken)\/token-wasm\/(.+)$/);
     if (served) {
@@ -427,6 +443,28 @@ for (const engine of ENGINES) {
       assert.deepEqual(new Set(r.codes), new Set(['invalid_options/invalid_options/invalid_options']), r.codes.join(', '));
       assert.match(r.unknown, /unknown option leeway/);
       assert.deepEqual(r.states, ['empty', 'empty', 'empty', 'empty']);
+    });
+
+    /**
+     * A session that ends elsewhere reaches the page through the broker's
+     * event stream (EventSource, in this engine): `onSessionChange` says so
+     * with `source: 'server'`, and the user's token is asked for again.
+     */
+    test('an ending told by the session event stream reaches onSessionChange', async () => {
+      await browser.goto(`${origin}/`);
+      await browser.waitFor(() => window.ready === true);
+      const user = await evaluate(async () => {
+        window.changes = [];
+        window.tw.onSessionChange((change) => window.changes.push(change));
+        return (await window.tw.getUser())?.sub;
+      });
+      assert.equal(user, 'user-1');
+      await until(() => sessionStreams.size === 1, 'the page opened the event stream');
+      await fetch(`${origin}/end-session`).then((r) => r.body?.cancel());
+      await browser.waitFor(() => window.changes.some((c) => c.authenticated === false && c.source === 'server'), 5_000);
+      const code = await evaluate(() => window.tw.getUserClient().getAccessToken().then(() => 'token', (e) => e.code));
+      assert.equal(code, 'login_required');
+      assert.equal(count('/api/user/session/events'), 1, 'no reconnection after the ending');
     });
 
     test('configure() replaces the default client and authorizedFetch signs requests', async () => {

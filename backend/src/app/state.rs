@@ -17,7 +17,7 @@ use crate::dev_auth_server::DevAuthServer;
 use crate::exchange::{Exchange, Grant};
 use crate::provider::{ClientCredentials, DiscoveryError, Provider};
 use crate::proxy::{ApiSettings, DEV_MODELS_API, Proxy};
-use crate::session::{MemoryStore, SessionBackend};
+use crate::session::{MemoryStore, SessionBackend, SessionEvents};
 use crate::sign_in::{NoAuthorizeUrl, SignInService, Userinfo};
 use crate::telemetry::Metrics;
 use crate::token_cache::{JwtBearerSource, SharedSource, TokenCache, TokenCaches, TokenSource};
@@ -122,7 +122,7 @@ impl AppState {
                 settings.clone(),
                 exchange.clone(),
                 Userinfo::new(provider.userinfo_url.clone(), http),
-                session_store(cluster.as_ref()),
+                session_store(cluster.as_ref()).map_err(StartupError::Cluster)?,
                 cluster.clone(),
                 config.cache.clone(),
                 &provider,
@@ -223,15 +223,16 @@ async fn connect(
     })
 }
 
-/// Sessions live in the shared Redis with replicas, else in memory (swept of
-/// expired sessions in the background).
-fn session_store(cluster: Option<&Cluster>) -> SessionBackend {
-    match cluster {
-        Some(cluster) => SessionBackend::new(RedisStore::new(cluster.pool())),
+/// Sessions live in the shared Redis with replicas, their endings announced
+/// through its pub/sub; else in memory (swept of expired sessions in the
+/// background), their endings announced in this process.
+fn session_store(cluster: Option<&Cluster>) -> Result<SessionBackend, ClusterError> {
+    Ok(match cluster {
+        Some(cluster) => SessionBackend::new(RedisStore::new(cluster.pool()), SessionEvents::shared(cluster)?),
         None => {
             let store = MemoryStore::default();
             tokio::spawn(store.clone().continuously_delete_expired(SESSION_SWEEP_INTERVAL));
-            SessionBackend::new(store)
+            SessionBackend::new(store, SessionEvents::local())
         }
-    }
+    })
 }

@@ -7,8 +7,10 @@
 //! tracks outages), and goes back to shared mode when it returns.
 
 mod lock;
+mod pubsub;
 
 pub use lock::ClusterLock;
+pub use pubsub::{Delivery, Subscription};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -64,6 +66,8 @@ pub struct Cluster {
 
 struct Inner {
     pool: Pool,
+    /// Kept to open the separate connection a subscription needs.
+    config: RedisConfig,
     prefix: String,
     /// True between the first failed command of an outage and the next success,
     /// so an outage is logged once, not once per request.
@@ -84,20 +88,13 @@ impl Cluster {
         use secrecy::ExposeSecret;
         let mut config = RedisConfig::from_url(settings.url.expose_secret()).map_err(|_| ClusterError::InvalidUrl)?;
         config.fail_fast = false;
-        let pool = fred::types::Builder::from_config(config)
-            .with_connection_config(|c| {
-                c.connection_timeout = CONNECTION_TIMEOUT;
-                c.internal_command_timeout = CONNECTION_TIMEOUT;
-                c.max_command_attempts = 1;
-            })
-            .with_performance_config(|p| p.default_command_timeout = COMMAND_TIMEOUT)
-            .set_policy(ReconnectPolicy::new_exponential(0, 100, 2000, 2))
-            .build_pool(POOL_SIZE)?;
+        let pool = builder(config.clone()).build_pool(POOL_SIZE)?;
         // The handle drives the connections until the pool is dropped.
         drop(pool.connect());
         Ok(Self {
             inner: Arc::new(Inner {
                 pool,
+                config,
                 prefix: settings.key_prefix.clone(),
                 is_down: AtomicBool::new(false),
                 outages: metrics.redis_outages(),
@@ -184,6 +181,21 @@ impl Cluster {
     pub(crate) fn pool_ref(&self) -> &Pool {
         &self.inner.pool
     }
+}
+
+/// The connection settings every client of the cluster shares: bounded
+/// connects and commands, and reconnection with backoff up to 2 s.
+fn builder(config: RedisConfig) -> fred::types::Builder {
+    let mut builder = fred::types::Builder::from_config(config);
+    builder
+        .with_connection_config(|c| {
+            c.connection_timeout = CONNECTION_TIMEOUT;
+            c.internal_command_timeout = CONNECTION_TIMEOUT;
+            c.max_command_attempts = 1;
+        })
+        .with_performance_config(|p| p.default_command_timeout = COMMAND_TIMEOUT)
+        .set_policy(ReconnectPolicy::new_exponential(0, 100, 2000, 2));
+    builder
 }
 
 /// 25–50 ms: short next to an upstream round trip, jittered so waiters spread out.

@@ -7,5 +7,6 @@ pub mod extract;
 mod forwarded;
 pub mod ops;
 pub mod proxy;
+pub mod session_events;
 pub mod token;
 pub mod user;

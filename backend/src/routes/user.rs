@@ -1,6 +1,7 @@
 //! `GET /api/user/token` and `GET /api/user/me`: the signed-in user's browser
 //! token and profile. Cookie-authenticated, so every request must prove it comes
-//! from our own pages (`SameSiteCaller`).
+//! from our own pages (`SameSiteCaller`). And `GET /api/user/session/events`
+//! (in `session_events`), which tells the browser when its session ends.
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -14,7 +15,10 @@ use crate::error::{ApiError, no_store_headers, route_errors};
 use crate::token_cache::now_ms;
 
 pub fn router() -> Router<SignInState> {
-    Router::new().route("/api/user/token", get(user_token)).route("/api/user/me", get(me))
+    Router::new()
+        .route("/api/user/token", get(user_token))
+        .route("/api/user/me", get(me))
+        .route("/api/user/session/events", get(super::session_events::session_events))
 }
 
 route_errors!(

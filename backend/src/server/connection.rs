@@ -1,6 +1,7 @@
 //! One client connection: served by hyper, watched for idleness, drained at
 //! shutdown, and closed when the roster needs its place and it is not busy.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -18,6 +19,7 @@ use tower::ServiceExt;
 
 use super::ServerLimits;
 use super::roster::{InFlight, Membership, Phase, Seat};
+use crate::http_headers::OpenEnded;
 
 /// One connection, until the client closes it, a timeout closes it, shutdown
 /// drains it, or the roster asks for its place while it is not busy. Holding
@@ -34,13 +36,22 @@ pub(super) async fn serve(
     let _ = stream.set_nodelay(true);
     let seat = Arc::clone(&member.seat);
     let io = TokioIo::new(Tracked { inner: stream, seat: Arc::clone(&seat) });
+    // Set when the connection drains: open-ended bodies (event streams) end then.
+    let (end_open_ended, open_ended_end) = watch::channel(false);
     let service = {
         let seat = Arc::clone(&seat);
         tower::service_fn(move |request| {
             let (app, request_in_flight) = (app.clone(), seat.enter());
+            let ends = open_ended_end.clone();
             async move {
                 let response: axum::response::Response = app.oneshot(request).await?;
-                Ok::<_, std::convert::Infallible>(response.map(|body| Answer { body, _in_flight: request_in_flight }))
+                // An open-ended one is not busy: the roster may close it for room, and drains end it.
+                let (in_flight, until): (_, Option<Drained>) = if response.extensions().get::<OpenEnded>().is_some() {
+                    (None, Some(Box::pin(drained(ends))))
+                } else {
+                    (Some(request_in_flight), None)
+                };
+                Ok::<_, std::convert::Infallible>(response.map(|body| Answer { body, _in_flight: in_flight, until }))
             }
         })
     };
@@ -63,6 +74,7 @@ pub(super) async fn serve(
             }
             _ = stopping.changed(), if !is_draining => {
                 is_draining = true;
+                let _ = end_open_ended.send(true);
                 connection.as_mut().graceful_shutdown();
             }
             () = seat.asked_to_leave(), if !is_draining => {
@@ -70,8 +82,9 @@ pub(super) async fn serve(
                     seat.refuse_to_leave();
                 } else {
                     // hyper closes an idle or fresh connection at once, after
-                    // flushing what it has written.
+                    // flushing what it has written (and an event stream, ended here).
                     is_draining = true;
+                    let _ = end_open_ended.send(true);
                     connection.as_mut().graceful_shutdown();
                 }
             }
@@ -87,9 +100,20 @@ pub(super) async fn serve(
 
 /// A response body that keeps its request counted as in progress until hyper
 /// has sent it all (or dropped it): a proxied download that pauses is still busy.
+/// An [`OpenEnded`] one (an event stream) is not counted, and ends when `until`
+/// completes (the connection drains).
 struct Answer {
     body: Body,
-    _in_flight: InFlight,
+    _in_flight: Option<InFlight>,
+    until: Option<Drained>,
+}
+
+/// Completes once the connection drains.
+type Drained = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Completes once the connection drains.
+async fn drained(mut ends: watch::Receiver<bool>) {
+    let _ = ends.wait_for(|is_draining| *is_draining).await;
 }
 
 impl http_body::Body for Answer {
@@ -100,6 +124,11 @@ impl http_body::Body for Answer {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        if let Some(until) = self.until.as_mut()
+            && until.as_mut().poll(cx).is_ready()
+        {
+            return Poll::Ready(None);
+        }
         Pin::new(&mut self.body).poll_frame(cx)
     }
 

@@ -3,12 +3,17 @@
 //!
 //! Sessions go through `tower-sessions` with a store behind [`SessionBackend`],
 //! in memory by default; a shared store (Redis) plugs in behind the same handle.
+//! Every ending of a session passes through that handle's delete, which tells
+//! the session's followers (`events`, `follow`).
 
 mod data;
+mod events;
+mod follow;
 mod memory;
 mod rekey;
 
 pub use data::{PENDING_TTL_MS, PendingLogin, PendingLogins, UserGrant};
+pub use events::{SessionEvent, SessionEvents, SessionTag};
 pub use memory::MemoryStore;
 pub use rekey::{Rekey, rekey};
 
@@ -54,24 +59,34 @@ impl From<session_store::Error> for SessionError {
 
 /// The session store, shared by the session layer and the user-token refresh,
 /// which reads and writes records directly so a rotated refresh token is never
-/// overwritten by a request's stale copy.
+/// overwritten by a request's stale copy. Deleting through it (either `delete`)
+/// tells the session's followers, on every replica, that it ended.
 #[derive(Clone)]
-pub struct SessionBackend(Arc<dyn SessionStore>);
+pub struct SessionBackend {
+    store: Arc<dyn SessionStore>,
+    events: SessionEvents,
+}
 
 impl fmt::Debug for SessionBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("SessionBackend").field(&self.0).finish()
+        f.debug_tuple("SessionBackend").field(&self.store).finish()
     }
 }
 
 impl SessionBackend {
-    pub fn new(store: impl SessionStore) -> Self {
-        Self(Arc::new(store))
+    /// `store`, whose deletions are announced through `events`.
+    pub fn new(store: impl SessionStore, events: SessionEvents) -> Self {
+        Self { store: Arc::new(store), events }
+    }
+
+    /// Where endings are announced.
+    pub fn events(&self) -> &SessionEvents {
+        &self.events
     }
 
     /// The signed-in user's grant, read from the store (not from a request's copy).
     pub async fn load_grant(&self, id: &Id) -> Result<Option<(Record, UserGrant)>, SessionError> {
-        let Some(record) = self.0.load(id).await? else { return Ok(None) };
+        let Some(record) = self.store.load(id).await? else { return Ok(None) };
         let grant = record.data.get(USER_KEY).cloned().map(serde_json::from_value::<UserGrant>);
         match grant {
             Some(Ok(grant)) => Ok(Some((record, grant))),
@@ -84,27 +99,31 @@ impl SessionBackend {
     pub async fn save_grant(&self, mut record: Record, grant: &UserGrant) -> Result<(), SessionError> {
         let value = serde_json::to_value(grant).map_err(|e| SessionError::Grant(Arc::new(e)))?;
         record.data.insert(USER_KEY.to_owned(), value);
-        Ok(self.0.save(&record).await?)
+        Ok(self.store.save(&record).await?)
     }
 
+    /// Ends the session: deletes it and tells its followers.
     pub async fn delete(&self, id: &Id) -> Result<(), SessionError> {
-        Ok(self.0.delete(id).await?)
+        Ok(SessionStore::delete(self, id).await?)
     }
 }
 
 #[async_trait::async_trait]
 impl SessionStore for SessionBackend {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
-        self.0.create(record).await
+        self.store.create(record).await
     }
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        self.0.save(record).await
+        self.store.save(record).await
     }
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        self.0.load(id).await
+        self.store.load(id).await
     }
+    /// Where sign-out (the session layer's `flush`) and every other ending pass.
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        self.0.delete(id).await
+        self.store.delete(id).await?;
+        self.events.ended(id).await;
+        Ok(())
     }
 }
 
