@@ -90,7 +90,8 @@ export class TokenClient {
    * after the module's download and compile.
    */
   #sendEarly() {
-    if (this.#isCalled || this.#raw || isLoaded()) return;
+    // Not once the module failed: no module would read the answer.
+    if (this.#isCalled || this.#raw || this.#failure || isLoaded()) return;
     this.#isCalled = true;
     const early = sendEarly(this.#options);
     this.#early = early;
