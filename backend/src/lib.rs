@@ -23,9 +23,9 @@
 //! 4. Services: [`token_cache`] (per-profile cache with single-flight,
 //!    refresh-ahead and backoff after upstream failures; the reason this project
 //!    exists), [`sign_in`] (sign-in with PKCE, user tokens kept fresh with the
-//!    refresh grant, userinfo, sign-out with revocation), [`session`]
-//!    (server-side sessions, what they hold, and their endings announced to the
-//!    browsers' event streams on every replica), `login_state` (pending sign-ins
+//!    refresh grant, userinfo, sign-out with revocation, back-channel logout), [`session`]
+//!    (server-side sessions, what they hold, their index by `sid` and `sub`, and
+//!    their endings announced to the browsers' event streams on every replica), `login_state` (pending sign-ins
 //!    sealed with AES-256-GCM in a short-lived browser cookie, so anonymous
 //!    `/auth/login` stores nothing server-side), [`dev_auth_server`] (the
 //!    embedded authorization server behind `--dev`).

@@ -25,6 +25,7 @@ use crate::routes::{auth, ops, proxy, session_events, token, user};
         auth::login,
         auth::callback,
         auth::logout,
+        auth::backchannel_logout,
         ops::healthz,
         ops::readyz,
         ops::metrics,
@@ -60,7 +61,7 @@ mod tests {
     use crate::exchange::ExchangeError;
     use crate::proxy::{BodyError, PathRefusal, ProxyFailure};
     use crate::session::SessionError;
-    use crate::sign_in::{SignInFailure, UserTokenFailure};
+    use crate::sign_in::{LogoutFailure, SignInFailure, UserTokenFailure};
     use crate::single_flight::TaskStopped;
     use crate::token_cache::CacheError;
 
@@ -137,6 +138,21 @@ mod tests {
             SignInFailure::Provider { error: "server_error".into(), description: None },
             SignInFailure::MissingCode,
             SignInFailure::InvalidIdToken("expired"),
+            SignInFailure::SessionIndex(ClusterError::InvalidUrl),
+        ];
+        let logout = [
+            LogoutFailure::Invalid("its aud does not name this client"),
+            LogoutFailure::Replayed,
+            LogoutFailure::Unavailable,
+            LogoutFailure::Index(ClusterError::InvalidUrl),
+        ];
+        // Fetching the provider's JWKS.
+        let jwks = [
+            ExchangeError::Timeout(Duration::from_secs(1)),
+            ExchangeError::Unreachable("refused".into()),
+            ExchangeError::Unavailable { status: 503, retry_after: None },
+            ExchangeError::BackingOff { retry_after: Duration::from_secs(1) },
+            ExchangeError::InvalidResponse("the JWKS is not a JWK set".into()),
         ];
         let internal = || ApiError::Internal("a redirect location is not a header value");
         vec![
@@ -185,6 +201,15 @@ mod tests {
                 .collect(),
             ),
             ("post /auth/logout", vec![cross_site(), session_error()]),
+            (
+                "post /auth/backchannel-logout",
+                logout
+                    .into_iter()
+                    .map(ApiError::Logout)
+                    .chain(jwks.into_iter().map(ApiError::Exchange))
+                    .chain([session_error()])
+                    .collect(),
+            ),
         ]
     }
 

@@ -70,6 +70,8 @@ test('openapi_description_is_valid_and_matches_real_responses', { timeout: 60_00
     await sample(dev.url, 'get', '/auth/login', '/auth/login?return_to=/'),
     await sample(dev.url, 'get', '/auth/callback', '/auth/callback?code=x&state=forged'),
     await sample(dev.url, 'post', '/auth/logout', '/auth/logout', ajax),
+    // No logout token (and no JWKS in --dev): 400 invalid_request.
+    await sample(dev.url, 'post', '/auth/backchannel-logout', '/auth/backchannel-logout'),
     await sample(dev.url, 'get', '/api/proxy/{name}/{path}', '/api/proxy/models/building.glb'),
     await sample(dev.url, 'get', '/api/proxy/{name}/{path}', '/api/proxy/no-such-api/x'),
     await sample(dev.url, 'get', '/api/proxy/{name}/{path}', '/api/proxy/models/a%2F..%2Fb'),

@@ -19,6 +19,13 @@
 //                     `resource` set to it is a JWT for that audience carrying only
 //                     its scopes (data:read viewables:read), which userinfo refuses.
 //                     Requests without `resource` get the same tokens as without it.
+//   BACKCHANNEL_LOGOUT=1  (with SIGN_IN=1) turns on OpenID Connect Back-Channel Logout 1.0:
+//                     a client's `backchannel_logout_uri` (http on loopback is fine; oidc-provider 8
+//                     posts with node's own agent, which allows loopback) gets a logout token
+//                     when its user's session ends at the end-session endpoint
+//   SIGNING_KEY_FILE  a PEM RSA private key to sign ID and logout tokens with, under
+//   SIGNING_KEY_ID    this `kid`, instead of oidc-provider's development keys, so tests
+//                     can sign logout tokens of their own with the provider's key
 //
 // Stdout gets exactly one line once listening:
 //   {"issuer":"http://127.0.0.1:PORT","token_endpoint":"…","clients":{"basic":{…},"post":{…},"special":{…}}}
@@ -31,7 +38,7 @@
 //   GET  /test/events                (SIGN_IN=1) {"counts":{event:N},"refresh_tokens":[{jti,account,saved,consumed,destroyed}],
 //                                    "grant_errors":[{grant_type,error,description}]}: what happened to refresh tokens
 
-import { createPublicKey } from 'node:crypto';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import Provider, { errors } from 'oidc-provider';
@@ -52,6 +59,15 @@ function withJwks({ jwks_pem: keys, ...client }) {
 const signIn = process.env.SIGN_IN === '1';
 const refreshTtl = Number.parseInt(process.env.REFRESH_TOKEN_TTL ?? '3600', 10);
 const resourceServer = process.env.RESOURCE_SERVER;
+const backchannelLogout = process.env.BACKCHANNEL_LOGOUT === '1';
+
+/** SIGNING_KEY_FILE and SIGNING_KEY_ID (see the header): the provider's own signing key. */
+function signingKeys() {
+  const file = process.env.SIGNING_KEY_FILE;
+  if (!file) return {};
+  const jwk = { ...createPrivateKey(readFileSync(file)).export({ format: 'jwk' }), kid: process.env.SIGNING_KEY_ID ?? 'test-key', use: 'sig', alg: 'RS256' };
+  return { jwks: { keys: [jwk] } };
+}
 
 // The two client-authentication methods the broker supports (RFC 6749 §2.3.1).
 // Secrets are fixed test values; tests read them from the JSON line, never hard-code them.
@@ -98,6 +114,7 @@ function signInConfiguration() {
       devInteractions: { enabled: true },
       revocation: { enabled: true },
       introspection: { enabled: true },
+      backchannelLogout: { enabled: backchannelLogout },
     },
     pkce: { required: () => true },
     // `profile` (added to the scopes) releases a name at userinfo.
@@ -131,6 +148,7 @@ server.listen(0, '127.0.0.1', () => {
   const extra = signIn ? signInConfiguration() : { features: {} };
   const provider = new Provider(issuer, {
     ...extra,
+    ...signingKeys(),
     clients: [
       ...Object.values(clients).map((c) => ({
         ...c,
@@ -167,7 +185,7 @@ server.listen(0, '127.0.0.1', () => {
   // Count and expose token-endpoint traffic so tests can prove single-flight
   // against a server we did not write.
   if (signIn) {
-    for (const name of ['grant.success', 'revocation.success', 'introspection.success', 'authorization.success']) {
+    for (const name of ['grant.success', 'revocation.success', 'introspection.success', 'authorization.success', 'backchannel.success', 'backchannel.error']) {
       provider.on(name, () => countEvent(name));
     }
     provider.on('grant.error', (ctx, error) => {

@@ -112,7 +112,7 @@ impl DevAuthServer {
         provider.userinfo_url = Some(endpoint("/userinfo"));
         provider.end_session_url = Some(endpoint("/end-session"));
         // Its `iss`, in authorization responses and ID tokens, has no trailing slash.
-        provider.issuer = Some(Issuer { identifier: format!("http://{}", self.addr), sends_iss: true });
+        provider.issuer = Some(Issuer { identifier: format!("http://{}", self.addr), sends_iss: true, jwks_url: None });
         provider
     }
 

@@ -97,7 +97,8 @@ error_codes! {
         "a proxy in front rewrote the Host; the page names PUBLIC_URL and TRUST_FORWARDED_HEADERS";
     AccessDenied = "access_denied", FORBIDDEN, "sign-in was cancelled";
     ProviderError = "provider_error", BAD_REQUEST, detailed "the authorization server reported an error at sign-in";
-    InvalidRequest = "invalid_request", BAD_REQUEST, "the sign-in response could not be used; please sign in again";
+    InvalidRequest = "invalid_request", BAD_REQUEST, detailed
+        "a sign-in response without a code, or a back-channel logout token that is not valid, new and for this client";
     InvalidIdToken = "invalid_id_token", BAD_REQUEST, "the sign-in response could not be used; please sign in again";
     InternalError = "internal_error", INTERNAL_SERVER_ERROR, "something went wrong; see the server log";
     ApiNotFound = "api_not_found", NOT_FOUND, detailed "no API is configured under this name";

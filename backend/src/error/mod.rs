@@ -22,7 +22,7 @@ use crate::http_headers::escape_html;
 pub use crate::http_headers::no_store_headers;
 use crate::proxy::{ProxyError, ProxyFailure};
 use crate::session::SessionError;
-use crate::sign_in::{FlowError, SignInError, SignInFailure, UserTokenFailure};
+use crate::sign_in::{FlowError, LogoutFailure, SignInError, SignInFailure, UserTokenFailure};
 use crate::telemetry::Metrics;
 use crate::token_cache::CacheError;
 pub(crate) use codes::route_errors;
@@ -77,6 +77,9 @@ pub enum ApiError {
     /// A request through the API proxy failed.
     #[error(transparent)]
     Proxy(#[from] ProxyFailure),
+    /// A back-channel logout was refused or failed.
+    #[error(transparent)]
+    Logout(#[from] LogoutFailure),
     /// `/auth/login` reached under another host than ours, by a browser that is
     /// on our origin already: a proxy in front rewrote the Host.
     #[error(
@@ -152,6 +155,13 @@ impl ApiError {
                 SignInFailure::Provider { .. } => ErrorCode::ProviderError,
                 SignInFailure::MissingCode => ErrorCode::InvalidRequest,
                 SignInFailure::InvalidIdToken(_) => ErrorCode::InvalidIdToken,
+                SignInFailure::SessionIndex(_) => ErrorCode::SessionStoreUnavailable,
+            },
+            Self::Logout(e) => match e {
+                LogoutFailure::Invalid(_) | LogoutFailure::Replayed | LogoutFailure::Unavailable => {
+                    ErrorCode::InvalidRequest
+                }
+                LogoutFailure::Index(_) => ErrorCode::SessionStoreUnavailable,
             },
             Self::Proxy(e) => match e {
                 ProxyFailure::UnknownApi(_) => ErrorCode::ApiNotFound,
@@ -174,6 +184,9 @@ impl ApiError {
             (None, Self::SignIn(SignInFailure::Provider { error, .. })) => {
                 format!("the sign-in service reported an error ({})", printable(error))
             }
+            (None, Self::SignIn(SignInFailure::MissingCode)) => {
+                "the sign-in response could not be used; please sign in again".to_owned()
+            }
             (None, _) => self.to_string(),
         }
     }
@@ -189,6 +202,10 @@ impl ApiError {
         metrics.record_error(code);
         match (self.code(), self) {
             (_, Self::Exchange(e)) => tracing::error!(code, error = %e, "request to the authorization server failed"),
+            // The one line a refused logout token leaves; its text never quotes the token.
+            (ErrorCode::InvalidRequest, Self::Logout(e)) => {
+                tracing::warn!(code, error = %e, "back-channel logout refused")
+            }
             (ErrorCode::ApiUnavailable | ErrorCode::UpstreamTimeout | ErrorCode::UpstreamRedirect, _)
             | (ErrorCode::ResponseTooLarge, _) => tracing::warn!(code, error = %self, "proxied request failed"),
             (ErrorCode::SessionStoreUnavailable, _) => tracing::error!(code, error = %self, "session store failed"),

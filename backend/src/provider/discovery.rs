@@ -30,6 +30,8 @@ struct Metadata {
     userinfo_endpoint: Option<String>,
     /// OpenID Connect RP-Initiated Logout 1.0 §2.1.
     end_session_endpoint: Option<String>,
+    /// OpenID Connect Discovery 1.0 §3 (required there, optional in RFC 8414).
+    jwks_uri: Option<String>,
     /// RFC 9207 §3.
     #[serde(default)]
     authorization_response_iss_parameter_supported: bool,
@@ -89,6 +91,7 @@ fn provider_from(issuer: &Url, url: &Url, metadata: Metadata) -> Result<Provider
         issuer: Some(Issuer {
             identifier: metadata.issuer,
             sends_iss: metadata.authorization_response_iss_parameter_supported,
+            jwks_url: optional("jwks_uri", metadata.jwks_uri)?,
         }),
     })
 }
@@ -119,6 +122,7 @@ mod tests {
             revocation_endpoint: None,
             userinfo_endpoint: None,
             end_session_endpoint: None,
+            jwks_uri: None,
             authorization_response_iss_parameter_supported: false,
         };
         assert!(matches!(provider_from(&issuer, &issuer, metadata), Err(DiscoveryError::Invalid { .. })));

@@ -164,6 +164,9 @@ pub struct Issuer {
     /// Metadata's `authorization_response_iss_parameter_supported`: every
     /// authorization response then carries `iss`, and one without it is refused.
     pub sends_iss: bool,
+    /// Metadata's `jwks_uri`: the keys that sign its back-channel logout tokens
+    /// (OpenID Connect Back-Channel Logout 1.0 §2.6).
+    pub jwks_url: Option<Url>,
 }
 
 impl Provider {

@@ -1,7 +1,9 @@
 //! `GET /auth/login`, `GET /auth/callback`, `POST /auth/logout`: the browser's
-//! side of sign-in. Handlers only translate HTTP; the flow is in [`crate::sign_in`].
+//! side of sign-in; `POST /auth/backchannel-logout`: the provider's side of
+//! sign-out. Handlers only translate HTTP; the flows are in [`crate::sign_in`].
 
-use axum::extract::{Query, State};
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -16,13 +18,14 @@ use super::forwarded;
 use crate::error::{ApiError, SignInPage, no_store_headers, route_errors};
 use crate::login_state::COOKIE_NAME;
 use crate::session::PENDING_TTL_MS;
-use crate::sign_in::CallbackParams;
+use crate::sign_in::{CallbackParams, LogoutFailure};
 
 pub fn router() -> Router<SignInState> {
     Router::new()
         .route("/auth/login", get(login))
         .route("/auth/callback", get(callback))
         .route("/auth/logout", post(logout))
+        .route("/auth/backchannel-logout", post(backchannel_logout))
 }
 
 /// Marks a login we redirected to our own origin, so a second mismatch is
@@ -51,6 +54,12 @@ route_errors!(
 route_errors!(
     /// The caller check, and the session store.
     LogoutErrors, Json: [CrossSiteRequest, SessionStoreUnavailable]
+);
+
+route_errors!(
+    /// A logout token that is not valid, new and for this client (400, as
+    /// Back-Channel Logout 1.0 §2.8 asks); the provider's JWKS or the session store unavailable.
+    BackchannelLogoutErrors, Json: [InvalidRequest, UpstreamUnavailable, UpstreamInvalidResponse, SessionStoreUnavailable]
 );
 
 /// Redirects to the provider (302) with state, PKCE challenge and nonce, which
@@ -232,4 +241,34 @@ fn found(location: &str) -> Result<Response, ApiError> {
     let location =
         HeaderValue::from_str(location).map_err(|_| ApiError::Internal("a redirect location is not a header value"))?;
     Ok((StatusCode::FOUND, no_store_headers(), [(header::LOCATION, location)]).into_response())
+}
+
+/// The body of a back-channel logout request (§2.5). No `Debug`: it holds the token.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct LogoutTokenForm {
+    /// The logout token: a JWT signed by the provider.
+    logout_token: String,
+}
+
+/// OpenID Connect Back-Channel Logout 1.0: the provider posts a logout token
+/// when a user's session there ends. A valid, new token ends every session of
+/// its `sid` (or, without one, of its `sub`) on every replica, revoking their
+/// refresh tokens; anything else is refused and touches nothing. Not
+/// cookie-authenticated: the token's signature is the proof.
+#[utoipa::path(post, path = "/auth/backchannel-logout", tag = "auth",
+    request_body(content = LogoutTokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The sessions the token names have ended (there may have been none)"),
+        BackchannelLogoutErrors,
+    ))]
+pub(crate) async fn backchannel_logout(
+    State(state): State<SignInState>,
+    form: Result<Form<LogoutTokenForm>, FormRejection>,
+) -> Result<Response, ApiError> {
+    let Ok(Form(form)) = form else {
+        return Err(LogoutFailure::Invalid("the body is not a form with logout_token").into());
+    };
+    let ended = state.service.back_channel_logout(&form.logout_token).await?;
+    tracing::info!(sessions = ended, "back-channel logout: sessions ended");
+    Ok((StatusCode::OK, no_store_headers()).into_response())
 }

@@ -79,6 +79,11 @@ pub struct UserGrant {
     /// the provider's end-session endpoint at sign-out; its `Debug` is redacted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_token: Option<IdToken>,
+    /// The ID token's `sid` (the provider's session, OpenID Connect Back-Channel
+    /// Logout 1.0 §2.1), under which the session is indexed so a logout token
+    /// naming it ends this session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 #[cfg(test)]
@@ -156,6 +161,7 @@ mod tests {
             signed_in_at_ms: 0,
             id_claims: None,
             id_token: Some(serde_json::from_str("\"it-secret\"").expect("id token")),
+            sid: None,
         };
         let printed = format!("{grant:?} {:?}", login("st-secret", 0));
         assert!(!printed.contains("secret"), "{printed}");

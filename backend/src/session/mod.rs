@@ -9,11 +9,13 @@
 mod data;
 mod events;
 mod follow;
+mod index;
 mod memory;
 mod rekey;
 
 pub use data::{PENDING_TTL_MS, PendingLogin, PendingLogins, UserGrant};
 pub use events::{SessionEvent, SessionEvents, SessionTag};
+pub use index::{SessionIndex, Subject};
 pub use memory::MemoryStore;
 pub use rekey::{Rekey, rekey};
 

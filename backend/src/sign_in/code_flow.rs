@@ -7,10 +7,11 @@ use serde::Deserialize;
 use tower_sessions::{Expiry, Session};
 use url::Url;
 
-use super::{SignInError, SignInFailure, SignInService, id_token};
+use super::id_token::{self, IdClaims};
+use super::{SignInError, SignInFailure, SignInService};
 use crate::login_state::MAX_COOKIE_CHARS;
 use crate::provider::Issuer;
-use crate::session::{PENDING_TTL_MS, PendingLogin, SessionError, USER_KEY, UserGrant};
+use crate::session::{PENDING_TTL_MS, PendingLogin, SessionError, Subject, USER_KEY, UserGrant};
 use crate::token_cache::{StoredToken, now_ms};
 
 /// The query of `/auth/callback` (RFC 6749 §4.1.2 and §4.1.2.1).
@@ -107,14 +108,16 @@ impl SignInService {
         }
         let code = params.code.filter(|c| !c.is_empty()).ok_or(SignInFailure::MissingCode)?;
         let issued = shared.exchange.exchange_code(code, login.verifier).await?;
-        let (id_claims, id_token) = match (&login.nonce, issued.id_token) {
+        let (checked, id_token) = match (&login.nonce, issued.id_token) {
             (Some(nonce), Some(id_token)) => {
                 let issuer = shared.issuer.as_ref().map(|i| i.identifier.as_str());
-                let claims = id_token::check(&id_token, nonce.secret(), shared.exchange.client_id(), issuer, now)?;
-                (Some(claims), Some(id_token))
+                let checked = id_token::check(&id_token, nonce.secret(), shared.exchange.client_id(), issuer, now)?;
+                (Some(checked), Some(id_token))
             }
             _ => (None, None),
         };
+        let (id_claims, sid) = checked.map_or((None, None), |c| (Some(c.claims), c.sid));
+        let subjects = index_subjects(sid.as_deref(), id_claims.as_ref());
         let grant = UserGrant {
             refresh_token: issued.refresh_token,
             wide: StoredToken::issued(issued.access_token, now, issued.expires_in),
@@ -122,12 +125,21 @@ impl SignInService {
             signed_in_at_ms: now,
             id_claims,
             id_token,
+            sid,
         };
         // A new session id on sign-in defeats session fixation.
         session.cycle_id().await?;
         session.insert(USER_KEY, &grant).await?;
         let ends = time::OffsetDateTime::now_utc() + shared.settings.session_max_lifetime;
         session.set_expiry(Some(Expiry::AtDateTime(ends)));
+        if !subjects.is_empty() {
+            // Saved now rather than after the handler, for the new id the index names.
+            session.save().await?;
+            if let Some(id) = session.id() {
+                let ends_ms = i64::try_from(ends.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
+                shared.index.add(&subjects, id, ends_ms, now).await.map_err(SignInFailure::SessionIndex)?;
+            }
+        }
         Ok(login.return_to)
     }
 
@@ -173,6 +185,13 @@ impl SignInService {
     }
 }
 
+/// What a back-channel logout may name this session by: the provider's `sid`
+/// and the user's `sub`, when the ID token gave them.
+fn index_subjects(sid: Option<&str>, claims: Option<&IdClaims>) -> Vec<Subject> {
+    let sub = claims.and_then(|c| c.get("sub")).and_then(serde_json::Value::as_str);
+    sid.map(|sid| Subject::Sid(sid.to_owned())).into_iter().chain(sub.map(|sub| Subject::Sub(sub.to_owned()))).collect()
+}
+
 /// The mix-up defence of RFC 9207 §2.4: an `iss` must name our issuer, and a
 /// provider whose metadata promises `iss` must send it. Without a known issuer
 /// (OAuth presets without discovery) there is nothing to compare with.
@@ -191,7 +210,7 @@ mod tests {
     /// The issuer must match exactly when sent, and be sent when promised.
     #[test]
     fn response_issuer_is_checked() {
-        let promised = Issuer { identifier: "https://op.example".into(), sends_iss: true };
+        let promised = Issuer { identifier: "https://op.example".into(), sends_iss: true, jwks_url: None };
         let unpromised = Issuer { sends_iss: false, ..promised.clone() };
         assert!(check_response_issuer(Some(&promised), Some("https://op.example")).is_ok());
         for wrong in ["https://evil.example", "https://op.example/", "HTTPS://op.example"] {

@@ -31,6 +31,12 @@ impl<F> From<tower_sessions::session::Error> for FlowError<F> {
 }
 
 // One impl per flow: a blanket `From<F>` would overlap the ones above.
+impl From<LogoutFailure> for LogoutError {
+    fn from(e: LogoutFailure) -> Self {
+        Self::Failed(e)
+    }
+}
+
 impl From<SignInFailure> for SignInError {
     fn from(e: SignInFailure) -> Self {
         Self::Failed(e)
@@ -87,6 +93,29 @@ pub enum SignInFailure {
     MissingCode,
     #[error("the ID token does not belong to this sign-in ({0})")]
     InvalidIdToken(&'static str),
+    /// Redis failed while indexing the new session for back-channel logout.
+    #[error("the session index is unavailable: {0}")]
+    SessionIndex(#[source] ClusterError),
+}
+
+/// Why a back-channel logout failed.
+pub type LogoutError = FlowError<LogoutFailure>;
+
+/// The back-channel logout's own failure (OpenID Connect Back-Channel Logout 1.0 §2.8).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LogoutFailure {
+    /// The logout token is not one we accept (§2.6); the reason never quotes the token.
+    #[error("logout token refused: {0}")]
+    Invalid(&'static str),
+    /// Its `jti` was seen before, on this replica or (with Redis) another one.
+    #[error("logout token refused: its jti was already used")]
+    Replayed,
+    /// No issuer or no JWKS to check tokens against.
+    #[error("back-channel logout is not available: the provider has no issuer and jwks_uri (OAUTH_PROVIDER=oidc)")]
+    Unavailable,
+    /// Redis failed while recording the token as used or looking up its sessions.
+    #[error("the session index is unavailable: {0}")]
+    Index(#[source] ClusterError),
 }
 
 /// The user-token flow's own failure.

@@ -18,8 +18,16 @@ const PROTOCOL_CLAIMS: &[&str] =
 /// JWT itself is not kept.
 pub type IdClaims = serde_json::Map<String, serde_json::Value>;
 
+/// What sign-in keeps of a checked ID token.
+#[derive(Debug)]
+pub(super) struct Checked {
+    pub claims: IdClaims,
+    /// The provider's session (`sid`, Back-Channel Logout 1.0 §2.1), when it names one.
+    pub sid: Option<String>,
+}
+
 /// Checks the ID token's `iss` (when the issuer is known), `nonce`, `aud` and
-/// `exp` (OpenID Connect Core §3.1.3.7) and returns its user claims. The signature is not checked: the token came
+/// `exp` (OpenID Connect Core §3.1.3.7) and returns its user claims and `sid`. The signature is not checked: the token came
 /// straight from the token endpoint over TLS in a client-authenticated request,
 /// which §3.1.3.7 allows in place of signature validation.
 pub(super) fn check(
@@ -28,10 +36,11 @@ pub(super) fn check(
     client_id: &str,
     issuer: Option<&str>,
     now_ms: i64,
-) -> Result<IdClaims, SignInFailure> {
+) -> Result<Checked, SignInFailure> {
     #[derive(Deserialize)]
     struct Claims {
         iss: Option<String>,
+        sid: Option<String>,
         nonce: Option<String>,
         aud: serde_json::Value,
         exp: Option<i64>,
@@ -67,7 +76,7 @@ pub(super) fn check(
         return Err(SignInFailure::InvalidIdToken("no sub"));
     }
     all.retain(|name, _| !PROTOCOL_CLAIMS.contains(&name.as_str()));
-    Ok(all)
+    Ok(Checked { claims: all, sid: claims.sid.filter(|sid| !sid.is_empty()) })
 }
 
 #[cfg(test)]
@@ -117,8 +126,9 @@ mod tests {
             "iss":"https://op","sub":"u1","name":"Ada","nonce":"n1","aud":"app","exp": 4_000_000_000i64,
             "iat": 1, "at_hash":"h", "sid":"s"
         }));
-        let claims = check(&token, "n1", "app", None, 0).expect("valid");
-        let names: Vec<&str> = claims.keys().map(String::as_str).collect();
+        let checked = check(&token, "n1", "app", None, 0).expect("valid");
+        let names: Vec<&str> = checked.claims.keys().map(String::as_str).collect();
         assert_eq!(names, ["iss", "name", "sub"]);
+        assert_eq!(checked.sid.as_deref(), Some("s"), "the provider's session, for back-channel logout");
     }
 }

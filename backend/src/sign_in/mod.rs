@@ -11,7 +11,11 @@
 //!   refresh that keeps them fresh (one per session at a time).
 //! - `profile`: the user's claims, from the ID token and userinfo.
 //! - `id_token`, `userinfo`: the ID token's checks; the userinfo endpoint.
-//! - `used_states`: the states that reached the callback, so each completes once.
+//! - `used_states`: the states that reached the callback, so each completes
+//!   once; also the `jti`s of logout tokens.
+//! - `backchannel`: back-channel logout (OpenID Connect Back-Channel Logout
+//!   1.0), which ends every session of a provider session or user;
+//!   `logout_token` its token's checks, `jwks` the provider's keys for them.
 //! - `error`: each flow's own failures.
 
 use std::sync::Arc;
@@ -20,27 +24,31 @@ use std::time::Duration;
 use tower_sessions::session::Id;
 use url::Url;
 
+mod backchannel;
 mod code_flow;
 mod end_session;
 mod error;
 mod id_token;
+mod jwks;
+mod logout_token;
 mod profile;
 mod used_states;
 mod user_token;
 mod userinfo;
 
 pub use code_flow::CallbackParams;
-pub use error::{FlowError, SignInError, SignInFailure, UserTokenError, UserTokenFailure};
+pub use error::{FlowError, LogoutError, LogoutFailure, SignInError, SignInFailure, UserTokenError, UserTokenFailure};
 pub use userinfo::Userinfo;
 
 use crate::cluster::Cluster;
 use crate::exchange::Exchange;
 use crate::login_state::LoginStateKey;
 use crate::provider::{Issuer, Provider};
-use crate::session::{SessionBackend, UserGrant};
+use crate::session::{SessionBackend, SessionIndex, UserGrant};
 use crate::single_flight::SingleFlight;
 use crate::token_cache::CachePolicy;
 use end_session::EndSession;
+use jwks::Jwks;
 use used_states::UsedStates;
 
 /// Settings of the three-legged flow.
@@ -120,6 +128,13 @@ struct Shared {
     login_state: LoginStateKey,
     /// States that reached the callback: each completes at most once.
     used_states: UsedStates,
+    /// Sessions by the provider's `sid` and the user's `sub`, for back-channel logout.
+    index: SessionIndex,
+    /// The provider's signing keys, when it publishes them (`jwks_uri`):
+    /// back-channel logout needs them and the issuer.
+    jwks: Option<Jwks>,
+    /// The `jti`s of accepted logout tokens: each is accepted once.
+    used_logout_tokens: UsedStates,
     /// One refresh per session at a time: refresh tokens rotate, so two parallel
     /// refreshes would race and one would be rejected.
     refreshes: SingleFlight<Id, UserGrant, UserTokenError>,
@@ -160,6 +175,11 @@ impl SignInService {
             EndSession { endpoint, post_logout_redirect_uri: settings.post_logout_redirect_url.clone() }
         });
         let login_state = LoginStateKey::derive(&settings.session_key, settings.previous_session_key.as_ref());
+        let jwks = issuer
+            .as_ref()
+            .and_then(|i| i.jwks_url.clone())
+            .map(|url| Jwks::new(url, userinfo.http().clone(), policy.backoff.clone()));
+        let index = SessionIndex::new(cluster.clone());
         Ok(Self(Arc::new(Shared {
             settings,
             exchange,
@@ -171,7 +191,10 @@ impl SignInService {
             issuer,
             end_session,
             login_state,
-            used_states: UsedStates::default(),
+            used_states: UsedStates::new("used_state"),
+            index,
+            jwks,
+            used_logout_tokens: UsedStates::new("used_logout_jti"),
             refreshes: SingleFlight::default(),
         })))
     }

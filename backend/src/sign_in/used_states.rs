@@ -6,6 +6,9 @@
 //! copied the cookie before still holds it. Claims live in memory and, with
 //! several replicas, in Redis (`SET NX`), so a replay is refused on any replica.
 //! Only a hash of the state is kept.
+//!
+//! The same single-use record serves the `jti` of back-channel logout tokens
+//! (under its own Redis key kind), so a replayed logout token is refused too.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -18,9 +21,10 @@ use crate::cluster::{Cluster, ClusterError};
 /// Expired claims are swept once the map has grown by this many since the last sweep.
 const SWEEP_EVERY: usize = 1024;
 
-/// Used states, local and (with Redis) shared.
-#[derive(Default)]
+/// Used states (or logout token ids), local and (with Redis) shared.
 pub(super) struct UsedStates {
+    /// The Redis key kind: `used_state`, `used_logout_jti`.
+    kind: &'static str,
     /// The hash of each used state and when it may be forgotten (Unix ms).
     /// A std `Mutex`: never held across an `.await`.
     local: Mutex<Local>,
@@ -33,6 +37,11 @@ struct Local {
 }
 
 impl UsedStates {
+    /// Claims kept under the Redis key kind `kind`.
+    pub(super) fn new(kind: &'static str) -> Self {
+        Self { kind, local: Mutex::default() }
+    }
+
     /// Marks `state` used until `expires_at_ms`; false if it already was, here
     /// or (with `cluster`) on any replica.
     pub(super) async fn claim(
@@ -48,7 +57,7 @@ impl UsedStates {
         }
         let Some(cluster) = cluster else { return Ok(true) };
         let ttl = Duration::from_millis(u64::try_from(expires_at_ms - now_ms).unwrap_or(0).max(1));
-        cluster.claim_once("used_state", &hex(&hash), ttl).await
+        cluster.claim_once(self.kind, &hex(&hash), ttl).await
     }
 
     fn claim_locally(&self, hash: [u8; 32], expires_at_ms: i64, now_ms: i64) -> bool {
@@ -83,7 +92,7 @@ mod tests {
     /// A state is claimed once until it expires; others are independent.
     #[tokio::test]
     async fn a_state_is_claimed_once_until_it_expires() {
-        let used = UsedStates::default();
+        let used = UsedStates::new("used_state");
         assert!(used.claim(None, "a", 100, 0).await.expect("local"));
         assert!(!used.claim(None, "a", 100, 50).await.expect("local"), "replay");
         assert!(used.claim(None, "b", 100, 50).await.expect("local"));
@@ -93,7 +102,7 @@ mod tests {
     /// Expired claims are swept, so memory follows the sign-ins of the last ten minutes.
     #[tokio::test]
     async fn expired_claims_are_swept() {
-        let used = UsedStates::default();
+        let used = UsedStates::new("used_state");
         for i in 0..SWEEP_EVERY * 3 {
             let now = i64::try_from(i).expect("small");
             assert!(used.claim(None, &i.to_string(), now + 10, now).await.expect("local"));

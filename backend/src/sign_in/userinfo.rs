@@ -19,6 +19,11 @@ impl Userinfo {
         Self { url, http }
     }
 
+    /// The HTTP client, shared with the other requests of sign-in.
+    pub(super) fn http(&self) -> &Transport {
+        &self.http
+    }
+
     pub fn is_configured(&self) -> bool {
         self.url.is_some()
     }

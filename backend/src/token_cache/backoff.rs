@@ -54,7 +54,7 @@ impl BackoffPolicy {
 
 /// One cache's window: the consecutive failures and when the window closes.
 #[derive(Debug)]
-pub(super) struct Backoff {
+pub struct Backoff {
     policy: BackoffPolicy,
     /// A std `Mutex`: held only to read or replace two fields, never across an `.await`.
     state: Mutex<State>,
@@ -67,12 +67,12 @@ struct State {
 }
 
 impl Backoff {
-    pub(super) fn new(policy: BackoffPolicy) -> Self {
+    pub fn new(policy: BackoffPolicy) -> Self {
         Self { policy, state: Mutex::new(State::default()) }
     }
 
     /// `Err(BackingOff)` with the time left while the window is open.
-    pub(super) fn check(&self, now: Instant) -> Result<(), ExchangeError> {
+    pub fn check(&self, now: Instant) -> Result<(), ExchangeError> {
         let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         match state.until {
             Some(until) if now < until => Err(ExchangeError::BackingOff { retry_after: until - now }),
@@ -82,7 +82,7 @@ impl Backoff {
 
     /// Opens the window after a failed request. A window learned from another
     /// replica (`BackingOff`) is adopted as is and does not count as a failure here.
-    pub(super) fn record_failure(&self, error: &ExchangeError, now: Instant) {
+    pub fn record_failure(&self, error: &ExchangeError, now: Instant) {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         if !matches!(error, ExchangeError::BackingOff { .. }) {
             state.failures = state.failures.saturating_add(1);
@@ -91,7 +91,7 @@ impl Backoff {
         state.until = Some(now + window);
     }
 
-    pub(super) fn record_success(&self) {
+    pub fn record_success(&self) {
         *self.state.lock().unwrap_or_else(PoisonError::into_inner) = State::default();
     }
 }

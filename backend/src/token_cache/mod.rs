@@ -22,7 +22,7 @@ mod shared;
 mod source;
 mod stored;
 
-pub use backoff::BackoffPolicy;
+pub use backoff::{Backoff, BackoffPolicy};
 pub use policy::CachePolicy;
 pub use shared::SharedSource;
 pub use source::{JwtBearerSource, TokenSource};
