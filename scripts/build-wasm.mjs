@@ -3,7 +3,8 @@
 // www/vendor/token-wasm/ for the demo page. Steps: cargo (wasm-release
 // profile) → wasm-bindgen --target web (CLI pinned to Cargo.lock) → wasm-opt -Oz
 // (binaryen from node_modules) → esbuild bundles of the two entries
-// (js/index.js, js/embedded.js) with the glue, and of the React and Vue
+// (js/index.js, whose glue is a file of its own, and js/embedded.js with the
+// glue inside), and of the React and Vue
 // bindings (js/react.js, js/vue.js) once per entry → package files, whose
 // name, description and keywords come from token-wasm/Cargo.toml. Honours
 // CARGO_TARGET_DIR.
@@ -68,7 +69,7 @@ const staging = join(targetDir, 'token-wasm-bindgen');
 rmSync(staging, { recursive: true, force: true });
 mkdirSync(staging, { recursive: true });
 run('wasm-bindgen', ['--target', 'web', '--no-typescript', '--out-dir', staging, '--out-name', 'token_wasm', built]);
-for (const file of ['index.js', 'embedded.js', 'client.js', 'session.js', 'loader.js', 'listeners.js', 'early.js']) cpSync(join(crate, 'js', file), join(staging, file));
+for (const file of ['index.js', 'embedded.js', 'client.js', 'session.js', 'loader.js', 'listeners.js', 'early.js', 'answer.js']) cpSync(join(crate, 'js', file), join(staging, file));
 
 // The entries always pass the module's source to the glue's init; its own
 // fallback `new URL('token_wasm_bg.wasm', import.meta.url)` would make
@@ -104,9 +105,9 @@ const wasm = join(staging, 'token_wasm_bg.wasm');
 run(join(root, 'node_modules', '.bin', 'wasm-opt'), ['-Oz', '--converge', '--zero-filled-memory', '--low-memory-unused', '--strip-debug', '--strip-producers', ...WASM_FEATURES, wasm, '-o', wasm]);
 cpSync(wasm, join(pkg, 'token_wasm_bg.wasm'));
 
-// Each entry and the wasm-bindgen glue become one minified ES module: one
-// request instead of two, one gzip stream (the two share many words), and
-// glue exports the API does not use (`initSync`) are dropped. esbuild keeps
+// Each entry becomes one minified ES module, embedded.js with the
+// wasm-bindgen glue inside; index.js's glue is a second file, loaded with the
+// .wasm. Glue exports the API does not use (`initSync`) are dropped. esbuild keeps
 // `new URL('./token_wasm_bg.wasm', import.meta.url)` intact for bundlers;
 // embedded.js gets the module bytes inlined by the binary loader. Source maps
 // point stack traces at js/*.js rather than at minified code.
@@ -119,14 +120,29 @@ const bundle = (options) => build({
   sourcemap: 'linked',
   ...options,
 });
-for (const entry of ['index.js', 'embedded.js']) {
-  await bundle({
-    entryPoints: [join(staging, entry)],
-    outfile: join(pkg, entry),
-    loader: { '.wasm': 'binary' },
-    plugins: [sharedErrorClass],
-  });
-}
+// index.js leaves the glue out (it imports it dynamically: see js/loader.js),
+// and the glue, its own file, takes `TokenError` from index.js, so the two
+// share one class without a third file the entry would have to wait for.
+const external = (filter, path) => ({
+  name: `external ${path}`,
+  setup(b) { b.onResolve({ filter }, () => ({ path, external: true })); },
+});
+await bundle({
+  entryPoints: [join(staging, 'index.js')],
+  outfile: join(pkg, 'index.js'),
+  plugins: [sharedErrorClass, external(/^\.\/token_wasm\.js$/, './token_wasm.js')],
+});
+await bundle({
+  entryPoints: [glue],
+  outfile: join(pkg, 'token_wasm.js'),
+  plugins: [external(/\/js\/error\.js$/, './index.js')],
+});
+await bundle({
+  entryPoints: [join(staging, 'embedded.js')],
+  outfile: join(pkg, 'embedded.js'),
+  loader: { '.wasm': 'binary' },
+  plugins: [sharedErrorClass],
+});
 
 // The bindings import the package by its name; each is built once per entry,
 // with that import pointed at the entry of the same export condition, so an

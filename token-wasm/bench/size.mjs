@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Shipped size of the built package (run `npm run build` first), gzip -9:
-// 1. the package's files (.wasm and the production entry index.js);
+// 1. the package's files (.wasm, the production entry index.js and its glue token_wasm.js);
 // 2. what a page downloads when an app bundles it: the `vite build` of
 //    tests/fixtures/vite-app (an app that imports the package by its npm name),
 //    its JS chunk and the .wasm asset Vite emits. This is the figure README and
@@ -31,8 +31,8 @@ const table = (title, rows) => {
   return total;
 };
 
-// index.js is js/index.js bundled with the wasm-bindgen glue (scripts/build-wasm.mjs).
-const files = table('token-wasm package file', ['token_wasm_bg.wasm', 'index.js'].map((f) => [f, measure(join(pkg, f))]));
+// index.js is js/index.js bundled; token_wasm.js the wasm-bindgen glue it imports with the .wasm (scripts/build-wasm.mjs).
+const files = table('token-wasm package file', ['token_wasm_bg.wasm', 'index.js', 'token_wasm.js'].map((f) => [f, measure(join(pkg, f))]));
 
 // The fixture's `file:` dependency, linked as `npm install` would (see tests/e2e/vite-app.test.mjs).
 const link = join(app, 'node_modules', 'token-wasm');

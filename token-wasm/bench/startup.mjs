@@ -7,8 +7,9 @@
 //    3 s by the server (target ≤ 1.1×);
 // 2. first token: `await getAccessToken()` against a page that fetches
 //    /api/token with plain `fetch` and reads the JSON (target ≤ 1.2×).
-//    Measured with the app's HTML as is, and with the README's
-//    `<link rel="preload" as="fetch" crossorigin>` for the .wasm.
+//    Measured with the app's HTML as is, with the README's
+//    `<link rel="preload" as="fetch" crossorigin>` for the .wasm, and with a
+//    client that does not share tokens across tabs (no lock check first).
 // Times are `performance.now()` at the mark (ms since navigation start). Each
 // comparison runs with no added latency and with a 40 ms round trip (Chromium's
 // network emulation, the same for every page).
@@ -39,6 +40,10 @@ const APPS = {
   'render-without': RENDER,
   'token-with': `import { getAccessToken } from './index.js';
     const token = await getAccessToken(); if (!token) throw new Error('no token'); window.mark = performance.now();`,
+  // The same with a client that works alone (no Web Locks check before the
+  // request): what sharing one request across tabs costs the first token.
+  'token-alone': `import { TokenClient } from './index.js';
+    const token = await new TokenClient({ shareAcrossTabs: false }).getAccessToken(); if (!token) throw new Error('no token'); window.mark = performance.now();`,
   'token-fetch': `const r = await fetch('/api/token', { headers: { Accept: 'application/json', 'X-Requested-With': 'token-wasm' } });
     const { access_token } = await r.json(); if (!access_token) throw new Error('no token'); window.mark = performance.now();`,
 };
@@ -63,6 +68,7 @@ const PAGES = {
 for (const prefix of Object.keys(PACKAGES)) {
   PAGES[`/${prefix}/token-with`] = page(`/${prefix}/bench-token-with.js`);
   PAGES[`/${prefix}/token-with-preload`] = page(`/${prefix}/bench-token-with.js`, preload(prefix));
+  PAGES[`/${prefix}/token-alone`] = page(`/${prefix}/bench-token-alone.js`);
 }
 
 const server = createServer(async (req, res) => {
@@ -147,6 +153,7 @@ try {
     const which = prefix === 'pkg' ? '' : `, ${prefix} (${PACKAGES[prefix]})`;
     tokenRows.push([`first token (baseline: plain \`fetch\`)${which}`, `/${prefix}/token-with`]);
     tokenRows.push([`first token, .wasm preloaded${which}`, `/${prefix}/token-with-preload`]);
+    tokenRows.push([`first token, \`shareAcrossTabs: false\`${which}`, `/${prefix}/token-alone`]);
   }
   for (const latency of [0, 40]) {
     const render = await measure(['/render-with', '/render-without'], latency);

@@ -7,12 +7,13 @@
 // The module loads in the background (see loader.js): a client made before
 // it is ready connects to the wasm once it is, so constructing one never
 // throws, and its first call meanwhile sends the token request (early.js),
-// which the wasm adopts; bad options, like a module that cannot load, reject every
-// call with a `TokenError` and show in `getState().lastError`.
-import { TokenClient as WasmClient } from './token_wasm.js';
+// which the wasm adopts; a successful answer goes to the callers at once,
+// before the module is ready (answer.js). Bad options, like a module that
+// cannot load, reject every call with a `TokenError` and show in
+// `getState().lastError`.
 import { TokenError } from './error.js';
 import { dispatch, subscribe } from './listeners.js';
-import { isLoaded, whenLoaded } from './loader.js';
+import { isLoaded, wasmClientClass, whenLoaded, whenOnItsWay } from './loader.js';
 import { sendEarly } from './early.js';
 
 export { TokenError };
@@ -21,7 +22,8 @@ export { TokenError };
 const EMPTY = Object.freeze({ status: 'empty', expiresAt: null, fetches: 0, cacheHits: 0, lastError: null });
 
 // Re-judge every client's token when the page wakes up (timers may have been
-// frozen while hidden or offline). Clients are held weakly.
+// frozen while hidden or offline). Clients are held weakly. The listeners are
+// added with the first wasm client, not at import (nothing to wake before).
 const sleepers = new Set();
 const wakeAll = () => {
   if (typeof document !== 'undefined' && document.visibilityState === 'hidden') return;
@@ -30,8 +32,13 @@ const wakeAll = () => {
     if (raw) raw.wake(); else sleepers.delete(ref);
   }
 };
-if (typeof addEventListener === 'function') addEventListener('online', wakeAll);
-if (typeof document !== 'undefined') document.addEventListener('visibilitychange', wakeAll);
+function addSleeper(raw) {
+  if (sleepers.size === 0) {
+    if (typeof addEventListener === 'function') addEventListener('online', wakeAll);
+    if (typeof document !== 'undefined') document.addEventListener('visibilitychange', wakeAll);
+  }
+  sleepers.add(new WeakRef(raw));
+}
 
 export class TokenClient {
   #options;
@@ -45,7 +52,20 @@ export class TokenClient {
   #isCalled = false;
   /** That early request (early.js), until it is handed to the wasm. */
   #early = null;
-  #fast = { promise: null, until: 0, hits: 0 }; // shared with the wasm change hook, not with `this`
+  /**
+   * `Promise` of the early request's token for callers before the module is
+   * ready (`{ value, expiresAt, freshUntil }` or `null`: ask the module);
+   * calls after `clear()` do not wait for it.
+   */
+  #earlyToken = null;
+  /** What `getState()` shows of the early request until the wasm client exists. */
+  #earlyState = null;
+  /** Whether `clear()` came while an early request was out: the wasm client must not cache its token. */
+  #isEarlyCleared = false;
+  // Shared with the wasm change hook, not with `this`. `told` is the change
+  // the JS already told the listeners before the module (its first
+  // notification, if the same, is not told twice).
+  #fast = { promise: null, until: 0, hits: 0, told: undefined };
   #changeListeners = new Set();
   #errorListeners = new Set();
   #snapshot = EMPTY;
@@ -70,9 +90,52 @@ export class TokenClient {
    * after the module's download and compile.
    */
   #sendEarly() {
-    if (this.#isCalled || this.#raw || isLoaded()) return;
+    // Not once the module failed: no module would read the answer.
+    if (this.#isCalled || this.#raw || this.#failure || isLoaded()) return;
     this.#isCalled = true;
-    this.#early = sendEarly(this.#options);
+    const early = sendEarly(this.#options);
+    this.#early = early;
+    if (!early) return;
+    early.decided.then((isSent) => {
+      if (isSent && !this.#raw && !this.#earlyState && !this.#isEarlyCleared) this.#earlyState = { status: 'refreshing', fetches: 1 };
+    });
+    this.#earlyToken = Promise.all([early.token, whenOnItsWay()]).then(([got, isOnItsWay]) => {
+      if (!got || !isOnItsWay || this.#failure) return null;
+      // Before the module, this client shows and tells the token as the
+      // module will once it stored it (then without telling it again). After
+      // `clear()` it still answers the calls that were waiting, as a request
+      // in flight does in the module.
+      if (!this.#raw && !this.#isEarlyCleared) this.#holdEarly(got);
+      return got;
+    });
+  }
+
+  /** Serve `token` (the early request's) from the fast path, show it in the state and tell the listeners. */
+  #holdEarly(token) {
+    const fast = this.#fast;
+    fast.promise = Promise.resolve(token.value);
+    fast.until = token.freshUntil;
+    fast.told = token.value;
+    this.#earlyState = { status: 'fresh', expiresAt: token.expiresAt, fetches: 1 };
+    if (this.#changeListeners.size) dispatch(this.#changeListeners, token.value, this.getState());
+  }
+
+  /**
+   * A call made before the module is ready: answered with the early
+   * request's token if its answer gave one that is still usable (for a
+   * viewer callback, at least 1 s, as the module requires), else by the module.
+   */
+  #beforeModule(onReady) {
+    const viaModule = () => this.#connected((raw) => raw.getAccessToken(onReady));
+    const early = this.#earlyToken;
+    if (!early) return viaModule();
+    return early.then((token) => {
+      const usableMs = (token?.freshUntil ?? 0) - Date.now();
+      if (this.#failure || usableMs < (onReady ? 1000 : 1)) return viaModule();
+      if (!onReady) return token.value;
+      onReady(token.value, Math.max(1, Math.floor(usableMs / 1000)));
+      return undefined;
+    });
   }
 
   /** Gives the early request's answer to the wasm client, or abandons it if there is none. */
@@ -93,7 +156,7 @@ export class TokenClient {
       return fast.promise;
     }
     this.#sendEarly();
-    return this.#raw ? this.#raw.getAccessToken(onReady) : this.#connected((raw) => raw.getAccessToken(onReady));
+    return this.#raw ? this.#raw.getAccessToken(onReady) : this.#beforeModule(onReady);
   }
 
   authorizedFetch(input, init) {
@@ -110,7 +173,17 @@ export class TokenClient {
   }
 
   clear() {
-    this.#raw?.clear();
+    this.#earlyToken = null;
+    if (this.#raw) return this.#raw.clear();
+    if (!this.#early) return;
+    // The module will adopt the early answer: it must not cache it either.
+    this.#isEarlyCleared = true;
+    const wasHeld = this.#earlyState?.status === 'fresh';
+    this.#earlyState = null;
+    Object.assign(this.#fast, { promise: null, until: 0 });
+    if (!wasHeld) return;
+    this.#fast.told = null;
+    if (this.#changeListeners.size) dispatch(this.#changeListeners, null, this.getState());
   }
 
   /** What a UI may show; the same (frozen) object until something in it changes. */
@@ -133,7 +206,7 @@ export class TokenClient {
       const { code, message, status } = this.#failure;
       return { ...EMPTY, status: 'error', lastError: { code, message, status } };
     }
-    return EMPTY;
+    return this.#earlyState ? { ...EMPTY, ...this.#earlyState, cacheHits: this.#fast.hits } : EMPTY;
   }
 
   /** Runs `call` with the wasm client, once there is one; rejects with the failure otherwise. */
@@ -154,13 +227,16 @@ export class TokenClient {
     // Weak, so the hook held by wasm does not keep this client alive.
     const me = new WeakRef(this);
     try {
+      const WasmClient = wasmClientClass();
       this.#raw = new WasmClient(
         this.#options,
         (token, promise, until) => {
           fast.promise = promise;
           fast.until = until;
+          const isTold = token === fast.told;
+          fast.told = undefined;
           const client = me.deref();
-          if (client && changeListeners.size) dispatch(changeListeners, token, client.getState());
+          if (client && changeListeners.size && !isTold) dispatch(changeListeners, token, client.getState());
         },
         (error) => dispatch(errorListeners, error),
       );
@@ -170,7 +246,9 @@ export class TokenClient {
       return Promise.reject(error);
     }
     this.#handEarly();
-    sleepers.add(new WeakRef(this.#raw));
+    this.#earlyState = null;
+    if (this.#isEarlyCleared) this.#raw.clear();
+    addSleeper(this.#raw);
     return Promise.resolve(this.#raw);
   }
 }

@@ -14,6 +14,10 @@
 // only while holding the endpoint's Web Lock with no other tab of that
 // endpoint open (no tab to ask for a token first), and the lock is held until
 // the wasm has stored the token and posted it to the tabs that joined since.
+//
+// A successful answer also goes straight to the first callers (answer.js),
+// before the module is ready; the module still adopts it as above.
+import { readEarlyToken } from './answer.js';
 
 // A page's first Web Locks call sets up the connection to the browser's lock
 // service, ~10-30 ms in Chromium, which the first early request would wait
@@ -27,10 +31,13 @@ const CREDENTIALS = new Set(['omit', 'same-origin', 'include']);
 
 /**
  * Sends the first request for a client with `options`, or not: returns
- * `null` (nothing sent: the wasm will ask), or `{ decided, hand }` where
- * `decided` resolves to whether the request went out and `hand(adopt)` gives
- * its answer to the wasm (`adopt(answerPromise)` returns the flight) or, with
- * no `adopt` (the module or the options failed), abandons it.
+ * `null` (nothing sent: the wasm will ask), or `{ decided, token, hand }`
+ * where `decided` resolves to whether the request went out, `token` to the
+ * token its answer gives callers before the module is ready (`{ value,
+ * expiresAt, freshUntil }`, epoch ms) or `null` (not sent, or an answer for the module
+ * to judge), and `hand(adopt)` gives its answer to the wasm
+ * (`adopt(answerPromise)` returns the flight) or, with no `adopt` (the module
+ * failed), abandons it.
  */
 export function sendEarly(options) {
   const request = readRequest(options);
@@ -50,19 +57,26 @@ export function sendEarly(options) {
       .catch((cause) => ({ cause, timedOut: controller.signal.aborted }))
       .finally(() => clearTimeout(timer));
     // A module that stays stuck loading must not keep the other tabs from
-    // their token: the lock goes `timeoutMs` after the answer at the latest.
-    answer.then(() => setTimeout(() => release(), request.timeoutMs));
+    // their token: the lock goes `timeoutMs` after the answer at the latest
+    // (only a shared request holds one; a timer would also keep Node running).
+    if (isShared) answer.then(() => setTimeout(() => release(), request.timeoutMs));
   };
   let decided;
   if (isShared) {
     // The wasm's lock name for this endpoint, and its tabs' presence locks.
     const name = `token-wasm:${request.endpoint}`;
     decided = new Promise((resolve) => {
+      // Asked together with the lock (one round trip to the lock service, not
+      // two). The browser answers them in order, so a tab that got a token
+      // between the two would have had to take and release the endpoint's
+      // lock in between: the lock's holder knows every tab open before it.
+      const open = locks.query();
+      open.catch(() => {});
       locks.request(name, { ifAvailable: true }, async (lock) => {
         // Another tab is asking the server, or a tab that may hold a token is
         // open: the wasm's own path (wait for the lock, ask the tabs) applies.
         if (!lock || isAbandoned) return resolve(false);
-        const { held = [] } = await locks.query();
+        const { held = [] } = await open;
         if (isAbandoned || held.some((other) => other.name.startsWith(`${name}:member:`))) return resolve(false);
         send();
         resolve(true);
@@ -73,8 +87,16 @@ export function sendEarly(options) {
     send();
     decided = Promise.resolve(true);
   }
+  const token = decided.then((isSent) => isSent && answer.then((got) => {
+    const read = readEarlyToken(got, request.leewayMs);
+    if (!read) return null;
+    // Judged from now, as the module's cache will (`finish_ok`).
+    const expiresAt = Date.now() + read.expiresIn * 1000;
+    return { value: read.accessToken, expiresAt, freshUntil: expiresAt - request.leewayMs };
+  })).then((read) => read || null);
   return {
     decided,
+    token,
     hand(adopt) {
       if (!adopt) isAbandoned = true;
       if (!answer) return;
@@ -90,10 +112,14 @@ export function sendEarly(options) {
   };
 }
 
+/** Whether `value` is a number from `min` to `max` (NaN is not), as options.rs `within`. */
+const within = (value, min, max) => typeof value === 'number' && value >= min && value <= max;
+
 /**
  * The request the wasm would send for `options`, or `null` when JS cannot
- * tell (an option it does not read, or one the wasm will refuse) or there is
- * no page to resolve the endpoint against.
+ * tell (an option it does not read, or one the wasm will refuse: its token
+ * then goes to no caller before the wasm refused the options) or there is no
+ * page to resolve the endpoint against.
  */
 function readRequest(options = {}) {
   if (options === null) options = {};
@@ -102,8 +128,12 @@ function readRequest(options = {}) {
   const credentials = options.credentials ?? 'same-origin';
   const timeoutMs = options.timeoutMs ?? 10_000;
   const share = options.shareAcrossTabs ?? true;
+  const leewaySeconds = options.leewaySeconds ?? 60;
+  const retries = options.retries ?? 2;
   if (typeof endpoint !== 'string' || endpoint === '' || !CREDENTIALS.has(credentials) || typeof share !== 'boolean'
-    || typeof timeoutMs !== 'number' || !(timeoutMs >= 1 && timeoutMs <= 600_000)) return null;
+    || !within(timeoutMs, 1, 600_000) || !within(leewaySeconds, 0, 86_400) || !within(retries, 0, 10)
+    || !Number.isInteger(retries) || !within(options.retryDelayMs ?? 300, 0, 60_000)
+    || typeof (options.refreshAhead ?? false) !== 'boolean') return null;
   if (options.headers !== undefined && (options.headers === null || typeof options.headers !== 'object')) return null;
   let headers;
   try {
@@ -115,5 +145,5 @@ function readRequest(options = {}) {
   }
   if (!headers.has('accept')) headers.set('Accept', 'application/json');
   headers.set('X-Requested-With', 'token-wasm');
-  return { endpoint, credentials, timeoutMs, share, headers };
+  return { endpoint, credentials, timeoutMs, share, headers, leewayMs: leewaySeconds * 1000 };
 }

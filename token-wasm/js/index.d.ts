@@ -4,7 +4,8 @@
  * backoff, refreshed before expiry. Importing the module starts loading the
  * wasm in the background and returns at once; no init call is needed, and the
  * first call that needs the module waits for it (a first token request goes
- * out at once, while the module loads). Importing never throws, in a
+ * out at once, while the module loads, and a good answer reaches the callers
+ * without waiting for the module). Importing never throws, in a
  * browser or outside one (Node, server-side rendering).
  *
  * The types use the fetch types (`Request`, `Response`, `RequestInit`,

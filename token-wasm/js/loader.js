@@ -4,26 +4,75 @@
 // awaits `whenLoaded()`. A module that cannot load (a missing or mis-served
 // .wasm, a Content Security Policy without 'wasm-unsafe-eval') becomes one
 // `TokenError` with code `module_unavailable`, which every such call rejects with.
-import init from './token_wasm.js';
+//
+// The wasm-bindgen glue (token_wasm.js) is not part of the entry: index.js
+// imports it dynamically, so an app parses and runs only the small entry
+// before its first render (issue 19 item 1), and the glue arrives while the
+// .wasm downloads. The first token does not need it (early.js, answer.js).
 import { MODULE_UNAVAILABLE, TokenError } from './error.js';
 
 /** Settles once: resolves when the module is ready, rejects with the `TokenError`. */
 let loading = null;
-let isReady = false;
+/** The glue module once the wasm is instantiated (its `TokenClient`). */
+let glue = null;
+/** Resolves to whether the module is on its way (see `whenOnItsWay`). */
+let onItsWay = Promise.resolve(false);
 
-/** Starts loading the module from `source` (a URL, or the bytes; see the entries). */
-export function load(source) {
-  loading = init({ module_or_path: source }).then(
-    () => { isReady = true; },
-    (cause) => { throw unavailable(cause); },
-  );
-  // Reported by the calls that need the module, not as an unhandled rejection.
+/**
+ * Starts loading the module from `source` (a URL, or the bytes; see the
+ * entries) with the glue that `importGlue()` resolves to.
+ */
+export function load(source, importGlue) {
+  // The download starts now, before the glue is there to instantiate it.
+  const module = source instanceof URL ? fetch(source) : source;
+  const gluing = importGlue();
+  onItsWay = Promise.all([module, gluing]).then(([got]) => !(got instanceof Response && !got.ok) && canCompile(), () => false);
+  loading = gluing
+    .then(async (loaded) => {
+      await loaded.default({ module_or_path: module });
+      glue = loaded;
+    })
+    .catch((cause) => { throw unavailable(cause); });
+  // Reported by the calls that need the module, not as unhandled rejections.
   loading.catch(() => {});
+  module.catch?.(() => {});
+}
+
+/**
+ * Resolves to whether the module is on its way: the .wasm answered with a
+ * success (or came inlined), the glue loaded, and the page may compile
+ * WebAssembly. Early tokens (client.js) wait for this much, so that a module
+ * that cannot load still rejects every call with `module_unavailable`, as
+ * the first call finds out about as soon as the token arrives.
+ */
+export function whenOnItsWay() {
+  return onItsWay;
+}
+
+/** The smallest module (header only). */
+const EMPTY_MODULE = new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]);
+
+/**
+ * Whether a Content Security Policy lets the page compile WebAssembly
+ * (`'wasm-unsafe-eval'`): compiling the empty module throws if not (and
+ * reports the same violation the module's own compile will).
+ */
+function canCompile() {
+  try {
+    return new WebAssembly.Module(EMPTY_MODULE) instanceof WebAssembly.Module;
+  } catch {
+    return false;
+  }
+}
+
+/** The wasm `TokenClient` class once the module is ready, else `null`. */
+export function wasmClientClass() {
+  return glue?.TokenClient ?? null;
 }
 
 /** Whether the module is ready now (clients then start without waiting). */
 export function isLoaded() {
-  return isReady;
+  return glue !== null;
 }
 
 /** Resolves once the module is ready; rejects with the `module_unavailable` `TokenError`. */
@@ -41,7 +90,7 @@ function unavailable(cause) {
   const message = /content.security.policy|\bCSP\b|unsafe-eval/i.test(reason)
     ? `token-wasm could not compile its WebAssembly module: the page's Content Security Policy refuses it. `
       + `Add 'wasm-unsafe-eval' to script-src (${reason})`
-    : `token-wasm could not load its WebAssembly module (${reason}). Serve token_wasm_bg.wasm next to the `
-      + `package entry as application/wasm; under a Content Security Policy, script-src needs 'wasm-unsafe-eval'.`;
+    : `token-wasm could not load its WebAssembly module (${reason}). Serve token_wasm_bg.wasm (as application/wasm) `
+      + `and token_wasm.js next to the package entry; under a Content Security Policy, script-src needs 'wasm-unsafe-eval'.`;
   return new TokenError(message, MODULE_UNAVAILABLE, { cause });
 }

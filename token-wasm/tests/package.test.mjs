@@ -40,7 +40,7 @@ async function until(condition, what) {
 }
 /** The open session event streams (`/api/user/session/events`), ended by `/end-session`. */
 const sessionStreams = new Set();
-/** Resolves the held .wasm response (see `/held/`); replaced for each engine. */
+/** Resolves the held .wasm response body (see `/held/`); replaced for each engine. */
 let releaseHeldWasm = () => {};
 let heldWasm = Promise.resolve();
 
@@ -88,11 +88,14 @@ before(async () => {
     if (served) {
       const [, prefix, name] = served;
       if (prefix === 'broken' && name.endsWith('.wasm')) return json(404, { error: 'not_found' });
-      if (prefix === 'held' && name.endsWith('.wasm')) await heldWasm;
       const file = normalize(join(pkg, name));
       if (file.startsWith(pkg) && existsSync(file)) {
         res.writeHead(200, { 'Content-Type': types[extname(file)] ?? 'application/octet-stream' });
-        return res.end(await readFile(file));
+        const body = await readFile(file);
+        // A slow download: the answer and its first bytes come (Firefox
+        // resolves `fetch` only with some of the body), the rest waits for the test.
+        if (prefix === 'held' && name.endsWith('.wasm')) { res.write(body.subarray(0, 1024)); await heldWasm; return res.end(body.subarray(1024)); }
+        return res.end(body);
       }
     }
     json(404, { error: 'not_found' });
@@ -153,15 +156,18 @@ for (const engine of ENGINES) {
 
     /**
      * Importing returns before the .wasm arrived. The first call sends the
-     * token request at once, while the module loads (early.js), and the
-     * module adopts its answer: every call made meanwhile shares that one
-     * request, which is the request the module itself would send.
+     * token request at once, while the module loads (early.js); its token
+     * reaches the callers before the module is ready (answer.js), and the
+     * module adopts the same answer: every call made meanwhile shares that
+     * one request, which is the request the module itself would send.
      */
     test('importing does not wait for the wasm; the first call sends the request while it loads', async () => {
       await browser.goto(`${origin}/held/`);
       await browser.waitFor(() => window.ready === true);
       assert.equal(count('/held/token-wasm/token_wasm_bg.wasm'), 1, 'the import started the .wasm download');
       await evaluate(() => {
+        window.heard = [];
+        window.tw.onTokenChange((token, state) => window.heard.push({ token, status: state.status }));
         const answer = (promise) => promise.then((token) => ({ token }), (e) => ({ code: e.code }));
         window.held = Promise.all([
           answer(window.tw.getAccessToken()),
@@ -172,9 +178,27 @@ for (const engine of ENGINES) {
         window.heldState = window.tw.getState();
       });
       await until(() => count('/api/token') === 1, 'the token request went out');
+      // The .wasm is still held back: the token and the viewer's callback come from the JS.
+      const early = await evaluate(async () => {
+        const token = await window.tw.getAccessToken();
+        const viewer = await new Promise((done) => window.tw.getAccessToken((t, seconds) => done({ t, seconds })));
+        const again = await window.tw.getAccessToken();
+        return { token, viewer, again, heard: [...window.heard], state: window.tw.getState() };
+      });
       assert.equal(count('/held/token-wasm/token_wasm_bg.wasm'), 1, 'the .wasm is still held back');
+      assert.equal(early.token, 'app-token-1');
+      assert.equal(early.viewer.t, 'app-token-1');
+      assert.ok(early.viewer.seconds > 3000 && early.viewer.seconds <= 3540, `the viewer is told the life left under the leeway (${early.viewer.seconds} s)`);
+      // The state and the listeners show the token as the module will.
+      assert.deepEqual(early.heard, [{ token: 'app-token-1', status: 'fresh' }]);
+      assert.equal(early.state.status, 'fresh');
+      assert.equal(early.state.fetches, 1);
+      assert.ok(early.state.cacheHits >= 1, 'the last call was answered from the cache');
+      assert.ok(Math.abs(early.state.expiresAt - Date.now() - 3600_000) < 60_000, `expiresAt ${early.state.expiresAt}`);
+      assert.equal(early.again, 'app-token-1');
       releaseHeldWasm();
       const r = await evaluate(async () => ({ answers: await window.held, before: window.heldState, after: window.tw.getState() }));
+      assert.deepEqual(await evaluate(() => window.heard), early.heard, 'the module storing the same token is not told again');
       const [first, second, viewer, echo] = r.answers;
       assert.match(first.token, /^app-token-1$/);
       assert.deepEqual([second.token, viewer.token, echo.authorization], [first.token, first.token, `Bearer ${first.token}`]);
@@ -190,6 +214,33 @@ for (const engine of ENGINES) {
       assert.deepEqual(tokenRequests[0], tokenRequests[1]);
       assert.equal(tokenRequests[0]['x-requested-with'], 'token-wasm');
       assert.equal(tokenRequests[0].accept, 'application/json');
+      counts.delete('/api/token');
+    });
+
+    /**
+     * `clear()` before the module is ready drops the early token here and in
+     * the module that then adopts its answer: the next call asks again.
+     */
+    test('clear() before the module is ready drops the early token for good', async () => {
+      heldWasm = new Promise((r) => { releaseHeldWasm = r; });
+      counts.delete('/api/token');
+      await browser.goto(`${origin}/held/`);
+      await browser.waitFor(() => window.ready === true);
+      const early = await evaluate(async () => {
+        window.heard = [];
+        window.tw.onTokenChange((token) => window.heard.push(token));
+        const token = await window.tw.getAccessToken();
+        window.tw.clear();
+        return { token, state: window.tw.getState() };
+      });
+      assert.equal(early.token, 'app-token-1');
+      assert.equal(early.state.status, 'empty');
+      releaseHeldWasm();
+      const after = await evaluate(async () => ({ token: await window.tw.getAccessToken(), heard: window.heard, state: window.tw.getState() }));
+      assert.equal(after.token, 'app-token-2', 'the module did not keep the cleared token');
+      assert.deepEqual(after.heard, ['app-token-1', null, 'app-token-2']);
+      assert.equal(after.state.fetches, 2);
+      assert.equal(count('/api/token'), 2);
       counts.delete('/api/token');
     });
 
