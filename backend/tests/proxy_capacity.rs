@@ -47,9 +47,10 @@ async fn a_thousand_proxied_requests_at_1024_descriptors_get_200_or_503_never_a_
         }
     }
     let log = broker.stop().await.join("\n");
+    let warnings: Vec<&str> = log.lines().filter(|l| l.contains("WARN") || l.contains("ERROR")).take(5).collect();
     assert!(
         other.is_empty(),
-        "{ok} × 200, {busy} × 503, and {} others: {:?}",
+        "{ok} × 200, {busy} × 503, and {} others: {:?}\nthe broker's first warnings: {warnings:#?}",
         other.len(),
         &other[..10.min(other.len())]
     );
