@@ -56,7 +56,13 @@ impl Drop for Served {
     }
 }
 
-/// A listener on `127.0.0.1` and a port the OS picks.
+/// A listener on `127.0.0.1` and a port the OS picks, with a listen backlog as
+/// deep as the kernel allows (`somaxconn`, 4096 here) rather than tokio's 1024:
+/// a burst of a thousand upstream connections (the proxy's descriptor-budget
+/// test) must not overflow a fake server's accept queue, where a dropped SYN is
+/// retried after 1 s and fails the broker's connect timeout.
 pub async fn bind_loopback() -> TcpListener {
-    TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0")
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.bind(([127, 0, 0, 1], 0).into()).expect("bind 127.0.0.1:0");
+    socket.listen(4096).expect("listen")
 }
