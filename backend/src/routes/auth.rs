@@ -13,7 +13,7 @@ use tower_sessions::Session;
 use tower_sessions::cookie::time::Duration as CookieDuration;
 use tower_sessions::cookie::{Cookie, SameSite};
 
-use super::extract::{SignInState, is_trusted_origin};
+use super::extract::{SignInState, TrustedOrigin};
 use super::forwarded;
 use crate::error::{ApiError, SignInPage, no_store_headers, route_errors};
 use crate::login_state::COOKIE_NAME;
@@ -207,14 +207,10 @@ pub(crate) struct EndSessionBody {
 ))]
 pub(crate) async fn logout(
     State(state): State<SignInState>,
+    _: TrustedOrigin,
     session: Session,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    if let Some(origin) = headers.get(header::ORIGIN)
-        && !is_trusted_origin(&state, origin)
-    {
-        return Err(ApiError::CrossSite("the Origin is not this site"));
-    }
     let end_session = state.service.sign_out(&session).await?;
     let is_fetch = headers.get("x-requested-with").is_some_and(|v| !v.is_empty());
     match (end_session, is_fetch) {

@@ -1,5 +1,6 @@
 //! What the sign-in and user routes share: their state ([`SignInState`]) and
-//! the [`SameSiteCaller`] extractor that guards cookie-authenticated routes.
+//! the [`SameSiteCaller`] and [`TrustedOrigin`] extractors that guard
+//! cookie-authenticated routes.
 
 use std::sync::Arc;
 
@@ -20,7 +21,7 @@ pub struct SignInState {
 }
 
 /// Whether `origin` is ours, or on the allowlist that may call with credentials.
-pub(super) fn is_trusted_origin(state: &SignInState, origin: &HeaderValue) -> bool {
+fn is_trusted_origin(state: &SignInState, origin: &HeaderValue) -> bool {
     origin.to_str().is_ok_and(|o| state.trusted_origins.iter().any(|t| t.eq_ignore_ascii_case(o)))
 }
 
@@ -49,8 +50,30 @@ pub(super) fn check_same_site(headers: &HeaderMap, state: &SignInState) -> Resul
     if headers.get("x-requested-with").is_none_or(|v| v.is_empty()) {
         return Err(ApiError::CrossSite("the X-Requested-With header is missing"));
     }
+    check_origin(headers, state).map(|TrustedOrigin| SameSiteCaller)
+}
+
+/// The `Origin`, when the browser sends one, is ours: the check of routes a
+/// plain form post or an `EventSource` reaches, which cannot send
+/// `X-Requested-With` (`/auth/logout`, the session event stream).
+#[derive(Debug)]
+pub struct TrustedOrigin;
+
+impl<S> FromRequestParts<S> for TrustedOrigin
+where
+    SignInState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        check_origin(&parts.headers, &SignInState::from_ref(state))
+    }
+}
+
+fn check_origin(headers: &HeaderMap, state: &SignInState) -> Result<TrustedOrigin, ApiError> {
     match headers.get(axum::http::header::ORIGIN) {
         Some(origin) if !is_trusted_origin(state, origin) => Err(ApiError::CrossSite("the Origin is not this site")),
-        _ => Ok(SameSiteCaller),
+        _ => Ok(TrustedOrigin),
     }
 }

@@ -31,13 +31,13 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use axum::http::{HeaderName, HeaderValue};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use tower_sessions::Session;
 
-use super::extract::{SignInState, is_trusted_origin};
+use super::extract::{SignInState, TrustedOrigin};
 use crate::error::{ApiError, route_errors};
 use crate::http_headers::{OpenEnded, no_store_headers};
 
@@ -64,14 +64,9 @@ route_errors!(
     ))]
 pub(crate) async fn session_events(
     State(state): State<SignInState>,
+    _: TrustedOrigin,
     session: Session,
-    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    if let Some(origin) = headers.get(header::ORIGIN)
-        && !is_trusted_origin(&state, origin)
-    {
-        return Err(ApiError::CrossSite("the Origin is not this site"));
-    }
     let states = state.service.sessions().follow(session.id()).await?;
     let events = states.map(|authenticated| {
         let data = if authenticated { r#"{"authenticated":true}"# } else { r#"{"authenticated":false}"# };
