@@ -109,15 +109,20 @@ export async function expectSignedOutWithAppToken(app) {
   assert.deepEqual(app.errors, []);
 }
 
-/** Sign in on the dev authorization server's page as `user`; back in the app, their name and their token. */
-export async function signInAndOut(app, user = 'alice') {
-  const { page } = app;
+/** Clicks the app's "Sign in", signs in as `user` on the dev authorization server's page and waits until the app shows the user and their token. */
+async function signInAtDevServer(page, user) {
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.waitForURL((url) => url.pathname === '/authorize');
   await page.locator('#user').fill(user);
   await page.getByRole('button', { name: 'Allow' }).click();
   await page.waitForFunction(() => document.getElementById('user')?.dataset.state === 'signed-in'
     && document.getElementById('user-token')?.dataset.state === 'ok');
+}
+
+/** Sign in on the dev authorization server's page as `user`; back in the app, their name and their token. */
+export async function signInAndOut(app, user = 'alice') {
+  const { page } = app;
+  await signInAtDevServer(page, user);
   await app.settle();
   assert.equal(await page.locator('#user-name').textContent(), user);
   const shown = await page.locator('#user-token').textContent();
@@ -151,12 +156,7 @@ export async function signInAndOut(app, user = 'alice') {
 export async function signedOutElsewhere(app, brokerUrl, user = 'carol') {
   const { page } = app;
   const streamsBefore = app.count('/api/user/session/events');
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL((url) => url.pathname === '/authorize');
-  await page.locator('#user').fill(user);
-  await page.getByRole('button', { name: 'Allow' }).click();
-  await page.waitForFunction(() => document.getElementById('user')?.dataset.state === 'signed-in'
-    && document.getElementById('user-token')?.dataset.state === 'ok');
+  await signInAtDevServer(page, user);
   await until('the session event stream is open', () => app.count('/api/user/session/events') > streamsBefore);
   const userTokens = app.count('/api/user/token');
 
