@@ -14,7 +14,7 @@
 import { TokenError } from './error.js';
 import { dispatch, subscribe } from './listeners.js';
 import { isLoaded, wasmClientClass, whenLoaded, whenOnItsWay } from './loader.js';
-import { sendEarly } from './early.js';
+import { keepLease, sendEarly } from './early.js';
 
 export { TokenError };
 
@@ -246,6 +246,7 @@ export class TokenClient {
       return Promise.reject(error);
     }
     this.#handEarly();
+    keepLease(this.#options);
     this.#earlyState = null;
     if (this.#isEarlyCleared) this.#raw.clear();
     addSleeper(this.#raw);
