@@ -72,11 +72,12 @@ export function sendEarly(options) {
   let decided;
   // The wasm's lock name for this endpoint, and its tabs' presence locks.
   const name = `token-wasm:${request.endpoint}`;
-  // Read before this tab writes its own lease.
+  // Read before this tab writes its own lease (written after the request
+  // went out: the first write of a page's storage costs a few ms).
   const isFirstTab = isShared && hasLiveLease(request.endpoint) === false;
-  if (isShared) keepOpen(request.endpoint);
   if (isFirstTab) {
     send();
+    keepOpen(request.endpoint);
     decided = Promise.resolve(true);
     // Tabs that open meanwhile see the lease and queue for the lock: holding
     // it until the wasm posted the token makes them ask this tab. Taken only
@@ -84,6 +85,7 @@ export function sendEarly(options) {
     // opened in the same instant), and this answer is as good as its.
     locks.request(name, { ifAvailable: true }, (lock) => lock && released).catch(() => {});
   } else if (isShared) {
+    keepOpen(request.endpoint);
     decided = new Promise((resolve) => {
       // Asked together with the lock (one round trip to the lock service, not
       // two). The browser answers them in order, so a tab that got a token
