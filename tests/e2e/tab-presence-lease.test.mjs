@@ -1,7 +1,9 @@
 //! Journey: the first tab of an app asks for its token without waiting for the
 //! browser's lock service (the presence lease, token-wasm/js/lease.js), and
 //! the lease still sends a tab opened later to the tabs that hold a token, not
-//! to the server. Real `token-backend --dev`, one Chromium context per test.
+//! to the server, also after the tab that wrote it closed; without storage,
+//! tabs keep the lock check. Real `token-backend --dev`, one Chromium context
+//! per test.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
@@ -43,6 +45,18 @@ function gateWebLocks() {
     return gate.then(() => (callback ? request(name, options, counted) : request(name, counted)));
   };
   locks.query = () => gate.then(query);
+}
+
+/** Runs in every page: `lockAnswers` counts the Web Locks callbacks run, holding nothing back. */
+function countLockAnswers() {
+  window.lockAnswers = 0;
+  const locks = navigator.locks;
+  const request = locks.request.bind(locks);
+  locks.request = (name, options, callback) => {
+    const run = callback ?? options;
+    const counted = (lock) => { window.lockAnswers += 1; return run(lock); };
+    return callback ? request(name, options, counted) : request(name, counted);
+  };
 }
 
 /** Holds back every `.wasm` of `context` until the returned function is called. */
@@ -109,17 +123,37 @@ test('tab_opened_after_another_has_its_token_asks_it_not_the_server', { timeout:
   assert.equal(await second.evaluate(() => window.first), token);
   assert.equal(tabs.requests.length, 1, `the token route saw ${tabs.requests.length} requests`);
   assert.deepEqual(tabs.errors.flat(), []);
-}, () => {
-  // Counts lock callbacks, without holding anything back.
-  window.lockAnswers = 0;
-  const locks = navigator.locks;
-  const request = locks.request.bind(locks);
-  locks.request = (name, options, callback) => {
-    const run = callback ?? options;
-    const counted = (lock) => { window.lockAnswers += 1; return run(lock); };
-    return callback ? request(name, options, counted) : request(name, counted);
-  };
-}));
+}, countLockAnswers));
+
+/**
+ * When the tab that wrote the lease last closes, it removes the lease and
+ * another open tab writes it again at once: a tab opened next still finds
+ * the open tab and asks it, not the server.
+ */
+test('lease_outlives_the_closed_tab_that_wrote_it', { timeout: 60_000 }, () => inTabs(async (tabs) => {
+  const [stays, goes] = [await openTab(tabs), await openTab(tabs)];
+  const token = await stays.evaluate(() => window.tw.getAccessToken());
+  // The second tab's first call comes after the first tab's lease: it writes the lease last.
+  assert.equal(await goes.evaluate(() => window.tw.getAccessToken()), token);
+  const lease = () => stays.evaluate((key) => localStorage.getItem(key), LEASE);
+  const written = await lease();
+  await goes.close();
+  await until('the lease written again by the tab that stays', async () => {
+    const value = await lease();
+    return value !== null && value !== written;
+  }, { intervalMs: 10 });
+  const releaseModules = await holdModules(tabs.context);
+  const late = await openTab(tabs);
+  try {
+    await late.evaluate(() => { window.first = window.tw.getAccessToken(); });
+    await until('the late tab\'s lock check', () => late.evaluate(() => window.lockAnswers > 0), { intervalMs: 10 });
+  } finally {
+    releaseModules();
+  }
+  assert.equal(await late.evaluate(() => window.first), token);
+  assert.equal(tabs.requests.length, 1, `the token route saw ${tabs.requests.length} requests`);
+  assert.deepEqual(tabs.errors.flat(), []);
+}, countLockAnswers));
 
 /**
  * Where localStorage refuses access (disabled storage), cold tabs take the
