@@ -7,7 +7,8 @@
 // once instead of waiting for the lock service.
 //
 // Only a hint, never the truth: a missing lease where a tab is open costs one
-// extra request (tabs opening in the same instant), a stale one costs the
+// extra request (a tab writes it with its first call, so tabs whose first
+// calls come in the same instant may each miss the others'), a stale one costs the
 // lock round trip of today's path. Every tab whose client shares tokens keeps
 // the lease alive while it is open (renewed well within its lifetime, even
 // under background-tab timer throttling), and the writer removes it when its
