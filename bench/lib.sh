@@ -64,7 +64,8 @@ median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int(
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 # rotated_rounds NAME...: $rounds rounds of wrk -t2 -c$conns -d$duration against
-# url[NAME] (with the header header[NAME], if the caller set one), the order
+# url[NAME] (with the header header[NAME] and the wrk script script[NAME],
+# default bench/report.lua, if the caller set them), the order
 # rotating from round to round so no case always runs first or last. Each
 # round's figures are appended to rps[NAME] and p99[NAME] (space-separated);
 # the raw output is $out/NAME-ROUND.txt.
@@ -77,7 +78,7 @@ rotated_rounds() {
             log "round $r/$rounds: $c"
             local extra=()
             [[ -n ${header[$c]:-} ]] && extra=(-H "${header[$c]}")
-            "${on_client[@]}" wrk -t2 -c"$conns" -d"$duration" --latency "${extra[@]}" -s bench/report.lua "${url[$c]}" >"$f" 2>&1
+            "${on_client[@]}" wrk -t2 -c"$conns" -d"$duration" --latency "${extra[@]}" -s "${script[$c]:-bench/report.lua}" "${url[$c]}" >"$f" 2>&1
             rps[$c]+="$(field "$f" rps) "
             p99[$c]+="$(field "$f" p99_ms) "
             if (($(field "$f" errors) + $(field "$f" non2xx) > 0)); then log "errors reported in $f"; fi

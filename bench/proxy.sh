@@ -11,11 +11,12 @@
 #   cargo build --release -p token-backend --bins --examples
 #   bench/proxy.sh             # ROUNDS=5 DURATION=10s CONNS=32 PIN=both
 #
-# Each round runs the six cases (direct/proxied/nginx × small/large) back to
-# back, the order rotating from round to round, under wrk -t2 -cCONNS
+# Each round runs the six cases (direct/proxied/nginx × small/large), and the
+# broker and nginx at a fixed offered load for 1 KiB (bench/paced.lua, PACE_MS
+# between a connection's requests, default 4), back to back, the order rotating from round to round, under wrk -t2 -cCONNS
 # -dDURATION --latency. PIN=1: the broker, nginx and the API on CPU 0, wrk on
 # CPU 1; PIN=0: unpinned; PIN=both (the default) runs the pinned variant, then
-# the unpinned one, with fresh servers, and prints both (about 12 minutes with
+# the unpinned one, with fresh servers, and prints both (about 15 minutes with
 # the defaults). Prints medians, the broker/nginx and proxied/direct ratios (of
 # the medians, per round, and the median of the per-round ratios), the p99s and
 # the load average before and after: a table ready for BENCHMARKS.md. Raw
@@ -126,14 +127,20 @@ if [[ -n ${BASELINE:-} ]]; then
     wait_http "$baseline/healthz"
 fi
 
-declare -A url header
-cases=(direct-small proxied-small nginx-small direct-large proxied-large nginx-large)
+declare -A url header script
+cases=(direct-small proxied-small nginx-small direct-large proxied-large nginx-large paced-proxied-small paced-nginx-small)
 url[direct-small]="$api/small" url[direct-large]="$api/large"
 url[proxied-small]="$broker/api/proxy/api/small" url[proxied-large]="$broker/api/proxy/api/large"
 url[nginx-small]="$peer/small" url[nginx-large]="$peer/large"
 header[direct-small]="Authorization: Bearer bench" header[direct-large]="Authorization: Bearer bench"
 header[proxied-small]="X-Bench: proxied" header[proxied-large]="X-Bench: proxied"
 header[nginx-small]="X-Bench: nginx" header[nginx-large]="X-Bench: nginx"
+# The same 1 KiB requests at a fixed offered load (bench/paced.lua): p99 at
+# the same load, not at each server's own saturation.
+export PACE_MS=${PACE_MS:-4}
+for c in proxied nginx; do
+    url[paced-$c-small]=${url[$c-small]} header[paced-$c-small]=${header[$c-small]} script[paced-$c-small]=bench/paced.lua
+done
 if [[ -n ${BASELINE:-} ]]; then
     cases+=(baseline-small baseline-large)
     url[baseline-small]="$baseline/api/proxy/api/small" url[baseline-large]="$baseline/api/proxy/api/large"
@@ -162,6 +169,8 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
     echo "| 1 KiB | **$(median "${small_vs_nginx[@]}")** (${small_vs_nginx[*]}) | $(median ${p99[proxied-small]}) | $(median ${p99[nginx-small]}) |"
     # shellcheck disable=SC2086
     echo "| 1 MiB | **$(median "${large_vs_nginx[@]}")** (${large_vs_nginx[*]}) | $(median ${p99[proxied-large]}) | $(median ${p99[nginx-large]}) |"
+    # shellcheck disable=SC2086
+    echo "| 1 KiB at the same offered load ($conns connections, ${PACE_MS} ms between requests: $(median ${rps[paced-proxied-small]}) and $(median ${rps[paced-nginx-small]}) req/s) | p99 ratio **$(ratio "$(median ${p99[paced-proxied-small]})" "$(median ${p99[paced-nginx-small]})")** | $(median ${p99[paced-proxied-small]}) | $(median ${p99[paced-nginx-small]}) |"
     echo
     echo "| case | req/s (median) | p99 ms (median) | req/s per round |"
     echo "|---|---:|---:|---|"

@@ -116,6 +116,7 @@ async fn token_is_attached_and_browser_credentials_are_stripped() {
     assert_eq!(got.target, "/echo/a?q=1&r=%2F");
     assert_eq!(got.bearer().as_deref(), Some(token.as_str()));
     assert_eq!(got.headers["if-none-match"], "\"v0\"");
+    assert_eq!(got.headers["host"], api.url("").trim_start_matches("http://").trim_end_matches('/'));
     for stripped in ["cookie", "x-requested-with", "x-secret"] {
         assert!(!got.headers.contains_key(stripped), "{stripped} reached the API");
     }

@@ -47,6 +47,11 @@ pub struct Limited<S> {
     max: u64,
     seen: u64,
     idle: Duration,
+    /// When the last chunk came (or the stream started): the next is due `idle` after.
+    progress: Instant,
+    /// Moved to `progress + idle` only when the stream has to wait, not on
+    /// every chunk: a body that arrives whole (most small answers) never
+    /// touches the timer wheel.
     deadline: Pin<Box<Sleep>>,
     /// Where the error goes too, for a reader that sees it only through another library.
     outcome: Option<Outcome>,
@@ -56,15 +61,15 @@ pub struct Limited<S> {
 impl<S> Limited<S> {
     /// Leaves its error in `outcome` too.
     pub fn new(inner: S, max: u64, idle: Duration, outcome: Outcome) -> Self {
-        let deadline = Box::pin(tokio::time::sleep(idle));
-        Self { inner, max, seen: 0, idle, deadline, outcome: Some(outcome), is_done: false }
+        let progress = Instant::now();
+        let deadline = Box::pin(tokio::time::sleep_until(progress + idle));
+        Self { inner, max, seen: 0, idle, progress, deadline, outcome: Some(outcome), is_done: false }
     }
 
-    /// Reuses `deadline` (the wait for the response headers' timer) as the
-    /// first chunk's, so a response costs one timer, not two.
-    pub fn with_deadline(inner: S, max: u64, idle: Duration, mut deadline: Pin<Box<Sleep>>) -> Self {
-        deadline.as_mut().reset(Instant::now() + idle);
-        Self { inner, max, seen: 0, idle, deadline, outcome: None, is_done: false }
+    /// Reuses `deadline` (the wait for the response headers' timer) for the
+    /// chunks, so a response costs one timer, not two.
+    pub fn with_deadline(inner: S, max: u64, idle: Duration, deadline: Pin<Box<Sleep>>) -> Self {
+        Self { inner, max, seen: 0, idle, progress: Instant::now(), deadline, outcome: None, is_done: false }
     }
 
     fn fail(&mut self, error: BodyError) -> Poll<Option<Result<Bytes, BodyError>>> {
@@ -94,8 +99,7 @@ where
                     let max = self.max;
                     return self.fail(BodyError::TooLarge(max));
                 }
-                let next = Instant::now() + self.idle;
-                self.deadline.as_mut().reset(next);
+                self.progress = Instant::now();
                 Poll::Ready(Some(Ok(chunk)))
             }
             Poll::Ready(Some(Err(e))) => self.fail(BodyError::Broken(e.to_string())),
@@ -103,13 +107,19 @@ where
                 self.is_done = true;
                 Poll::Ready(None)
             }
-            Poll::Pending => match self.deadline.as_mut().poll(cx) {
-                Poll::Ready(()) => {
-                    let idle = self.idle;
-                    self.fail(BodyError::Stalled(idle))
+            Poll::Pending => {
+                let due = self.progress + self.idle;
+                if self.deadline.deadline() != due {
+                    self.deadline.as_mut().reset(due);
                 }
-                Poll::Pending => Poll::Pending,
-            },
+                match self.deadline.as_mut().poll(cx) {
+                    Poll::Ready(()) => {
+                        let idle = self.idle;
+                        self.fail(BodyError::Stalled(idle))
+                    }
+                    Poll::Pending => Poll::Pending,
+                }
+            }
         }
     }
 }

@@ -55,11 +55,12 @@ pub fn response_headers(from: &HeaderMap, extra: usize) -> HeaderMap {
 }
 
 /// Sized once, so adding the proxy's own headers afterwards never regrows it.
+/// Walks the message's few headers rather than looking up every allowed name.
 fn copy(from: &HeaderMap, allowed: &[HeaderName], extra: usize) -> HeaderMap {
     let hop_by_hop: Vec<HeaderName> = from.get_all(header::CONNECTION).iter().flat_map(connection_options).collect();
     let mut to = HeaderMap::with_capacity(from.len().min(allowed.len()) + extra);
-    for name in allowed.iter().filter(|name| !hop_by_hop.contains(name)) {
-        for value in from.get_all(name) {
+    for (name, value) in from {
+        if allowed.contains(name) && !hop_by_hop.contains(name) {
             to.append(name.clone(), value.clone());
         }
     }
@@ -99,8 +100,7 @@ mod tests {
             browser.append(name, HeaderValue::from_static(value));
         }
         let sent = request_headers(&browser, 0);
-        let names: Vec<&str> = sent.keys().map(HeaderName::as_str).collect();
-        assert_eq!(names, ["if-none-match", "range"]);
+        assert_eq!(sorted_names(&sent), ["if-none-match", "range"]);
 
         let mut api = HeaderMap::new();
         for (name, value) in [
@@ -115,8 +115,14 @@ mod tests {
             api.append(name, HeaderValue::from_static(value));
         }
         let passed = response_headers(&api, 0);
-        let names: Vec<&str> = passed.keys().map(HeaderName::as_str).collect();
-        assert_eq!(names, ["content-type", "etag"]);
+        assert_eq!(sorted_names(&passed), ["content-type", "etag"]);
+    }
+
+    /// The order of different names carries no meaning (RFC 9110 §5.3).
+    fn sorted_names(headers: &HeaderMap) -> Vec<&str> {
+        let mut names: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
+        names.sort_unstable();
+        names
     }
 
     /// A header the message's `Connection` names stays on that hop, either way,

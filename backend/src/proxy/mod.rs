@@ -136,6 +136,8 @@ impl std::fmt::Debug for ProxyRequest {
 #[derive(Debug)]
 pub struct Api {
     pub settings: ApiSettings,
+    /// `Host` for its requests, made once ([`host_header`]).
+    host: Option<HeaderValue>,
     metrics: ApiMetrics,
     places: ApiPlaces,
     renewals: Renewals,
@@ -168,7 +170,8 @@ impl Proxy {
                 let metrics = metrics.api(&settings.name);
                 let places = Places::for_api(capacity);
                 let renewals = Renewals::new(settings.renew_cooldown);
-                (settings.name.clone(), Arc::new(Api { settings, metrics, places, renewals }))
+                let host = host_header(&settings.base_url);
+                (settings.name.clone(), Arc::new(Api { settings, host, metrics, places, renewals }))
             })
             .collect();
         Ok(Self { client, apis: Arc::new(apis), places: Places::new(capacity, http.connect_timeout) })
@@ -185,7 +188,7 @@ impl Proxy {
     /// Forwards `request` to `api` with `token`, and streams the answer back.
     pub async fn forward(
         &self,
-        api: &Api,
+        api: &Arc<Api>,
         request: ProxyRequest,
         token: &impl BearerToken,
     ) -> Result<http::Response<axum::body::Body>, ProxyError> {
@@ -217,12 +220,13 @@ impl Proxy {
             ))
         });
         // What reqwest did too: a URL that is no valid URI is a failed request.
-        let url = Uri::try_from(String::from(url))
+        let url = Uri::try_from(url)
             .map_err(|_| unanswered(ProxyFailure::Unreachable("the API's URL is not a valid URI".to_owned()).into()))?;
 
         let outgoing = Outgoing {
             client: &self.client,
             api: settings,
+            host: api.host.as_ref(),
             method: request.method,
             url,
             browser_headers: request.headers,
@@ -259,7 +263,7 @@ impl Proxy {
         if response.body().size_hint().exact().is_some_and(|n| n > settings.max_response_bytes) {
             return Err(ProxyFailure::ResponseTooLarge(settings.max_response_bytes).into());
         }
-        Ok(pass_on(settings, response, place, deadline))
+        Ok(pass_on(api, response, place, deadline))
     }
 }
 
@@ -267,6 +271,7 @@ impl Proxy {
 struct Outgoing<'a> {
     client: &'a ApiClient,
     api: &'a ApiSettings,
+    host: Option<&'a HeaderValue>,
     method: Method,
     url: Uri,
     /// As the browser sent them; the allowlisted ones are copied straight into each request.
@@ -286,9 +291,12 @@ impl Outgoing<'_> {
         let mut request = http::Request::new(body.unwrap_or_default());
         *request.method_mut() = self.method.clone();
         *request.uri_mut() = self.url.clone();
-        // Room for `Authorization`, and the client's `User-Agent` and `Accept`.
-        *request.headers_mut() = headers::request_headers(&self.browser_headers, 3);
+        // Room for `Authorization`, `Host`, and the client's `User-Agent` and `Accept`.
+        *request.headers_mut() = headers::request_headers(&self.browser_headers, 4);
         request.headers_mut().insert(header::AUTHORIZATION, bearer.header().clone());
+        if let Some(host) = self.host {
+            request.headers_mut().insert(header::HOST, host.clone());
+        }
         let sent = tokio::select! {
             biased;
             sent = self.client.send(request) => sent,
@@ -306,11 +314,12 @@ impl Outgoing<'_> {
 /// The API's answer for the browser: its status, the allowlisted headers, and
 /// the body streamed within the API's limits, holding its `place` until it ends.
 fn pass_on(
-    settings: &ApiSettings,
+    api: &Arc<Api>,
     response: http::Response<ApiBody>,
     place: Place,
     deadline: Pin<Box<Sleep>>,
 ) -> http::Response<axum::body::Body> {
+    let settings = &api.settings;
     // Room for `Cache-Control` and the sandbox's three.
     let mut headers = headers::response_headers(response.headers(), 4);
     // What an API sent for this browser is its alone to keep.
@@ -319,7 +328,7 @@ fn pass_on(
     }
     sandbox::apply(&mut headers, settings.is_active_content_inline);
     let status = response.status();
-    let name = settings.name.clone();
+    let api = Arc::clone(api);
     let stream = Limited::with_deadline(
         response.into_body().into_data_stream(),
         settings.max_response_bytes,
@@ -332,7 +341,7 @@ fn pass_on(
         if let Err(e) = chunk {
             // Status and headers are gone already: cutting the connection is how
             // the browser learns that the body is incomplete.
-            tracing::warn!(api = %name, error = %e, "the API's response body was cut short");
+            tracing::warn!(api = %api.settings.name, error = %e, "the API's response body was cut short");
         }
     });
     let mut answer = http::Response::new(axum::body::Body::from_stream(stream));
@@ -341,6 +350,39 @@ fn pass_on(
     answer
 }
 
+/// `Host` for requests to `base`, as the HTTP client would write it for each
+/// request (the port only when it is not the scheme's default): written once
+/// here instead. `None` leaves it to the client.
+fn host_header(base: &url::Url) -> Option<HeaderValue> {
+    let host = base.host_str()?;
+    let value = match base.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    };
+    HeaderValue::try_from(value).ok()
+}
+
 fn content_length(headers: &HeaderMap) -> Option<u64> {
     headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// As hyper-util writes it: the port only when it is not the default.
+    #[test]
+    fn host_header_is_written_as_the_client_would() {
+        let cases = [
+            ("https://api.example.com/v2/", "api.example.com"),
+            ("https://api.example.com:443/", "api.example.com"),
+            ("http://127.0.0.1:8080/", "127.0.0.1:8080"),
+            ("https://[::1]:8443/", "[::1]:8443"),
+            ("http://[::1]/", "[::1]"),
+        ];
+        for (base, host) in cases {
+            let base = url::Url::parse(base).expect("url");
+            assert_eq!(host_header(&base).expect("a host"), host, "{base}");
+        }
+    }
 }

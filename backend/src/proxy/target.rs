@@ -18,8 +18,6 @@
 //! prefix, matched by whole segments (`/models` allows `/models/x`, never
 //! `/models-private`).
 
-use url::Url;
-
 use super::settings::ApiSettings;
 
 /// Why a path was refused; the message is safe to show (it names the rule, not the path).
@@ -36,9 +34,49 @@ pub enum PathRefusal {
 }
 
 /// Resolves `path` (what follows `/api/proxy/{name}/`, percent-encoded as
-/// received) and `query` under the API's base URL.
-pub fn resolve(api: &ApiSettings, path: &str, query: Option<&str>) -> Result<Url, PathRefusal> {
+/// received) and `query` under the API's base URL, as the URL to request.
+pub fn resolve(api: &ApiSettings, path: &str, query: Option<&str>) -> Result<String, PathRefusal> {
     check_raw(path)?;
+    if is_kept_as_is(path, PATH_ENCODES) && query.is_none_or(|query| is_kept_as_is(query, QUERY_ENCODES)) {
+        return joined(api, path, query);
+    }
+    reparsed(api, path, query)
+}
+
+/// Bytes `url` percent-encodes in a path (its path set for special schemes),
+/// besides controls, space and non-ASCII.
+const PATH_ENCODES: &[u8] = b"\"#<>?`{}";
+/// The same for a query (its special-query set).
+const QUERY_ENCODES: &[u8] = b"\"#<>'";
+
+/// Whether `url` would keep `part` byte for byte: printable ASCII outside `encodes`.
+fn is_kept_as_is(part: &str, encodes: &[u8]) -> bool {
+    part.bytes().all(|b| b.is_ascii_graphic() && !encodes.contains(&b))
+}
+
+/// The common case, without parsing: a path that passed `check_raw` and that
+/// `url` would keep as is, appended to the base URL's path (which ends in `/`),
+/// cannot change the origin or climb out of the base, so what `reparsed` checks
+/// holds by construction; only the prefixes are left. The same string as
+/// `reparsed` gives (tested below).
+fn joined(api: &ApiSettings, path: &str, query: Option<&str>) -> Result<String, PathRefusal> {
+    if !api.paths.iter().any(|prefix| is_under(path, prefix)) {
+        return Err(PathRefusal::NotAllowed);
+    }
+    let base = &api.base_url[..url::Position::AfterPath];
+    let mut url = String::with_capacity(base.len() + path.len() + query.map_or(0, |q| q.len() + 1));
+    url.push_str(base);
+    url.push_str(path);
+    if let Some(query) = query {
+        url.push('?');
+        url.push_str(query);
+    }
+    Ok(url)
+}
+
+/// The rare case (a byte `url` encodes): the path set on a parsed copy of the
+/// base URL, and the result checked again.
+fn reparsed(api: &ApiSettings, path: &str, query: Option<&str>) -> Result<String, PathRefusal> {
     let base = &api.base_url;
     let mut url = base.clone();
     url.set_path(&format!("{}{path}", base.path()));
@@ -57,7 +95,7 @@ pub fn resolve(api: &ApiSettings, path: &str, query: Option<&str>) -> Result<Url
     if !api.paths.iter().any(|prefix| is_under(relative, prefix)) {
         return Err(PathRefusal::NotAllowed);
     }
-    Ok(url)
+    Ok(url.into())
 }
 
 /// Whether `relative` (a path under the base, without its leading `/`) is
@@ -113,6 +151,8 @@ fn check_raw(path: &str) -> Result<(), PathRefusal> {
 
 #[cfg(test)]
 mod tests {
+    use url::Url;
+
     use super::*;
     use crate::proxy::settings::with_trailing_slash;
 
@@ -127,9 +167,9 @@ mod tests {
     fn resolves_under_the_base() {
         let api = api("https://api.example.com/modelderivative/v2", &["/designdata/"]);
         let url = resolve(&api, "designdata/dXJuOmE/manifest", Some("a=1&b=%2F")).expect("allowed");
-        assert_eq!(url.as_str(), "https://api.example.com/modelderivative/v2/designdata/dXJuOmE/manifest?a=1&b=%2F");
+        assert_eq!(url, "https://api.example.com/modelderivative/v2/designdata/dXJuOmE/manifest?a=1&b=%2F");
         let url = resolve(&api, "designdata/", None).expect("trailing slash");
-        assert_eq!(url.path(), "/modelderivative/v2/designdata/");
+        assert_eq!(url, "https://api.example.com/modelderivative/v2/designdata/");
     }
 
     /// Every escape attempt is refused, whatever the allowed prefixes.
@@ -180,7 +220,7 @@ mod tests {
         let api = api("https://api.example.com/modelderivative/v2", &["/designdata/"]);
         let path = "designdata/dXJuOmE/manifest/urn%3Aadsk.viewing%3Afs.file%3AdXJuOmE%2Foutput%2F0%2F0.svf";
         let url = resolve(&api, path, None).expect("allowed");
-        assert_eq!(url.path(), format!("/modelderivative/v2/{path}"));
+        assert_eq!(url, format!("https://api.example.com/modelderivative/v2/{path}"));
     }
 
     /// Prefixes are enforced on the resolved path.
@@ -223,6 +263,56 @@ mod tests {
     #[test]
     fn the_base_itself_is_reachable_with_the_root_prefix() {
         let api = api("http://127.0.0.1:9/models", &["/"]);
-        assert_eq!(resolve(&api, "", None).expect("allowed").as_str(), "http://127.0.0.1:9/models/");
+        assert_eq!(resolve(&api, "", None).expect("allowed"), "http://127.0.0.1:9/models/");
+    }
+
+    /// The unparsed join gives exactly what setting the path on the parsed
+    /// base URL gives, refusals included, wherever it is taken.
+    #[test]
+    fn the_join_agrees_with_url() {
+        let paths = [
+            "",
+            "a",
+            "a/",
+            "models/x",
+            "models/x/y.svf",
+            "designdata/urn%3Aadsk%2Foutput%2F0.svf",
+            "a;v=1/b",
+            "x/a..b",
+            ".well-known/x",
+            "a%20b",
+            "~user/x",
+            "a!$&'()*+,=:/b",
+            "a%2Fb",
+            "modelsX",
+            "models-private/x",
+            "a%3Fb",
+            "A/B/C",
+            "%E2%82%AC",
+        ];
+        let queries = [None, Some(""), Some("a=1&b=%2F"), Some("x=a/b?c"), Some("q=[1]"), Some("a=%27")];
+        for base in ["https://api.example.com/base/", "http://127.0.0.1:9/", "https://api.example.com:8443/v2/"] {
+            for prefixes in [&["/"][..], &["/models/", "/designdata"][..]] {
+                let api = api(base, prefixes);
+                for path in paths {
+                    for query in queries {
+                        let joined = check_raw(path).and_then(|()| joined(&api, path, query));
+                        let reparsed = check_raw(path).and_then(|()| reparsed(&api, path, query));
+                        assert_eq!(joined, reparsed, "{base} {prefixes:?} {path} {query:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Bytes `url` would encode take the parsed route, and come out encoded.
+    #[test]
+    fn bytes_url_encodes_are_encoded() {
+        let api = api("https://api.example.com/base/", &["/"]);
+        assert_eq!(
+            resolve(&api, "a{b}", Some("q='x'")).expect("allowed"),
+            "https://api.example.com/base/a%7Bb%7D?q=%27x%27"
+        );
+        assert_eq!(resolve(&api, "caf\u{e9}", None).expect("allowed"), "https://api.example.com/base/caf%C3%A9");
     }
 }
