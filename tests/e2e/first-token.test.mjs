@@ -77,6 +77,36 @@ test('first_token_reaches_the_app_before_the_module_compiles', { timeout: 60_000
   assert.deepEqual(tabs.errors.flat(), []);
 }));
 
+/**
+ * A token route that does not answer does not hold the module back for the
+ * request's whole timeout (10 s here): the module compiles after a bound
+ * (3 s, js/loader.js) while the first token is still on its way, and the
+ * call still gets the token once the route answers.
+ */
+test('module_compiles_while_a_slow_first_token_is_still_on_its_way', { timeout: 60_000 }, () => withTabs({
+  browser, publicDir: site.dir, count: 0, env: { DEV_TOKEN_TTL_SECS: '600' }, initScript: recordCompiles,
+}, async (tabs) => {
+  const answer = await holdBack(tabs.context, '**/api/token');
+  const deliverModule = await holdBack(tabs.context, '**/token_wasm_bg.wasm');
+  const page = await tabs.context.newPage();
+  tabs.errors.push(collectPageErrors(page));
+  await openPackagePage(page, tabs.backend.url);
+  try {
+    await page.evaluate(() => {
+      window.first = window.tw.getAccessToken().then((token) => { window.events.push('token'); return token; });
+    });
+    deliverModule();
+    await until('the module to compile', () => page.evaluate(() => window.events.includes('compile')), { intervalMs: 50 });
+    assert.deepEqual(await page.evaluate(() => window.events), ['compile'], 'the token was not held back');
+  } finally {
+    deliverModule();
+    answer();
+  }
+  assert.ok((await page.evaluate(() => window.first)).startsWith('dev_'));
+  assert.equal(tabs.requests.length, 1);
+  assert.deepEqual(tabs.errors.flat(), []);
+}));
+
 /** Holds back the requests of `context` to `url` until the returned function is called. */
 async function holdBack(context, url) {
   let release;

@@ -34,7 +34,7 @@ export function load(source, importGlue) {
       await module;
       const held = holds;
       holds = null;
-      await Promise.allSettled(held);
+      if (held.length) await Promise.race([Promise.allSettled(held), bound(HOLD_BOUND_MS)]);
       await loaded.default({ module_or_path: module });
       glue = loaded;
     })
@@ -56,15 +56,24 @@ export function whenOnItsWay() {
 }
 
 /**
- * Has the module's compile wait until `settled` settles, if it has not
- * started yet: an early token request's answer (client.js). Compiling the
- * .wasm keeps the page's threads busy for tens of ms (two cores: most of the
- * time to a first token at no network latency went there), and an early
- * answer needs no module to reach its callers; the module adopts it once
- * ready. The .wasm still downloads meanwhile.
+ * Has the module's compile wait until `settled` settles (at most
+ * `HOLD_BOUND_MS`), if it has not started yet: an early token request's
+ * answer (client.js). Compiling the .wasm keeps the page's threads busy for
+ * tens of ms (two cores: most of the time to a first token at no network
+ * latency went there), and an early answer needs no module to reach its
+ * callers; the module adopts it once ready. The .wasm still downloads
+ * meanwhile.
  */
 export function compileAfter(settled) {
   holds?.push(settled);
+}
+
+/** A slow token route (up to `timeoutMs`) must not hold the module back that long. */
+const HOLD_BOUND_MS = 3000;
+
+/** Resolves after `ms` (without keeping Node running). */
+function bound(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref?.());
 }
 
 /** The smallest module (header only). */
