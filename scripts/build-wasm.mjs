@@ -69,7 +69,7 @@ const staging = join(targetDir, 'token-wasm-bindgen');
 rmSync(staging, { recursive: true, force: true });
 mkdirSync(staging, { recursive: true });
 run('wasm-bindgen', ['--target', 'web', '--no-typescript', '--out-dir', staging, '--out-name', 'token_wasm', built]);
-for (const file of ['index.js', 'embedded.js', 'client.js', 'session.js', 'loader.js', 'listeners.js', 'early.js', 'answer.js']) cpSync(join(crate, 'js', file), join(staging, file));
+for (const file of ['index.js', 'embedded.js', 'client.js', 'session.js', 'loader.js', 'listeners.js', 'early.js', 'answer.js', 'lease.js']) cpSync(join(crate, 'js', file), join(staging, file));
 
 // The entries always pass the module's source to the glue's init; its own
 // fallback `new URL('token_wasm_bg.wasm', import.meta.url)` would make

@@ -13,8 +13,8 @@
 // `getState().lastError`.
 import { TokenError } from './error.js';
 import { dispatch, subscribe } from './listeners.js';
-import { isLoaded, wasmClientClass, whenLoaded, whenOnItsWay } from './loader.js';
-import { sendEarly } from './early.js';
+import { compileAfter, isLoaded, wasmClientClass, whenLoaded, whenOnItsWay } from './loader.js';
+import { keepLease, sendEarly } from './early.js';
 
 export { TokenError };
 
@@ -108,6 +108,8 @@ export class TokenClient {
       if (!this.#raw && !this.#isEarlyCleared) this.#holdEarly(got);
       return got;
     });
+    // The answer reaches its callers first; then the module compiles.
+    compileAfter(this.#earlyToken);
   }
 
   /** Serve `token` (the early request's) from the fast path, show it in the state and tell the listeners. */
@@ -246,6 +248,7 @@ export class TokenClient {
       return Promise.reject(error);
     }
     this.#handEarly();
+    keepLease(this.#options);
     this.#earlyState = null;
     if (this.#isEarlyCleared) this.#raw.clear();
     addSleeper(this.#raw);

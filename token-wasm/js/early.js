@@ -10,14 +10,20 @@
 // Sent only when JS can read the options that shape the request (anything
 // else is left to the wasm, which also reports bad options), where there is a
 // page to resolve the endpoint against, and without breaking the one request
-// across tabs (token-wasm/src/tabs.rs): where tabs share tokens, it is sent
-// only while holding the endpoint's Web Lock with no other tab of that
-// endpoint open (no tab to ask for a token first), and the lock is held until
-// the wasm has stored the token and posted it to the tabs that joined since.
+// across tabs (token-wasm/src/tabs.rs). Where tabs share tokens:
+// - no live presence lease of the endpoint (lease.js: no tab of it is open,
+//   so none to ask for a token): sent at once, without waiting for the lock
+//   service, whose first answer in a page costs tens of ms; the endpoint's
+//   Web Lock is taken in parallel if free;
+// - otherwise (or where the lease cannot be read): sent only while holding
+//   the endpoint's Web Lock with no other tab of that endpoint open.
+// A lock taken is held until the wasm has stored the token and posted it to
+// the tabs that joined since.
 //
 // A successful answer also goes straight to the first callers (answer.js),
 // before the module is ready; the module still adopts it as above.
 import { readEarlyToken } from './answer.js';
+import { hasLiveLease, keepOpen } from './lease.js';
 
 // A page's first Web Locks call sets up the connection to the browser's lock
 // service, ~10-30 ms in Chromium, which the first early request would wait
@@ -43,12 +49,14 @@ export function sendEarly(options) {
   const request = readRequest(options);
   if (!request) return null;
   const locks = globalThis.navigator?.locks;
-  const isShared = request.share && typeof locks?.request === 'function' && typeof BroadcastChannel === 'function';
+  const isShared = isSharedHere(request);
   let answer = null;
   let controller = null;
   /** Set when the module or the options failed before the request was decided: never send it then. */
   let isAbandoned = false;
-  let release = () => {};
+  /** Ends the hold on the endpoint's lock, if one is taken (before or after it is granted). */
+  let release;
+  const released = new Promise((resolve) => { release = resolve; });
   const send = () => {
     controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), request.timeoutMs);
@@ -59,12 +67,25 @@ export function sendEarly(options) {
     // A module that stays stuck loading must not keep the other tabs from
     // their token: the lock goes `timeoutMs` after the answer at the latest
     // (only a shared request holds one; a timer would also keep Node running).
-    if (isShared) answer.then(() => setTimeout(() => release(), request.timeoutMs));
+    if (isShared) answer.then(() => setTimeout(release, request.timeoutMs));
   };
   let decided;
-  if (isShared) {
-    // The wasm's lock name for this endpoint, and its tabs' presence locks.
-    const name = `token-wasm:${request.endpoint}`;
+  // The wasm's lock name for this endpoint, and its tabs' presence locks.
+  const name = `token-wasm:${request.endpoint}`;
+  // Read before this tab writes its own lease (written after the request
+  // went out: the first write of a page's storage costs a few ms).
+  const isFirstTab = isShared && hasLiveLease(request.endpoint) === false;
+  if (isFirstTab) {
+    send();
+    keepOpen(request.endpoint);
+    decided = Promise.resolve(true);
+    // Tabs that open meanwhile see the lease and queue for the lock: holding
+    // it until the wasm posted the token makes them ask this tab. Taken only
+    // if free: a tab holding it is asking the server already (tabs that
+    // opened in the same instant), and this answer is as good as its.
+    locks.request(name, { ifAvailable: true }, (lock) => lock && released).catch(() => {});
+  } else if (isShared) {
+    keepOpen(request.endpoint);
     decided = new Promise((resolve) => {
       // Asked together with the lock (one round trip to the lock service, not
       // two). The browser answers them in order, so a tab that got a token
@@ -80,7 +101,7 @@ export function sendEarly(options) {
         if (isAbandoned || held.some((other) => other.name.startsWith(`${name}:member:`))) return resolve(false);
         send();
         resolve(true);
-        await new Promise((r) => { release = r; });
+        await released;
       }).catch(() => resolve(false));
     });
   } else {
@@ -110,6 +131,20 @@ export function sendEarly(options) {
       flight.then(release, release);
     },
   };
+}
+
+/**
+ * Keeps this tab's presence lease for a client with `options` that shares
+ * tokens across tabs (lease.js), so that a tab opened later asks it first.
+ */
+export function keepLease(options) {
+  const request = readRequest(options);
+  if (request && isSharedHere(request)) keepOpen(request.endpoint);
+}
+
+/** Whether `request`'s client shares tokens across tabs here (tabs.rs needs both APIs). */
+function isSharedHere(request) {
+  return request.share && typeof globalThis.navigator?.locks?.request === 'function' && typeof BroadcastChannel === 'function';
 }
 
 /** Whether `value` is a number from `min` to `max` (NaN is not), as options.rs `within`. */

@@ -17,6 +17,8 @@ let loading = null;
 let glue = null;
 /** Resolves to whether the module is on its way (see `whenOnItsWay`). */
 let onItsWay = Promise.resolve(false);
+/** What the module's compile waits for (see `compileAfter`); `null` once it started. */
+let holds = [];
 
 /**
  * Starts loading the module from `source` (a URL, or the bytes; see the
@@ -29,6 +31,10 @@ export function load(source, importGlue) {
   onItsWay = Promise.all([module, gluing]).then(([got]) => !(got instanceof Response && !got.ok) && canCompile(), () => false);
   loading = gluing
     .then(async (loaded) => {
+      await module;
+      const held = holds;
+      holds = null;
+      if (held.length) await Promise.race([Promise.allSettled(held), bound(HOLD_BOUND_MS)]);
       await loaded.default({ module_or_path: module });
       glue = loaded;
     })
@@ -47,6 +53,27 @@ export function load(source, importGlue) {
  */
 export function whenOnItsWay() {
   return onItsWay;
+}
+
+/**
+ * Has the module's compile wait until `settled` settles (at most
+ * `HOLD_BOUND_MS`), if it has not started yet: an early token request's
+ * answer (client.js). Compiling the .wasm keeps the page's threads busy for
+ * tens of ms (two cores: most of the time to a first token at no network
+ * latency went there), and an early answer needs no module to reach its
+ * callers; the module adopts it once ready. The .wasm still downloads
+ * meanwhile.
+ */
+export function compileAfter(settled) {
+  holds?.push(settled);
+}
+
+/** A slow token route (up to `timeoutMs`) must not hold the module back that long. */
+const HOLD_BOUND_MS = 3000;
+
+/** Resolves after `ms` (without keeping Node running). */
+function bound(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref?.());
 }
 
 /** The smallest module (header only). */

@@ -213,8 +213,9 @@ impl TokenClient {
     /// entry sent before the module was ready (`js/early.js`): `sent` is the
     /// `Promise` of that attempt's answer, read and retried like one of ours.
     /// The entry sends it only where this tab may ask the server now (working
-    /// alone, or holding the endpoint's lock with no other tab to ask), and
-    /// holds that lock until the returned flight settles, so it skips
+    /// alone, holding the endpoint's lock with no other tab to ask, or with no
+    /// other tab's presence lease live: `js/lease.js`), and holds that lock (if
+    /// it got it) until the returned flight settles, so it skips
     /// [`Self::fly`]'s lock. Called right after construction (nothing cached
     /// or in flight yet); calls made meanwhile join the flight.
     pub fn adopt_request(&self, sent: Promise) -> Promise {

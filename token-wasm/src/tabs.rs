@@ -133,8 +133,10 @@ pub struct Tabs {
     /// `navigator.locks` (a [`LockManager`]; kept as `JsValue` for `Debug`).
     locks: JsValue,
     /// Lock and channel name: `token-wasm:` + the endpoint as configured.
-    /// `js/early.js` takes the same lock and reads the presence locks by these
-    /// names before it sends a request for a client whose module is not ready.
+    /// `js/early.js` takes the same lock for a client whose module is not
+    /// ready, and reads the presence locks by these names before it sends the
+    /// request, unless no other tab's presence lease is live (`js/lease.js`):
+    /// then it sends first and takes the lock alongside.
     name: String,
     /// Ends this member's presence lock (resolves the promise it holds).
     leave: Option<Function>,
