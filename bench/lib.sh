@@ -69,6 +69,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 # rotating from round to round so no case always runs first or last. Each
 # round's figures are appended to rps[NAME] and p99[NAME] (space-separated);
 # the raw output is $out/NAME-ROUND.txt.
+declare -A script=()
 rotated_rounds() {
     local names=("$@") r k c f
     for r in $(seq "$rounds"); do
