@@ -3,24 +3,14 @@
 //! keeps the page's threads busy for tens of ms), and the module then adopts
 //! it without a second request. Real `token-backend --dev`, Chromium.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 
-import { collectPageErrors, launchChromium } from '../support/chromium.mjs';
-import { createPackageSite, openPackagePage } from '../support/package-site.mjs';
-import { withTabs } from '../support/tabs.mjs';
+import { collectPageErrors } from '../support/chromium.mjs';
+import { openPackagePage } from '../support/package-site.mjs';
+import { tabsOnPackageSite } from '../support/tabs.mjs';
 import { until } from '../support/wait.mjs';
 
-let site, browser;
-
-before(async () => {
-  site = createPackageSite();
-  browser = await launchChromium();
-});
-
-after(async () => {
-  await browser?.close();
-  site?.remove();
-});
+const inTabs = tabsOnPackageSite();
 
 /** Runs in the page first: records 'compile' when WebAssembly compiles a module from the network, in order. */
 function recordCompiles() {
@@ -42,19 +32,11 @@ function recordCompiles() {
  * while the first token is on its way: the token reaches the app first, and
  * the module compiles after and adopts it (one request, `fetches: 1`).
  */
-test('first_token_reaches_the_app_before_the_module_compiles', { timeout: 60_000 }, () => withTabs({
-  browser, publicDir: site.dir, count: 0, env: { DEV_TOKEN_TTL_SECS: '600' }, initScript: recordCompiles,
+test('first_token_reaches_the_app_before_the_module_compiles', { timeout: 60_000 }, () => inTabs({
+  count: 0, env: { DEV_TOKEN_TTL_SECS: '600' }, initScript: recordCompiles,
 }, async (tabs) => {
-  const answer = await holdBack(tabs.context, '**/api/token');
-  // Until the first call, so that it comes while the module loads.
-  const deliverModule = await holdBack(tabs.context, '**/token_wasm_bg.wasm');
-  const page = await tabs.context.newPage();
-  tabs.errors.push(collectPageErrors(page));
-  await openPackagePage(page, tabs.backend.url);
+  const { page, answer, deliverModule } = await firstCallWhileTheModuleLoads(tabs);
   try {
-    await page.evaluate(() => {
-      window.first = window.tw.getAccessToken().then((token) => { window.events.push('token'); return token; });
-    });
     deliverModule();
     // The .wasm and the glue have arrived in the page (the module could compile now).
     await until('the module\'s files in the page', () => page.evaluate(() => {
@@ -83,18 +65,11 @@ test('first_token_reaches_the_app_before_the_module_compiles', { timeout: 60_000
  * (3 s, js/loader.js) while the first token is still on its way, and the
  * call still gets the token once the route answers.
  */
-test('module_compiles_while_a_slow_first_token_is_still_on_its_way', { timeout: 60_000 }, () => withTabs({
-  browser, publicDir: site.dir, count: 0, env: { DEV_TOKEN_TTL_SECS: '600' }, initScript: recordCompiles,
+test('module_compiles_while_a_slow_first_token_is_still_on_its_way', { timeout: 60_000 }, () => inTabs({
+  count: 0, env: { DEV_TOKEN_TTL_SECS: '600' }, initScript: recordCompiles,
 }, async (tabs) => {
-  const answer = await holdBack(tabs.context, '**/api/token');
-  const deliverModule = await holdBack(tabs.context, '**/token_wasm_bg.wasm');
-  const page = await tabs.context.newPage();
-  tabs.errors.push(collectPageErrors(page));
-  await openPackagePage(page, tabs.backend.url);
+  const { page, answer, deliverModule } = await firstCallWhileTheModuleLoads(tabs);
   try {
-    await page.evaluate(() => {
-      window.first = window.tw.getAccessToken().then((token) => { window.events.push('token'); return token; });
-    });
     deliverModule();
     await until('the module to compile', () => page.evaluate(() => window.events.includes('compile')), { intervalMs: 50 });
     assert.deepEqual(await page.evaluate(() => window.events), ['compile'], 'the token was not held back');
@@ -106,6 +81,25 @@ test('module_compiles_while_a_slow_first_token_is_still_on_its_way', { timeout: 
   assert.equal(tabs.requests.length, 1);
   assert.deepEqual(tabs.errors.flat(), []);
 }));
+
+/**
+ * Opens a tab of `tabs` with the token route's answer and the `.wasm` held
+ * back, and makes the first call there (its token in `window.first`, and
+ * 'token' in `window.events` when it arrives): `{ page, answer,
+ * deliverModule }`, the last two releasing what they hold back.
+ */
+async function firstCallWhileTheModuleLoads(tabs) {
+  const answer = await holdBack(tabs.context, '**/api/token');
+  // Until the first call, so that it comes while the module loads.
+  const deliverModule = await holdBack(tabs.context, '**/token_wasm_bg.wasm');
+  const page = await tabs.context.newPage();
+  tabs.errors.push(collectPageErrors(page));
+  await openPackagePage(page, tabs.backend.url);
+  await page.evaluate(() => {
+    window.first = window.tw.getAccessToken().then((token) => { window.events.push('token'); return token; });
+  });
+  return { page, answer, deliverModule };
+}
 
 /** Holds back the requests of `context` to `url` until the returned function is called. */
 async function holdBack(context, url) {

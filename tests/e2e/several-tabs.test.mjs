@@ -6,30 +6,20 @@
 //! holding the lock or a stalled tab does not leave the others waiting, junk
 //! on the channel is ignored, and without Web Locks each tab works alone.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 
-import { collectPageErrors, launchChromium } from '../support/chromium.mjs';
-import { createPackageSite, openPackagePage } from '../support/package-site.mjs';
-import { withTabs } from '../support/tabs.mjs';
+import { collectPageErrors } from '../support/chromium.mjs';
+import { openPackagePage } from '../support/package-site.mjs';
+import { tabsOnPackageSite } from '../support/tabs.mjs';
 import { until } from '../support/wait.mjs';
 
 const TABS = 5;
 
-let site, browser;
-
-before(async () => {
-  site = createPackageSite();
-  browser = await launchChromium();
-});
-
-after(async () => {
-  await browser?.close();
-  site?.remove();
-});
+const onPackageSite = tabsOnPackageSite();
 
 /** `count` tabs of one context on the package site, against a backend with `env` (see `withTabs`). */
 function inTabs(count, env, body, initScript) {
-  return withTabs({ browser, publicDir: site.dir, count, env, initScript }, body);
+  return onPackageSite({ count, env, initScript }, body);
 }
 
 /** Cold start: 5 tabs × 100 concurrent calls make one request, and all get its token. */

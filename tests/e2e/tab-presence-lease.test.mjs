@@ -5,26 +5,16 @@
 //! tabs keep the lock check. Real `token-backend --dev`, one Chromium context
 //! per test.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 
-import { collectPageErrors, launchChromium } from '../support/chromium.mjs';
-import { createPackageSite, openPackagePage } from '../support/package-site.mjs';
-import { withTabs } from '../support/tabs.mjs';
+import { collectPageErrors } from '../support/chromium.mjs';
+import { openPackagePage } from '../support/package-site.mjs';
+import { tabsOnPackageSite } from '../support/tabs.mjs';
 import { until } from '../support/wait.mjs';
 
 const LEASE = 'token-wasm:open:/api/token';
 
-let site, browser;
-
-before(async () => {
-  site = createPackageSite();
-  browser = await launchChromium();
-});
-
-after(async () => {
-  await browser?.close();
-  site?.remove();
-});
+const onPackageSite = tabsOnPackageSite();
 
 /**
  * Runs in every page: every Web Locks call waits until the page calls
@@ -111,18 +101,7 @@ test('tab_opened_after_another_has_its_token_asks_it_not_the_server', { timeout:
   const first = await openTab(tabs);
   const token = await first.evaluate(() => window.tw.getAccessToken());
   assert.equal(tabs.requests.length, 1);
-  const releaseModules = await holdModules(tabs.context);
-  const second = await openTab(tabs);
-  try {
-    await second.evaluate(() => { window.first = window.tw.getAccessToken(); });
-    // The early request's lock check has run: it found the first tab and left the request to the module.
-    await until('the second tab\'s lock check', () => second.evaluate(() => window.lockAnswers > 0), { intervalMs: 10 });
-  } finally {
-    releaseModules();
-  }
-  assert.equal(await second.evaluate(() => window.first), token);
-  assert.equal(tabs.requests.length, 1, `the token route saw ${tabs.requests.length} requests`);
-  assert.deepEqual(tabs.errors.flat(), []);
+  await assertLateTabGets(tabs, token);
 }, countLockAnswers));
 
 /**
@@ -142,17 +121,7 @@ test('lease_outlives_the_closed_tab_that_wrote_it', { timeout: 60_000 }, () => i
     const value = await lease();
     return value !== null && value !== written;
   }, { intervalMs: 10 });
-  const releaseModules = await holdModules(tabs.context);
-  const late = await openTab(tabs);
-  try {
-    await late.evaluate(() => { window.first = window.tw.getAccessToken(); });
-    await until('the late tab\'s lock check', () => late.evaluate(() => window.lockAnswers > 0), { intervalMs: 10 });
-  } finally {
-    releaseModules();
-  }
-  assert.equal(await late.evaluate(() => window.first), token);
-  assert.equal(tabs.requests.length, 1, `the token route saw ${tabs.requests.length} requests`);
-  assert.deepEqual(tabs.errors.flat(), []);
+  await assertLateTabGets(tabs, token);
 }, countLockAnswers));
 
 /**
@@ -178,7 +147,27 @@ test('without_storage_cold_tabs_still_make_one_request', { timeout: 60_000 }, ()
   Object.defineProperty(window, 'localStorage', { get() { throw new DOMException('storage is disabled', 'SecurityError'); } });
 }));
 
+/**
+ * Opens one more tab of `tabs` with the module held back and makes its first
+ * call there: its early request's lock check runs, finds the open tab and
+ * leaves the request to the module, which asks that tab. Asserts the call
+ * got `token` and the token route still saw one request.
+ */
+async function assertLateTabGets(tabs, token) {
+  const releaseModules = await holdModules(tabs.context);
+  const late = await openTab(tabs);
+  try {
+    await late.evaluate(() => { window.first = window.tw.getAccessToken(); });
+    await until('the late tab\'s lock check', () => late.evaluate(() => window.lockAnswers > 0), { intervalMs: 10 });
+  } finally {
+    releaseModules();
+  }
+  assert.equal(await late.evaluate(() => window.first), token);
+  assert.equal(tabs.requests.length, 1, `the token route saw ${tabs.requests.length} requests`);
+  assert.deepEqual(tabs.errors.flat(), []);
+}
+
 /** A context with no tab yet against a backend of its own (see `withTabs`), pages run `initScript` first. */
 function inTabs(body, initScript) {
-  return withTabs({ browser, publicDir: site.dir, count: 0, env: { DEV_TOKEN_TTL_SECS: '600' }, initScript }, body);
+  return onPackageSite({ count: 0, env: { DEV_TOKEN_TTL_SECS: '600' }, initScript }, body);
 }

@@ -1,9 +1,32 @@
 //! Several tabs of one browser on the package site (package-site.mjs) against
 //! a `token-backend --dev` of their own: opened, handed to a test, and closed
 //! however the test ends.
+import { after, before } from 'node:test';
+
 import { startBackend } from './backend.mjs';
-import { collectPageErrors } from './chromium.mjs';
-import { openPackagePage } from './package-site.mjs';
+import { collectPageErrors, launchChromium } from './chromium.mjs';
+import { createPackageSite, openPackagePage } from './package-site.mjs';
+
+/**
+ * For a test file whose tests each open tabs on the package site: registers
+ * the file's `before`/`after` hooks, which make one site and launch one
+ * Chromium for all its tests, and returns `inTabs(options, body)`, which is
+ * `withTabs` with that browser and site.
+ *
+ * @returns {(options: { count: number, env?: Record<string, string>, initScript?: () => void }, body: (tabs: object) => Promise<any>) => Promise<any>}
+ */
+export function tabsOnPackageSite() {
+  let site, browser;
+  before(async () => {
+    site = createPackageSite();
+    browser = await launchChromium();
+  });
+  after(async () => {
+    await browser?.close();
+    site?.remove();
+  });
+  return (options, body) => withTabs({ browser, publicDir: site.dir, ...options }, body);
+}
 
 /**
  * Starts a backend with `env` serving `publicDir` (a package site), opens one
