@@ -31,20 +31,20 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use clap::Parser;
-use futures_util::future::BoxFuture;
-use oauth2::AccessToken;
 use serde::Serialize;
 use token_backend::config::Cli;
-use token_backend::exchange::IssuedToken;
-use token_backend::token_cache::TokenSource;
-use token_backend::{AppState, Config, ExchangeError};
+use token_backend::{AppState, Config};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-const ACCESS_TOKEN: &str = "abcdefghijklmnopqrstuvwxyzabcdef";
+/// Level 5's upstream.
+#[path = "support/fixed_token.rs"]
+mod fixed_token;
+use fixed_token::{ACCESS_TOKEN, FixedToken};
+
 const BODY: &str = r#"{"access_token":"abcdefghijklmnopqrstuvwxyzabcdef","token_type":"Bearer","expires_in":3599}"#;
 /// The origin `bench/layers.sh` sends at level 4.
 const ORIGIN: &str = "https://app.example.com";
@@ -61,23 +61,6 @@ struct TokenBody<'a> {
     access_token: &'a str,
     token_type: &'static str,
     expires_in: u64,
-}
-
-/// Level 5's upstream: one fixed, long-lived token, so every request is a cache hit.
-#[derive(Debug)]
-struct FixedToken;
-
-impl TokenSource for FixedToken {
-    fn fetch<'a>(&'a self, _scopes: &'a [String]) -> BoxFuture<'a, Result<IssuedToken, ExchangeError>> {
-        Box::pin(async {
-            Ok(IssuedToken {
-                access_token: AccessToken::new(ACCESS_TOKEN.to_owned()),
-                expires_in: Duration::from_secs(3600),
-                refresh_token: None,
-                id_token: None,
-            })
-        })
-    }
 }
 
 #[tokio::main]

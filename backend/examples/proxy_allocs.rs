@@ -17,7 +17,6 @@
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -25,38 +24,19 @@ use axum::http::{HeaderMap, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use clap::Parser;
-use futures_util::future::BoxFuture;
 use http_body_util::BodyExt;
-use oauth2::AccessToken;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use token_backend::config::Cli;
-use token_backend::exchange::IssuedToken;
-use token_backend::token_cache::TokenSource;
-use token_backend::{AppState, Config, ExchangeError};
+use token_backend::{AppState, Config};
 use tower::ServiceExt;
+
+#[path = "support/fixed_token.rs"]
+mod fixed_token;
+use fixed_token::FixedToken;
 
 /// Counts every allocation of this process; the API is another process.
 #[global_allocator]
 static GLOBAL: &StatsAlloc<std::alloc::System> = &INSTRUMENTED_SYSTEM;
-
-const ACCESS_TOKEN: &str = "abcdefghijklmnopqrstuvwxyzabcdef";
-
-/// One fixed, long-lived token, so every request is a cache hit.
-#[derive(Debug)]
-struct FixedToken;
-
-impl TokenSource for FixedToken {
-    fn fetch<'a>(&'a self, _scopes: &'a [String]) -> BoxFuture<'a, Result<IssuedToken, ExchangeError>> {
-        Box::pin(async {
-            Ok(IssuedToken {
-                access_token: AccessToken::new(ACCESS_TOKEN.to_owned()),
-                expires_in: Duration::from_secs(3600),
-                refresh_token: None,
-                id_token: None,
-            })
-        })
-    }
-}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let arg = std::env::args().nth(1);
