@@ -1,9 +1,13 @@
-// Loads the WebAssembly module in the background. The entry starts the load
+// Loads the WebAssembly module in the background. The entry asks for the load
 // when it is imported and returns at once (no top-level await: importing never
 // waits for, nor fails with, the module); the first call that needs the module
-// awaits `whenLoaded()`. A module that cannot load (a missing or mis-served
-// .wasm, a Content Security Policy without 'wasm-unsafe-eval') becomes one
-// `TokenError` with code `module_unavailable`, which every such call rejects with.
+// awaits `whenLoaded()`. In a page the download starts right after the app's
+// first paint, or at once when a client is made before it: a page's first
+// `fetch()` costs its main thread about 2 ms (Chromium), which the app's first
+// render need not wait for while nothing needs the module. A module that
+// cannot load (a missing or mis-served .wasm, a Content Security Policy
+// without 'wasm-unsafe-eval') becomes one `TokenError` with code
+// `module_unavailable`, which every such call rejects with.
 //
 // The wasm-bindgen glue (token_wasm.js) is not part of the entry: index.js
 // imports it dynamically, so an app parses and runs only the small entry
@@ -19,19 +23,56 @@ let glue = null;
 let onItsWay = Promise.resolve(false);
 /** What the module's compile waits for (see `compileAfter`); `null` once it started. */
 let holds = [];
+/** Starts the load that `load` asked for; `null` once started (or if none was asked). */
+let pending = null;
 
 /**
- * Starts loading the module from `source` (a URL, or the bytes; see the
- * entries) with the glue that `importGlue()` resolves to.
+ * Loads the module from `source` (a URL, or the bytes; see the entries) with
+ * the glue that `importGlue()` resolves to: after the page's first paint, or
+ * as soon as something needs the module (`begin`), whichever comes first.
  */
 export function load(source, importGlue) {
+  pending = () => start(source, importGlue);
+  afterFirstPaint(begin);
+}
+
+/** Starts the load now, if it has not started: a client needs the module. */
+function begin() {
+  const starting = pending;
+  pending = null;
+  starting?.();
+}
+
+/** A page whose frames do not come (hidden since the import, or throttled) starts the load after this long. */
+const PAINT_BOUND_MS = 100;
+
+/**
+ * Runs `task` once the page has painted its next frame (a task queued from
+ * `requestAnimationFrame` runs after that frame's paint), or now where there
+ * is no page to paint (Node, workers) or it is hidden (no frames come).
+ */
+function afterFirstPaint(task) {
+  if (typeof requestAnimationFrame !== 'function' || globalThis.document?.visibilityState !== 'visible') return task();
+  requestAnimationFrame(() => setTimeout(task, 0));
+  setTimeout(task, PAINT_BOUND_MS);
+}
+
+/** The load itself: the download, the glue, then the compile (after `compileAfter`'s holds). */
+function start(source, importGlue) {
   // The download starts now, before the glue is there to instantiate it.
   const module = source instanceof URL ? fetch(source) : source;
   const gluing = importGlue();
-  onItsWay = Promise.all([module, gluing]).then(([got]) => !(got instanceof Response && !got.ok) && canCompile(), () => false);
+  const arrived = Promise.all([module, gluing]);
+  // Checked once, as soon as both arrived: under a policy without
+  // 'wasm-unsafe-eval' the load fails then, not after the whole download
+  // (WebKit refuses only the instance, once it has every byte).
+  const refusal = arrived.then(() => compileRefusal(), () => null);
+  onItsWay = Promise.all([arrived, refusal]).then(([[got], refused]) => !(got instanceof Response && !got.ok) && !refused, () => false);
   loading = gluing
     .then(async (loaded) => {
       await module;
+      const refused = await refusal;
+      if (refused) throw refused;
       const held = holds;
       holds = null;
       if (held.length) await Promise.race([Promise.allSettled(held), bound(HOLD_BOUND_MS)]);
@@ -52,6 +93,7 @@ export function load(source, importGlue) {
  * the first call finds out about as soon as the token arrives.
  */
 export function whenOnItsWay() {
+  begin();
   return onItsWay;
 }
 
@@ -80,15 +122,17 @@ function bound(ms) {
 const EMPTY_MODULE = new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]);
 
 /**
- * Whether a Content Security Policy lets the page compile WebAssembly
- * (`'wasm-unsafe-eval'`): compiling the empty module throws if not (and
- * reports the same violation the module's own compile will).
+ * Why a Content Security Policy keeps the page from running WebAssembly (no
+ * `'wasm-unsafe-eval'`), or `null`: instantiating the empty module throws if
+ * so (and reports the violation the module's own load would). Instantiating,
+ * not only compiling: WebKit compiles under such a policy and refuses the instance.
  */
-function canCompile() {
+function compileRefusal() {
   try {
-    return new WebAssembly.Module(EMPTY_MODULE) instanceof WebAssembly.Module;
-  } catch {
-    return false;
+    new WebAssembly.Instance(new WebAssembly.Module(EMPTY_MODULE));
+    return null;
+  } catch (error) {
+    return error;
   }
 }
 
@@ -104,6 +148,7 @@ export function isLoaded() {
 
 /** Resolves once the module is ready; rejects with the `module_unavailable` `TokenError`. */
 export function whenLoaded() {
+  begin();
   return loading ?? Promise.reject(unavailable(new Error('no entry started loading the module')));
 }
 

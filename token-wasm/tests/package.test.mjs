@@ -17,10 +17,14 @@ const types = { '.js': 'text/javascript', '.wasm': 'application/wasm', '.json': 
 const page = (prefix) => `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,">
 <script type="importmap">{"imports":{"token-wasm":"/${prefix}/token-wasm/index.js"}}</script>
 <script type="module">import * as tw from 'token-wasm'; window.tw = tw; window.ready = true;</script>`;
-/** The CSP page: no inline script (the policy refuses it), the module from the same origin. */
+/**
+ * The CSP page: no inline script (the policy refuses it), the module from the
+ * same origin, its .wasm body stalled (`/stalled/`) so that the token's answer
+ * always comes before the module's own load could fail.
+ */
 const CSP_PAGE = `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,">
 <p id="rendered">rendered</p><script type="module" src="/csp/app.js"></script>`;
-const CSP_APP = "import * as tw from '/vendor/token-wasm/index.js'; window.tw = tw; window.ready = true;";
+const CSP_APP = "import * as tw from '/stalled/token-wasm/index.js'; window.tw = tw; window.ready = true;";
 
 let server, origin;
 /** Requests per path, reset for each engine. */
@@ -84,7 +88,7 @@ before(async () => {
       return json(200, { ended: true });
     }
     if (path === '/api/echo') return json(200, { authorization: req.headers.authorization ?? null });
-    const served = path.match(/^\/(vendor|held|broken)\/token-wasm\/(.+)$/);
+    const served = path.match(/^\/(vendor|held|broken|stalled)\/token-wasm\/(.+)$/);
     if (served) {
       const [, prefix, name] = served;
       if (prefix === 'broken' && name.endsWith('.wasm')) return json(404, { error: 'not_found' });
@@ -95,6 +99,8 @@ before(async () => {
         // A slow download: the answer and its first bytes come (Firefox
         // resolves `fetch` only with some of the body), the rest waits for the test.
         if (prefix === 'held' && name.endsWith('.wasm')) { res.write(body.subarray(0, 1024)); await heldWasm; return res.end(body.subarray(1024)); }
+        // Never more than the first bytes (the connection closes with the server).
+        if (prefix === 'stalled' && name.endsWith('.wasm')) return res.write(body.subarray(0, 1024));
         return res.end(body);
       }
     }
@@ -164,7 +170,8 @@ for (const engine of ENGINES) {
     test('importing does not wait for the wasm; the first call sends the request while it loads', async () => {
       await browser.goto(`${origin}/held/`);
       await browser.waitFor(() => window.ready === true);
-      assert.equal(count('/held/token-wasm/token_wasm_bg.wasm'), 1, 'the import started the .wasm download');
+      // The download starts with no call made (after the page's first paint, js/loader.js).
+      await until(() => count('/held/token-wasm/token_wasm_bg.wasm') === 1, 'the .wasm download started without a call');
       await evaluate(() => {
         window.heard = [];
         window.tw.onTokenChange((token, state) => window.heard.push({ token, status: state.status }));
