@@ -35,10 +35,10 @@ free_port() {
     done
 }
 
-# Waits up to 10 s for URL to answer HTTP at all.
+# wait_http URL [SECONDS]: waits up to SECONDS (10 by default) for URL to answer HTTP at all.
 wait_http() {
     local i
-    for i in $(seq 100); do
+    for i in $(seq $((${2:-10} * 10))); do
         curl -s -o /dev/null --max-time 1 "$1" && return 0
         sleep 0.1
     done
@@ -46,10 +46,11 @@ wait_http() {
     return 1
 }
 
-# Waits up to 10 s for an example's "listening on 127.0.0.1:PORT" line; prints PORT.
+# port_from_log LOG [SECONDS]: waits up to SECONDS (10 by default) for an
+# example's "listening on 127.0.0.1:PORT" line in LOG; prints PORT.
 port_from_log() {
     local i p
-    for i in $(seq 100); do
+    for i in $(seq $((${2:-10} * 10))); do
         p=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$1" | head -1)
         [[ -n $p ]] && { echo "$p"; return 0; }
         sleep 0.1

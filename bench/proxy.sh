@@ -27,6 +27,17 @@
 # port with a config written to the results directory, and stopped by its PID;
 # the system service (if any) is neither used nor touched.
 #
+# FLOOR=1 adds the floor of the broker's own HTTP stack (backend/examples/
+# hyper_floor.rs: tokio, hyper's server and hyper-util's pooled client, one
+# fixed header, nothing else) as cases floor-small, floor-large and
+# paced-floor-small, and the floor/nginx and broker/floor ratios: what the stack
+# costs, apart from what the broker's own request path adds; then two steps
+# between them, for 1 KiB: the floor's forward as an axum handler on the
+# proxy's route (`hyper_floor axum`, case axum-small) and the broker's router on
+# the bare stack (`hyper_floor app`, case app-small), so the broker's extra
+# cost splits into axum's routing, the app and proxy steps, and the broker's
+# connection handling.
+#
 # BASELINE=/path/to/an/older/token-backend adds that build as a second broker
 # (cases baseline-small and baseline-large) in the same rounds, and the
 # proxied/baseline ratios: what a change to the proxy costs (issue 18: the
@@ -59,7 +70,7 @@ fi
 if [[ $PIN == 1 ]]; then on_server=(taskset -c 0) on_client=(taskset -c 1); else on_server=() on_client=(); fi
 
 source "$(dirname "$0")/lib.sh"
-release_copies token-backend examples/slow_upstream examples/resource_api
+release_copies token-backend examples/slow_upstream examples/resource_api ${FLOOR:+examples/hyper_floor}
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 "${on_client[@]}" "$bin/slow_upstream" 0 3600 50 >"$out/upstream.log" 2>&1 &
@@ -127,6 +138,20 @@ if [[ -n ${BASELINE:-} ]]; then
     wait_http "$baseline/healthz"
 fi
 
+if [[ -n ${FLOOR:-} ]]; then
+    "${on_server[@]}" "$bin/hyper_floor" pool "${api#http://}" >"$out/floor.log" 2>&1 &
+    pids+=($!)
+    floor="http://127.0.0.1:$(port_from_log "$out/floor.log")"
+    RUST_LOG=warn "${on_server[@]}" "$bin/hyper_floor" app "${api#http://}" >"$out/app-floor.log" 2>&1 &
+    pids+=($!)
+    app_floor="http://127.0.0.1:$(port_from_log "$out/app-floor.log")"
+    "${on_server[@]}" "$bin/hyper_floor" axum "${api#http://}" >"$out/axum-floor.log" 2>&1 &
+    pids+=($!)
+    axum_floor="http://127.0.0.1:$(port_from_log "$out/axum-floor.log")"
+    wait_http "$floor/small"
+    wait_http "$app_floor/healthz"
+fi
+
 declare -A url header script
 cases=(direct-small proxied-small nginx-small direct-large proxied-large nginx-large paced-proxied-small paced-nginx-small)
 url[direct-small]="$api/small" url[direct-large]="$api/large"
@@ -141,6 +166,14 @@ export PACE_MS=${PACE_MS:-4}
 for c in proxied nginx; do
     url[paced-$c-small]=${url[$c-small]} header[paced-$c-small]=${header[$c-small]} script[paced-$c-small]=bench/paced.lua
 done
+if [[ -n ${FLOOR:-} ]]; then
+    cases+=(floor-small floor-large paced-floor-small axum-small app-small)
+    url[floor-small]="$floor/small" url[floor-large]="$floor/large" url[paced-floor-small]="$floor/small"
+    url[axum-small]="$axum_floor/api/proxy/api/small" url[app-small]="$app_floor/api/proxy/api/small"
+    header[floor-small]="X-Bench: floor" header[floor-large]="X-Bench: floor" header[paced-floor-small]="X-Bench: floor"
+    header[axum-small]="X-Bench: axum" header[app-small]="X-Bench: app"
+    script[paced-floor-small]=bench/paced.lua
+fi
 if [[ -n ${BASELINE:-} ]]; then
     cases+=(baseline-small baseline-large)
     url[baseline-small]="$baseline/api/proxy/api/small" url[baseline-large]="$baseline/api/proxy/api/large"
@@ -156,21 +189,32 @@ declare -A rps p99
 rotated_rounds "${cases[@]}"
 mapfile -t small_ratios < <(per_round_ratios proxied-small direct-small)
 mapfile -t large_ratios < <(per_round_ratios proxied-large direct-large)
-mapfile -t small_vs_nginx < <(per_round_ratios proxied-small nginx-small)
-mapfile -t large_vs_nginx < <(per_round_ratios proxied-large nginx-large)
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ratio_row LABEL A B: a table row of A's req/s over B's (the median of the
+# per-round ratios, and each round's) and both p99s.
+ratio_row() {
+    local ratios
+    mapfile -t ratios < <(per_round_ratios "$2" "$3")
+    # shellcheck disable=SC2086 # the per-case lists are space-separated on purpose
+    echo "| $1 | **$(median "${ratios[@]}")** (${ratios[*]}) | $(median ${p99[$2]}) | $(median ${p99[$3]}) |"
+}
+
+# p99_row LABEL A B: a table row of A's p99 over B's, and both.
+p99_row() {
+    # shellcheck disable=SC2086
+    echo "| $1 | p99 ratio **$(ratio "$(median ${p99[$2]})" "$(median ${p99[$3]})")** | $(median ${p99[$2]}) | $(median ${p99[$3]}) |"
+}
 
 {
     echo "git: $(git rev-parse --short HEAD 2>/dev/null)  PIN=$PIN  $rounds rounds × $duration, $conns connections  load before: $load_before  after: $load_after  nproc: $(nproc)  $("$nginx" -v 2>&1)"
     echo
     echo "| broker ÷ nginx | req/s: median of the per-round ratios (per round) | broker p99 ms | nginx p99 ms |"
     echo "|---|---|---:|---:|"
+    ratio_row "1 KiB" proxied-small nginx-small
+    ratio_row "1 MiB" proxied-large nginx-large
     # shellcheck disable=SC2086
-    echo "| 1 KiB | **$(median "${small_vs_nginx[@]}")** (${small_vs_nginx[*]}) | $(median ${p99[proxied-small]}) | $(median ${p99[nginx-small]}) |"
-    # shellcheck disable=SC2086
-    echo "| 1 MiB | **$(median "${large_vs_nginx[@]}")** (${large_vs_nginx[*]}) | $(median ${p99[proxied-large]}) | $(median ${p99[nginx-large]}) |"
-    # shellcheck disable=SC2086
-    echo "| 1 KiB at the same offered load ($conns connections, ${PACE_MS} ms between requests: $(median ${rps[paced-proxied-small]}) and $(median ${rps[paced-nginx-small]}) req/s) | p99 ratio **$(ratio "$(median ${p99[paced-proxied-small]})" "$(median ${p99[paced-nginx-small]})")** | $(median ${p99[paced-proxied-small]}) | $(median ${p99[paced-nginx-small]}) |"
+    p99_row "1 KiB at the same offered load ($conns connections, ${PACE_MS} ms between requests: $(median ${rps[paced-proxied-small]}) and $(median ${rps[paced-nginx-small]}) req/s)" paced-proxied-small paced-nginx-small
     echo
     echo "| case | req/s (median) | p99 ms (median) | req/s per round |"
     echo "|---|---:|---:|---|"
@@ -185,6 +229,18 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
     echo "| 1 KiB | $(ratio "$(median ${rps[proxied-small]})" "$(median ${rps[direct-small]})"); ${small_ratios[*]}; $(median "${small_ratios[@]}") | $(ratio "$(median ${p99[proxied-small]})" "$(median ${p99[direct-small]})") |"
     # shellcheck disable=SC2086
     echo "| 1 MiB | $(ratio "$(median ${rps[proxied-large]})" "$(median ${rps[direct-large]})"); ${large_ratios[*]}; $(median "${large_ratios[@]}") | $(ratio "$(median ${p99[proxied-large]})" "$(median ${p99[direct-large]})") |"
+    if [[ -n ${FLOOR:-} ]]; then
+        echo
+        echo "| the stack's floor (hyper_floor) | req/s: median of the per-round ratios (per round) | first p99 ms | second p99 ms |"
+        echo "|---|---|---:|---:|"
+        ratio_row "floor ÷ nginx, 1 KiB" floor-small nginx-small
+        ratio_row "floor ÷ nginx, 1 MiB" floor-large nginx-large
+        p99_row "floor ÷ nginx, 1 KiB at the same offered load" paced-floor-small paced-nginx-small
+        ratio_row "broker ÷ floor, 1 KiB" proxied-small floor-small
+        ratio_row "the floor's forward as an axum route ÷ floor, 1 KiB (axum's routing and bodies)" axum-small floor-small
+        ratio_row "the broker's router on the bare stack ÷ that axum route, 1 KiB (the app and proxy steps)" app-small axum-small
+        ratio_row "broker ÷ its router on the bare stack, 1 KiB (the connection handling)" proxied-small app-small
+    fi
     if [[ -n ${BASELINE:-} ]]; then
         mapfile -t small_vs_old < <(per_round_ratios proxied-small baseline-small)
         mapfile -t large_vs_old < <(per_round_ratios proxied-large baseline-large)
