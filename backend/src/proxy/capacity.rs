@@ -76,6 +76,15 @@ impl Places {
     /// served) at most `wait`; the API's place first, so requests to a saturated
     /// API never hold places the others could use.
     pub(super) async fn take(&self, api: &ApiPlaces) -> Result<Place, NoPlace> {
+        // A free place is taken at once, without arming the wait's timer; a
+        // semaphore hands released permits to its queue first, so this never
+        // jumps the line.
+        if let Ok(api) = Arc::clone(&api.0).try_acquire_owned() {
+            match Arc::clone(&self.total).try_acquire_owned() {
+                Ok(total) => return Ok(Place { _api: api, _total: total }),
+                Err(_) => drop(api),
+            }
+        }
         let take = async {
             let api = Arc::clone(&api.0).acquire_owned().await.map_err(|_| NoPlace)?;
             let total = Arc::clone(&self.total).acquire_owned().await.map_err(|_| NoPlace)?;

@@ -44,27 +44,36 @@ const RESPONSE: &[HeaderName] = &[
 
 /// The browser's headers that may go to the API, in a map with room for
 /// `extra` more (the proxy's own: `Authorization`, `User-Agent`, `Accept`).
+/// A copy, since a request may be sent twice (a renewed token), and sized
+/// once, so adding the proxy's own headers never regrows it. Walks the
+/// message's few headers rather than looking up every allowed name.
 pub fn request_headers(from: &HeaderMap, extra: usize) -> HeaderMap {
-    copy(from, REQUEST, extra)
-}
-
-/// The API's headers that may go to the browser, with room for `extra` more
-/// (the sandbox's and `Cache-Control`).
-pub fn response_headers(from: &HeaderMap, extra: usize) -> HeaderMap {
-    copy(from, RESPONSE, extra)
-}
-
-/// Sized once, so adding the proxy's own headers afterwards never regrows it.
-/// Walks the message's few headers rather than looking up every allowed name.
-fn copy(from: &HeaderMap, allowed: &[HeaderName], extra: usize) -> HeaderMap {
-    let hop_by_hop: Vec<HeaderName> = from.get_all(header::CONNECTION).iter().flat_map(connection_options).collect();
-    let mut to = HeaderMap::with_capacity(from.len().min(allowed.len()) + extra);
+    let hop_by_hop = hop_by_hop(from);
+    let mut to = HeaderMap::with_capacity(from.len().min(REQUEST.len()) + extra);
     for (name, value) in from {
-        if allowed.contains(name) && !hop_by_hop.contains(name) {
+        if REQUEST.contains(name) && !hop_by_hop.contains(name) {
             to.append(name.clone(), value.clone());
         }
     }
     to
+}
+
+/// Leaves in the API's `headers` only those that may go to the browser, with
+/// room for `extra` more (the sandbox's and `Cache-Control`). In place: an
+/// answer is passed on once, and usually has one or two headers to drop
+/// (`Date`, `Server`), where a copy would clone all the others.
+pub fn keep_response_headers(headers: &mut HeaderMap, extra: usize) {
+    let hop_by_hop = hop_by_hop(headers);
+    while let Some(refused) = headers.keys().find(|name| !RESPONSE.contains(name) || hop_by_hop.contains(name)).cloned()
+    {
+        headers.remove(refused);
+    }
+    headers.reserve(extra);
+}
+
+/// The header names a message's `Connection` lists, which stay on this hop.
+fn hop_by_hop(headers: &HeaderMap) -> Vec<HeaderName> {
+    headers.get_all(header::CONNECTION).iter().flat_map(connection_options).collect()
 }
 
 /// The header names one `Connection` value lists (RFC 9110 §7.6.1:
@@ -114,8 +123,8 @@ mod tests {
         ] {
             api.append(name, HeaderValue::from_static(value));
         }
-        let passed = response_headers(&api, 0);
-        assert_eq!(sorted_names(&passed), ["content-type", "etag"]);
+        keep_response_headers(&mut api, 0);
+        assert_eq!(sorted_names(&api), ["content-type", "etag"]);
     }
 
     /// The order of different names carries no meaning (RFC 9110 §5.3).
@@ -151,7 +160,7 @@ mod tests {
         ] {
             api.append(name, HeaderValue::from_static(value));
         }
-        let passed = response_headers(&api, 0);
-        assert_eq!(passed.keys().map(HeaderName::as_str).collect::<Vec<_>>(), ["content-type"]);
+        keep_response_headers(&mut api, 0);
+        assert_eq!(api.keys().map(HeaderName::as_str).collect::<Vec<_>>(), ["content-type"]);
     }
 }

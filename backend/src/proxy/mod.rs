@@ -111,18 +111,19 @@ pub enum ProxyFailure {
     RequestBody(BodyError),
 }
 
-/// What the browser sent, as the route received it.
-pub struct ProxyRequest {
+/// What the browser sent, as the route received it (path and query borrowed
+/// from its URI, not copied).
+pub struct ProxyRequest<'a> {
     pub method: Method,
     /// After `/api/proxy/{name}/`, still percent-encoded.
-    pub path: String,
-    pub query: Option<String>,
+    pub path: &'a str,
+    pub query: Option<&'a str>,
     pub headers: HeaderMap,
     pub body: axum::body::Body,
 }
 
 /// Header names only: the values include the browser's cookies and credentials.
-impl std::fmt::Debug for ProxyRequest {
+impl std::fmt::Debug for ProxyRequest<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ProxyRequest")
             .field("method", &self.method)
@@ -189,7 +190,7 @@ impl Proxy {
     pub async fn forward(
         &self,
         api: &Arc<Api>,
-        request: ProxyRequest,
+        request: ProxyRequest<'_>,
         token: &impl BearerToken,
     ) -> Result<http::Response<axum::body::Body>, ProxyError> {
         let settings = &api.settings;
@@ -201,8 +202,7 @@ impl Proxy {
             let allowed = settings.methods.clone();
             return Err(unanswered(ProxyFailure::MethodNotAllowed { method: request.method, allowed }.into()));
         }
-        let url =
-            target::resolve(settings, &request.path, request.query.as_deref()).map_err(|e| unanswered(e.into()))?;
+        let url = target::resolve(settings, request.path, request.query).map_err(|e| unanswered(e.into()))?;
         let length = content_length(&request.headers);
         if length.is_some_and(|n| n > settings.max_request_bytes) {
             return Err(unanswered(ProxyFailure::RequestTooLarge(settings.max_request_bytes).into()));
@@ -320,21 +320,16 @@ fn pass_on(
     deadline: Pin<Box<Sleep>>,
 ) -> http::Response<axum::body::Body> {
     let settings = &api.settings;
+    let (parts, body) = response.into_parts();
+    let mut headers = parts.headers;
     // Room for `Cache-Control` and the sandbox's three.
-    let mut headers = headers::response_headers(response.headers(), 4);
+    headers::keep_response_headers(&mut headers, 4);
     // What an API sent for this browser is its alone to keep.
-    if !headers.contains_key(header::CACHE_CONTROL) {
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
-    }
+    headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("private, no-cache"));
     sandbox::apply(&mut headers, settings.is_active_content_inline);
-    let status = response.status();
     let api = Arc::clone(api);
-    let stream = Limited::with_deadline(
-        response.into_body().into_data_stream(),
-        settings.max_response_bytes,
-        settings.timeout,
-        deadline,
-    );
+    let stream =
+        Limited::with_deadline(body.into_data_stream(), settings.max_response_bytes, settings.timeout, deadline);
     let stream = futures_util::StreamExt::inspect(stream, move |chunk| {
         // Owned by the body stream, so given back when the body ends or is dropped.
         let _place = &place;
@@ -344,8 +339,10 @@ fn pass_on(
             tracing::warn!(api = %api.settings.name, error = %e, "the API's response body was cut short");
         }
     });
+    // A new answer with the API's status and kept headers only: nothing else
+    // of the API's response (its reason phrase, its extensions) goes on.
     let mut answer = http::Response::new(axum::body::Body::from_stream(stream));
-    *answer.status_mut() = status;
+    *answer.status_mut() = parts.status;
     *answer.headers_mut() = headers;
     answer
 }

@@ -8,6 +8,8 @@
 //! Only navigations read `Content-Disposition` and the CSP of the response;
 //! `fetch` and the Viewer's loads ignore both, so this costs real clients nothing.
 
+use std::borrow::Cow;
+
 use http::{HeaderMap, HeaderValue, header};
 
 /// No script, plugin, form or same-origin access, and nothing loaded.
@@ -21,7 +23,13 @@ fn is_passive(content_type: Option<&HeaderValue>) -> bool {
     let Some(essence) = content_type.and_then(|v| v.to_str().ok()) else {
         return false;
     };
-    let essence = essence.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let essence = essence.split(';').next().unwrap_or_default().trim();
+    // APIs send types in lowercase; only another case costs a copy.
+    let essence = if essence.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(essence.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(essence)
+    };
     let Some((kind, subtype)) = essence.split_once('/') else {
         return false;
     };

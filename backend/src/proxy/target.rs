@@ -116,6 +116,11 @@ fn is_under(relative: &str, prefix: &str) -> bool {
 /// trailing spaces would resolve it: nothing but dots means a dot segment to
 /// some server. The parameters start at the first `;` or `%3b`.
 fn is_dot_segment(segment: &str) -> bool {
+    // What is left is a prefix of the segment: no leading dot, no dot segment
+    // (most segments stop here, before any search).
+    if !segment.starts_with('.') {
+        return false;
+    }
     let end = [segment.find(';'), segment.find("%3b")].into_iter().flatten().min().unwrap_or(segment.len());
     let mut bare = segment[..end].trim_end_matches(' ');
     while let Some(rest) = bare.strip_suffix("%20") {
@@ -126,15 +131,26 @@ fn is_dot_segment(segment: &str) -> bool {
 
 /// The rules on the raw path; see the module documentation for why each.
 fn check_raw(path: &str) -> Result<(), PathRefusal> {
+    if path.bytes().any(|b| b == b'\\' || b == b'@' || b.is_ascii_control() || b == b' ') {
+        return Err(PathRefusal::ForbiddenCharacter);
+    }
+    // Case matters only in escapes (`%2F`, `%3B`...), so a path without `%`
+    // (most) is checked as it is: no lowercase copy, no escapes to look for.
+    if !path.contains('%') {
+        return check_segments(path.split('/'));
+    }
     let lower = path.to_ascii_lowercase();
-    let is_forbidden = path.bytes().any(|b| b == b'\\' || b == b'@' || b.is_ascii_control() || b == b' ')
-        || ["%5c", "%2e", "%40", "%00"].iter().any(|encoded| lower.contains(encoded));
-    if is_forbidden {
+    if ["%5c", "%2e", "%40", "%00"].iter().any(|encoded| lower.contains(encoded)) {
         return Err(PathRefusal::ForbiddenCharacter);
     }
     // Segments as a server that decodes `%2F` first would see them; a server
     // that does not sees fewer, longer segments, which these rules cover too.
-    let mut segments = lower.split("%2f").flat_map(|part| part.split('/')).peekable();
+    check_segments(lower.split("%2f").flat_map(|part| part.split('/')))
+}
+
+/// No dot segment, and no empty one but the last.
+fn check_segments<'a>(segments: impl Iterator<Item = &'a str>) -> Result<(), PathRefusal> {
+    let mut segments = segments.peekable();
     while let Some(segment) = segments.next() {
         if is_dot_segment(segment) {
             return Err(PathRefusal::DotSegment);

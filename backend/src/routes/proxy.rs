@@ -62,46 +62,39 @@ route_errors!(
         ForwardErrors,
     ))]
 pub(crate) async fn forward(State(state): State<Arc<ProxyRoutes>>, request: Request) -> Response {
-    let mut response = match forward_to_api(&state, request).await {
+    match forward_to_api(&state, request).await {
+        // With the sandbox's headers, `nosniff` among them.
         Ok(response) => response,
         Err(error) => {
             error.record(&state.metrics);
-            error.into_response()
+            let mut response = error.into_response();
+            response.headers_mut().entry(header::X_CONTENT_TYPE_OPTIONS).or_insert(HeaderValue::from_static("nosniff"));
+            response
         }
-    };
-    // Proxied answers have it from the sandbox; error answers get it here.
-    response.headers_mut().entry(header::X_CONTENT_TYPE_OPTIONS).or_insert(HeaderValue::from_static("nosniff"));
-    response
+    }
 }
 
 async fn forward_to_api(state: &ProxyRoutes, request: Request) -> Result<Response, ApiError> {
-    let (parts, body) = request.into_parts();
+    let (http::request::Parts { method, uri, headers, extensions, .. }, body) = request.into_parts();
     // The raw path, still percent-encoded: `proxy::target` checks it as received.
-    let rest = parts.uri.path().strip_prefix(PREFIX).unwrap_or_default();
+    let rest = uri.path().strip_prefix(PREFIX).unwrap_or_default();
     let (name, path) = rest.split_once('/').unwrap_or((rest, ""));
     let api = state.proxy.api(name)?;
-    let path = path.to_owned();
-    let request = |parts: http::request::Parts| ProxyRequest {
-        method: parts.method,
-        path,
-        query: parts.uri.query().map(str::to_owned),
-        headers: parts.headers,
-        body,
-    };
+    let request = |headers| ProxyRequest { method, path, query: uri.query(), headers, body };
     // One `forward` per kind of token holder, so neither is boxed.
     match &api.settings.token {
         ApiToken::Profile(profile) => {
             let cache = state.caches.get(profile).ok_or_else(|| ApiError::UnknownProfile(profile.clone()))?;
             let token = ProfileToken { cache, profile };
-            Ok(state.proxy.forward(api, request(parts), &token).await?)
+            Ok(state.proxy.forward(api, request(headers), &token).await?)
         }
         ApiToken::User => {
             let sign_in = state.sign_in.as_ref().ok_or(ApiError::from(UserTokenFailure::LoginRequired))?;
-            check_same_site(&parts.headers, sign_in)?;
+            check_same_site(&headers, sign_in)?;
             let session =
-                parts.extensions.get::<Session>().cloned().ok_or(ApiError::from(UserTokenFailure::LoginRequired))?;
+                extensions.get::<Session>().cloned().ok_or(ApiError::from(UserTokenFailure::LoginRequired))?;
             let token = UserToken { sign_in, session };
-            Ok(state.proxy.forward(api, request(parts), &token).await?)
+            Ok(state.proxy.forward(api, request(headers), &token).await?)
         }
     }
 }
