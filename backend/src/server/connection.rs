@@ -4,10 +4,12 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
 
 use axum::Router;
 use axum::body::Body;
+use futures_util::task::AtomicWaker;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
@@ -72,12 +74,12 @@ pub(super) async fn serve(
                 }
                 return;
             }
-            _ = stopping.changed(), if !is_draining => {
+            _ = when_woken(Box::pin(stopping.changed())), if !is_draining => {
                 is_draining = true;
                 let _ = end_open_ended.send(true);
                 connection.as_mut().graceful_shutdown();
             }
-            () = seat.asked_to_leave(), if !is_draining => {
+            () = when_woken(Box::pin(seat.asked_to_leave())), if !is_draining => {
                 if seat.phase() == Phase::Busy {
                     seat.refuse_to_leave();
                 } else {
@@ -88,13 +90,61 @@ pub(super) async fn serve(
                     connection.as_mut().graceful_shutdown();
                 }
             }
-            () = tokio::time::sleep_until(idle_deadline) => {
+            () = when_woken(Box::pin(tokio::time::sleep_until(idle_deadline))) => {
                 if seat.last_active() + limits.idle_timeout <= Instant::now() {
                     tracing::debug!("closing a connection that moved no data for the idle timeout");
                     return;
                 }
             }
         }
+    }
+}
+
+/// `inner`, polled only when its own waker fired (and on the first poll).
+/// The serve loop's `select!` polls every branch at each wake-up of the
+/// connection's task, which is several times per request, while the drain
+/// signal, the roster's call and the idle timer fire about never: polling them
+/// cost about 800 instructions per proxied request (a `Notify` locks its waiter
+/// list on each poll; BENCHMARKS.md). Written by hand: futures and tokio filter
+/// wake-ups per future only inside their own collections (`FuturesUnordered`).
+fn when_woken<F: Future + Unpin>(inner: F) -> WhenWoken<F> {
+    let wake = Arc::new(WakeFlag { is_woken: AtomicBool::new(true), task: AtomicWaker::new() });
+    WhenWoken { inner, wake }
+}
+
+struct WhenWoken<F> {
+    inner: F,
+    wake: Arc<WakeFlag>,
+}
+
+/// Set by `inner`'s waker, which then wakes the task.
+struct WakeFlag {
+    is_woken: AtomicBool,
+    task: AtomicWaker,
+}
+
+impl Wake for WakeFlag {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.is_woken.store(true, Ordering::Release);
+        self.task.wake();
+    }
+}
+
+impl<F: Future + Unpin> Future for WhenWoken<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        // Registered before the flag is read: a wake in between is not lost.
+        self.wake.task.register(cx.waker());
+        if !self.wake.is_woken.swap(false, Ordering::AcqRel) {
+            return Poll::Pending;
+        }
+        let waker = Waker::from(Arc::clone(&self.wake));
+        Pin::new(&mut self.inner).poll(&mut Context::from_waker(&waker))
     }
 }
 
@@ -189,5 +239,56 @@ impl AsyncWrite for Tracked {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use tokio::sync::Notify;
+
+    use super::*;
+
+    /// The inner future is polled on the first poll and after its own wake-up
+    /// only; a wake-up it gets still completes it.
+    #[tokio::test]
+    async fn the_inner_future_is_polled_only_when_woken() {
+        let polls = Arc::new(AtomicUsize::new(0));
+        let notify = Arc::new(Notify::new());
+        let inner = {
+            let (polls, notify) = (Arc::clone(&polls), Arc::clone(&notify));
+            Box::pin(async move {
+                let mut notified = std::pin::pin!(notify.notified());
+                std::future::poll_fn(|cx| {
+                    polls.fetch_add(1, Ordering::Relaxed);
+                    notified.as_mut().poll(cx)
+                })
+                .await;
+            })
+        };
+        let mut watched = when_woken(inner);
+        let waker = Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        for _ in 0..3 {
+            assert!(Pin::new(&mut watched).poll(&mut cx).is_pending());
+        }
+        assert_eq!(polls.load(Ordering::Relaxed), 1, "polled once, then not again until woken");
+        notify.notify_one();
+        assert!(Pin::new(&mut watched).poll(&mut cx).is_ready());
+        assert_eq!(polls.load(Ordering::Relaxed), 2);
+    }
+
+    /// The task is woken when the inner future's waker fires.
+    #[tokio::test]
+    async fn the_task_is_woken_through_it() {
+        let notify = Arc::new(Notify::new());
+        let waiting = tokio::spawn({
+            let notify = Arc::clone(&notify);
+            async move { when_woken(Box::pin(async move { notify.notified().await })).await }
+        });
+        tokio::task::yield_now().await;
+        notify.notify_one();
+        tokio::time::timeout(std::time::Duration::from_secs(5), waiting).await.expect("woken").expect("task");
     }
 }
