@@ -16,7 +16,7 @@
 // network emulation, the same for every page).
 // Usage: node token-wasm/bench/startup.mjs [loads per page, default 15]  (after `npm run build`;
 // TRACE=1 prints each load's resource timings; BEFORE=<dir of another built
-// package> adds that package's first-token rows, measured in the same run)
+// package> adds that package's render and first-token rows, measured in the same run)
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -70,6 +70,7 @@ const PAGES = {
   '/token-fetch': page('/pkg/bench-token-fetch.js'),
 };
 for (const prefix of Object.keys(PACKAGES)) {
+  if (prefix !== 'pkg') PAGES[`/${prefix}/render-with`] = page(`/slow/${prefix}/bench-render-with.js`);
   PAGES[`/${prefix}/token-with`] = page(`/${prefix}/bench-token-with.js`);
   PAGES[`/${prefix}/token-with-preload`] = page(`/${prefix}/bench-token-with.js`, preload(prefix));
   PAGES[`/${prefix}/token-alone`] = page(`/${prefix}/bench-token-alone.js`);
@@ -132,7 +133,7 @@ async function load(path, latencyMs) {
     });
     if (process.env.TRACE) console.error(path, await tab.evaluate(() => performance.getEntriesByType('resource').map((e) => `${e.name.split('/').pop()} ${e.startTime.toFixed(0)}→${e.responseEnd.toFixed(0)}`).join(', ') + ` mark ${window.mark.toFixed(0)}`));
     // The render pages' element, once painted (Element Timing: its `renderTime`).
-    const paint = path.startsWith('/render') ? await tab.evaluate(() => new Promise((resolve) => {
+    const paint = path.includes('/render-') ? await tab.evaluate(() => new Promise((resolve) => {
       new PerformanceObserver((list) => {
         const entry = list.getEntries().find((e) => e.identifier === 'app');
         if (entry) resolve(entry.renderTime || entry.loadTime);
@@ -173,10 +174,14 @@ try {
     tokenRows.push([`first token, \`shareAcrossTabs: false\`${which}`, `/${prefix}/token-alone`]);
   }
   for (const latency of [0, 40]) {
-    const { mark: render, paint } = await measure(['/render-with', '/render-without'], latency, ['mark', 'paint']);
+    const renderRows = Object.keys(PACKAGES).map((prefix) =>
+      prefix === 'pkg' ? ['', '/render-with'] : [`, ${prefix} (${PACKAGES[prefix]})`, `/${prefix}/render-with`]);
+    const { mark: render, paint } = await measure(['/render-without', ...renderRows.map(([, path]) => path)], latency, ['mark', 'paint']);
     const ratio = (w, b) => `${w.toFixed(1)} | ${b.toFixed(1)} | ${(w / b).toFixed(2)}×`;
-    console.log(`| app render, .wasm delayed ${WASM_DELAY_MS / 1000} s (baseline: no import) | ${latency} ms | ${ratio(render['/render-with'], render['/render-without'])} | ≤ 1.1× |`);
-    console.log(`| app render painted (Element Timing), the same loads | ${latency} ms | ${ratio(paint['/render-with'], paint['/render-without'])} | ≤ 1.1× |`);
+    for (const [which, path] of renderRows) {
+      console.log(`| app render, .wasm delayed ${WASM_DELAY_MS / 1000} s (baseline: no import)${which} | ${latency} ms | ${ratio(render[path], render['/render-without'])} | ≤ 1.1× |`);
+      console.log(`| app render painted (Element Timing), the same loads${which} | ${latency} ms | ${ratio(paint[path], paint['/render-without'])} | ≤ 1.1× |`);
+    }
     const { mark: token } = await measure(['/token-fetch', ...tokenRows.map(([, path]) => path)], latency);
     for (const [name, path] of tokenRows) {
       console.log(`| ${name} | ${latency} ms | ${ratio(token[path], token['/token-fetch'])} | ≤ 1.2× |`);
