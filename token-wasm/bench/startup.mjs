@@ -173,9 +173,9 @@ try {
     tokenRows.push([`first token, .wasm preloaded${which}`, `/${prefix}/token-with-preload`]);
     tokenRows.push([`first token, \`shareAcrossTabs: false\`${which}`, `/${prefix}/token-alone`]);
   }
+  const renderRows = Object.keys(PACKAGES).map((prefix) =>
+    prefix === 'pkg' ? ['', '/render-with'] : [`, ${prefix} (${PACKAGES[prefix]})`, `/${prefix}/render-with`]);
   for (const latency of [0, 40]) {
-    const renderRows = Object.keys(PACKAGES).map((prefix) =>
-      prefix === 'pkg' ? ['', '/render-with'] : [`, ${prefix} (${PACKAGES[prefix]})`, `/${prefix}/render-with`]);
     const { mark: render, paint } = await measure(['/render-without', ...renderRows.map(([, path]) => path)], latency, ['mark', 'paint']);
     const ratio = (w, b) => `${w.toFixed(1)} | ${b.toFixed(1)} | ${(w / b).toFixed(2)}×`;
     for (const [which, path] of renderRows) {
